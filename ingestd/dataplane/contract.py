@@ -1,0 +1,122 @@
+"""The one interface between the run engine and the data plane: a load request and its result."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from ingestd.domain.mapping import Mapping
+from ingestd.domain.sources import ErrorPolicy, LoadMode, ReadOptions
+from ingestd.domain.tables import TableSpec
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """Load some files into one table as one exactly-once unit.
+
+    ``load_key`` identifies the unit's data across attempts and reruns: loading the same key
+    again replaces what it loaded before (append), re-applies it (upsert) or replaces the day
+    (replace_day). It is also the ledger's key.
+    """
+
+    load_key: str
+    unit_id: str
+    run_id: str
+    table: TableSpec
+    mapping: Mapping
+    inputs: tuple[Path, ...]
+    input_names: tuple[str, ...]
+    read_options: ReadOptions = field(default_factory=ReadOptions)
+    mode: LoadMode = LoadMode.APPEND
+    day: date | None = None
+    error_policy: ErrorPolicy = field(default_factory=ErrorPolicy)
+    empty_is_error: bool = False
+    """Blob ingestion: a zero-byte blob is an error (Kusto BadRequest_EmptyBlob)."""
+    tags: tuple[str, ...] = ()
+
+
+@dataclass
+class Counts:
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    rejected: int = 0
+    errors: int = 0
+
+    @property
+    def balanced(self) -> bool:
+        return self.read == self.inserted + self.updated + self.rejected + self.errors
+
+    def add(self, other: Counts) -> None:
+        self.read += other.read
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.rejected += other.rejected
+        self.errors += other.errors
+
+
+@dataclass
+class FileResult:
+    name: str
+    counts: Counts = field(default_factory=Counts)
+    skipped: bool = False
+    """The error policy skipped this file: all its rows are in quarantine."""
+
+
+@dataclass
+class LoadResult:
+    load_key: str
+    files: list[FileResult]
+    counts: Counts
+    fingerprint: str
+
+    @property
+    def empty(self) -> bool:
+        return self.counts.read == 0
+
+
+@dataclass
+class Progress:
+    files_done: int
+    files_total: int
+    rows_read: int
+    phase: str
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class CancelToken:
+    """Set by whoever cancels; checked by the data plane between steps. ``on_cancel`` hooks
+    (e.g. interrupting a running DuckDB query) run at once in the canceling thread."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._hooks: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def canceled(self) -> bool:
+        return self._event.is_set()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._event.set()
+            hooks = list(self._hooks)
+        for hook in hooks:
+            hook()
+
+    def on_cancel(self, hook: Callable[[], None]) -> Callable[[], None]:
+        """Register ``hook``; returns a function that unregisters it."""
+        with self._lock:
+            self._hooks.append(hook)
+
+        def remove() -> None:
+            with self._lock:
+                if hook in self._hooks:
+                    self._hooks.remove(hook)
+
+        return remove

@@ -1,0 +1,163 @@
+"""Resolve a unit's inputs to local, readable files.
+
+Path templates are rendered for the day, checked against the allowed roots and globbed. bz2
+streams and zip members are unpacked into the unit's staging folder with bounded buffers; gzip
+and zstd stay compressed and are decoded by the reader itself.
+"""
+
+from __future__ import annotations
+
+import bz2
+import fnmatch
+import glob
+import shutil
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingestd.dataplane.detect import compression_of, format_of, strip_compression_suffix
+from ingestd.domain.sources import Compression, DataFormat, ReadOptions
+from ingestd.errors import (
+    CorruptCompression,
+    EmptyArchive,
+    FetchNotAllowed,
+    SourceForbidden,
+    SourceNotFound,
+)
+
+_COPY_BUFFER = 1 << 20
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """One readable file: ``name`` is what users see (quarantine, per-file counts)."""
+
+    name: str
+    path: Path
+    format: DataFormat
+    compression: Compression
+    """NONE, GZIP or ZSTD: what the reader must decode."""
+    size: int
+
+
+def check_allowed(path: Path, roots: tuple[Path, ...]) -> Path:
+    """Resolve ``path`` and refuse it unless it lies under one of ``roots``."""
+    resolved = path.expanduser().resolve()
+    if not any(resolved == root or root in resolved.parents for root in roots):
+        shown = ", ".join(str(r) for r in roots)
+        raise FetchNotAllowed(
+            f"{path} is outside the directories ingestd may read",
+            hint=f"allowed: {shown}; add the directory to INGESTD_FILE_ROOTS",
+        )
+    return resolved
+
+
+def expand(pattern: str, roots: tuple[Path, ...]) -> list[Path]:
+    """Files matching a rendered path or glob, sorted; SourceNotFound when there are none."""
+    base = Path(pattern).expanduser()
+    check_allowed(base.parent if glob.has_magic(pattern) else base, roots)
+    if glob.has_magic(pattern):
+        matches = sorted(Path(p) for p in glob.glob(str(base), recursive=True))
+        matches = [m for m in matches if m.is_file()]
+    else:
+        matches = [base] if base.exists() else []
+    if not matches:
+        raise SourceNotFound(
+            f"no file matches {pattern}", hint="check the path template and the day"
+        )
+    return [check_allowed(m, roots) for m in matches]
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(8)
+    except FileNotFoundError as exc:
+        raise SourceNotFound(f"{path} does not exist") from exc
+    except PermissionError as exc:
+        raise SourceForbidden(f"{path} cannot be read: permission denied") from exc
+
+
+def prepare(path: Path, name: str, options: ReadOptions, staging: Path) -> list[LocalFile]:
+    """Turn one input file into the local files to read (several for a zip archive)."""
+    head = _head(path)
+    compression = options.compression or compression_of(name, head)
+    if compression is Compression.BZ2:
+        target = staging / strip_compression_suffix(path.name)
+        _unpack_bz2(path, target, name)
+        return prepare(target, strip_compression_suffix(name), _plain(options), staging)
+    if compression is Compression.ZIP:
+        return [
+            file
+            for member_path, member_name in _unpack_zip(path, name, options.zip_pattern, staging)
+            for file in prepare(member_path, member_name, _plain(options), staging)
+        ]
+    data_format = options.format or format_of(
+        name, head if compression is Compression.NONE else b""
+    )
+    if compression is not Compression.NONE and data_format in (
+        DataFormat.PARQUET,
+        DataFormat.AVRO,
+        DataFormat.ORC,
+    ):
+        # Columnar readers need a seekable plain file.
+        target = staging / strip_compression_suffix(path.name)
+        _unpack_stream(path, target, name, compression)
+        return [LocalFile(name, target, data_format, Compression.NONE, target.stat().st_size)]
+    return [LocalFile(name, path, data_format, compression, path.stat().st_size)]
+
+
+def _plain(options: ReadOptions) -> ReadOptions:
+    from dataclasses import replace
+
+    return replace(options, compression=Compression.NONE)
+
+
+def _unpack_bz2(source: Path, target: Path, name: str) -> None:
+    try:
+        with bz2.open(source, "rb") as reader, target.open("wb") as writer:
+            shutil.copyfileobj(reader, writer, _COPY_BUFFER)
+    except (OSError, EOFError, ValueError) as exc:
+        raise CorruptCompression(f"{name}: the bz2 stream is corrupt or truncated ({exc})") from exc
+
+
+def _unpack_stream(source: Path, target: Path, name: str, compression: Compression) -> None:
+    import gzip
+
+    import zstandard
+
+    try:
+        with source.open("rb") as raw, target.open("wb") as writer:
+            if compression is Compression.GZIP:
+                with gzip.GzipFile(fileobj=raw) as reader:
+                    shutil.copyfileobj(reader, writer, _COPY_BUFFER)
+            else:
+                with zstandard.ZstdDecompressor().stream_reader(raw) as zreader:
+                    shutil.copyfileobj(zreader, writer, _COPY_BUFFER)
+    except (OSError, EOFError, zlib.error, zstandard.ZstdError) as exc:
+        raise CorruptCompression(f"{name}: the {compression} stream is corrupt ({exc})") from exc
+
+
+def _unpack_zip(source: Path, name: str, pattern: str, staging: Path) -> list[tuple[Path, str]]:
+    try:
+        with zipfile.ZipFile(source) as archive:
+            members = [
+                info
+                for info in archive.infolist()
+                if not info.is_dir() and fnmatch.fnmatch(info.filename, pattern)
+            ]
+            if not members:
+                raise EmptyArchive(
+                    f"{name}: no member matches {pattern!r}",
+                    hint="check zip_pattern (Kusto zipPattern)",
+                )
+            out = []
+            for index, info in enumerate(members):
+                target = staging / f"zip{index}_{Path(info.filename).name}"
+                with archive.open(info) as reader, target.open("wb") as writer:
+                    shutil.copyfileobj(reader, writer, _COPY_BUFFER)
+                out.append((target, f"{name}/{info.filename}"))
+            return out
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise CorruptCompression(f"{name}: the zip archive is corrupt ({exc})") from exc

@@ -1,0 +1,512 @@
+"""read -> map and validate -> dedupe -> load, for one unit, exactly once.
+
+1. Each input file is scanned and its records staged, coerced and checked, in file order, into a
+   temporary table of the load's cursor (DuckDB spills it to disk past the memory budget).
+   Records the reader cannot parse go to a quarantine stage with their line.
+2. The per-file error policy runs on the file's counts (continue, skip the file, abort).
+3. Exact duplicates among the good rows are rejected (the first occurrence is kept); in upsert
+   mode rows are matched to existing keys to count inserted versus updated.
+4. One destination transaction removes what this load key (or day) loaded before, inserts the
+   rows, replaces the key's quarantined rows and writes the ledger entry with a fingerprint.
+
+The counts must balance per file (``read = inserted + updated + rejected + errors``) or the unit
+fails with ACCOUNTING_MISMATCH before anything commits.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from ingestd.dataplane import scan as scans
+from ingestd.dataplane.coerce import SQL_TYPES, sql_literal
+from ingestd.dataplane.compile import SEP, compile_select
+from ingestd.dataplane.contract import (
+    CancelToken,
+    Counts,
+    FileResult,
+    LoadRequest,
+    LoadResult,
+    Progress,
+    ProgressCallback,
+)
+from ingestd.dataplane.files import LocalFile, prepare
+from ingestd.dataplane.warehouse import DAY, LOAD_KEY, Warehouse
+from ingestd.domain.names import quote
+from ingestd.domain.row_errors import CSV_REJECT_CODES, RowError
+from ingestd.domain.sources import DataFormat, LoadMode, OnError
+from ingestd.errors import (
+    AccountingMismatch,
+    Canceled,
+    DestinationError,
+    EmptySource,
+    ErrorLimitExceeded,
+    IngestdError,
+    InvalidInput,
+    WrongFormat,
+)
+
+
+@dataclass
+class _Staged:
+    file: LocalFile
+    index: int
+    first_rowid: int
+
+
+class DataPlane:
+    """Executes load requests against one warehouse."""
+
+    def __init__(self, warehouse: Warehouse, staging_root: Path) -> None:
+        self.warehouse = warehouse
+        self.staging_root = staging_root
+
+    def load(
+        self,
+        request: LoadRequest,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> LoadResult:
+        """Load the request's inputs; see the module docstring. Raises ``UnitError``."""
+        if request.mode is LoadMode.UPSERT and not request.table.primary_key:
+            raise InvalidInput(
+                f"upsert into {request.table.qualified_name} needs a primary key",
+                hint="declare the table's primary key or use append",
+            )
+        if request.mode is LoadMode.REPLACE_DAY and request.day is None:
+            raise InvalidInput("replace_day needs the unit's day")
+        cancel = cancel or CancelToken()
+        staging = self.staging_root / f"unit-{uuid.uuid4().hex}"
+        staging.mkdir(parents=True, exist_ok=True)
+        try:
+            with self.warehouse.write_lock, self.warehouse.cursor() as cur:
+                remove_hook = cancel.on_cancel(cur.interrupt)
+                try:
+                    return _Load(self.warehouse, cur, request, staging, progress, cancel).run()
+                finally:
+                    remove_hook()
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+class _Load:
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        cur: duckdb.DuckDBPyConnection,
+        request: LoadRequest,
+        staging: Path,
+        progress: ProgressCallback | None,
+        cancel: CancelToken,
+    ) -> None:
+        self.warehouse = warehouse
+        self.cur = cur
+        self.request = request
+        self.table = request.table
+        self.staging = staging
+        self.progress = progress
+        self.cancel = cancel
+        suffix = uuid.uuid4().hex[:12]
+        self.stage = f"_stage_{suffix}"
+        self.qstage = f"_quarantine_{suffix}"
+        self.dups = f"_dups_{suffix}"
+        self.superseded = f"_superseded_{suffix}"
+        self.columns = [quote(c.name) for c in self.table.columns]
+        self.has_duplicates = False
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _sql(self, sql: str, params: list[Any] | None = None) -> duckdb.DuckDBPyConnection:
+        if self.cancel.canceled:
+            raise Canceled("the unit was canceled")
+        try:
+            return self.cur.execute(sql, params or [])
+        except duckdb.InterruptException as exc:
+            raise Canceled("the unit was canceled while loading") from exc
+
+    def _count(self, sql: str, params: list[Any] | None = None) -> int:
+        row = self._sql(sql, params).fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def _report(self, files_done: int, phase: str) -> None:
+        if self.progress is not None:
+            rows = self._count(f"SELECT count(*) FROM {self.stage}")
+            self.progress(Progress(files_done, len(self.request.inputs), rows, phase))
+
+    # -- the steps ----------------------------------------------------------------------------
+
+    def run(self) -> LoadResult:
+        types = ", ".join(f"{quote(c.name)} {SQL_TYPES[c.type]}" for c in self.table.columns)
+        self._sql(
+            f"CREATE TEMP TABLE {self.stage} (_file INTEGER, {types}, _err VARCHAR, _raw VARCHAR)"
+        )
+        self._sql(
+            f"CREATE TEMP TABLE {self.qstage} (_file INTEGER, line BIGINT, record BIGINT, "
+            "column_name VARCHAR, code VARCHAR, message VARCHAR, raw VARCHAR)"
+        )
+        try:
+            self.warehouse.ensure_table(self.cur, self.table)
+            staged = self._stage_inputs()
+            files = self._file_counts(staged)
+            self._apply_policy(staged, files)
+            self._dedupe_and_match(files)
+            for result in files:
+                if not result.counts.balanced:
+                    raise AccountingMismatch(
+                        f"{result.name}: read {result.counts.read} != inserted "
+                        f"{result.counts.inserted} + updated {result.counts.updated} + rejected "
+                        f"{result.counts.rejected} + errors {result.counts.errors}",
+                        hint="this is a bug in ingestd; nothing was committed",
+                    )
+            total = Counts()
+            for result in files:
+                total.add(result.counts)
+            fingerprint = self._fingerprint()
+            self._commit(files, total, fingerprint)
+            return LoadResult(self.request.load_key, files, total, fingerprint)
+        finally:
+            for name in (self.stage, self.qstage, self.dups, self.superseded):
+                self.cur.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def _stage_inputs(self) -> list[_Staged]:
+        staged: list[_Staged] = []
+        index = 0
+        for path, name in zip(self.request.inputs, self.request.input_names, strict=True):
+            for file in prepare(path, name, self.request.read_options, self.staging):
+                if file.size == 0 and self.request.empty_is_error:
+                    raise EmptySource(f"{file.name} is empty (0 bytes)")
+                first = self._count(f"SELECT count(*) FROM {self.stage}")
+                staged.append(_Staged(file, index, first))
+                if file.size > 0:
+                    self._stage_file(file, index, first)
+                index += 1
+                self._report(index, "reading")
+        return staged
+
+    def _stage_file(self, file: LocalFile, index: int, first_rowid: int) -> None:
+        fmt = file.format
+        scan_id = uuid.uuid4().hex[:12]
+        if scans.is_delimited(fmt):
+            scan = scans.csv_scan(file, self.request.read_options, fmt, scan_id)
+            self._insert_scan(scan, index)
+            self._stage_csv_rejects(scan, index)
+        elif fmt in (DataFormat.JSON, DataFormat.MULTIJSON):
+            fields = scans.json_fields(self.table, self.request.mapping)
+            scan = scans.json_scan(file, fmt, fields)
+            try:
+                self._insert_scan(scan, index, translate=False)
+            except duckdb.InvalidInputException as exc:
+                if fmt is not DataFormat.JSON or "malformed json" not in str(exc).lower():
+                    raise scans.translate(exc, file.name) from exc
+                # Malformed lines: redo this file line by line to quarantine exactly those.
+                self._sql(f"DELETE FROM {self.stage} WHERE _file = ?", [index])
+                lines = scans.json_lines_scan(file, fields, scan_id)
+                self._insert_scan(lines, index)
+                self._stage_rejects(index, scans.json_line_rejects(self.cur, lines))
+                scans.drop_rejects(self.cur, lines)
+        elif fmt is DataFormat.PARQUET:
+            scan = scans.parquet_scan(file)
+            scan.shape = scans.describe(self.cur, scan)
+            self._insert_scan(scan, index)
+        else:
+            view = f"_arrow_{scan_id}"
+            scan, reader = scans.arrow_scan(file, fmt, view)
+            self.cur.register(view, reader)
+            try:
+                scan.shape = scans.describe(self.cur, scan)  # binds the schema; reads no batch
+                self._insert_scan(scan, index)
+            finally:
+                self.cur.unregister(view)
+        self._check_readable(file, index, first_rowid)
+
+    def _insert_scan(self, scan: scans.Scan, index: int, *, translate: bool = True) -> None:
+        select = compile_select(
+            self.table, self.request.mapping, scan.shape, file_index=index, scan_sql=scan.sql
+        )
+        try:
+            self._sql(f"INSERT INTO {self.stage} {select}")
+        except duckdb.Error as exc:
+            if not translate:
+                raise
+            raise scans.translate(exc, scan.shape.file_name) from exc
+        except pa.ArrowInvalid as exc:
+            raise WrongFormat(f"{scan.shape.file_name}: {exc}") from exc
+
+    def _stage_csv_rejects(self, scan: scans.Scan, index: int) -> None:
+        cases = " ".join(
+            f"WHEN {sql_literal(kind)} THEN {sql_literal(code.value)}"
+            for kind, code in CSV_REJECT_CODES.items()
+        )
+        self._sql(
+            f"INSERT INTO {self.qstage} SELECT ?, line + ?, NULL, column_name, "
+            f"CASE CAST(error_type AS VARCHAR) {cases} ELSE "
+            f"{sql_literal(RowError.UNPARSEABLE_RECORD.value)} END, error_message, csv_line "
+            f"FROM {scan.rejects_table} "
+            "QUALIFY row_number() OVER (PARTITION BY line ORDER BY byte_position) = 1",
+            [index, scan.line_offset],
+        )
+        scans.drop_rejects(self.cur, scan)
+
+    def _stage_rejects(self, index: int, rejects: list[scans.ParseReject]) -> None:
+        if rejects:
+            self.cur.executemany(
+                f"INSERT INTO {self.qstage} VALUES (?, ?, NULL, ?, ?, ?, ?)",
+                [[index, r.line, r.column, r.code.value, r.message, r.raw] for r in rejects],
+            )
+
+    def _check_readable(self, file: LocalFile, index: int, first_rowid: int) -> None:
+        parsed = self._count(f"SELECT count(*) FROM {self.stage} WHERE _file = ?", [index])
+        rejected = self._count(f"SELECT count(*) FROM {self.qstage} WHERE _file = ?", [index])
+        if parsed == 0 and rejected > 0:
+            raise WrongFormat(
+                f"{file.name}: none of its {rejected} records could be read as {file.format.value}",
+                hint="check the declared format, delimiter and encoding",
+            )
+
+    def _file_counts(self, staged: list[_Staged]) -> list[FileResult]:
+        parsed = dict(
+            (int(f), (int(n), int(bad)))
+            for f, n, bad in self._sql(
+                f"SELECT _file, count(*), count(_err) FROM {self.stage} GROUP BY _file"
+            ).fetchall()
+        )
+        rejects = dict(
+            (int(f), int(n))
+            for f, n in self._sql(
+                f"SELECT _file, count(*) FROM {self.qstage} GROUP BY _file"
+            ).fetchall()
+        )
+        out = []
+        for item in staged:
+            n, bad = parsed.get(item.index, (0, 0))
+            parse_errors = rejects.get(item.index, 0)
+            counts = Counts(read=n + parse_errors, errors=bad + parse_errors)
+            out.append(FileResult(item.file.name, counts))
+        # Typing and rule errors join the quarantine stage, located by record number.
+        starts = " ".join(f"WHEN {s.index} THEN {s.first_rowid}" for s in staged) or "WHEN 0 THEN 0"
+        self._sql(
+            f"INSERT INTO {self.qstage} SELECT _file, NULL, rowid - (CASE _file {starts} END) + 1, "
+            f"split_part(_err, '{SEP}', 2), split_part(_err, '{SEP}', 1), "
+            f"split_part(_err, '{SEP}', 3), _raw FROM {self.stage} WHERE _err IS NOT NULL"
+        )
+        return out
+
+    def _apply_policy(self, staged: list[_Staged], files: list[FileResult]) -> None:
+        policy = self.request.error_policy
+        if policy.on_error is OnError.CONTINUE:
+            return
+        for item, result in zip(staged, files, strict=True):
+            if result.counts.errors == 0:
+                continue
+            if policy.on_error is OnError.ABORT:
+                first = self._sql(
+                    f"SELECT line, record, column_name, code, message FROM {self.qstage} "
+                    "WHERE _file = ? ORDER BY coalesce(line, record) LIMIT 1",
+                    [item.index],
+                ).fetchone()
+                where = _location(first)
+                raise ErrorLimitExceeded(
+                    f"{result.name}: {result.counts.errors} bad rows; the error policy aborts "
+                    f"the unit at the first one ({where})",
+                    hint="fix the file, or use on_error=continue to quarantine bad rows",
+                )
+            if policy.file_is_over_limit(result.counts.read, result.counts.errors):
+                self._skip_file(item, result)
+
+    def _skip_file(self, item: _Staged, result: FileResult) -> None:
+        # Keep the file's good rows too, so nothing is lost and a replay can load them.
+        self._sql(
+            f"INSERT INTO {self.qstage} SELECT _file, NULL, rowid - ? + 1, NULL, ?, ?, "
+            f"CAST(to_json(struct_pack({', '.join(f'{c} := {c}' for c in self.columns)})) AS VARCHAR) "
+            f"FROM {self.stage} WHERE _file = ? AND _err IS NULL",
+            [
+                item.first_rowid,
+                RowError.FILE_SKIPPED.value,
+                f"the file had {result.counts.errors} bad rows, over the error policy's limit",
+                item.index,
+            ],
+        )
+        self._sql(f"DELETE FROM {self.stage} WHERE _file = ?", [item.index])
+        result.counts.errors = result.counts.read
+        result.skipped = True
+
+    def _good(self) -> str:
+        rows = f"{self.stage} WHERE _err IS NULL"
+        if self.has_duplicates:
+            rows += f" AND rowid NOT IN (SELECT r FROM {self.dups})"
+        return rows
+
+    def _dedupe_and_match(self, files: list[FileResult]) -> None:
+        columns = ", ".join(self.columns)
+        # Cheap test first: if every good row hashes differently, no two rows are equal.
+        rows, distinct = self._sql(
+            f"SELECT count(*), count(DISTINCT hash({columns})) FROM {self.stage} "
+            "WHERE _err IS NULL"
+        ).fetchone() or (0, 0)
+        self.has_duplicates = rows != distinct
+        self._sql(f"CREATE TEMP TABLE {self.dups} (r BIGINT, _file INTEGER)")
+        if self.has_duplicates:
+            self._sql(
+                f"INSERT INTO {self.dups} SELECT rowid, _file FROM {self.stage} "
+                f"WHERE _err IS NULL QUALIFY row_number() OVER (PARTITION BY {columns} "
+                "ORDER BY rowid) > 1"
+            )
+        rejected = dict(
+            (int(f), int(n))
+            for f, n in self._sql(
+                f"SELECT _file, count(*) FROM {self.dups} GROUP BY _file"
+            ).fetchall()
+        )
+        good = dict(
+            (int(f), int(n))
+            for f, n in self._sql(
+                f"SELECT _file, count(*) FROM {self._good()} GROUP BY _file"
+            ).fetchall()
+        )
+        updated: dict[int, int] = {}
+        if self.request.mode is LoadMode.UPSERT:
+            updated = self._match_keys()
+        for index, result in enumerate(files):
+            if result.skipped:
+                continue
+            result.counts.rejected = rejected.get(index, 0)
+            result.counts.updated = updated.get(index, 0)
+            result.counts.inserted = good.get(index, 0) - result.counts.updated
+
+    def _match_keys(self) -> dict[int, int]:
+        """Upsert: rows whose key exists already, or repeats later in this load, update."""
+        key = ", ".join(quote(k) for k in self.table.primary_key)
+        target = self.warehouse.table_sql(self.table)
+        self._sql(
+            f"CREATE TEMP TABLE {self.superseded} AS SELECT rowid AS r, _file FROM {self._good()} "
+            f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY rowid DESC) > 1"
+        )
+        join = " AND ".join(f"t.{quote(k)} = g.{quote(k)}" for k in self.table.primary_key)
+        existing = self._sql(
+            f"SELECT g._file, count(*) FROM (SELECT * FROM {self._good()} AND rowid NOT IN "
+            f"(SELECT r FROM {self.superseded})) g WHERE EXISTS (SELECT 1 FROM {target} t "
+            f"WHERE {join}) GROUP BY g._file"
+        ).fetchall()
+        repeats = self._sql(
+            f"SELECT _file, count(*) FROM {self.superseded} GROUP BY _file"
+        ).fetchall()
+        out: dict[int, int] = {}
+        for f, n in [*existing, *repeats]:
+            out[int(f)] = out.get(int(f), 0) + int(n)
+        return out
+
+    def _final_rows(self) -> str:
+        rows = self._good()
+        if self.request.mode is LoadMode.UPSERT:
+            rows += f" AND rowid NOT IN (SELECT r FROM {self.superseded})"
+        return rows
+
+    def _fingerprint(self) -> str:
+        row = self._sql(
+            f"SELECT count(*), CAST(coalesce(sum(hash({', '.join(self.columns)})), 0) AS VARCHAR) "
+            f"FROM {self._final_rows()}"
+        ).fetchone()
+        assert row is not None
+        return f"rows={row[0]};sum64={int(row[1]) % (1 << 64):016x}"
+
+    def _commit(self, files: list[FileResult], total: Counts, fingerprint: str) -> None:
+        if self.cancel.canceled:
+            raise Canceled("the unit was canceled before its commit; nothing was loaded")
+        request = self.request
+        target = self.warehouse.table_sql(self.table)
+        columns = ", ".join(self.columns)
+        self._sql("BEGIN TRANSACTION")
+        try:
+            if request.mode is LoadMode.APPEND:
+                self._sql(f"DELETE FROM {target} WHERE {LOAD_KEY} = ?", [request.load_key])
+            elif request.mode is LoadMode.REPLACE_DAY:
+                self._sql(f"DELETE FROM {target} WHERE {DAY} = ?", [request.day])
+            else:
+                key = ", ".join(quote(k) for k in self.table.primary_key)
+                self._sql(
+                    f"DELETE FROM {target} WHERE ({key}) IN (SELECT ({key}) FROM {self._final_rows()})"
+                )
+            inserted = self._count(
+                f"INSERT INTO {target} ({columns}, {LOAD_KEY}, {DAY}) "
+                f"SELECT {columns}, ?, ? FROM {self._final_rows()}",
+                [request.load_key, request.day],
+            )
+            if inserted != total.inserted + total.updated:
+                raise AccountingMismatch(
+                    f"inserted {inserted} rows but counted {total.inserted} inserted + "
+                    f"{total.updated} updated",
+                    hint="this is a bug in ingestd; nothing was committed",
+                )
+            self._sql("DELETE FROM _ingestd.quarantine WHERE load_key = ?", [request.load_key])
+            names = (
+                "CASE q._file "
+                + " ".join(f"WHEN {i} THEN {sql_literal(f.name)}" for i, f in enumerate(files))
+                + " END"
+            )
+            self._sql(
+                "INSERT INTO _ingestd.quarantine (load_key, unit_id, run_id, table_name, file, "
+                "line, record, column_name, code, message, raw, quarantined_at) "
+                f"SELECT ?, ?, ?, ?, {names if files else 'NULL'}, line, record, column_name, "
+                f"code, message, raw, now() FROM {self.qstage} q ORDER BY _file, "
+                "coalesce(line, record)",
+                [request.load_key, request.unit_id, request.run_id, self.table.qualified_name],
+            )
+            self._sql("DELETE FROM _ingestd.ledger WHERE load_key = ?", [request.load_key])
+            self._sql(
+                "INSERT INTO _ingestd.ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+                [
+                    request.load_key,
+                    self.table.qualified_name,
+                    request.unit_id,
+                    request.run_id,
+                    request.mode.value,
+                    request.day,
+                    fingerprint,
+                    json.dumps([_file_json(f) for f in files]),
+                    total.read,
+                    total.inserted,
+                    total.updated,
+                    total.rejected,
+                    total.errors,
+                    json.dumps(list(request.tags)),
+                ],
+            )
+            self._sql("COMMIT")
+        except BaseException as exc:
+            self.cur.execute("ROLLBACK")
+            if isinstance(exc, IngestdError):
+                raise
+            if isinstance(exc, duckdb.Error):
+                raise DestinationError(f"writing to {target} failed: {exc}") from exc
+            raise
+
+
+def _file_json(result: FileResult) -> dict[str, Any]:
+    c = result.counts
+    return {
+        "name": result.name,
+        "read": c.read,
+        "inserted": c.inserted,
+        "updated": c.updated,
+        "rejected": c.rejected,
+        "errors": c.errors,
+        "skipped": result.skipped,
+    }
+
+
+def _location(row: tuple[Any, ...] | None) -> str:
+    if row is None:
+        return "unknown row"
+    line, record, column, code, message = row
+    where = f"line {line}" if line is not None else f"record {record}"
+    if column:
+        where += f", column {column}"
+    return f"{where}: {code} {message}"

@@ -1,0 +1,359 @@
+"""Scans: a file as a DuckDB table expression, read in file order under the memory budget.
+
+CSV, JSON and Parquet use DuckDB's own streaming readers (the fastest here, research/
+performance.md). Avro and ORC, which DuckDB cannot read offline, stream as Arrow record batches
+that DuckDB scans. Records a reader cannot parse (ragged CSV rows, unclosed quotes, bad UTF-8,
+malformed JSON lines) come back as ``ParseReject``s with their line; content that is not what it
+claims to be raises a ``UnitError`` with a precise code.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from ingestd.dataplane.coerce import sql_literal
+from ingestd.dataplane.compile import SourceShape
+from ingestd.dataplane.files import LocalFile
+from ingestd.domain.mapping import Mapping, RefKind
+from ingestd.domain.row_errors import CSV_REJECT_CODES, RowError
+from ingestd.domain.sources import (
+    DEFAULT_DELIMITERS,
+    DELIMITED,
+    Compression,
+    DataFormat,
+    ReadOptions,
+)
+from ingestd.domain.tables import ColumnType, TableSpec
+from ingestd.errors import (
+    CorruptCompression,
+    FieldTooLarge,
+    InvalidEncoding,
+    MappingMissing,
+    UnitError,
+    WrongFormat,
+)
+
+MAX_RECORD_BYTES = 8 << 20
+"""Records (CSV lines, JSON lines) longer than this are quarantined as RECORD_TOO_LARGE."""
+ARROW_BATCH_ROWS = 65_536
+_DUCKDB_ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-16": "utf-16", "latin-1": "latin-1"}
+_JSON_FIELD_SEPARATOR = "\x1f"  # never raw inside valid JSON (control characters are escaped)
+
+
+@dataclass(frozen=True)
+class ParseReject:
+    line: int | None
+    column: str | None
+    code: RowError
+    message: str
+    raw: str
+
+
+@dataclass
+class Scan:
+    sql: str
+    shape: SourceShape
+    rejects_table: str | None = None
+    """CSV: DuckDB table that collects this scan's unparseable lines."""
+    line_offset: int = 0
+    """Line number of the file's first data record minus one (header, skipped records)."""
+    arrow_views: list[str] = field(default_factory=list)
+
+
+def _compression_arg(file: LocalFile) -> str:
+    return {
+        Compression.GZIP: "gzip",
+        Compression.ZSTD: "zstd",
+    }.get(file.compression, "none")
+
+
+def _text_stream(file: LocalFile) -> io.BufferedIOBase:
+    raw = file.path.open("rb")
+    if file.compression is Compression.GZIP:
+        import gzip
+
+        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+    if file.compression is Compression.ZSTD:
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(raw)  # type: ignore[no-any-return]
+    return raw  # type: ignore[return-value]
+
+
+def _first_record(file: LocalFile, options: ReadOptions, delimiter: str) -> list[str] | None:
+    """The first CSV record, parsed with the file's own dialect (None for an empty file)."""
+    try:
+        with _text_stream(file) as stream:
+            text = codecs.getreader(options.encoding)(stream)
+            reader = csv.reader(
+                itertools.islice(text, 0, 1),
+                delimiter=delimiter,
+                quotechar=options.quote or None,
+                escapechar=options.escape if options.escape != options.quote else None,
+                doublequote=options.escape in (None, options.quote),
+            )
+            first = next(reader, None)
+    except UnicodeDecodeError as exc:
+        raise InvalidEncoding(
+            f"{file.name}: the first line is not valid {options.encoding} ({exc.reason} at "
+            f"byte {exc.start})",
+            hint="set the file's encoding in the read options",
+        ) from exc
+    except (EOFError, OSError) as exc:
+        raise CorruptCompression(f"{file.name}: cannot decompress ({exc})") from exc
+    except csv.Error as exc:
+        raise WrongFormat(f"{file.name}: the header line is not valid CSV ({exc})") from exc
+    if first is not None and first and first[0].startswith("\ufeff"):
+        first[0] = first[0][1:]
+    return first
+
+
+def csv_scan(file: LocalFile, options: ReadOptions, data_format: DataFormat, scan_id: str) -> Scan:
+    delimiter = options.delimiter or DEFAULT_DELIMITERS.get(data_format, ",")
+    first = _first_record(file, options, delimiter)
+    if first is None:
+        first = ["column0"]
+    if options.header:
+        names = [name if name else f"column{i}" for i, name in enumerate(first)]
+        seen: set[str] = set()
+        for i, name in enumerate(names):
+            if name in seen:
+                names[i] = f"{name}_{i}"
+            seen.add(names[i])
+        skip = 1 + (1 if options.skip_first_record else 0)
+    else:
+        names = [f"column{i}" for i in range(len(first))]
+        skip = 1 if options.skip_first_record else 0
+    columns = "{" + ", ".join(f"{sql_literal(n)}: 'VARCHAR'" for n in names) + "}"
+    encoding = _DUCKDB_ENCODINGS.get(options.encoding.lower(), options.encoding)
+    quote = sql_literal(options.quote or "")
+    escape = sql_literal(options.escape if options.escape is not None else (options.quote or ""))
+    rejects = f"_rej_{scan_id}"
+    sql = (
+        f"read_csv({sql_literal(str(file.path))}, columns={columns}, header=false, "
+        f"skip={skip}, auto_detect=false, delim={sql_literal(delimiter)}, quote={quote}, "
+        f"escape={escape}, encoding={sql_literal(encoding)}, "
+        f"compression={sql_literal(_compression_arg(file))}, strict_mode=true, "
+        f"store_rejects=true, rejects_table={sql_literal(rejects)}, "
+        f"rejects_scan={sql_literal(rejects + '_scan')}, max_line_size={MAX_RECORD_BYTES}, "
+        f"null_padding=false, parallel=true)"
+    )
+    shape = SourceShape(tuple((n, "VARCHAR") for n in names), file.name)
+    return Scan(sql, shape, rejects_table=rejects, line_offset=skip)
+
+
+def json_fields(table: TableSpec, mapping: Mapping) -> dict[str, str]:
+    """Top-level JSON keys a mapping reads, with the DuckDB type to read each as: JSON where a
+    JSON column or a nested path needs the value's structure, VARCHAR otherwise."""
+    wanted: dict[str, str] = {}
+    for fm in mapping.fields:
+        refs = [ref for _, ref in fm.parts] if fm.parts else [fm.source] if fm.source else []
+        whole_json = table.column(fm.target).type is ColumnType.JSON and not fm.parts
+        for ref in refs:
+            if ref.kind is RefKind.COLUMN:
+                key, nested = str(ref.value), False
+            elif ref.kind is RefKind.PATH:
+                keys = ref.path_keys()
+                key, nested = keys[0], len(keys) > 1
+            else:
+                continue
+            structured = whole_json or nested or wanted.get(key) == "JSON"
+            wanted[key] = "JSON" if structured else "VARCHAR"
+    return wanted
+
+
+def json_scan(file: LocalFile, data_format: DataFormat, fields: dict[str, str]) -> Scan:
+    if not fields:
+        raise MappingMissing(
+            f"{file.name}: JSON needs a mapping that names the fields to load",
+            hint="give a mapping (column names or $.paths)",
+        )
+    columns = (
+        "{" + ", ".join(f"{sql_literal(k)}: {sql_literal(t)}" for k, t in fields.items()) + "}"
+    )
+    layout = "newline_delimited" if data_format is DataFormat.JSON else "auto"
+    sql = (
+        f"read_json({sql_literal(str(file.path))}, format={sql_literal(layout)}, "
+        f"columns={columns}, compression={sql_literal(_compression_arg(file))}, "
+        f"maximum_object_size={MAX_RECORD_BYTES})"
+    )
+    return Scan(sql, SourceShape(tuple(fields.items()), file.name, json_paths=True))
+
+
+def json_lines_scan(file: LocalFile, fields: dict[str, str], scan_id: str) -> Scan:
+    """NDJSON read line by line: the precise path for files with malformed lines.
+
+    Each non-blank line is one record; lines that are not a JSON object are reported as rejects
+    by ``json_line_rejects``; the fields of good lines are extracted with JSON paths.
+    """
+    lines = (
+        f"read_csv({sql_literal(str(file.path))}, columns={{'line': 'VARCHAR'}}, header=false, "
+        f"auto_detect=false, delim={sql_literal(_JSON_FIELD_SEPARATOR)}, quote='', escape='', "
+        f"compression={sql_literal(_compression_arg(file))}, max_line_size={MAX_RECORD_BYTES}, "
+        f"store_rejects=true, rejects_table={sql_literal(f'_rej_{scan_id}')}, "
+        f"rejects_scan={sql_literal(f'_rej_{scan_id}_scan')}, strict_mode=false)"
+    )
+    numbered = f"(SELECT row_number() OVER () AS _line, line FROM {lines})"
+    extracted = ", ".join(
+        (
+            f"json_extract({'l.line'}, {sql_literal('$.' + _json_key(k))}) AS {_q(k)}"
+            if t == "JSON"
+            else f"json_extract_string(l.line, {sql_literal('$.' + _json_key(k))}) AS {_q(k)}"
+        )
+        for k, t in fields.items()
+    )
+    good = (
+        f"(SELECT {extracted} FROM {numbered} AS l WHERE l.line IS NOT NULL AND trim(l.line) <> '' "
+        f"AND json_valid(l.line) AND json_type(l.line) = 'OBJECT')"
+    )
+    shape = SourceShape(tuple(fields.items()), file.name, json_paths=True)
+    scan = Scan(good, shape, rejects_table=f"_rej_{scan_id}")
+    scan.arrow_views.append(numbered)  # reused by json_line_rejects
+    return scan
+
+
+def json_line_rejects(con: duckdb.DuckDBPyConnection, scan: Scan) -> list[ParseReject]:
+    numbered = scan.arrow_views[0]
+    rows = con.execute(
+        f"SELECT _line, line, json_valid(line) FROM {numbered} "
+        "WHERE line IS NOT NULL AND trim(line) <> '' "
+        "AND NOT (json_valid(line) AND json_type(line) = 'OBJECT')"
+    ).fetchall()
+    return [
+        ParseReject(
+            int(line_no),
+            None,
+            RowError.NOT_AN_OBJECT if valid else RowError.MALFORMED_JSON,
+            "the line is JSON but not an object" if valid else "the line is not valid JSON",
+            str(text),
+        )
+        for line_no, text, valid in rows
+    ]
+
+
+def _json_key(key: str) -> str:
+    return key if key.isidentifier() else '"' + key.replace('"', '\\"') + '"'
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def parquet_scan(file: LocalFile) -> Scan:
+    return Scan(f"read_parquet({sql_literal(str(file.path))})", SourceShape((), file.name))
+
+
+def arrow_scan(
+    file: LocalFile, data_format: DataFormat, view: str
+) -> tuple[Scan, pa.RecordBatchReader]:
+    reader = _avro_batches(file.path) if data_format is DataFormat.AVRO else _orc_batches(file.path)
+    return Scan(view, SourceShape((), file.name), arrow_views=[view]), reader
+
+
+def _orc_batches(path: Path) -> pa.RecordBatchReader:
+    from pyarrow import orc
+
+    try:
+        orc_file = orc.ORCFile(str(path))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise WrongFormat(f"{path.name}: not a readable ORC file ({exc})") from exc
+
+    def stripes() -> Iterator[pa.RecordBatch]:
+        for index in range(orc_file.nstripes):
+            yield from orc_file.read_stripe(index).to_batches(ARROW_BATCH_ROWS)
+
+    return pa.RecordBatchReader.from_batches(orc_file.schema, stripes())
+
+
+def _avro_batches(path: Path) -> pa.RecordBatchReader:
+    import fastavro
+
+    handle = path.open("rb")
+    try:
+        records = fastavro.reader(handle)
+    except (ValueError, EOFError, OSError) as exc:
+        handle.close()
+        raise WrongFormat(f"{path.name}: not a readable Avro file ({exc})") from exc
+    schema_fields = (
+        records.writer_schema.get("fields", []) if isinstance(records.writer_schema, dict) else []
+    )
+    first = list(itertools.islice(records, ARROW_BATCH_ROWS))
+    if not first:
+        handle.close()
+        arrow_schema = pa.schema([(f["name"], pa.string()) for f in schema_fields])
+        return pa.RecordBatchReader.from_batches(arrow_schema, iter(()))
+    first_batch = pa.RecordBatch.from_pylist(first)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield first_batch
+            while chunk := list(itertools.islice(records, ARROW_BATCH_ROWS)):
+                yield pa.RecordBatch.from_pylist(chunk, schema=first_batch.schema)
+        finally:
+            handle.close()
+
+    return pa.RecordBatchReader.from_batches(first_batch.schema, batches())
+
+
+def describe(con: duckdb.DuckDBPyConnection, scan: Scan) -> SourceShape:
+    """Fill in the column names and types of a typed scan (Parquet, Avro, ORC)."""
+    try:
+        rows = con.execute(f"DESCRIBE SELECT * FROM {scan.sql}").fetchall()
+    except duckdb.Error as exc:
+        raise translate(exc, scan.shape.file_name) from exc
+    return SourceShape(tuple((str(r[0]), str(r[1])) for r in rows), scan.shape.file_name)
+
+
+def csv_rejects(con: duckdb.DuckDBPyConnection, scan: Scan) -> list[ParseReject]:
+    """Lines the CSV reader refused, one reject per line (the first error of the line)."""
+    assert scan.rejects_table is not None
+    rows = con.execute(
+        f"SELECT line, column_name, error_type, error_message, csv_line FROM {scan.rejects_table} "
+        "QUALIFY row_number() OVER (PARTITION BY line ORDER BY byte_position) = 1 ORDER BY line"
+    ).fetchall()
+    return [
+        ParseReject(
+            int(line) + scan.line_offset if line is not None else None,
+            column,
+            CSV_REJECT_CODES.get(str(kind), RowError.UNPARSEABLE_RECORD),
+            str(message),
+            str(raw),
+        )
+        for line, column, kind, message, raw in rows
+    ]
+
+
+def drop_rejects(con: duckdb.DuckDBPyConnection, scan: Scan) -> None:
+    if scan.rejects_table is not None:
+        con.execute(f"DROP TABLE IF EXISTS {scan.rejects_table}")
+        con.execute(f"DROP TABLE IF EXISTS {scan.rejects_table}_scan")
+
+
+def translate(exc: duckdb.Error, file_name: str) -> UnitError:
+    """One place that turns DuckDB reader failures into ingestd errors."""
+    text = str(exc)
+    lowered = text.lower()
+    first_line = text.splitlines()[0] if text else type(exc).__name__
+    if "gzip" in lowered or "zstd" in lowered or "decompress" in lowered:
+        return CorruptCompression(f"{file_name}: the compressed stream is corrupt ({first_line})")
+    if "unicode" in lowered or "encoding" in lowered:
+        return InvalidEncoding(f"{file_name}: {first_line}", hint="set the file's encoding")
+    if "maximum_object_size" in lowered or "maximum line size" in lowered:
+        return FieldTooLarge(f"{file_name}: a record is larger than {MAX_RECORD_BYTES} bytes")
+    return WrongFormat(
+        f"{file_name}: the content does not match its format ({first_line})",
+        hint="check the declared format and the delimiter",
+    )
+
+
+def is_delimited(data_format: DataFormat) -> bool:
+    return data_format in DELIMITED

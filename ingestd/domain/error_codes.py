@@ -1,0 +1,231 @@
+"""The one place that maps ingestd error codes onto each dialect's error vocabulary.
+
+Contract:
+
+* Keys are the stable ``code`` strings of ``ingestd.errors`` (the unit errors in
+  ``UNIT_ERRORS``). Every unit error code has an explicit entry in each table below.
+* ``kusto_error_code`` returns a code from the K7 catalogue (``KUSTO_ERROR_CODES``,
+  API-SURFACE §3.8); an unknown code gives ``"Unknown"``. The wire ``failureStatus`` is not
+  taken from the catalogue but from the ingestd error's failure class
+  (``projections.kusto_failure_status``); the tables are chosen so the two agree wherever the
+  catalogue offers a transient code.
+* ``statsig_daily_error_status`` returns a value of the Statsig daily-status enum
+  (API-SURFACE §1.3), never the filter-only token ``%Other``; an unknown code gives ``"ERROR"``.
+
+Pure: no I/O, no third-party imports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+# API-SURFACE §3.8: the 11 codes K7 marks Transient.
+KUSTO_TRANSIENT_ERROR_CODES: frozenset[str] = frozenset(
+    {
+        "Download_UnknownError",
+        "Download_TransientNameResolutionFailure",
+        "General_InternalServerError",
+        "General_TransientSchemaMismatch",
+        "Timeout",
+        "OutOfMemory",
+        "UpdatePolicy_FailedDescendantTransaction",
+        "UpdatePolicy_IngestionError",
+        "UpdatePolicy_UnknownError",
+        "General_ThrottledIngestion",
+        "Unknown",
+    }
+)
+
+# API-SURFACE §3.8: the 56 codes K7 marks Permanent, plus the seed/REST spelling of the
+# missing-mapping code (§5 item 23: emit BadRequest_MissingMappingFailure, keep the K7 typo
+# BadRequest_MissingMappingtFailure as an alias).
+KUSTO_PERMANENT_ERROR_CODES: frozenset[str] = frozenset(
+    {
+        # BadFormat
+        "Stream_WrongNumberOfFields",
+        "Stream_ClosingQuoteMissing",
+        "BadRequest_InvalidBlob",
+        "BadRequest_EmptyArchive",
+        "BadRequest_InvalidArchive",
+        "BadRequest_InvalidMapping",
+        "BadRequest_InvalidMappingReference",
+        "BadRequest_FormatNotSupported",
+        "BadRequest_InconsistentMapping",
+        "BadRequest_UnexpectedCharacterInInputStream",
+        # BadRequest
+        "BadRequest_EmptyBlob",
+        "BadRequest_NoRecordsOrWrongFormat",
+        "BadRequest_EmptyBlobUri",
+        "BadRequest_DuplicateMapping",
+        "BadRequest_InvalidOrEmptyTableName",
+        "BadRequest_EmptyDatabaseName",
+        "BadRequest_EmptyMappingReference",
+        "Download_BadRequest",
+        "BadRequest_MissingMappingtFailure",
+        "BadRequest_MissingMappingFailure",
+        "Stream_NoDataToIngest",
+        "Stream_DynamicPropertyBagTooLarge",
+        "General_BadRequest",
+        "BadRequest_CorruptedMessage",
+        "BadRequest_SyntaxError",
+        "BadRequest_ZeroRetentionPolicyWithNoUpdatePolicy",
+        "BadRequest_CreationTimeEarlierThanSoftDeletePeriod",
+        "BadRequest_NotSupported",
+        "Download_SourceNotFound",
+        "BadRequest_EntityNameIsNotValid",
+        "BadRequest_MalformedIngestionProperty",
+        "BadRequest_IngestionPropertyNotSupportedInThisContext",
+        "BadRequest_NonMultiDatabaseDataConnection",
+        "BadRequest_InvalidBlobUri",
+        "BadRequest_DataCapacityLimitReached",
+        "BadRequest_InvalidManagedIdentity",
+        # DataAccessNotAuthorized
+        "Download_AccessConditionNotSatisfied",
+        "Download_Forbidden",
+        "Download_AccountNotFound",
+        "BadRequest_TableAccessDenied",
+        "BadRequest_DatabaseAccessDenied",
+        "BadRequest_InvalidAuthentication",
+        # DownloadFailed
+        "Download_NotTransient",
+        # EntityNotFound
+        "BadRequest_MappingReferenceWasNotFound",
+        "BadRequest_DatabaseNotExist",
+        "BadRequest_TableNotExist",
+        "BadRequest_EntityNotFound",
+        # FileTooLarge
+        "Stream_InputStreamTooLarge",
+        "BadRequest_FileTooLarge",
+        # InternalServiceError
+        "Schema_PermanentUpdateFailure",
+        # UpdatePolicyFailure
+        "UpdatePolicy_QuerySchemaDoesNotMatchTableSchema",
+        "UpdatePolicy_Cyclic_Update_Not_Allowed",
+        "UpdatePolicy_BadRequest",
+        # UserAccessNotAuthorized
+        "BadRequest_InvalidKustoIdentityToken",
+        "Forbidden",
+        # RetryAttemptsExceeded (reported with failureStatus Exhausted, §3.8 [I])
+        "General_RetryAttemptsExceeded",
+        # BlobAlreadyReceived
+        "BlobAlreadyReceived_BlobAlreadyFoundInBatch",
+    }
+)
+
+KUSTO_ERROR_CODES: frozenset[str] = KUSTO_PERMANENT_ERROR_CODES | KUSTO_TRANSIENT_ERROR_CODES
+"""Every Kusto ``errorCode`` ingestd may emit or accept (API-SURFACE §3.8, §5 item 23)."""
+
+KUSTO_UNKNOWN = "Unknown"
+
+_KUSTO_BY_CODE: Mapping[str, str] = MappingProxyType(
+    {
+        # source access
+        # A rejected credential is told apart from a refused object (SOURCE_FORBIDDEN).
+        "AUTHENTICATION_ERROR": "BadRequest_InvalidAuthentication",
+        "CONNECTION_ERROR": "Download_UnknownError",
+        "CONNECTION_CONFIG_ERROR": "BadRequest_InvalidBlobUri",
+        "SOURCE_NOT_FOUND": "Download_SourceNotFound",
+        "SOURCE_FORBIDDEN": "Download_Forbidden",
+        "FETCH_NOT_ALLOWED": "BadRequest_InvalidBlobUri",
+        "TIMEOUT": "Timeout",
+        # queries (no Kusto equivalent: blobs have no query; kept for completeness)
+        "QUERY_ERROR": "General_BadRequest",
+        "QUERY_CONSTRUCTION_ERROR": "BadRequest_SyntaxError",
+        # content; §3.7 [I]: an empty blob is Failed with BadRequest_EmptyBlob
+        "EMPTY_SOURCE": "BadRequest_EmptyBlob",
+        "WRONG_FORMAT": "BadRequest_NoRecordsOrWrongFormat",
+        "CORRUPT_COMPRESSION": "BadRequest_InvalidArchive",
+        "EMPTY_ARCHIVE": "BadRequest_EmptyArchive",
+        "INVALID_ENCODING": "BadRequest_UnexpectedCharacterInInputStream",
+        "FIELD_TOO_LARGE": "Stream_InputStreamTooLarge",
+        "FORMAT_NOT_SUPPORTED": "BadRequest_FormatNotSupported",
+        # MALFORMED_RECORDS is a whole-file structural break, whose typical case is the one
+        # errors.py names (an unclosed quote at EOF); row-level field-count problems are bad
+        # rows, not this error. ``details`` carries the specifics for other formats.
+        "MALFORMED_RECORDS": "Stream_ClosingQuoteMissing",
+        # mapping, tables
+        "MAPPING_MISSING": "BadRequest_MissingMappingFailure",  # §5 item 23: seed spelling
+        "MAPPING_INVALID": "BadRequest_InvalidMapping",
+        "MAPPING_INCONSISTENT": "BadRequest_InconsistentMapping",
+        "TABLE_NOT_FOUND": "BadRequest_TableNotExist",
+        # policy, accounting
+        # Too many bad rows means the content does not fit the declared format and mapping;
+        # this points the caller at the blob, where General_BadRequest would point nowhere.
+        "ERROR_LIMIT_EXCEEDED": "BadRequest_NoRecordsOrWrongFormat",
+        # Our own inconsistency, not the caller's: an internal error. K7 marks it Transient,
+        # but failureStatus comes from the ingestd class (Permanent), so no retry is implied.
+        "ACCOUNTING_MISMATCH": "General_InternalServerError",
+        # destination, engine
+        "DESTINATION_ERROR": "General_InternalServerError",
+        "DESTINATION_BUSY": "General_ThrottledIngestion",
+        # A canceled blob is reported as status Canceled, without errorCode (§3.4: errorCode
+        # only when Failed). Should one surface anyway: permanent, and not the data's fault.
+        "CANCELED": "General_BadRequest",
+        "INTERNAL_ERROR": KUSTO_UNKNOWN,
+    }
+)
+
+
+def kusto_error_code(code: str) -> str:
+    """The K7 ``errorCode`` reported for ingestd error ``code`` (``"Unknown"`` if unmapped)."""
+    return _KUSTO_BY_CODE.get(code, KUSTO_UNKNOWN)
+
+
+# API-SURFACE §1.3: Statsig publishes no meanings; these follow the proposed meanings there.
+_STATSIG_BY_CODE: Mapping[str, str] = MappingProxyType(
+    {
+        "AUTHENTICATION_ERROR": "AUTHENTICATION_ERROR",
+        "CONNECTION_ERROR": "CONNECTION_ERROR",
+        "TIMEOUT": "CONNECTION_ERROR",
+        "CONNECTION_CONFIG_ERROR": "CONNECTION_CONFIG_ERROR",
+        "FETCH_NOT_ALLOWED": "CONNECTION_CONFIG_ERROR",
+        "SOURCE_FORBIDDEN": "CONNECTION_CONFIG_ERROR",
+        "QUERY_ERROR": "QUERY_ERROR",
+        "QUERY_CONSTRUCTION_ERROR": "QUERY_CONSTRUCTION_ERROR",
+        "MAPPING_MISSING": "QUERY_CONSTRUCTION_ERROR",
+        "MAPPING_INVALID": "QUERY_CONSTRUCTION_ERROR",
+        "MAPPING_INCONSISTENT": "QUERY_CONSTRUCTION_ERROR",
+        "SOURCE_NOT_FOUND": "SETUP_ERROR",
+        "TABLE_NOT_FOUND": "SETUP_ERROR",
+        "EMPTY_SOURCE": "BULK_LOAD_ERROR",
+        "WRONG_FORMAT": "BULK_LOAD_ERROR",
+        "CORRUPT_COMPRESSION": "BULK_LOAD_ERROR",
+        "EMPTY_ARCHIVE": "BULK_LOAD_ERROR",
+        "INVALID_ENCODING": "BULK_LOAD_ERROR",
+        "FIELD_TOO_LARGE": "BULK_LOAD_ERROR",
+        "FORMAT_NOT_SUPPORTED": "BULK_LOAD_ERROR",
+        "MALFORMED_RECORDS": "BULK_LOAD_ERROR",
+        "ERROR_LIMIT_EXCEEDED": "BULK_LOAD_ERROR",
+        "INTERNAL_ERROR": "INTERNAL_SERVER_ERROR",
+        "CANCELED": "ERROR",
+    }
+)
+
+# Destination-side failures are INTERNAL_WRITE_ERROR_<dataset> (§1.3); the key is the
+# lowercased dataset, since §5 item 1 has both ``Events`` and ``events`` on the wire.
+_WRITE_ERROR_CODES: frozenset[str] = frozenset(
+    {"DESTINATION_ERROR", "DESTINATION_BUSY", "ACCOUNTING_MISMATCH"}
+)
+_WRITE_ERROR_BY_DATASET: Mapping[str, str] = MappingProxyType(
+    {
+        "events": "INTERNAL_WRITE_ERROR_EVENTS",
+        "export_events": "INTERNAL_WRITE_ERROR_EVENTS",
+        "metrics": "INTERNAL_WRITE_ERROR_METRICS",
+        "exposures": "INTERNAL_WRITE_ERROR_EXPOSURES",
+        "export_exposures": "INTERNAL_WRITE_ERROR_EXPOSURES",
+    }
+)
+
+
+def statsig_daily_error_status(code: str | None, dataset: str) -> str:
+    """The Statsig daily status of a day that failed with ingestd error ``code``.
+
+    ``dataset`` (compared case-insensitively) only matters for destination-side failures.
+    ``None`` or an unknown code gives the generic ``"ERROR"``.
+    """
+    if code is None:
+        return "ERROR"
+    if code in _WRITE_ERROR_CODES:
+        return _WRITE_ERROR_BY_DATASET.get(dataset.lower(), "INTERNAL_SERVER_ERROR")
+    return _STATSIG_BY_CODE.get(code, "ERROR")

@@ -1,0 +1,147 @@
+"""The one typed settings object. Built once at start (CLI entry, app factory) and passed down.
+
+Every field reads from an ``INGESTD_``-prefixed environment variable; ``Settings.describe()``
+lists them for the README and ``ingestd settings``. Nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of one ingestd process."""
+
+    model_config = SettingsConfigDict(env_prefix="INGESTD_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(
+        default=Path(".ingestd"),
+        description="Directory for the embedded metadata database, the DuckDB destination, "
+        "spill files and staged downloads.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the metadata store. Default: a SQLite file "
+        "`<data_dir>/metadata.sqlite`. PostgreSQL: `postgresql+psycopg://user@host/db`.",
+    )
+    destination_url: str | None = Field(
+        default=None,
+        description="Where loaded data goes. Default: `duckdb:///<data_dir>/warehouse.duckdb`.",
+    )
+    workers: int = Field(
+        default=2, ge=1, le=64, description="Units the local worker pool runs at the same time."
+    )
+    retry_max_attempts: int = Field(
+        default=4,
+        ge=1,
+        le=50,
+        description="Attempts per unit for Transient failures (first try included) before the "
+        "unit ends Exhausted.",
+    )
+    retry_base_seconds: float = Field(
+        default=2.0, gt=0, description="Backoff before the second attempt; doubles each attempt."
+    )
+    retry_max_seconds: float = Field(
+        default=300.0, gt=0, description="Upper bound of one backoff delay, before jitter."
+    )
+    lease_seconds: float = Field(
+        default=60.0,
+        ge=1,
+        description="How long a worker's claim on a unit lasts without a heartbeat. After a crash "
+        "a unit is picked up again once its lease has run out.",
+    )
+    memory_limit: str = Field(
+        default="1GB",
+        pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$",
+        description="Memory budget of the data plane (DuckDB `memory_limit`); larger inputs "
+        "spill to `<data_dir>/spill`.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `ingestd serve` binds to.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `ingestd serve` binds to.")
+    file_roots: Annotated[tuple[Path, ...], NoDecode] = Field(
+        default=(),
+        description="Comma-separated directories that file sources and `file://` URLs may read. "
+        "Empty: the data directory's `files/` folder only.",
+    )
+    fetch_allowed_networks: Annotated[
+        tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], NoDecode
+    ] = Field(
+        default=(),
+        description="Comma-separated CIDRs exempted from the refusal of loopback and private "
+        "addresses when fetching blob URLs, e.g. `127.0.0.0/8`.",
+    )
+    scheduler_interval_seconds: float = Field(
+        default=30.0, gt=0, description="How often the scheduler loop looks for due work."
+    )
+
+    @field_validator("file_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(Path(part.strip()) for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("fetch_allowed_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(
+                ipaddress.ip_network(part.strip(), strict=False)
+                for part in value.split(",")
+                if part.strip()
+            )
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError(
+                "must be a SQLAlchemy URL starting with sqlite:// or postgresql+psycopg://"
+            )
+        return value
+
+    @field_validator("destination_url")
+    @classmethod
+    def _known_destination(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("duckdb:///"):
+            raise ValueError(
+                "must be duckdb:///<path>; the PostgreSQL destination is not available yet"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _absolute_data_dir(self) -> Settings:
+        # Frozen model: resolve relative paths once so every layer sees the same directory.
+        object.__setattr__(self, "data_dir", self.data_dir.expanduser().resolve())
+        return self
+
+    @property
+    def metadata_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'metadata.sqlite'}"
+
+    @property
+    def destination_path(self) -> Path:
+        if self.destination_url is None:
+            return self.data_dir / "warehouse.duckdb"
+        return Path(self.destination_url.removeprefix("duckdb:///"))
+
+    @property
+    def allowed_file_roots(self) -> tuple[Path, ...]:
+        roots = self.file_roots or (self.data_dir / "files",)
+        return tuple(root.expanduser().resolve() for root in roots)
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, str, str]]:
+        """(environment variable, default, description) for every setting."""
+        rows = []
+        for name, field in cls.model_fields.items():
+            default = field.default
+            shown = "" if default in (None, ()) else str(default)
+            rows.append((f"INGESTD_{name.upper()}", shown, field.description or ""))
+        return rows
