@@ -111,16 +111,18 @@ def _field_value(
         divisor = _UNIX_DIVISORS[field.transform]
         number = f"TRY_CAST({expr} AS DOUBLE)"
         seconds = f"{number} / {divisor}"
+        # TRY everywhere: a number out of the timestamp range (1e30, inf) is a bad row, not a
+        # conversion error that fails the whole file.
         if target_type is ColumnType.EPOCH_SECONDS:
-            value = f"CAST(floor({seconds}) AS BIGINT)"
+            value = f"TRY_CAST({seconds} AS BIGINT)"
             return Coercion(
                 value,
-                f"{expr} IS NOT NULL AND ({number} IS NULL OR {seconds} <> floor({seconds}))",
+                f"{expr} IS NOT NULL AND ({value} IS NULL OR {seconds} <> floor({seconds}))",
                 RowError.INVALID_TIMESTAMP,
             )
-        value = f"make_timestamp(CAST(round({number} * 1000000 / {divisor}) AS BIGINT))"
+        value = f"TRY(make_timestamp(TRY_CAST(round({number} * 1000000 / {divisor}) AS BIGINT)))"
         return Coercion(
-            value, f"{expr} IS NOT NULL AND {number} IS NULL", RowError.INVALID_TIMESTAMP
+            value, f"{expr} IS NOT NULL AND {value} IS NULL", RowError.INVALID_TIMESTAMP
         )
     return coerce(expr, source_type, target_type)
 

@@ -86,7 +86,8 @@ def prepare(path: Path, name: str, options: ReadOptions, staging: Path) -> list[
     if compression is Compression.BZ2:
         target = staging / strip_compression_suffix(path.name)
         _unpack_bz2(path, target, name)
-        return prepare(target, strip_compression_suffix(name), _plain(options), staging)
+        # Users see the name they gave (people.csv.bz2); the format comes from what is inside.
+        return prepare(target, name, _plain(options), staging)
     if compression is Compression.ZIP:
         return [
             file

@@ -121,6 +121,7 @@ class _Load:
         self.superseded = f"_superseded_{suffix}"
         self.columns = [quote(c.name) for c in self.table.columns]
         self.has_duplicates = False
+        self.superseded_rows = 0
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -132,8 +133,14 @@ class _Load:
         except duckdb.InterruptException as exc:
             raise Canceled("the unit was canceled while loading") from exc
 
+    def _one(self, sql: str, params: list[Any] | None = None) -> tuple[Any, ...] | None:
+        # fetchall, not fetchone: DuckDB 2 keeps a half-read result open, and the connection
+        # then refuses register() (the Avro and ORC readers) until it is finished.
+        rows = self._sql(sql, params).fetchall()
+        return rows[0] if rows else None
+
     def _count(self, sql: str, params: list[Any] | None = None) -> int:
-        row = self._sql(sql, params).fetchone()
+        row = self._one(sql, params)
         return int(row[0]) if row and row[0] is not None else 0
 
     def _report(self, files_done: int, phase: str) -> None:
@@ -307,11 +314,11 @@ class _Load:
             if result.counts.errors == 0:
                 continue
             if policy.on_error is OnError.ABORT:
-                first = self._sql(
+                first = self._one(
                     f"SELECT line, record, column_name, code, message FROM {self.qstage} "
                     "WHERE _file = ? ORDER BY coalesce(line, record) LIMIT 1",
                     [item.index],
-                ).fetchone()
+                )
                 where = _location(first)
                 raise ErrorLimitExceeded(
                     f"{result.name}: {result.counts.errors} bad rows; the error policy aborts "
@@ -347,10 +354,10 @@ class _Load:
     def _dedupe_and_match(self, files: list[FileResult]) -> None:
         columns = ", ".join(self.columns)
         # Cheap test first: if every good row hashes differently, no two rows are equal.
-        rows, distinct = self._sql(
+        rows, distinct = self._one(
             f"SELECT count(*), count(DISTINCT hash({columns})) FROM {self.stage} "
             "WHERE _err IS NULL"
-        ).fetchone() or (0, 0)
+        ) or (0, 0)
         self.has_duplicates = rows != distinct
         self._sql(f"CREATE TEMP TABLE {self.dups} (r BIGINT, _file INTEGER)")
         if self.has_duplicates:
@@ -398,6 +405,7 @@ class _Load:
         repeats = self._sql(
             f"SELECT _file, count(*) FROM {self.superseded} GROUP BY _file"
         ).fetchall()
+        self.superseded_rows = sum(int(n) for _, n in repeats)
         out: dict[int, int] = {}
         for f, n in [*existing, *repeats]:
             out[int(f)] = out.get(int(f), 0) + int(n)
@@ -410,10 +418,10 @@ class _Load:
         return rows
 
     def _fingerprint(self) -> str:
-        row = self._sql(
+        row = self._one(
             f"SELECT count(*), CAST(coalesce(sum(hash({', '.join(self.columns)})), 0) AS VARCHAR) "
             f"FROM {self._final_rows()}"
-        ).fetchone()
+        )
         assert row is not None
         return f"rows={row[0]};sum64={int(row[1]) % (1 << 64):016x}"
 
@@ -439,7 +447,8 @@ class _Load:
                 f"SELECT {columns}, ?, ? FROM {self._final_rows()}",
                 [request.load_key, request.day],
             )
-            if inserted != total.inserted + total.updated:
+            # Upsert: a key repeated within the load is written once (its last row).
+            if inserted != total.inserted + total.updated - self.superseded_rows:
                 raise AccountingMismatch(
                     f"inserted {inserted} rows but counted {total.inserted} inserted + "
                     f"{total.updated} updated",

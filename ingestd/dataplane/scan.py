@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import itertools
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import duckdb
 import pyarrow as pa
@@ -76,23 +77,28 @@ def _compression_arg(file: LocalFile) -> str:
     }.get(file.compression, "none")
 
 
-def _text_stream(file: LocalFile) -> io.BufferedIOBase:
-    raw = file.path.open("rb")
-    if file.compression is Compression.GZIP:
-        import gzip
+@contextmanager
+def _byte_stream(file: LocalFile) -> Iterator[BinaryIO]:
+    """The file's bytes, decompressed; closes everything it opened."""
+    with file.path.open("rb") as raw:
+        if file.compression is Compression.GZIP:
+            import gzip
 
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
-    if file.compression is Compression.ZSTD:
-        import zstandard
+            with gzip.GzipFile(fileobj=raw) as unzipped:
+                yield cast(BinaryIO, unzipped)
+        elif file.compression is Compression.ZSTD:
+            import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(raw)  # type: ignore[no-any-return]
-    return raw  # type: ignore[return-value]
+            with zstandard.ZstdDecompressor().stream_reader(raw, closefd=False) as unzstd:
+                yield cast(BinaryIO, unzstd)
+        else:
+            yield raw
 
 
 def _first_record(file: LocalFile, options: ReadOptions, delimiter: str) -> list[str] | None:
     """The first CSV record, parsed with the file's own dialect (None for an empty file)."""
     try:
-        with _text_stream(file) as stream:
+        with _byte_stream(file) as stream:
             text = codecs.getreader(options.encoding)(stream)
             reader = csv.reader(
                 itertools.islice(text, 0, 1),
@@ -269,7 +275,9 @@ def _orc_batches(path: Path) -> pa.RecordBatchReader:
 
     def stripes() -> Iterator[pa.RecordBatch]:
         for index in range(orc_file.nstripes):
-            yield from orc_file.read_stripe(index).to_batches(ARROW_BATCH_ROWS)
+            # read_stripe gives a RecordBatch (a Table in some pyarrow versions).
+            stripe = pa.table(orc_file.read_stripe(index))
+            yield from stripe.to_batches(ARROW_BATCH_ROWS)
 
     return pa.RecordBatchReader.from_batches(orc_file.schema, stripes())
 

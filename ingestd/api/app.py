@@ -1,0 +1,63 @@
+"""The ASGI app factory: routers, the worker pool and the scheduler share one process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+import ingestd
+from ingestd.control.services import Services
+
+log = logging.getLogger("ingestd.api")
+
+
+def create_app(services: Services, *, background: bool = True) -> FastAPI:
+    """Build the app. With ``background``, its lifespan runs the worker pool and scheduler."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if not background:
+            yield
+            return
+        pool = services.pool()
+        pool.start()
+        stop = threading.Event()
+        scheduler = threading.Thread(
+            target=_schedule, args=(services, pool.wake, stop), name="scheduler", daemon=True
+        )
+        scheduler.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            pool.stop()
+            scheduler.join(5)
+
+    app = FastAPI(title="ingestd", version=ingestd.__version__, lifespan=lifespan)
+    app.state.services = services
+
+    @app.get("/healthz", tags=["ingestd"])
+    def healthz() -> JSONResponse:
+        """Liveness and the metadata store's reachability."""
+        from sqlalchemy import text
+
+        with services.store.read() as session:
+            session.execute(text("SELECT 1"))
+        return JSONResponse({"status": "ok", "version": ingestd.__version__})
+
+    return app
+
+
+def _schedule(services: Services, wake: object, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            if services.scheduler.tick() and callable(wake):
+                wake()
+        except Exception:  # noqa: BLE001 - the scheduler loop must survive a bad tick
+            log.exception("scheduler tick failed")
+        stop.wait(services.settings.scheduler_interval_seconds)

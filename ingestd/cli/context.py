@@ -1,0 +1,46 @@
+"""The CLI's shared state: settings and services, built once per invocation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from ingestd.control.services import Services
+from ingestd.settings import Settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class CliState:
+    data_dir: Path | None = None
+    debug: bool = False
+    _services: Services | None = field(default=None, repr=False)
+
+    def settings(self) -> Settings:
+        if self.data_dir is not None:
+            return Settings(data_dir=self.data_dir)
+        return Settings()
+
+    def services(self) -> Services:
+        if self._services is None:
+            self._services = Services(self.settings())
+        return self._services
+
+    def close(self) -> None:
+        if self._services is not None:
+            self._services.close()
+            self._services = None
+
+
+def state(ctx: typer.Context) -> CliState:
+    root = ctx.find_root()
+    assert isinstance(root.obj, CliState)
+    return root.obj
+
+
+ProjectOption = typer.Option("default", "--project", "-p", help="Project the command acts in.")

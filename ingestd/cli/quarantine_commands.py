@@ -1,0 +1,33 @@
+"""`ingestd quarantine`: inspect rows that were not loaded, and replay them after a fix."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from ingestd.cli.context import ProjectOption, console, state
+
+app = typer.Typer(help="Quarantined rows.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_rows(
+    ctx: typer.Context,
+    table: str | None = typer.Option(None, "--table", help="namespace.name (default: all)."),
+    code: str | None = typer.Option(None, "--code", help="Only rows with this error code."),
+    limit: int = typer.Option(50, "--limit", min=1, max=10000),
+    project: str = ProjectOption,
+) -> None:
+    services = state(ctx).services()
+    project_id = services.access.project_id(project)
+    names = [table] if table else [t.qualified_name for t in services.catalog.list_tables(project_id)]
+    rows, total = services.quarantine.list(names, code=code, limit=limit)
+    view = Table(title=f"Quarantine of {project}: {total} row(s)")
+    for column in ("id", "table", "file", "line/record", "column", "code", "message", "raw"):
+        view.add_column(column, overflow="fold")
+    for row in rows:
+        where = f"line {row.line}" if row.line is not None else f"record {row.record}"
+        raw = (row.raw or "")[:120]
+        view.add_row(str(row.id), row.table, row.file or "", where, row.column or "", row.code,
+                     row.message or "", raw)
+    console.print(view)

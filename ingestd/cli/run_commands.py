@@ -1,0 +1,125 @@
+"""`ingestd run` and `ingestd runs`: load sources for days, watch runs, cancel them."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ingestd.cli.context import ProjectOption, console, state
+from ingestd.cli.render import history_table, runs_table, units_table
+from ingestd.control.run_views import RunView
+from ingestd.control.runs import day_range
+from ingestd.control.services import Services
+from ingestd.domain.states import TERMINAL_UNIT_STATES
+from ingestd.errors import InvalidInput
+
+runs = typer.Typer(help="Runs: list, show, cancel.", no_args_is_help=True)
+
+
+def parse_day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{option} {text!r} is not a date", hint="write YYYY-MM-DD") from None
+
+
+def run_source(
+    ctx: typer.Context,
+    source: list[str] = typer.Argument(..., help="Source name(s)."),
+    day: str | None = typer.Option(None, "--day", help="One day, YYYY-MM-DD."),
+    start: str | None = typer.Option(None, "--start", help="First day of a range."),
+    end: str | None = typer.Option(None, "--end", help="Last day of a range (inclusive)."),
+    wait: bool = typer.Option(
+        True, "--wait/--no-wait", help="Run here with a progress bar, or only enqueue for a server."
+    ),
+    idempotency_key: str | None = typer.Option(None, "--idempotency-key"),
+    project: str = ProjectOption,
+) -> None:
+    """Load sources for one day or a date range (a backfill)."""
+    if day is not None and (start or end):
+        raise InvalidInput("give --day, or --start and --end, not both")
+    if day is not None:
+        days = [parse_day(day, "--day")]
+        trigger = "manual"
+    elif start and end:
+        days = day_range(parse_day(start, "--start"), parse_day(end, "--end"))
+        trigger = "backfill"
+    else:
+        raise InvalidInput("say which days to load", hint="--day YYYY-MM-DD or --start/--end")
+    services = state(ctx).services()
+    project_id = services.access.project_id(project)
+    run = services.runs.start_source_run(
+        project_id, source, days, trigger=trigger, idempotency_key=idempotency_key
+    )
+    console.print(f"Run {run.id}: {len(run.units)} unit(s) enqueued.")
+    if not wait:
+        return
+    run = execute(services, project_id, run.id)
+    console.print(units_table(run))
+    if run.state.value != "succeeded":
+        raise typer.Exit(1)
+
+
+def execute(services: Services, project_id: int, run_id: str) -> RunView:
+    """Run a run's units in this process, showing progress, until all have ended."""
+    pool = services.pool()
+    pool.start()
+    try:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("units  {task.fields[rows]:>12,} rows read  {task.fields[state]}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            run = services.runs.get_run(project_id, run_id, history=False)
+            task = progress.add_task("loading", total=len(run.units), rows=0, state="")
+            while True:
+                run = services.runs.get_run(project_id, run_id, history=False)
+                done = sum(u.state in TERMINAL_UNIT_STATES for u in run.units)
+                progress.update(task, completed=done, rows=run.counts.read, state=run.state.value)
+                if done == len(run.units):
+                    break
+                time.sleep(0.3)
+    finally:
+        pool.stop()
+    return services.runs.get_run(project_id, run_id)
+
+
+@runs.command("list")
+def list_runs(
+    ctx: typer.Context,
+    limit: int = typer.Option(20, "--limit", min=1, max=1000),
+    project: str = ProjectOption,
+) -> None:
+    services = state(ctx).services()
+    items, total = services.runs.list_runs(services.access.project_id(project), limit=limit)
+    console.print(runs_table(items))
+    console.print(f"{len(items)} of {total} run(s).")
+
+
+@runs.command("show")
+def show_run(ctx: typer.Context, run_id: str, project: str = ProjectOption) -> None:
+    services = state(ctx).services()
+    run = services.runs.get_run(services.access.project_id(project), run_id)
+    console.print(units_table(run))
+    for unit in run.units:
+        for f in unit.files:
+            c = f.counts
+            console.print(
+                f"  {unit.source_name or unit.blob_url} {unit.day or ''} {f.name}: read {c.read}, "
+                f"inserted {c.inserted}, updated {c.updated}, rejected {c.rejected}, "
+                f"errors {c.errors}{' (skipped)' if f.skipped else ''}"
+            )
+    console.print(history_table(run))
+
+
+@runs.command("cancel")
+def cancel_run(ctx: typer.Context, run_id: str, project: str = ProjectOption) -> None:
+    services = state(ctx).services()
+    run = services.runs.cancel_run(services.access.project_id(project), run_id)
+    console.print(f"Run {run.id}: cancel requested; now {run.state.value}.")

@@ -1,0 +1,137 @@
+"""Projects and API keys: who may do what.
+
+A key belongs to one project and has a kind (DESIGN.md "Interfaces"): ``console`` may do
+everything within its project, ``ingest`` may submit ingestion and read, ``read`` may only
+read. Keys are shown once; only their SHA-256 is stored, found by a non-secret prefix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select
+
+from ingestd.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from ingestd.store.database import Store
+from ingestd.store.schema import ApiKey, Project, utcnow
+
+_PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_PREFIX_LENGTH = 16
+
+
+class KeyKind(StrEnum):
+    CONSOLE = "console"
+    INGEST = "ingest"
+    READ = "read"
+
+
+class Permission(StrEnum):
+    READ = "read"
+    INGEST = "ingest"
+    CONFIGURE = "configure"
+
+
+_GRANTS = {
+    KeyKind.CONSOLE: frozenset(Permission),
+    KeyKind.INGEST: frozenset({Permission.READ, Permission.INGEST}),
+    KeyKind.READ: frozenset({Permission.READ}),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    project_id: int
+    project: str
+    kind: KeyKind
+
+    def require(self, permission: Permission) -> None:
+        if permission not in _GRANTS[self.kind]:
+            raise Forbidden(
+                f"a {self.kind.value} key may not {permission.value}",
+                hint="use a key of kind console (or ingest to submit ingestion)",
+            )
+
+
+def check_project_name(name: str) -> str:
+    if not _PROJECT_NAME.match(name):
+        raise InvalidInput(
+            f"project name {name!r} is not valid",
+            hint="use letters, digits, '_', '.', '-' (at most 64 characters)",
+        )
+    return name
+
+
+def _digest(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+class Access:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def ensure_project(self, name: str) -> int:
+        check_project_name(name)
+        with self.store.write() as session:
+            project = session.scalar(select(Project).where(Project.name == name))
+            if project is None:
+                project = Project(name=name)
+                session.add(project)
+                session.flush()
+            return project.id
+
+    def project_id(self, name: str) -> int:
+        with self.store.read() as session:
+            project = session.scalar(select(Project).where(Project.name == name))
+        if project is None:
+            raise NotFound(f"project {name!r} does not exist", hint="create a key for it first")
+        return project.id
+
+    def list_projects(self) -> list[str]:
+        with self.store.read() as session:
+            return list(session.scalars(select(Project.name).order_by(Project.name)))
+
+    def create_key(self, project: str, kind: KeyKind) -> str:
+        """Create a key (and the project if new); returns the key, which is never shown again."""
+        project_id = self.ensure_project(project)
+        raw = f"{kind.value}-{secrets.token_urlsafe(32)}"
+        with self.store.write() as session:
+            session.add(
+                ApiKey(
+                    project_id=project_id,
+                    kind=kind.value,
+                    prefix=raw[:_PREFIX_LENGTH],
+                    key_hash=_digest(raw),
+                )
+            )
+        return raw
+
+    def authenticate(self, raw_key: str | None) -> Principal:
+        """The principal of a key, or ``Unauthenticated`` for a missing, unknown or revoked one."""
+        if not raw_key:
+            raise Unauthenticated("no API key was sent")
+        digest = _digest(raw_key)
+        with self.store.read() as session:
+            rows = session.execute(
+                select(ApiKey, Project.name)
+                .join(Project, Project.id == ApiKey.project_id)
+                .where(ApiKey.prefix == raw_key[:_PREFIX_LENGTH], ApiKey.revoked_at.is_(None))
+            ).all()
+        for key, project_name in rows:
+            if hmac.compare_digest(key.key_hash, digest):
+                return Principal(key.project_id, project_name, KeyKind(key.kind))
+        raise Unauthenticated("the API key is not valid")
+
+    def revoke_keys(self, project: str) -> int:
+        project_id = self.project_id(project)
+        with self.store.write() as session:
+            keys = session.scalars(
+                select(ApiKey).where(ApiKey.project_id == project_id, ApiKey.revoked_at.is_(None))
+            ).all()
+            for key in keys:
+                key.revoked_at = utcnow()
+            return len(keys)

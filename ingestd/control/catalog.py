@@ -1,0 +1,403 @@
+"""Connections, tables and sources of a project: create, change, read, delete.
+
+Everything is validated before anything is written, so a rejected request changes nothing.
+Connection secrets are stored apart from their settings and are never part of a view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ingestd.domain.mapping import Mapping, identity_mapping
+from ingestd.domain.names import check_identifier
+from ingestd.domain.sources import DELIMITED, ErrorPolicy, LoadMode, ReadOptions
+from ingestd.domain.tables import Column, TableSpec
+from ingestd.errors import Conflict, InvalidInput, NotFound
+from ingestd.store.database import Store
+from ingestd.store.schema import Connection, Source, TableDef, Unit, utcnow
+
+CONNECTION_KINDS = frozenset({"file", "duckdb", "sqlite", "postgres", "redshift", "mysql"})
+"""Kinds of connection a source can read through (SQL kinds arrive with the SQL sources)."""
+
+
+@dataclass(frozen=True)
+class ConnectionView:
+    id: int
+    name: str
+    kind: str
+    config: dict[str, Any]
+    has_secrets: bool
+
+
+@dataclass(frozen=True)
+class SourceView:
+    id: int
+    name: str
+    table: str
+    connection: str | None
+    dataset: str | None
+    path_template: str | None
+    query: str | None
+    read_options: ReadOptions
+    mapping: Mapping
+    column_mapping: dict[str, Any] | None
+    load_mode: LoadMode
+    error_policy: ErrorPolicy
+    schedule_hour_pst: int | None
+    api_triggered: bool
+    enabled: bool
+
+
+def table_spec_from_dict(namespace: str, name: str, spec: dict[str, Any]) -> TableSpec:
+    columns = spec.get("columns")
+    if not isinstance(columns, list):
+        raise InvalidInput("a table needs 'columns': a list of {name, type}")
+    return TableSpec(
+        namespace,
+        name,
+        tuple(Column.from_dict(c) for c in columns),
+        tuple(spec.get("primary_key") or ()),
+        tuple(tuple(g) for g in spec.get("require_one_of") or ()),
+    )
+
+
+def table_spec_to_dict(table: TableSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"columns": [c.to_dict() for c in table.columns]}
+    if table.primary_key:
+        out["primary_key"] = list(table.primary_key)
+    if table.require_one_of:
+        out["require_one_of"] = [list(g) for g in table.require_one_of]
+    return out
+
+
+def split_table_name(qualified: str) -> tuple[str, str]:
+    namespace, _, name = qualified.rpartition(".")
+    if not namespace:
+        raise InvalidInput(
+            f"table {qualified!r} needs a namespace", hint="write it as namespace.name"
+        )
+    return check_identifier(namespace, what="namespace"), check_identifier(name, what="table")
+
+
+class Catalog:
+    def __init__(self, store: Store, file_roots: tuple[Path, ...]) -> None:
+        self.store = store
+        self.file_roots = file_roots
+
+    # -- connections --------------------------------------------------------------------------
+
+    def create_connection(
+        self,
+        project_id: int,
+        name: str,
+        kind: str,
+        config: dict[str, Any],
+        secrets: dict[str, Any] | None = None,
+        *,
+        replace: bool = False,
+    ) -> ConnectionView:
+        if kind not in CONNECTION_KINDS:
+            raise InvalidInput(
+                f"connection kind {kind!r} is not supported",
+                hint=f"use one of {', '.join(sorted(CONNECTION_KINDS))}",
+            )
+        if not name or len(name) > 128:
+            raise InvalidInput("a connection needs a name of 1 to 128 characters")
+        if kind == "file":
+            root = config.get("root")
+            if not isinstance(root, str) or not root:
+                raise InvalidInput("a file connection needs config.root, a directory")
+            from ingestd.dataplane.files import check_allowed
+
+            check_allowed(Path(root), self.file_roots)
+        with self.store.write() as session:
+            row = session.scalar(
+                select(Connection).where(
+                    Connection.project_id == project_id, Connection.name == name
+                )
+            )
+            if row is not None and not replace:
+                raise Conflict(f"connection {name!r} exists already")
+            if row is None:
+                row = Connection(project_id=project_id, name=name, kind=kind)
+                session.add(row)
+            row.kind, row.config, row.secrets = kind, dict(config), dict(secrets or {})
+            session.flush()
+            return _connection_view(row)
+
+    def list_connections(self, project_id: int) -> list[ConnectionView]:
+        with self.store.read() as session:
+            rows = session.scalars(
+                select(Connection).where(Connection.project_id == project_id).order_by(Connection.name)
+            ).all()
+            return [_connection_view(r) for r in rows]
+
+    def get_connection(self, project_id: int, name: str) -> ConnectionView:
+        with self.store.read() as session:
+            return _connection_view(_connection_row(session, project_id, name))
+
+    def connection_secrets(self, project_id: int, name: str) -> dict[str, Any]:
+        """For the data plane only: the secrets a reader needs to connect."""
+        with self.store.read() as session:
+            return dict(_connection_row(session, project_id, name).secrets)
+
+    def delete_connection(self, project_id: int, name: str) -> None:
+        with self.store.write() as session:
+            row = _connection_row(session, project_id, name)
+            in_use = session.scalar(select(Source.name).where(Source.connection_id == row.id))
+            if in_use is not None:
+                raise Conflict(f"connection {name!r} is used by source {in_use!r}")
+            session.delete(row)
+
+    # -- tables -------------------------------------------------------------------------------
+
+    def create_table(self, project_id: int, table: TableSpec, *, merge: bool = False) -> TableSpec:
+        """Create a table; with ``merge``, add the columns an existing table lacks."""
+        with self.store.write() as session:
+            row = _table_row(session, project_id, table.qualified_name, missing_ok=True)
+            if row is None:
+                session.add(
+                    TableDef(
+                        project_id=project_id,
+                        namespace=table.namespace,
+                        name=table.name,
+                        spec=table_spec_to_dict(table),
+                    )
+                )
+                return table
+            if not merge:
+                raise Conflict(f"table {table.qualified_name} exists already")
+            current = table_spec_from_dict(row.namespace, row.name, row.spec)
+            for column in table.columns:
+                if current.has_column(column.name) and current.column(column.name).type != column.type:
+                    raise Conflict(
+                        f"column {column.name} of {table.qualified_name} is "
+                        f"{current.column(column.name).type.value}, not {column.type.value}"
+                    )
+            added = tuple(c for c in table.columns if not current.has_column(c.name))
+            merged = TableSpec(
+                current.namespace,
+                current.name,
+                current.columns + added,
+                current.primary_key,
+                current.require_one_of,
+            )
+            row.spec = table_spec_to_dict(merged)
+            return merged
+
+    def get_table(self, project_id: int, qualified: str) -> TableSpec:
+        with self.store.read() as session:
+            row = _table_row(session, project_id, qualified)
+            assert row is not None
+            return table_spec_from_dict(row.namespace, row.name, row.spec)
+
+    def find_table(self, project_id: int, qualified: str) -> TableSpec | None:
+        with self.store.read() as session:
+            row = _table_row(session, project_id, qualified, missing_ok=True)
+            return None if row is None else table_spec_from_dict(row.namespace, row.name, row.spec)
+
+    def list_tables(self, project_id: int, namespace: str | None = None) -> list[TableSpec]:
+        with self.store.read() as session:
+            query = select(TableDef).where(TableDef.project_id == project_id)
+            if namespace is not None:
+                query = query.where(TableDef.namespace == namespace)
+            rows = session.scalars(query.order_by(TableDef.namespace, TableDef.name)).all()
+            return [table_spec_from_dict(r.namespace, r.name, r.spec) for r in rows]
+
+    # -- sources ------------------------------------------------------------------------------
+
+    def create_source(
+        self,
+        project_id: int,
+        *,
+        name: str,
+        table: str,
+        connection: str | None = None,
+        dataset: str | None = None,
+        path_template: str | None = None,
+        query: str | None = None,
+        read_options: ReadOptions | None = None,
+        mapping: Mapping | None = None,
+        column_mapping: dict[str, Any] | None = None,
+        load_mode: LoadMode = LoadMode.APPEND,
+        error_policy: ErrorPolicy | None = None,
+        schedule_hour_pst: int | None = None,
+        api_triggered: bool = False,
+        enabled: bool = True,
+    ) -> SourceView:
+        if not name or len(name) > 128:
+            raise InvalidInput("a source needs a name of 1 to 128 characters")
+        if (path_template is None) == (query is None):
+            raise InvalidInput("a source needs exactly one of path_template or query")
+        if schedule_hour_pst is not None and not 0 <= schedule_hour_pst <= 23:
+            raise InvalidInput("schedule_hour_pst must be between 0 and 23")
+        read_options = read_options or ReadOptions()
+        spec = self.get_table(project_id, table)
+        if mapping is None:
+            by_position = not read_options.header and read_options.format in DELIMITED
+            mapping = identity_mapping(spec, by_position=by_position)
+        mapping.check_against(spec)
+        if load_mode is LoadMode.UPSERT and not spec.primary_key:
+            raise InvalidInput(f"upsert needs a primary key on {table}")
+        with self.store.write() as session:
+            connection_id = None
+            if connection is not None:
+                connection_row = _connection_row(session, project_id, connection)
+                connection_id = connection_row.id
+                if path_template is not None and connection_row.kind != "file":
+                    raise InvalidInput(f"connection {connection!r} is not a file connection")
+            elif path_template is not None and not Path(path_template).is_absolute():
+                raise InvalidInput(
+                    "a path template without a file connection must be an absolute path"
+                )
+            table_row = _table_row(session, project_id, table)
+            assert table_row is not None
+            row = Source(
+                project_id=project_id,
+                name=name,
+                connection_id=connection_id,
+                table_id=table_row.id,
+                dataset=dataset,
+                path_template=path_template,
+                query=query,
+                read_options=read_options.to_dict(),
+                mapping=mapping.to_list(),
+                column_mapping=column_mapping,
+                load_mode=load_mode.value,
+                error_policy=(error_policy or ErrorPolicy()).to_dict(),
+                schedule_hour_pst=schedule_hour_pst,
+                api_triggered=api_triggered,
+                enabled=enabled,
+            )
+            session.add(row)
+            try:
+                session.flush()
+            except IntegrityError as exc:
+                raise Conflict(f"source {name!r} exists already") from exc
+            return _source_view(session, row)
+
+    def update_source(self, project_id: int, name: str, **changes: Any) -> SourceView:
+        """Change some fields of a source; validated like a create, applied all or nothing."""
+        allowed = {
+            "path_template",
+            "query",
+            "read_options",
+            "mapping",
+            "column_mapping",
+            "load_mode",
+            "error_policy",
+            "schedule_hour_pst",
+            "api_triggered",
+            "enabled",
+        }
+        unknown = set(changes) - allowed
+        if unknown:
+            raise InvalidInput(f"cannot change {sorted(unknown)} of a source")
+        with self.store.write() as session:
+            row = _source_row(session, project_id, name)
+            table_row = session.get(TableDef, row.table_id)
+            assert table_row is not None
+            spec = table_spec_from_dict(table_row.namespace, table_row.name, table_row.spec)
+            for key, value in changes.items():
+                if key == "mapping":
+                    value.check_against(spec)
+                    row.mapping = value.to_list()
+                elif key in ("read_options", "error_policy"):
+                    setattr(row, key, value.to_dict())
+                elif key == "load_mode":
+                    row.load_mode = LoadMode(value).value
+                else:
+                    setattr(row, key, value)
+            row.updated_at = utcnow()
+            return _source_view(session, row)
+
+    def get_source(self, project_id: int, name: str) -> SourceView:
+        with self.store.read() as session:
+            return _source_view(session, _source_row(session, project_id, name))
+
+    def list_sources(self, project_id: int, dataset: str | None = None) -> list[SourceView]:
+        with self.store.read() as session:
+            query = select(Source).where(Source.project_id == project_id)
+            if dataset is not None:
+                query = query.where(Source.dataset == dataset)
+            rows = session.scalars(query.order_by(Source.name)).all()
+            return [_source_view(session, r) for r in rows]
+
+    def delete_source(self, project_id: int, name: str) -> SourceView:
+        with self.store.write() as session:
+            row = _source_row(session, project_id, name)
+            view = _source_view(session, row)
+            session.query(Unit).filter(Unit.source_id == row.id).update({"source_id": None})
+            session.delete(row)
+            return view
+
+    def file_root_of(self, project_id: int, connection: str | None) -> Path | None:
+        if connection is None:
+            return None
+        view = self.get_connection(project_id, connection)
+        return Path(str(view.config["root"])) if view.kind == "file" else None
+
+
+def _connection_view(row: Connection) -> ConnectionView:
+    return ConnectionView(row.id, row.name, row.kind, dict(row.config), bool(row.secrets))
+
+
+def _connection_row(session: Session, project_id: int, name: str) -> Connection:
+    row = session.scalar(
+        select(Connection).where(Connection.project_id == project_id, Connection.name == name)
+    )
+    if row is None:
+        raise NotFound(f"connection {name!r} does not exist")
+    return row
+
+
+def _table_row(
+    session: Session, project_id: int, qualified: str, *, missing_ok: bool = False
+) -> TableDef | None:
+    namespace, name = split_table_name(qualified)
+    row = session.scalar(
+        select(TableDef).where(
+            TableDef.project_id == project_id,
+            TableDef.namespace == namespace,
+            TableDef.name == name,
+        )
+    )
+    if row is None and not missing_ok:
+        raise NotFound(f"table {qualified} does not exist", hint="create it first")
+    return row
+
+
+def _source_row(session: Session, project_id: int, name: str) -> Source:
+    row = session.scalar(select(Source).where(Source.project_id == project_id, Source.name == name))
+    if row is None:
+        raise NotFound(f"source {name!r} does not exist")
+    return row
+
+
+def _source_view(session: Session, row: Source) -> SourceView:
+    table = session.get(TableDef, row.table_id)
+    assert table is not None
+    connection = session.get(Connection, row.connection_id) if row.connection_id else None
+    return SourceView(
+        id=row.id,
+        name=row.name,
+        table=f"{table.namespace}.{table.name}",
+        connection=connection.name if connection else None,
+        dataset=row.dataset,
+        path_template=row.path_template,
+        query=row.query,
+        read_options=ReadOptions.from_dict(row.read_options),
+        mapping=Mapping.from_list(row.mapping),
+        column_mapping=row.column_mapping,
+        load_mode=LoadMode(row.load_mode),
+        error_policy=ErrorPolicy.from_dict(row.error_policy),
+        schedule_hour_pst=row.schedule_hour_pst,
+        api_triggered=row.api_triggered,
+        enabled=row.enabled,
+    )

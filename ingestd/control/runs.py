@@ -1,0 +1,503 @@
+"""Runs and units: creating them, moving them through the state machine, reading them back.
+
+Every state change goes through ``_transition``: it checks the move against the one state
+machine (``domain.states``), appends to the history and re-derives the run's state from its
+units. Workers claim units with a conditional update plus a lease, so a unit never runs twice at
+once, and a unit whose worker died is picked up again once its lease runs out.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ingestd.control.catalog import Catalog
+from ingestd.control.run_views import HistoryEntry, RunView, UnitView
+from ingestd.dataplane.contract import LoadResult
+from ingestd.domain.retry import RetryPolicy
+from ingestd.domain.states import (
+    ACTIVE_UNIT_STATES,
+    TERMINAL_UNIT_STATES,
+    UnitState,
+    check_transition,
+    derive_run_state,
+)
+from ingestd.errors import FailureClass, IllegalTransition, InvalidInput, NotFound, UnitError
+from ingestd.store.database import Store
+from ingestd.store.schema import Run, Source, StatusEvent, Unit, UnitFile, utcnow
+
+MAX_DAYS_PER_RUN = 366
+
+
+@dataclass(frozen=True)
+class Claim:
+    unit_id: str
+    run_id: str
+    project_id: int
+    attempt: int
+
+
+@dataclass(frozen=True)
+class NewUnit:
+    """A unit to create inside a run (source x day, or one blob)."""
+
+    table: str
+    load_key: str
+    source_id: int | None = None
+    source_name: str | None = None
+    day: date | None = None
+    blob_url: str | None = None
+    blob_source_id: str | None = None
+    spec: dict[str, Any] | None = None
+
+
+def day_range(start: date, end: date) -> list[date]:
+    if end < start:
+        raise InvalidInput(f"the end day {end} is before the start day {start}")
+    days = (end - start).days + 1
+    if days > MAX_DAYS_PER_RUN:
+        raise InvalidInput(f"a run covers at most {MAX_DAYS_PER_RUN} days, not {days}")
+    return [start + timedelta(days=i) for i in range(days)]
+
+
+class Runs:
+    def __init__(self, store: Store, catalog: Catalog, retry: RetryPolicy) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.retry = retry
+
+    # -- creating -----------------------------------------------------------------------------
+
+    def start_source_run(
+        self,
+        project_id: int,
+        source_names: Sequence[str],
+        days: Sequence[date],
+        *,
+        trigger: str,
+        idempotency_key: str | None = None,
+    ) -> RunView:
+        """One run with a unit per source and day. A repeated idempotency key returns the first
+        run and creates nothing."""
+        if not source_names:
+            raise InvalidInput("a run needs at least one source")
+        if not days:
+            raise InvalidInput("a run needs at least one day")
+        sources = [self.catalog.get_source(project_id, name) for name in source_names]
+        units = [
+            NewUnit(
+                table=source.table,
+                load_key=f"source:{source.id}:{day.isoformat()}",
+                source_id=source.id,
+                source_name=source.name,
+                day=day,
+            )
+            for source in sources
+            for day in days
+        ]
+        return self.create_run(
+            project_id,
+            kind="source",
+            trigger=trigger,
+            units=units,
+            days=sorted({d.isoformat() for d in days}),
+            source_names=[s.name for s in sources],
+            idempotency_key=idempotency_key,
+        )
+
+    def create_run(
+        self,
+        project_id: int,
+        *,
+        kind: str,
+        trigger: str,
+        units: Sequence[NewUnit],
+        days: list[str] | None = None,
+        source_names: list[str] | None = None,
+        idempotency_key: str | None = None,
+        request: dict[str, Any] | None = None,
+        max_attempts: int | None = None,
+    ) -> RunView:
+        if idempotency_key is not None:
+            existing = self.find_by_idempotency_key(project_id, idempotency_key)
+            if existing is not None:
+                return existing
+        now = utcnow()
+        run_id = str(uuid.uuid4())
+        try:
+            with self.store.write() as session:
+                session.add(
+                    Run(
+                        id=run_id,
+                        project_id=project_id,
+                        trigger=trigger,
+                        kind=kind,
+                        state=derive_run_state([UnitState.ENQUEUED] * len(units)).value,
+                        days=days or [],
+                        source_names=source_names or [],
+                        idempotency_key=idempotency_key,
+                        request=request or {},
+                        created_at=now,
+                        updated_at=now,
+                        ended_at=None if units else now,
+                    )
+                )
+                session.add(StatusEvent(run_id=run_id, state="enqueued", at=now))
+                session.flush()
+                for position, new in enumerate(units):
+                    unit_id = str(uuid.uuid4())
+                    session.add(
+                        Unit(
+                            id=unit_id,
+                            run_id=run_id,
+                            project_id=project_id,
+                            position=position,
+                            source_id=new.source_id,
+                            source_name=new.source_name,
+                            day=new.day,
+                            blob_url=new.blob_url,
+                            blob_source_id=new.blob_source_id,
+                            table_name=new.table,
+                            load_key=new.load_key,
+                            spec=new.spec or {},
+                            state=UnitState.ENQUEUED.value,
+                            max_attempts=max_attempts or self.retry.max_attempts,
+                            created_at=now,
+                            updated_at=now,
+                        )
+                    )
+                    session.add(
+                        StatusEvent(run_id=run_id, unit_id=unit_id, state="enqueued", at=now)
+                    )
+        except IntegrityError:
+            # Lost a race with the same idempotency key: the winner's run is the answer.
+            if idempotency_key is None:
+                raise
+            existing = self.find_by_idempotency_key(project_id, idempotency_key)
+            assert existing is not None
+            return existing
+        return self.get_run(project_id, run_id)
+
+    def find_by_idempotency_key(self, project_id: int, key: str) -> RunView | None:
+        with self.store.read() as session:
+            run_id = session.scalar(
+                select(Run.id).where(Run.project_id == project_id, Run.idempotency_key == key)
+            )
+        return None if run_id is None else self.get_run(project_id, run_id)
+
+    # -- moving -------------------------------------------------------------------------------
+
+    def _transition(
+        self, session: Session, unit: Unit, new: UnitState, message: str | None = None
+    ) -> None:
+        check_transition(UnitState(unit.state), new)
+        now = utcnow()
+        unit.state = new.value
+        unit.updated_at = now
+        if new in TERMINAL_UNIT_STATES:
+            unit.ended_at = now
+            unit.lease_owner = None
+            unit.lease_expires_at = None
+        session.add(
+            StatusEvent(run_id=unit.run_id, unit_id=unit.id, state=new.value, at=now, message=message)
+        )
+        session.flush()
+        self._refresh_run(session, unit.run_id)
+
+    def _refresh_run(self, session: Session, run_id: str) -> None:
+        run = session.get(Run, run_id, with_for_update=True)
+        assert run is not None
+        states = [UnitState(s) for s in session.scalars(select(Unit.state).where(Unit.run_id == run_id))]
+        state = derive_run_state(states, cancel_requested=run.cancel_requested)
+        now = utcnow()
+        run.updated_at = now
+        if state.value != run.state:
+            run.state = state.value
+            session.add(StatusEvent(run_id=run_id, state=state.value, at=now))
+            if all(s in TERMINAL_UNIT_STATES for s in states):
+                run.ended_at = now
+
+    def claim_next(self, worker: str, lease_seconds: float) -> Claim | None:
+        """Claim the oldest due unit for ``worker``, or None. Due: enqueued, retrying whose
+        backoff has passed, or active with an expired lease (its worker died)."""
+        now = utcnow()
+        due = or_(
+            and_(
+                Unit.state.in_([UnitState.ENQUEUED.value, UnitState.RETRYING.value]),
+                or_(Unit.next_attempt_at.is_(None), Unit.next_attempt_at <= now),
+            ),
+            and_(
+                Unit.state.in_([s.value for s in ACTIVE_UNIT_STATES]),
+                Unit.lease_expires_at < now,
+            ),
+        )
+        with self.store.read() as session:
+            candidates = session.execute(
+                select(Unit.id, Unit.state, Unit.lease_expires_at)
+                .where(due)
+                .order_by(Unit.created_at, Unit.position)
+                .limit(8)
+            ).all()
+        for unit_id, state, lease in candidates:
+            claim = self._try_claim(unit_id, state, lease, worker, lease_seconds)
+            if claim is not None:
+                return claim
+        return None
+
+    def _try_claim(
+        self, unit_id: str, state: str, lease: datetime | None, worker: str, lease_seconds: float
+    ) -> Claim | None:
+        with self.store.write() as session:
+            now = utcnow()
+            taken = session.execute(
+                update(Unit)
+                .where(
+                    Unit.id == unit_id,
+                    Unit.state == state,
+                    Unit.lease_expires_at.is_(None)
+                    if lease is None
+                    else Unit.lease_expires_at == lease,
+                )
+                .values(lease_owner=worker, lease_expires_at=now + timedelta(seconds=lease_seconds))
+            ).rowcount
+            if taken != 1:
+                return None  # another worker won the race
+            unit = session.get(Unit, unit_id)
+            assert unit is not None
+            session.refresh(unit)
+            if UnitState(state) in ACTIVE_UNIT_STATES:
+                self._transition(
+                    session, unit, UnitState.RETRYING, "the worker's lease ran out; picked up again"
+                )
+            if unit.attempt >= unit.max_attempts:
+                unit.failure_status = FailureClass.EXHAUSTED.value
+                unit.error_code = unit.error_code or "INTERNAL_ERROR"
+                self._transition(session, unit, UnitState.FAILED, "no attempts left")
+                return None
+            unit.attempt += 1
+            unit.started_at = unit.started_at or now
+            unit.next_attempt_at = None
+            self._transition(session, unit, UnitState.STARTED, f"attempt {unit.attempt} by {worker}")
+            return Claim(unit.id, unit.run_id, unit.project_id, unit.attempt)
+
+    def heartbeat(self, unit_id: str, worker: str, lease_seconds: float) -> bool:
+        """Extend the lease; False if the unit is no longer ours or its cancel was asked for."""
+        with self.store.write() as session:
+            unit = session.get(Unit, unit_id)
+            if unit is None or unit.lease_owner != worker:
+                return False
+            run = session.get(Run, unit.run_id)
+            unit.lease_expires_at = utcnow() + timedelta(seconds=lease_seconds)
+            return not (run is not None and run.cancel_requested) and unit.state != "canceled"
+
+    def advance(self, unit_id: str, worker: str, new: UnitState, message: str | None = None) -> None:
+        with self.store.write() as session:
+            unit = self._owned(session, unit_id, worker)
+            self._transition(session, unit, new, message)
+
+    def record_progress(self, unit_id: str, rows_read: int) -> None:
+        with self.store.write() as session:
+            session.execute(update(Unit).where(Unit.id == unit_id).values(read=rows_read))
+
+    def succeed(self, unit_id: str, worker: str, result: LoadResult, message: str | None) -> None:
+        with self.store.write() as session:
+            unit = self._owned(session, unit_id, worker)
+            c = result.counts
+            unit.read, unit.inserted, unit.updated = c.read, c.inserted, c.updated
+            unit.rejected, unit.errors = c.rejected, c.errors
+            unit.error_code = unit.error_message = unit.failure_status = None
+            session.query(UnitFile).filter(UnitFile.unit_id == unit_id).delete()
+            for position, f in enumerate(result.files):
+                session.add(
+                    UnitFile(
+                        unit_id=unit_id,
+                        position=position,
+                        name=f.name,
+                        read=f.counts.read,
+                        inserted=f.counts.inserted,
+                        updated=f.counts.updated,
+                        rejected=f.counts.rejected,
+                        errors=f.counts.errors,
+                        skipped=f.skipped,
+                    )
+                )
+            self._transition(session, unit, UnitState.SUCCEEDED, message)
+
+    def skip(self, unit_id: str, worker: str, message: str) -> None:
+        with self.store.write() as session:
+            unit = self._owned(session, unit_id, worker)
+            self._transition(session, unit, UnitState.SKIPPED, message)
+
+    def fail(self, unit_id: str, worker: str, error: UnitError) -> float | None:
+        """Record a failed attempt. Transient errors with attempts left go to retrying and
+        return the backoff in seconds; everything else fails the unit (None)."""
+        with self.store.write() as session:
+            unit = self._owned(session, unit_id, worker)
+            unit.error_code = error.code
+            unit.error_message = str(error)
+            if error.failure_class is FailureClass.TRANSIENT and unit.attempt < unit.max_attempts:
+                delay = self.retry.delay(unit.attempt)
+                unit.failure_status = FailureClass.TRANSIENT.value
+                unit.next_attempt_at = utcnow() + timedelta(seconds=delay)
+                unit.lease_owner = unit.lease_expires_at = None
+                self._transition(
+                    session,
+                    unit,
+                    UnitState.RETRYING,
+                    f"{error.code}: {error}; attempt {unit.attempt + 1} in {delay:.1f}s",
+                )
+                return delay
+            exhausted = error.failure_class is FailureClass.TRANSIENT
+            unit.failure_status = (FailureClass.EXHAUSTED if exhausted else error.failure_class).value
+            self._transition(session, unit, UnitState.FAILED, f"{error.code}: {error}")
+            return None
+
+    def finish_canceled(self, unit_id: str, worker: str) -> None:
+        with self.store.write() as session:
+            unit = self._owned(session, unit_id, worker)
+            if unit.state != UnitState.CANCELED.value:
+                self._transition(session, unit, UnitState.CANCELED, "canceled while running")
+
+    def _owned(self, session: Session, unit_id: str, worker: str) -> Unit:
+        unit = session.get(Unit, unit_id, with_for_update=True)
+        if unit is None:
+            raise NotFound(f"unit {unit_id} does not exist")
+        if unit.lease_owner != worker:
+            raise IllegalTransition(f"unit {unit_id} is not held by worker {worker}")
+        return unit
+
+    # -- canceling ----------------------------------------------------------------------------
+
+    def cancel_run(self, project_id: int, run_id: str) -> RunView:
+        """Cancel every unit not finished: waiting ones at once, running ones through their
+        worker (it sees the request at its next heartbeat and stops before committing)."""
+        with self.store.write() as session:
+            run = self._run_row(session, project_id, run_id)
+            run.cancel_requested = True
+            units = session.scalars(select(Unit).where(Unit.run_id == run_id)).all()
+            for unit in units:
+                if UnitState(unit.state) in (UnitState.ENQUEUED, UnitState.RETRYING):
+                    self._transition(session, unit, UnitState.CANCELED, "canceled on request")
+            self._refresh_run(session, run_id)
+        return self.get_run(project_id, run_id)
+
+    def cancel_unit(self, project_id: int, unit_id: str) -> UnitView:
+        with self.store.write() as session:
+            unit = session.get(Unit, unit_id)
+            if unit is None or unit.project_id != project_id:
+                raise NotFound(f"unit {unit_id} does not exist")
+            state = UnitState(unit.state)
+            if state in TERMINAL_UNIT_STATES:
+                raise IllegalTransition(f"unit {unit_id} has already ended ({state.value})")
+            self._transition(session, unit, UnitState.CANCELED, "canceled on request")
+            return UnitView.of(unit)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def _run_row(self, session: Session, project_id: int, run_id: str) -> Run:
+        run = session.get(Run, run_id)
+        if run is None or run.project_id != project_id:
+            raise NotFound(f"run {run_id} does not exist")
+        return run
+
+    def get_run(self, project_id: int, run_id: str, *, history: bool = True) -> RunView:
+        with self.store.read() as session:
+            run = self._run_row(session, project_id, run_id)
+            units = session.scalars(
+                select(Unit).where(Unit.run_id == run_id).order_by(Unit.position)
+            ).all()
+            files = session.scalars(
+                select(UnitFile).join(Unit, Unit.id == UnitFile.unit_id).where(Unit.run_id == run_id)
+            ).all()
+            by_unit: dict[str, list[UnitFile]] = {}
+            for f in files:
+                by_unit.setdefault(f.unit_id, []).append(f)
+            view = _run_view(run, [UnitView.of(u, by_unit.get(u.id)) for u in units])
+            if history:
+                events = session.scalars(
+                    select(StatusEvent)
+                    .where(StatusEvent.run_id == run_id)
+                    .order_by(StatusEvent.at, StatusEvent.id)
+                ).all()
+                by_id = {u.id: u for u in view.units}
+                for event in events:
+                    entry = HistoryEntry.of(event)
+                    if event.unit_id is None:
+                        view.history.append(entry)
+                    elif event.unit_id in by_id:
+                        by_id[event.unit_id].history.append(entry)
+            return view
+
+    def list_runs(
+        self, project_id: int, *, limit: int = 20, offset: int = 0, kind: str | None = None
+    ) -> tuple[list[RunView], int]:
+        """Runs newest first, with their units (no history), and the total count."""
+        with self.store.read() as session:
+            query = select(Run).where(Run.project_id == project_id)
+            if kind is not None:
+                query = query.where(Run.kind == kind)
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            runs = session.scalars(
+                query.order_by(Run.created_at.desc(), Run.id).limit(limit).offset(offset)
+            ).all()
+            run_ids = [r.id for r in runs]
+            units = session.scalars(
+                select(Unit).where(Unit.run_id.in_(run_ids)).order_by(Unit.position)
+            ).all()
+        by_run: dict[str, list[UnitView]] = {}
+        for unit in units:
+            by_run.setdefault(unit.run_id, []).append(UnitView.of(unit))
+        return [_run_view(r, by_run.get(r.id, [])) for r in runs], int(total)
+
+    def latest_units_by_day(
+        self, project_id: int, start: date, end: date, source_names: Sequence[str] | None = None
+    ) -> list[UnitView]:
+        """Daily status: for each source and day, the newest unit that covered it."""
+        with self.store.read() as session:
+            query = select(Unit).where(
+                Unit.project_id == project_id,
+                Unit.source_id.is_not(None),
+                Unit.day >= start,
+                Unit.day <= end,
+            )
+            if source_names is not None:
+                query = query.where(Unit.source_name.in_(list(source_names)))
+            rows = session.scalars(query.order_by(Unit.created_at)).all()
+        latest: dict[tuple[str | None, date | None], Unit] = {}
+        for unit in rows:
+            latest[(unit.source_name, unit.day)] = unit
+        return [UnitView.of(u) for u in latest.values()]
+
+    def source_ids_with_schedule(self, project_id: int | None = None) -> list[Source]:
+        with self.store.read() as session:
+            query = select(Source).where(
+                Source.schedule_hour_pst.is_not(None), Source.enabled.is_(True)
+            )
+            if project_id is not None:
+                query = query.where(Source.project_id == project_id)
+            return list(session.scalars(query).all())
+
+
+def _run_view(run: Run, units: list[UnitView]) -> RunView:
+    return RunView(
+        id=run.id,
+        project_id=run.project_id,
+        trigger=run.trigger,
+        kind=run.kind,
+        state=derive_run_state([u.state for u in units], cancel_requested=run.cancel_requested),
+        days=list(run.days),
+        sources=list(run.source_names),
+        cancel_requested=run.cancel_requested,
+        request=dict(run.request),
+        created_at=run.created_at,
+        updated_at=run.updated_at,
+        ended_at=run.ended_at,
+        units=units,
+    )

@@ -1,0 +1,75 @@
+"""Wires the application services together from one Settings object.
+
+Front ends (CLI, API) build one ``Services`` at start and call only these services.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+
+from ingestd.control.access import Access
+from ingestd.control.catalog import Catalog
+from ingestd.control.quarantine import Quarantine
+from ingestd.control.runs import Runs
+from ingestd.control.scheduler import Scheduler
+from ingestd.dataplane.pipeline import DataPlane
+from ingestd.dataplane.warehouse import Warehouse
+from ingestd.domain.retry import RetryPolicy
+from ingestd.executor.pool import WorkerPool
+from ingestd.executor.unit_runner import UnitRunner
+from ingestd.settings import Settings
+from ingestd.store.database import Store
+
+log = logging.getLogger("ingestd")
+
+
+class Services:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        for root in settings.allowed_file_roots:
+            if root == settings.data_dir / "files":
+                root.mkdir(parents=True, exist_ok=True)
+        self.store = Store(settings.metadata_url)
+        self.store.migrate()
+        self.retry = RetryPolicy(
+            settings.retry_max_attempts, settings.retry_base_seconds, settings.retry_max_seconds
+        )
+        self.access = Access(self.store)
+        self.catalog = Catalog(self.store, settings.allowed_file_roots)
+        self.runs = Runs(self.store, self.catalog, self.retry)
+        self.scheduler = Scheduler(self.runs)
+
+    @cached_property
+    def warehouse(self) -> Warehouse:
+        """Opened on first use: commands that only read metadata never lock the DuckDB file."""
+        return Warehouse(
+            self.settings.destination_path,
+            memory_limit=self.settings.memory_limit,
+            spill_dir=self.settings.data_dir / "spill",
+        )
+
+    @cached_property
+    def dataplane(self) -> DataPlane:
+        return DataPlane(self.warehouse, self.settings.data_dir / "staging")
+
+    @cached_property
+    def quarantine(self) -> Quarantine:
+        return Quarantine(self.warehouse, self.dataplane, self.catalog, self.store)
+
+    def pool(self, workers: int | None = None) -> WorkerPool:
+        runner = UnitRunner(
+            self.store, self.catalog, self.runs, self.dataplane, self.settings.allowed_file_roots
+        )
+        return WorkerPool(
+            self.runs,
+            runner,
+            workers=workers or self.settings.workers,
+            lease_seconds=self.settings.lease_seconds,
+        )
+
+    def close(self) -> None:
+        if "warehouse" in self.__dict__:
+            self.warehouse.close()
+        self.store.dispose()
