@@ -25,6 +25,7 @@ LOADERS: dict[str, tuple[str, str]] = {
     "duckdb": ("bench.approaches.duckdb_native", "load"),
     "dlt-arrow": ("bench.approaches.dlt_load", "load_arrow"),
     "dlt-dicts": ("bench.approaches.dlt_load", "load_dicts"),
+    "dlt-dicts-parquet": ("bench.approaches.dlt_load", "load_dicts_parquet"),
 }
 
 

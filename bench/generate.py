@@ -30,9 +30,19 @@ from bench.dataset import (
 )
 
 _EVENT_NAMES = (
-    "page_view click add_to_cart checkout purchase signup login logout search share "
-    "video_play video_pause"
-).split()
+    "page_view",
+    "click",
+    "add_to_cart",
+    "checkout",
+    "purchase",
+    "signup",
+    "login",
+    "logout",
+    "search",
+    "share",
+    "video_play",
+    "video_pause",
+)
 
 _COPY_OPTIONS: dict[Format, str] = {
     "csv": "FORMAT csv, HEADER true",
@@ -46,7 +56,7 @@ def events_sql(rows: int, *, meta_as_json: bool) -> str:
     """The generated rows; every value derives from the row's key k, so duplicates are exact."""
     names = "[" + ", ".join(f"'{n}'" for n in _EVENT_NAMES) + "]"
     meta = (
-        "'{\"page\":\"/p/' || (k % 997) || '\",\"ms\":' || (k % 5000) || "
+        '\'{"page":"/p/\' || (k % 997) || \'","ms":\' || (k % 5000) || '
         "',\"ab\":' || CASE WHEN k % 2 = 0 THEN 'true' ELSE 'false' END || '}'"
     )
     if meta_as_json:

@@ -14,11 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ingestd.dataplane.files import check_allowed
 from ingestd.domain.mapping import Mapping, identity_mapping
 from ingestd.domain.names import check_identifier
 from ingestd.domain.sources import DELIMITED, ErrorPolicy, LoadMode, ReadOptions
 from ingestd.domain.tables import Column, TableSpec
-from ingestd.errors import Conflict, InvalidInput, NotFound
+from ingestd.errors import Conflict, FetchNotAllowed, InvalidInput, NotFound
 from ingestd.store.database import Store
 from ingestd.store.schema import Connection, Source, TableDef, Unit, utcnow
 
@@ -113,9 +114,10 @@ class Catalog:
             root = config.get("root")
             if not isinstance(root, str) or not root:
                 raise InvalidInput("a file connection needs config.root, a directory")
-            from ingestd.dataplane.files import check_allowed
-
-            check_allowed(Path(root), self.file_roots)
+            try:
+                check_allowed(Path(root), self.file_roots)
+            except FetchNotAllowed as exc:
+                raise InvalidInput(exc.message, hint=exc.hint) from exc
         with self.store.write() as session:
             row = session.scalar(
                 select(Connection).where(

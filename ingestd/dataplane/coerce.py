@@ -30,6 +30,12 @@ NUMERIC_TYPES = frozenset(
     }
 )
 _NON_FINITE_TEXT = "('nan', 'inf', '+inf', '-inf', 'infinity', '+infinity', '-infinity')"
+_INTEGER_TEXT = r"'[+-]?[0-9]+(\.0*)?'"
+"""Integers as text, with at most a zero fraction. DuckDB's cast would also take '1e3' and
+'0x10', and rounds '9007199254740993.5' (past a double's precision) to a whole number."""
+_CALENDAR_TEXT = "'^[0-9]{4}[-/]'"
+"""Dates and timestamps as text start with a four-digit year. DuckDB's cast would also take
+'24-01-01' (the year 24), 'epoch' and 'infinity'."""
 
 SQL_TYPES: dict[ColumnType, str] = {
     ColumnType.STRING: "VARCHAR",
@@ -67,74 +73,87 @@ def coerce(expr: str, source_type: str, target: ColumnType) -> Coercion:
         # A JSON value feeding a scalar column: unwrap strings ("a" -> a), keep numbers' text.
         expr, source_type = f"json_extract_string({expr}, '$')", "VARCHAR"
     text = source_type in TEXT_TYPES
-    x = f"trim({expr})" if text else expr
+    if target is ColumnType.STRING:
+        return Coercion(expr if text else f"CAST({expr} AS VARCHAR)", None)
+    if text:
+        # Blank text in a typed column is a missing value, not a malformed one (CSV readers
+        # and JSON exports write "" for NULL); required columns still refuse it.
+        expr = f"NULLIF(trim({expr}), '')"
     present = f"{expr} IS NOT NULL"
     match target:
-        case ColumnType.STRING:
-            return Coercion(expr if text else f"CAST({expr} AS VARCHAR)", None)
         case ColumnType.INT64:
-            return _integer(expr, x, text, source_type)
+            return _integer(expr, text, source_type)
         case ColumnType.FLOAT64:
-            value = f"TRY_CAST({x} AS DOUBLE)"
+            value = f"TRY_CAST({expr} AS DOUBLE)"
             if text:
-                finite_or_said_so = f"(isfinite({value}) OR lower({x}) IN {_NON_FINITE_TEXT})"
+                finite_or_said_so = f"(isfinite({value}) OR lower({expr}) IN {_NON_FINITE_TEXT})"
                 return Coercion(
                     value, f"{present} AND ({value} IS NULL OR NOT {finite_or_said_so})"
                 )
             return Coercion(value, f"{present} AND {value} IS NULL")
         case ColumnType.BOOL:
-            value = f"TRY_CAST({x} AS BOOLEAN)"
+            value = f"TRY_CAST({expr} AS BOOLEAN)"
             return Coercion(value, f"{present} AND {value} IS NULL")
         case ColumnType.DATE:
-            value = f"TRY_CAST({x} AS DATE)"
+            value = f"TRY_CAST({expr} AS DATE)"
             # A value with a time of day is not a date: casting would drop the time.
-            exact = f"TRY_CAST({x} AS TIMESTAMP) = {value}"
-            if text or source_type.startswith("TIMESTAMP"):
+            exact = f"TRY_CAST({expr} AS TIMESTAMP) = {value}"
+            if text:
+                calendar = f"regexp_matches({expr}, {_CALENDAR_TEXT})"
+                return Coercion(
+                    value, f"{present} AND ({value} IS NULL OR NOT ({exact} AND {calendar}))"
+                )
+            if source_type.startswith("TIMESTAMP"):
                 return Coercion(value, f"{present} AND ({value} IS NULL OR NOT ({exact}))")
             return Coercion(value, f"{present} AND {value} IS NULL")
         case ColumnType.TIMESTAMP:
             if text or source_type == "TIMESTAMP WITH TIME ZONE":
                 # Offsets are honoured and converted to UTC (the session time zone is UTC).
-                value = f"CAST(TRY_CAST({x} AS TIMESTAMPTZ) AS TIMESTAMP)"
+                value = f"CAST(TRY_CAST({expr} AS TIMESTAMPTZ) AS TIMESTAMP)"
             else:
-                value = f"TRY_CAST({x} AS TIMESTAMP)"
-            return Coercion(value, f"{present} AND {value} IS NULL")
+                value = f"TRY_CAST({expr} AS TIMESTAMP)"
+            fails = f"{value} IS NULL"
+            if text:
+                fails += f" OR NOT regexp_matches({expr}, {_CALENDAR_TEXT})"
+            return Coercion(value, f"{present} AND ({fails})", RowError.INVALID_TIMESTAMP)
         case ColumnType.JSON:
             if text:
-                return Coercion(f"CAST({expr} AS JSON)", f"{present} AND NOT json_valid({expr})")
+                # TRY_CAST: CAST raises on the first invalid document and fails the file.
+                value = f"TRY_CAST({expr} AS JSON)"
+                return Coercion(value, f"{present} AND {value} IS NULL")
             return Coercion(f"CAST(to_json({expr}) AS JSON)", None)
         case ColumnType.EPOCH_SECONDS:
-            return _epoch_seconds(expr, x, text, source_type)
+            return _epoch_seconds(expr, text, source_type)
     raise AssertionError(f"unhandled column type {target}")  # pragma: no cover
 
 
-def _integer(expr: str, x: str, text: bool, source_type: str) -> Coercion:
-    value = f"TRY_CAST({x} AS BIGINT)"
+def _integer(expr: str, text: bool, source_type: str) -> Coercion:
+    value = f"TRY_CAST({expr} AS BIGINT)"
     present = f"{expr} IS NOT NULL"
     if text:
-        # '1.5' casts to 2; comparing with the double value refuses any fraction.
-        return Coercion(
-            value, f"{present} AND ({value} IS NULL OR {value} <> TRY_CAST({x} AS DOUBLE))"
-        )
+        # '1.5' would cast to 2: only integer text converts.
+        integral = f"regexp_full_match({expr}, {_INTEGER_TEXT})"
+        return Coercion(value, f"{present} AND ({value} IS NULL OR NOT {integral})")
     if _is_numeric(source_type):
         return Coercion(value, f"{present} AND ({value} IS NULL OR {value} <> {expr})")
     return Coercion(value, f"{present} AND {value} IS NULL")
 
 
-def _epoch_seconds(expr: str, x: str, text: bool, source_type: str) -> Coercion:
+def _epoch_seconds(expr: str, text: bool, source_type: str) -> Coercion:
     present = f"{expr} IS NOT NULL"
     if source_type.startswith("TIMESTAMP") or source_type == "DATE":
         micros = f"epoch_us(CAST({expr} AS TIMESTAMPTZ))"
         value = f"({micros} // 1000000)"
         return Coercion(value, f"{present} AND {micros} % 1000000 <> 0", RowError.INVALID_TIMESTAMP)
-    integer = _integer(expr, x, text, source_type)
+    integer = _integer(expr, text, source_type)
     if not text:
         return Coercion(integer.value, integer.fails, RowError.INVALID_TIMESTAMP)
     # Text: whole seconds, or an ISO-8601 timestamp without a fraction of a second.
-    micros = f"epoch_us(TRY_CAST({x} AS TIMESTAMPTZ))"
+    micros = f"epoch_us(TRY_CAST({expr} AS TIMESTAMPTZ))"
     number_ok = f"NOT ({integer.fails})"
+    calendar = f"regexp_matches({expr}, {_CALENDAR_TEXT})"
     value = (
         f"CASE WHEN {integer.value} IS NOT NULL AND {number_ok} THEN {integer.value} "
-        f"WHEN {micros} % 1000000 = 0 THEN {micros} // 1000000 END"
+        f"WHEN {calendar} AND {micros} % 1000000 = 0 THEN {micros} // 1000000 END"
     )
     return Coercion(value, f"{present} AND ({value}) IS NULL", RowError.INVALID_TIMESTAMP)

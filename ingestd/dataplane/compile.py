@@ -108,6 +108,12 @@ def _field_value(
     assert field.source is not None
     expr, source_type = _reference(field.source, shape)
     if field.transform is not None:
+        if target_type not in (ColumnType.TIMESTAMP, ColumnType.EPOCH_SECONDS):
+            raise MappingInvalid(
+                f"{field.transform.value} gives a point in time, but column {field.target} is "
+                f"{target_type.value}",
+                hint="map it to a timestamp or epoch_seconds column",
+            )
         divisor = _UNIX_DIVISORS[field.transform]
         number = f"TRY_CAST({expr} AS DOUBLE)"
         seconds = f"{number} / {divisor}"
@@ -161,8 +167,11 @@ def compile_select(
     position = {column.name: index for index, column in enumerate(table.columns)}
     for index, column in enumerate(table.columns):
         if not column.nullable:
+            missing = f"_v{index} IS NULL"
+            if column.type is ColumnType.STRING:
+                missing += f" OR _v{index} = ''"
             rules.append(
-                f"WHEN _v{index} IS NULL THEN "
+                f"WHEN {missing} THEN "
                 + _error(
                     RowError.MISSING_REQUIRED_FIELD,
                     column.name,

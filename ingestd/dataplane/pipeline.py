@@ -58,7 +58,6 @@ from ingestd.errors import (
 class _Staged:
     file: LocalFile
     index: int
-    first_rowid: int
 
 
 class DataPlane:
@@ -190,15 +189,14 @@ class _Load:
             for file in prepare(path, name, self.request.read_options, self.staging):
                 if file.size == 0 and self.request.empty_is_error:
                     raise EmptySource(f"{file.name} is empty (0 bytes)")
-                first = self._count(f"SELECT count(*) FROM {self.stage}")
-                staged.append(_Staged(file, index, first))
+                staged.append(_Staged(file, index))
                 if file.size > 0:
-                    self._stage_file(file, index, first)
+                    self._stage_file(file, index)
                 index += 1
                 self._report(index, "reading")
         return staged
 
-    def _stage_file(self, file: LocalFile, index: int, first_rowid: int) -> None:
+    def _stage_file(self, file: LocalFile, index: int) -> None:
         fmt = file.format
         scan_id = uuid.uuid4().hex[:12]
         if scans.is_delimited(fmt):
@@ -232,7 +230,7 @@ class _Load:
                 self._insert_scan(scan, index)
             finally:
                 self.cur.unregister(view)
-        self._check_readable(file, index, first_rowid)
+        self._check_readable(file, index)
 
     def _insert_scan(self, scan: scans.Scan, index: int, *, translate: bool = True) -> None:
         select = compile_select(
@@ -269,7 +267,7 @@ class _Load:
                 [[index, r.line, r.column, r.code.value, r.message, r.raw] for r in rejects],
             )
 
-    def _check_readable(self, file: LocalFile, index: int, first_rowid: int) -> None:
+    def _check_readable(self, file: LocalFile, index: int) -> None:
         parsed = self._count(f"SELECT count(*) FROM {self.stage} WHERE _file = ?", [index])
         rejected = self._count(f"SELECT count(*) FROM {self.qstage} WHERE _file = ?", [index])
         if parsed == 0 and rejected > 0:
@@ -297,14 +295,22 @@ class _Load:
             parse_errors = rejects.get(item.index, 0)
             counts = Counts(read=n + parse_errors, errors=bad + parse_errors)
             out.append(FileResult(item.file.name, counts))
-        # Typing and rule errors join the quarantine stage, located by record number.
-        starts = " ".join(f"WHEN {s.index} THEN {s.first_rowid}" for s in staged) or "WHEN 0 THEN 0"
-        self._sql(
-            f"INSERT INTO {self.qstage} SELECT _file, NULL, rowid - (CASE _file {starts} END) + 1, "
-            f"split_part(_err, '{SEP}', 2), split_part(_err, '{SEP}', 1), "
-            f"split_part(_err, '{SEP}', 3), _raw FROM {self.stage} WHERE _err IS NOT NULL"
-        )
+        # Typing and rule errors join the quarantine stage, located by record number: the n-th
+        # record the reader returned for the file (rowids follow file order).
+        if any(bad for _, bad in parsed.values()):
+            self._sql(
+                f"INSERT INTO {self.qstage} SELECT _file, NULL, record, "
+                f"split_part(_err, '{SEP}', 2), split_part(_err, '{SEP}', 1), "
+                f"split_part(_err, '{SEP}', 3), _raw FROM ({self._numbered()}) "
+                "WHERE _err IS NOT NULL"
+            )
         return out
+
+    def _numbered(self, where: str = "true") -> str:
+        return (
+            f"SELECT *, row_number() OVER (PARTITION BY _file ORDER BY rowid) AS record "
+            f"FROM {self.stage} WHERE {where}"
+        )
 
     def _apply_policy(self, staged: list[_Staged], files: list[FileResult]) -> None:
         policy = self.request.error_policy
@@ -330,15 +336,14 @@ class _Load:
 
     def _skip_file(self, item: _Staged, result: FileResult) -> None:
         # Keep the file's good rows too, so nothing is lost and a replay can load them.
+        values = ", ".join(f"{c} := {c}" for c in self.columns)
         self._sql(
-            f"INSERT INTO {self.qstage} SELECT _file, NULL, rowid - ? + 1, NULL, ?, ?, "
-            f"CAST(to_json(struct_pack({', '.join(f'{c} := {c}' for c in self.columns)})) AS VARCHAR) "
-            f"FROM {self.stage} WHERE _file = ? AND _err IS NULL",
+            f"INSERT INTO {self.qstage} SELECT _file, NULL, record, NULL, ?, ?, "
+            f"CAST(to_json(struct_pack({values})) AS VARCHAR) "
+            f"FROM ({self._numbered(f'_file = {item.index}')}) WHERE _err IS NULL",
             [
-                item.first_rowid,
                 RowError.FILE_SKIPPED.value,
                 f"the file had {result.counts.errors} bad rows, over the error policy's limit",
-                item.index,
             ],
         )
         self._sql(f"DELETE FROM {self.stage} WHERE _file = ?", [item.index])
