@@ -130,7 +130,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
 
-    console = Console()
+    # Piped to a file, rich would wrap the tables at 80 columns.
+    console = Console() if sys.stdout.isatty() else Console(width=140)
     approaches = [APPROACHES[a] for a in args.approaches]
     if not dlt_available() and any(a.venv == "dlt" for a in approaches):
         console.print(f"[yellow]{DLT_PYTHON} is missing: skipping dlt (see bench/README.md)")
