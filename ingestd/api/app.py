@@ -58,6 +58,6 @@ def _schedule(services: Services, wake: object, stop: threading.Event) -> None:
         try:
             if services.scheduler.tick() and callable(wake):
                 wake()
-        except Exception:  # noqa: BLE001 - the scheduler loop must survive a bad tick
+        except Exception:
             log.exception("scheduler tick failed")
         stop.wait(services.settings.scheduler_interval_seconds)

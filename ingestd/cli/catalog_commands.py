@@ -70,7 +70,9 @@ def list_connections(ctx: typer.Context, project: str = ProjectOption) -> None:
     for column in ("name", "kind", "config", "secrets"):
         table.add_column(column)
     for view in services.catalog.list_connections(services.access.project_id(project)):
-        table.add_row(view.name, view.kind, json.dumps(view.config), "set" if view.has_secrets else "")
+        table.add_row(
+            view.name, view.kind, json.dumps(view.config), "set" if view.has_secrets else ""
+        )
     console.print(table)
 
 
@@ -86,8 +88,11 @@ def create_table(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="namespace.name"),
     column: list[str] = typer.Option(
-        [], "--column", "-c", help="name:type[:required], repeatable (types: string, int64, "
-        "float64, bool, date, timestamp, json, epoch_seconds)."
+        [],
+        "--column",
+        "-c",
+        help="name:type[:required], repeatable (types: string, int64, "
+        "float64, bool, date, timestamp, json, epoch_seconds).",
     ),
     primary_key: str | None = typer.Option(None, "--primary-key", help="Comma-separated columns."),
     merge: bool = typer.Option(False, "--merge", help="Add missing columns to an existing table."),
@@ -130,16 +135,20 @@ def create_source(
     name: str,
     table: str = typer.Option(..., "--table", help="namespace.name of the target table."),
     path: str = typer.Option(
-        ..., "--path", help="Path or glob; {ds} is the day (YYYY-MM-DD). Relative to the "
-        "connection's root when --connection is given."
+        ...,
+        "--path",
+        help="Path or glob; {ds} is the day (YYYY-MM-DD). Relative to the "
+        "connection's root when --connection is given.",
     ),
     connection: str | None = typer.Option(None, "--connection", help="A file connection."),
     data_format: DataFormat | None = typer.Option(None, "--format", help="Default: from the name."),
     no_header: bool = typer.Option(False, "--no-header", help="Delimited files have no header."),
     delimiter: str | None = typer.Option(None, "--delimiter"),
     mapping: str | None = typer.Option(
-        None, "--mapping", help="Kusto-style mapping JSON list (or @file): "
-        '[{"Column": "a", "Properties": {"Ordinal": 0}}] or {"Path": "$.a"}.'
+        None,
+        "--mapping",
+        help="Kusto-style mapping JSON list (or @file): "
+        '[{"Column": "a", "Properties": {"Ordinal": 0}}] or {"Path": "$.a"}.',
     ),
     column_mapping: str | None = typer.Option(
         None, "--column-mapping", help="Statsig column_mapping JSON for a statsig.* dataset table."
@@ -148,7 +157,9 @@ def create_source(
     on_error: OnError = typer.Option(OnError.CONTINUE, "--on-error"),
     max_errors: int | None = typer.Option(None, "--max-errors"),
     max_error_percent: float | None = typer.Option(None, "--max-error-percent"),
-    schedule_hour: int | None = typer.Option(None, "--schedule-hour-pst", help="Daily at 0-23 PST."),
+    schedule_hour: int | None = typer.Option(
+        None, "--schedule-hour-pst", help="Daily at 0-23 PST."
+    ),
     project: str = ProjectOption,
 ) -> None:
     """Create a file source."""
@@ -189,10 +200,19 @@ def list_sources(ctx: typer.Context, project: str = ProjectOption) -> None:
         table.add_column(column)
     for view in services.catalog.list_sources(services.access.project_id(project)):
         fmt = view.read_options.format.value if view.read_options.format else "auto"
-        schedule = f"{view.schedule_hour_pst:02d}:00 PST" if view.schedule_hour_pst is not None else ""
-        table.add_row(view.name, view.table, view.path_template or view.query or "", fmt,
-                      view.load_mode.value, view.error_policy.on_error.value, schedule,
-                      "yes" if view.enabled else "no")
+        schedule = (
+            f"{view.schedule_hour_pst:02d}:00 PST" if view.schedule_hour_pst is not None else ""
+        )
+        table.add_row(
+            view.name,
+            view.table,
+            view.path_template or view.query or "",
+            fmt,
+            view.load_mode.value,
+            view.error_policy.on_error.value,
+            schedule,
+            "yes" if view.enabled else "no",
+        )
     console.print(table)
 
 

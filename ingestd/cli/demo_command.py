@@ -20,6 +20,4 @@ def demo(ctx: typer.Context) -> None:
     console.print(f"Loading {len(run.units)} unit(s) for {setup.days[0]}..{setup.days[-1]}:")
     run = execute(services, setup.project_id, run.id)
     console.print(runs_table([run]))
-    console.print(
-        "Bad rows are in quarantine: [bold]ingestd quarantine list --project demo[/]"
-    )
+    console.print("Bad rows are in quarantine: [bold]ingestd quarantine list --project demo[/]")

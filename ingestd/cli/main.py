@@ -10,7 +10,13 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 
-from ingestd.cli import catalog_commands, demo_command, keys_commands, quarantine_commands, run_commands
+from ingestd.cli import (
+    catalog_commands,
+    demo_command,
+    keys_commands,
+    quarantine_commands,
+    run_commands,
+)
 from ingestd.cli.context import CliState, console, err_console, state
 from ingestd.errors import IngestdError
 from ingestd.settings import Settings

@@ -20,7 +20,9 @@ def list_rows(
 ) -> None:
     services = state(ctx).services()
     project_id = services.access.project_id(project)
-    names = [table] if table else [t.qualified_name for t in services.catalog.list_tables(project_id)]
+    names = (
+        [table] if table else [t.qualified_name for t in services.catalog.list_tables(project_id)]
+    )
     rows, total = services.quarantine.list(names, code=code, limit=limit)
     view = Table(title=f"Quarantine of {project}: {total} row(s)")
     for column in ("id", "table", "file", "line/record", "column", "code", "message", "raw"):
@@ -28,6 +30,14 @@ def list_rows(
     for row in rows:
         where = f"line {row.line}" if row.line is not None else f"record {row.record}"
         raw = (row.raw or "")[:120]
-        view.add_row(str(row.id), row.table, row.file or "", where, row.column or "", row.code,
-                     row.message or "", raw)
+        view.add_row(
+            str(row.id),
+            row.table,
+            row.file or "",
+            where,
+            row.column or "",
+            row.code,
+            row.message or "",
+            raw,
+        )
     console.print(view)

@@ -15,29 +15,86 @@ def when(value: datetime | None) -> str:
 
 def runs_table(runs: list[RunView]) -> Table:
     table = Table(title="Runs (newest first)")
-    for column in ("run", "trigger", "state", "days", "sources", "units", "read", "inserted",
-                   "updated", "rejected", "errors", "created"):
-        table.add_column(column, justify="right" if column in {"units", "read", "inserted", "updated", "rejected", "errors"} else "left")
+    for column in (
+        "run",
+        "trigger",
+        "state",
+        "days",
+        "sources",
+        "units",
+        "read",
+        "inserted",
+        "updated",
+        "rejected",
+        "errors",
+        "created",
+    ):
+        table.add_column(
+            column,
+            justify="right"
+            if column in {"units", "read", "inserted", "updated", "rejected", "errors"}
+            else "left",
+        )
     for run in runs:
         c = run.counts
-        days = run.days[0] if len(run.days) == 1 else f"{run.days[0]}..{run.days[-1]}" if run.days else ""
-        table.add_row(run.id, run.trigger, run.state.value, days, ", ".join(run.sources),
-                      str(len(run.units)), str(c.read), str(c.inserted), str(c.updated),
-                      str(c.rejected), str(c.errors), when(run.created_at))
+        days = (
+            run.days[0]
+            if len(run.days) == 1
+            else f"{run.days[0]}..{run.days[-1]}"
+            if run.days
+            else ""
+        )
+        table.add_row(
+            run.id,
+            run.trigger,
+            run.state.value,
+            days,
+            ", ".join(run.sources),
+            str(len(run.units)),
+            str(c.read),
+            str(c.inserted),
+            str(c.updated),
+            str(c.rejected),
+            str(c.errors),
+            when(run.created_at),
+        )
     return table
 
 
 def units_table(run: RunView) -> Table:
     table = Table(title=f"Run {run.id}: {run.state.value} ({run.trigger})")
-    for column in ("source/blob", "day", "state", "attempt", "read", "inserted", "updated",
-                   "rejected", "errors", "error"):
+    for column in (
+        "source/blob",
+        "day",
+        "state",
+        "attempt",
+        "read",
+        "inserted",
+        "updated",
+        "rejected",
+        "errors",
+        "error",
+    ):
         table.add_column(column)
     for unit in run.units:
         c = unit.counts
-        error = f"{unit.error_code} ({unit.failure_status}): {unit.error_message}" if unit.error_code else ""
-        table.add_row(unit.source_name or unit.blob_url or "", str(unit.day or ""), unit.state.value,
-                      f"{unit.attempt}/{unit.max_attempts}", str(c.read), str(c.inserted),
-                      str(c.updated), str(c.rejected), str(c.errors), error)
+        error = (
+            f"{unit.error_code} ({unit.failure_status}): {unit.error_message}"
+            if unit.error_code
+            else ""
+        )
+        table.add_row(
+            unit.source_name or unit.blob_url or "",
+            str(unit.day or ""),
+            unit.state.value,
+            f"{unit.attempt}/{unit.max_attempts}",
+            str(c.read),
+            str(c.inserted),
+            str(c.updated),
+            str(c.rejected),
+            str(c.errors),
+            error,
+        )
     return table
 
 

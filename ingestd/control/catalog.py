@@ -136,7 +136,9 @@ class Catalog:
     def list_connections(self, project_id: int) -> list[ConnectionView]:
         with self.store.read() as session:
             rows = session.scalars(
-                select(Connection).where(Connection.project_id == project_id).order_by(Connection.name)
+                select(Connection)
+                .where(Connection.project_id == project_id)
+                .order_by(Connection.name)
             ).all()
             return [_connection_view(r) for r in rows]
 
@@ -177,7 +179,10 @@ class Catalog:
                 raise Conflict(f"table {table.qualified_name} exists already")
             current = table_spec_from_dict(row.namespace, row.name, row.spec)
             for column in table.columns:
-                if current.has_column(column.name) and current.column(column.name).type != column.type:
+                if (
+                    current.has_column(column.name)
+                    and current.column(column.name).type != column.type
+                ):
                     raise Conflict(
                         f"column {column.name} of {table.qualified_name} is "
                         f"{current.column(column.name).type.value}, not {column.type.value}"

@@ -6,6 +6,7 @@ timestamp, a missing event name, an exact duplicate) so quarantine and accountin
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import random
@@ -53,9 +54,16 @@ def write_files(folder: Path, days: list[date], seed: int = 7) -> None:
         rows = []
         for i in range(EVENTS_PER_DAY):
             user = f"user_{rng.randrange(500)}"
-            rows.append([user, rng.choice(EVENT_NAMES), start + rng.randrange(86_400),
-                         f"{rng.random() * 100:.2f}", json.dumps({"device": rng.choice(["ios", "web"])}),
-                         f"session_{i // 7}"])
+            rows.append(
+                [
+                    user,
+                    rng.choice(EVENT_NAMES),
+                    start + rng.randrange(86_400),
+                    f"{rng.random() * 100:.2f}",
+                    json.dumps({"device": rng.choice(["ios", "web"])}),
+                    f"session_{i // 7}",
+                ]
+            )
         rows.append(["user_1", "purchase", "yesterday noon", "9.99", "{}", "s"])  # bad timestamp
         rows.append(["user_2", "", start + 5, "1", "{}", "s"])  # missing event_name
         rows.append(list(rows[0]))  # exact duplicate
@@ -65,10 +73,12 @@ def write_files(folder: Path, days: list[date], seed: int = 7) -> None:
             writer.writerows(rows)
         with (folder / f"orders_{day.isoformat()}.ndjson").open("w") as handle:
             for i in range(200):
-                order = {"order": {"id": f"o{rng.randrange(400)}", "customer": f"user_{i}"},
-                         "amount": round(rng.random() * 300, 2),
-                         "status": rng.choice(["new", "paid", "shipped"]),
-                         "at": f"{day.isoformat()}T{rng.randrange(24):02d}:00:00Z"}
+                order = {
+                    "order": {"id": f"o{rng.randrange(400)}", "customer": f"user_{i}"},
+                    "amount": round(rng.random() * 300, 2),
+                    "status": rng.choice(["new", "paid", "shipped"]),
+                    "at": f"{day.isoformat()}T{rng.randrange(24):02d}:00:00Z",
+                }
                 handle.write(json.dumps(order) + "\n")
 
 
@@ -82,33 +92,50 @@ def set_up(services: Services, *, days_back: int = 3, today: date | None = None)
     catalog = services.catalog
     for table in (DATASET_TABLES["events"], ORDERS):
         catalog.create_table(project_id, table, merge=True)
-    try:
+    with contextlib.suppress(Conflict):  # a second `make run` reuses the connection
         catalog.create_connection(project_id, "demo-files", "file", {"root": str(folder)})
-    except Conflict:
-        pass
     existing = {s.name for s in catalog.list_sources(project_id)}
     if "demo-events" not in existing:
-        column_mapping = {"unit_id": "user_id", "event_name": "event", "timestamp": "ts",
-                          "event_value": "value", "metadata_object": "meta",
-                          "ids": {"userID": "user_id"}, "metadata": {"session": "session"}}
+        column_mapping = {
+            "unit_id": "user_id",
+            "event_name": "event",
+            "timestamp": "ts",
+            "event_value": "value",
+            "metadata_object": "meta",
+            "ids": {"userID": "user_id"},
+            "metadata": {"session": "session"},
+        }
         catalog.create_source(
-            project_id, name="demo-events", table="statsig.events", connection="demo-files",
-            dataset="events", path_template="events_{ds}.csv",
+            project_id,
+            name="demo-events",
+            table="statsig.events",
+            connection="demo-files",
+            dataset="events",
+            path_template="events_{ds}.csv",
             mapping=mapping_from_column_mapping("Events", column_mapping),
-            column_mapping=column_mapping, schedule_hour_pst=2,
+            column_mapping=column_mapping,
+            schedule_hour_pst=2,
         )
     if "demo-orders" not in existing:
-        mapping = mapping_from_kusto("json", [
-            {"Column": "order_id", "Properties": {"Path": "$.order.id"}},
-            {"Column": "customer", "Properties": {"Path": "$.order.customer"}},
-            {"Column": "amount", "Properties": {"Path": "$.amount"}},
-            {"Column": "status", "Properties": {"Path": "$.status"}},
-            {"Column": "updated_at", "Properties": {"Path": "$.at"}},
-        ])
+        mapping = mapping_from_kusto(
+            "json",
+            [
+                {"Column": "order_id", "Properties": {"Path": "$.order.id"}},
+                {"Column": "customer", "Properties": {"Path": "$.order.customer"}},
+                {"Column": "amount", "Properties": {"Path": "$.amount"}},
+                {"Column": "status", "Properties": {"Path": "$.status"}},
+                {"Column": "updated_at", "Properties": {"Path": "$.at"}},
+            ],
+        )
         catalog.create_source(
-            project_id, name="demo-orders", table="shop.orders", connection="demo-files",
-            path_template="orders_{ds}.ndjson", read_options=ReadOptions(format=DataFormat.JSON),
-            mapping=mapping, load_mode=LoadMode.UPSERT,
+            project_id,
+            name="demo-orders",
+            table="shop.orders",
+            connection="demo-files",
+            path_template="orders_{ds}.ndjson",
+            read_options=ReadOptions(format=DataFormat.JSON),
+            mapping=mapping,
+            load_mode=LoadMode.UPSERT,
         )
     return DemoSetup(project_id, days, ["demo-events", "demo-orders"])
 

@@ -36,7 +36,9 @@ _COLUMNS = (
 
 
 class Quarantine:
-    def __init__(self, warehouse: Warehouse, dataplane: DataPlane, catalog: Catalog, store: Store) -> None:
+    def __init__(
+        self, warehouse: Warehouse, dataplane: DataPlane, catalog: Catalog, store: Store
+    ) -> None:
         self.warehouse = warehouse
         self.dataplane = dataplane
         self.catalog = catalog
@@ -63,9 +65,12 @@ class Quarantine:
             where.append("code = ?")
             params.append(code)
         clause = " AND ".join(where)
-        total = self.warehouse.query(f"SELECT count(*) FROM _ingestd.quarantine WHERE {clause}", params)
+        total = self.warehouse.query(
+            f"SELECT count(*) FROM _ingestd.quarantine WHERE {clause}", params
+        )
         rows = self.warehouse.query(
-            f"SELECT {_COLUMNS} FROM _ingestd.quarantine WHERE {clause} ORDER BY id LIMIT ? OFFSET ?",
+            f"SELECT {_COLUMNS} FROM _ingestd.quarantine WHERE {clause} "
+            "ORDER BY id LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
         return [QuarantinedRow(*row) for row in rows], int(total[0][0])

@@ -79,7 +79,9 @@ class UnitView:
             ended_at=unit.ended_at,
             updated_at=unit.updated_at,
             files=[
-                FileView(f.name, Counts(f.read, f.inserted, f.updated, f.rejected, f.errors), f.skipped)
+                FileView(
+                    f.name, Counts(f.read, f.inserted, f.updated, f.rejected, f.errors), f.skipped
+                )
                 for f in sorted(files or [], key=lambda f: f.position)
             ],
         )

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -206,7 +207,9 @@ class Runs:
             unit.lease_owner = None
             unit.lease_expires_at = None
         session.add(
-            StatusEvent(run_id=unit.run_id, unit_id=unit.id, state=new.value, at=now, message=message)
+            StatusEvent(
+                run_id=unit.run_id, unit_id=unit.id, state=new.value, at=now, message=message
+            )
         )
         session.flush()
         self._refresh_run(session, unit.run_id)
@@ -214,7 +217,9 @@ class Runs:
     def _refresh_run(self, session: Session, run_id: str) -> None:
         run = session.get(Run, run_id, with_for_update=True)
         assert run is not None
-        states = [UnitState(s) for s in session.scalars(select(Unit.state).where(Unit.run_id == run_id))]
+        states = [
+            UnitState(s) for s in session.scalars(select(Unit.state).where(Unit.run_id == run_id))
+        ]
         state = derive_run_state(states, cancel_requested=run.cancel_requested)
         now = utcnow()
         run.updated_at = now
@@ -256,7 +261,7 @@ class Runs:
     ) -> Claim | None:
         with self.store.write() as session:
             now = utcnow()
-            taken = session.execute(
+            taken: CursorResult[Any] = session.execute(  # type: ignore[assignment]
                 update(Unit)
                 .where(
                     Unit.id == unit_id,
@@ -266,8 +271,8 @@ class Runs:
                     else Unit.lease_expires_at == lease,
                 )
                 .values(lease_owner=worker, lease_expires_at=now + timedelta(seconds=lease_seconds))
-            ).rowcount
-            if taken != 1:
+            )
+            if taken.rowcount != 1:
                 return None  # another worker won the race
             unit = session.get(Unit, unit_id)
             assert unit is not None
@@ -284,7 +289,9 @@ class Runs:
             unit.attempt += 1
             unit.started_at = unit.started_at or now
             unit.next_attempt_at = None
-            self._transition(session, unit, UnitState.STARTED, f"attempt {unit.attempt} by {worker}")
+            self._transition(
+                session, unit, UnitState.STARTED, f"attempt {unit.attempt} by {worker}"
+            )
             return Claim(unit.id, unit.run_id, unit.project_id, unit.attempt)
 
     def heartbeat(self, unit_id: str, worker: str, lease_seconds: float) -> bool:
@@ -297,7 +304,9 @@ class Runs:
             unit.lease_expires_at = utcnow() + timedelta(seconds=lease_seconds)
             return not (run is not None and run.cancel_requested) and unit.state != "canceled"
 
-    def advance(self, unit_id: str, worker: str, new: UnitState, message: str | None = None) -> None:
+    def advance(
+        self, unit_id: str, worker: str, new: UnitState, message: str | None = None
+    ) -> None:
         with self.store.write() as session:
             unit = self._owned(session, unit_id, worker)
             self._transition(session, unit, new, message)
@@ -355,7 +364,9 @@ class Runs:
                 )
                 return delay
             exhausted = error.failure_class is FailureClass.TRANSIENT
-            unit.failure_status = (FailureClass.EXHAUSTED if exhausted else error.failure_class).value
+            unit.failure_status = (
+                FailureClass.EXHAUSTED if exhausted else error.failure_class
+            ).value
             self._transition(session, unit, UnitState.FAILED, f"{error.code}: {error}")
             return None
 
@@ -414,7 +425,9 @@ class Runs:
                 select(Unit).where(Unit.run_id == run_id).order_by(Unit.position)
             ).all()
             files = session.scalars(
-                select(UnitFile).join(Unit, Unit.id == UnitFile.unit_id).where(Unit.run_id == run_id)
+                select(UnitFile)
+                .join(Unit, Unit.id == UnitFile.unit_id)
+                .where(Unit.run_id == run_id)
             ).all()
             by_unit: dict[str, list[UnitFile]] = {}
             for f in files:

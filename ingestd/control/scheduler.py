@@ -41,7 +41,10 @@ class Scheduler:
                 continue
             try:
                 run = self.runs.start_source_run(
-                    source.project_id, [source.name], [day], trigger="scheduled",
+                    source.project_id,
+                    [source.name],
+                    [day],
+                    trigger="scheduled",
                     idempotency_key=key,
                 )
             except IngestdError:

@@ -19,8 +19,9 @@ class RetryPolicy:
         Doubles each attempt up to ``max_seconds``, then takes a random point in its upper
         half ("equal jitter"), so retries of many units spread out instead of stampeding.
         """
-        ceiling = min(self.max_seconds, self.base_seconds * 2 ** max(0, attempt - 1))
-        return ceiling / 2 + (rng or random).random() * ceiling / 2
+        ceiling = min(self.max_seconds, self.base_seconds * 2.0 ** max(0, attempt - 1))
+        fraction: float = (rng or random).random()
+        return ceiling / 2 + fraction * ceiling / 2
 
     def can_retry(self, attempt: int) -> bool:
         return attempt < self.max_attempts

@@ -94,7 +94,7 @@ class WorkerPool:
             try:
                 if self.run_once(worker):
                     continue
-            except Exception:  # noqa: BLE001 - keep the worker alive; the unit is leased
+            except Exception:
                 log.exception("worker %s failed to claim or record a unit", worker)
             self._wake.wait(self.idle_seconds)
             self._wake.clear()
@@ -107,7 +107,7 @@ class WorkerPool:
             for item in running:
                 try:
                     keep = self.runs.heartbeat(item.claim.unit_id, item.worker, self.lease_seconds)
-                except Exception:  # noqa: BLE001 - a missed beat is retried next interval
+                except Exception:
                     log.exception("heartbeat for unit %s failed", item.claim.unit_id)
                     continue
                 if not keep:

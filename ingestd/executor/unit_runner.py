@@ -69,11 +69,16 @@ class UnitRunner:
             self.runs.finish_canceled(unit_id, worker)
         except UnitError as exc:
             delay = self.runs.fail(unit_id, worker, exc)
-            log.warning("unit %s failed (%s): %s%s", unit_id, exc.code, exc,
-                        f"; retrying in {delay:.1f}s" if delay is not None else "")
+            log.warning(
+                "unit %s failed (%s): %s%s",
+                unit_id,
+                exc.code,
+                exc,
+                f"; retrying in {delay:.1f}s" if delay is not None else "",
+            )
         except IngestdError as exc:
             self.runs.fail(unit_id, worker, InternalError(f"{exc.code}: {exc}"))
-        except Exception as exc:  # noqa: BLE001 - the executor's one top-level handler
+        except Exception as exc:
             log.exception("unit %s crashed", unit_id)
             self.runs.fail(unit_id, worker, InternalError(f"{type(exc).__name__}: {exc}"))
 
@@ -113,7 +118,7 @@ class UnitRunner:
             error_policy=source.error_policy,
         )
 
-    def _progress_recorder(self, unit_id: str) -> "ProgressRecorder":
+    def _progress_recorder(self, unit_id: str) -> ProgressRecorder:
         return ProgressRecorder(self.runs, unit_id)
 
 

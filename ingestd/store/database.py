@@ -41,7 +41,7 @@ class Store:
             kwargs["pool_pre_ping"] = True
         try:
             self.engine: Engine = create_engine(url, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several types for bad URLs
+        except Exception as exc:
             raise InvalidInput(f"metadata database URL is not usable: {exc}") from exc
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)

@@ -36,12 +36,42 @@ def test_a_source_runs_for_a_day_with_counts_and_quarantine(tmp_path: Path) -> N
     files = tmp_path / "files" / "in"
     files.mkdir(parents=True)
     (files / f"orders_{DAY}.csv").write_text("id,amount\n1,10.5\n2,x\n3,7\n")
-    ingestd(tmp_path, "tables", "create", "shop.orders", "-c", "id:int64:required",
-            "-c", "amount:float64", "--primary-key", "id")
-    ingestd(tmp_path, "connections", "create", "in", "--kind", "file",
-            "--config", f'{{"root": "{files}"}}')
-    ingestd(tmp_path, "sources", "create", "orders", "--table", "shop.orders",
-            "--connection", "in", "--path", "orders_{ds}.csv", "--mode", "upsert")
+    ingestd(
+        tmp_path,
+        "tables",
+        "create",
+        "shop.orders",
+        "-c",
+        "id:int64:required",
+        "-c",
+        "amount:float64",
+        "--primary-key",
+        "id",
+    )
+    ingestd(
+        tmp_path,
+        "connections",
+        "create",
+        "in",
+        "--kind",
+        "file",
+        "--config",
+        f'{{"root": "{files}"}}',
+    )
+    ingestd(
+        tmp_path,
+        "sources",
+        "create",
+        "orders",
+        "--table",
+        "shop.orders",
+        "--connection",
+        "in",
+        "--path",
+        "orders_{ds}.csv",
+        "--mode",
+        "upsert",
+    )
     out = ingestd(tmp_path, "run", "orders", "--day", DAY).stdout
     assert "succeeded" in out and "3/1" not in out
     assert "│ 3    │ 2        │ 0       │ 0        │ 1" in out or " 3 " in out
@@ -64,7 +94,10 @@ def test_bad_settings_are_refused_with_the_variable_named(tmp_path: Path) -> Non
     env = {**os.environ, "INGESTD_DATA_DIR": str(tmp_path), "INGESTD_WORKERS": "0"}
     result = subprocess.run(
         [sys.executable, "-c", "from ingestd.cli.main import run; run()", "runs", "list"],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert result.returncode == 2 and "INGESTD_WORKERS" in result.stderr
 

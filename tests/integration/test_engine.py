@@ -74,7 +74,11 @@ def test_a_backfill_loads_each_day_with_exact_counts(services: Services) -> None
     assert second.counts.inserted == 10
     assert services.warehouse.query("SELECT count(*) FROM statsig.events") == [(160,)]
     assert [h.state for h in first.history] == [
-        "enqueued", "started", "downloading", "loading", "succeeded"
+        "enqueued",
+        "started",
+        "downloading",
+        "loading",
+        "succeeded",
     ]
 
 
@@ -114,7 +118,9 @@ def test_the_pool_runs_units_in_parallel_threads(services: Services) -> None:
     project_id = add_source(services)
     days = [DAY + timedelta(days=i) for i in range(6)]
     for day in days:
-        write_events(services.settings.data_dir / "files" / "events" / day.isoformat() / "a.csv", 20)
+        write_events(
+            services.settings.data_dir / "files" / "events" / day.isoformat() / "a.csv", 20
+        )
     run = services.runs.start_source_run(project_id, ["events"], days, trigger="backfill")
     pool = services.pool(workers=3)
     pool.start()

@@ -56,8 +56,18 @@ def test_migrations_apply_to_an_empty_database_and_are_idempotent(database_url: 
     store.migrate()
     store.migrate()
     names = set(inspect(store.engine).get_table_names())
-    assert {"projects", "api_keys", "connections", "tables", "sources", "runs", "units",
-            "unit_files", "status_history", "alembic_version"} <= names
+    assert {
+        "projects",
+        "api_keys",
+        "connections",
+        "tables",
+        "sources",
+        "runs",
+        "units",
+        "unit_files",
+        "status_history",
+        "alembic_version",
+    } <= names
     with store.read() as session:
         assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
     store.dispose()
@@ -85,7 +95,9 @@ def test_keys_are_stored_hashed_and_scoped(svc: Services) -> None:
 def test_connection_secrets_are_kept_apart_from_views(svc: Services, tmp_path: Path) -> None:
     project_id = svc.access.ensure_project("acme")
     root = svc.settings.data_dir / "files"
-    view = svc.catalog.create_connection(project_id, "files", "file", {"root": str(root)}, {"token": "s3cret"})
+    view = svc.catalog.create_connection(
+        project_id, "files", "file", {"root": str(root)}, {"token": "s3cret"}
+    )
     assert view.has_secrets and "s3cret" not in repr(view)
     assert svc.catalog.connection_secrets(project_id, "files") == {"token": "s3cret"}
     with pytest.raises(Conflict):
@@ -110,12 +122,17 @@ def test_a_rejected_source_changes_nothing(svc: Services) -> None:
 def test_runs_are_idempotent_and_units_cover_source_by_day(svc: Services) -> None:
     project_id = _source(svc)
     days = [DAY, DAY + timedelta(days=1)]
-    first = svc.runs.start_source_run(project_id, ["events"], days, trigger="backfill",
-                                      idempotency_key="k1")
-    again = svc.runs.start_source_run(project_id, ["events"], days, trigger="backfill",
-                                      idempotency_key="k1")
+    first = svc.runs.start_source_run(
+        project_id, ["events"], days, trigger="backfill", idempotency_key="k1"
+    )
+    again = svc.runs.start_source_run(
+        project_id, ["events"], days, trigger="backfill", idempotency_key="k1"
+    )
     assert again.id == first.id
-    assert [(u.source_name, u.day) for u in first.units] == [("events", DAY), ("events", DAY + timedelta(days=1))]
+    assert [(u.source_name, u.day) for u in first.units] == [
+        ("events", DAY),
+        ("events", DAY + timedelta(days=1)),
+    ]
     assert first.state is RunState.ENQUEUED
     runs, total = svc.runs.list_runs(project_id)
     assert total == 1 and runs[0].id == first.id
@@ -194,8 +211,9 @@ def test_an_expired_lease_is_picked_up_again_by_another_worker(svc: Services) ->
 
 def test_cancel_run_cancels_waiting_units_and_history_is_append_only(svc: Services) -> None:
     project_id = _source(svc)
-    run = svc.runs.start_source_run(project_id, ["events"], [DAY, DAY + timedelta(days=1)],
-                                    trigger="manual")
+    run = svc.runs.start_source_run(
+        project_id, ["events"], [DAY, DAY + timedelta(days=1)], trigger="manual"
+    )
     with svc.store.read() as session:
         before = session.scalar(select(StatusEvent.id).order_by(StatusEvent.id))
     view = svc.runs.cancel_run(project_id, run.id)

@@ -17,7 +17,9 @@ def test_defaults_live_in_the_data_directory(tmp_path: Path) -> None:
     assert settings.allowed_file_roots == (tmp_path / "files",)
 
 
-def test_environment_variables_use_the_prefix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_environment_variables_use_the_prefix(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("INGESTD_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("INGESTD_WORKERS", "5")
     monkeypatch.setenv("INGESTD_FILE_ROOTS", f"{tmp_path}/a, {tmp_path}/b")
