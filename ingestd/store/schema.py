@@ -229,3 +229,69 @@ class StatusEvent(Base):
     state: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     message: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class DatasetSchedule(Base):
+    """Statsig's per-dataset daily hour (PST) for scheduled imports (API-SURFACE §1.4 #11-12)."""
+
+    __tablename__ = "dataset_schedules"
+    __table_args__ = (UniqueConstraint("project_id", "dataset"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    dataset: Mapped[str] = mapped_column(String(32))
+    hour_pst: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class IdempotentResponse(Base):
+    """The first answer to a request sent with an ``Idempotency-Key``; repeats get it back."""
+
+    __tablename__ = "idempotent_responses"
+    __table_args__ = (UniqueConstraint("project_id", "key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(512))
+    status_code: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OAuthClient(Base):
+    """Client-credentials pairs (Amperity ``/api/v0/oauth2/token``); the secret is stored hashed."""
+
+    __tablename__ = "oauth_clients"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AccessToken(Base):
+    """Short-lived bearer tokens minted for OAuth clients; only a SHA-256 is kept."""
+
+    __tablename__ = "access_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("oauth_clients.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StreamRecord(Base):
+    """A record accepted by a streaming endpoint: durable from the moment it is acknowledged,
+    until a flush writes it into a file that a run loads."""
+
+    __tablename__ = "stream_records"
+    __table_args__ = (Index("ix_stream_records_pending", "project_id", "stream_id", "run_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    stream_id: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    run_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    """Set when the record was flushed into a run's file."""
