@@ -16,6 +16,8 @@ from ingestd.control.runs import Claim, Runs
 from ingestd.dataplane.contract import CancelToken, LoadRequest, Progress
 from ingestd.dataplane.files import expand
 from ingestd.dataplane.pipeline import DataPlane
+from ingestd.domain.mapping import Mapping, identity_mapping
+from ingestd.domain.sources import ErrorPolicy, LoadMode, ReadOptions
 from ingestd.domain.states import UnitState
 from ingestd.domain.templates import render
 from ingestd.errors import (
@@ -24,12 +26,41 @@ from ingestd.errors import (
     IngestdError,
     InternalError,
     NotFound,
+    SourceNotFound,
     UnitError,
 )
 from ingestd.store.database import Store
 from ingestd.store.schema import Unit
 
 log = logging.getLogger("ingestd.executor")
+
+
+def file_unit_spec(
+    table: str,
+    inputs: list[Path],
+    *,
+    input_names: list[str] | None = None,
+    mapping: Mapping | None = None,
+    read_options: ReadOptions | None = None,
+    mode: LoadMode = LoadMode.APPEND,
+    error_policy: ErrorPolicy | None = None,
+    empty_is_error: bool = False,
+    tags: list[str] | None = None,
+) -> dict[str, object]:
+    """The ``Unit.spec`` of a unit that loads given local files (not a source's day)."""
+    return {
+        "table": table,
+        "inputs": [str(p) for p in inputs],
+        "input_names": input_names or [p.name for p in inputs],
+        "mapping": mapping.to_list() if mapping is not None else None,
+        "read_options": (read_options or ReadOptions()).to_dict(),
+        "mode": mode.value,
+        "error_policy": (error_policy or ErrorPolicy()).to_dict(),
+        "empty_is_error": empty_is_error,
+        "tags": tags or [],
+    }
+
+
 PROGRESS_INTERVAL_SECONDS = 1.0
 
 
@@ -86,6 +117,8 @@ class UnitRunner:
         with self.store.read() as session:
             unit = session.get(Unit, claim.unit_id)
             assert unit is not None
+        if unit.spec.get("inputs"):
+            return self._request_from_spec(claim, unit)
         if unit.source_name is None or unit.day is None:
             raise InternalError(f"unit {unit.id} has no source and day to load")
         try:
@@ -116,6 +149,34 @@ class UnitRunner:
             mode=source.load_mode,
             day=unit.day,
             error_policy=source.error_policy,
+        )
+
+    def _request_from_spec(self, claim: Claim, unit: Unit) -> LoadRequest:
+        """Units that carry their own description (streamed batches, blobs): see
+        ``file_unit_spec``."""
+        spec = unit.spec
+        table = self.catalog.get_table(claim.project_id, str(spec["table"]))
+        paths = tuple(Path(p) for p in spec["inputs"])
+        for path in paths:
+            if not path.exists():
+                raise SourceNotFound(f"{path} does not exist any more")
+        mapping = (
+            Mapping.from_list(spec["mapping"]) if spec.get("mapping") else identity_mapping(table)
+        )
+        return LoadRequest(
+            load_key=unit.load_key,
+            unit_id=unit.id,
+            run_id=unit.run_id,
+            table=table,
+            mapping=mapping,
+            inputs=paths,
+            input_names=tuple(spec.get("input_names") or [p.name for p in paths]),
+            read_options=ReadOptions.from_dict(spec.get("read_options")),
+            mode=LoadMode(spec.get("mode", "append")),
+            day=unit.day,
+            error_policy=ErrorPolicy.from_dict(spec.get("error_policy")),
+            empty_is_error=bool(spec.get("empty_is_error", False)),
+            tags=tuple(spec.get("tags") or ()),
         )
 
     def _progress_recorder(self, unit_id: str) -> ProgressRecorder:
