@@ -137,6 +137,7 @@ def main() -> None:
         console.print(f"[yellow]{DLT_PYTHON} is missing: skipping dlt (see bench/README.md)")
         approaches = [a for a in approaches if a.venv != "dlt"]
     started = datetime.datetime.now(datetime.UTC)
+    environment = _environment()  # before the runs: the commit measured, not a later one
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     settings = Settings(
         args.out / "work", args.out / "logs" / stamp, args.memory_limit, args.slice_factor
@@ -169,7 +170,7 @@ def main() -> None:
             {
                 "started": started.isoformat(),
                 "argv": sys.argv,
-                "environment": _environment(),
+                "environment": environment,
                 "settings": {k: str(v) for k, v in vars(args).items()},
                 "summary": [line.__dict__ for line in lines],
                 "checks": checks,

@@ -75,6 +75,27 @@ class Settings(BaseSettings):
         description="Comma-separated CIDRs exempted from the refusal of loopback and private "
         "addresses when fetching blob URLs, e.g. `127.0.0.0/8`.",
     )
+    statsig_mutations_per_10s: int = Field(
+        default=100, ge=1, description="Statsig dialect: mutations a project may make per 10 s."
+    )
+    statsig_mutations_per_15m: int = Field(
+        default=900, ge=1, description="Statsig dialect: mutations a project may make per 15 min."
+    )
+    data_check_lookback_days: int = Field(
+        default=3,
+        ge=0,
+        le=60,
+        description="Data checks reload a loaded day whose source count changed, for this many "
+        "days after the day.",
+    )
+    data_check_threshold: float = Field(
+        default=0.05,
+        ge=0,
+        description="Relative change of a day's source count (0.05 = 5 %) that triggers a reload.",
+    )
+    data_check_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="How often the scheduler runs the data checks."
+    )
     scheduler_interval_seconds: float = Field(
         default=30.0, gt=0, description="How often the scheduler loop looks for due work."
     )

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 import ingestd
+from ingestd.api.statsig import router as statsig
 from ingestd.control.services import Services
 
 log = logging.getLogger("ingestd.api")
@@ -40,6 +41,7 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
 
     app = FastAPI(title="ingestd", version=ingestd.__version__, lifespan=lifespan)
     app.state.services = services
+    app.include_router(statsig.build_router(services))
 
     @app.get("/healthz", tags=["ingestd"])
     def healthz() -> JSONResponse:

@@ -91,6 +91,10 @@ class Access:
             raise NotFound(f"project {name!r} does not exist", hint="create a key for it first")
         return project.id
 
+    def project_ids(self) -> list[int]:
+        with self.store.read() as session:
+            return list(session.scalars(select(Project.id).order_by(Project.id)))
+
     def list_projects(self) -> list[str]:
         with self.store.read() as session:
             return list(session.scalars(select(Project.name).order_by(Project.name)))

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ingestd.dataplane.files import check_allowed
+from ingestd.dataplane.sql_extract import SQL_KINDS
 from ingestd.domain.mapping import Mapping, identity_mapping
 from ingestd.domain.names import check_identifier
 from ingestd.domain.sources import DELIMITED, ErrorPolicy, LoadMode, ReadOptions
@@ -23,7 +24,9 @@ from ingestd.errors import Conflict, FetchNotAllowed, InvalidInput, NotFound
 from ingestd.store.database import Store
 from ingestd.store.schema import Connection, Source, TableDef, Unit, utcnow
 
-CONNECTION_KINDS = frozenset({"file", "duckdb", "sqlite", "postgres", "redshift", "mysql"})
+CONNECTION_KINDS = frozenset(
+    {"file", "duckdb", "sqlite", "postgres", "redshift", "mysql", "databricks"}
+)
 """Kinds of connection a source can read through (SQL kinds arrive with the SQL sources)."""
 
 
@@ -259,6 +262,13 @@ class Catalog:
                 connection_id = connection_row.id
                 if path_template is not None and connection_row.kind != "file":
                     raise InvalidInput(f"connection {connection!r} is not a file connection")
+                if query is not None and connection_row.kind not in SQL_KINDS:
+                    raise InvalidInput(
+                        f"connection {connection!r} ({connection_row.kind}) cannot run queries",
+                        hint=f"use a connection of kind {', '.join(sorted(SQL_KINDS))}",
+                    )
+            elif query is not None:
+                raise InvalidInput("a query source needs a connection to run it on")
             elif path_template is not None and not Path(path_template).is_absolute():
                 raise InvalidInput(
                     "a path template without a file connection must be an absolute path"

@@ -471,22 +471,28 @@ class Runs:
 
     def latest_units_by_day(
         self, project_id: int, start: date, end: date, source_names: Sequence[str] | None = None
-    ) -> list[UnitView]:
-        """Daily status: for each source and day, the newest unit that covered it."""
+    ) -> list[tuple[UnitView, str]]:
+        """Daily status: for each source and day, the newest unit that covered it, with the
+        trigger of its run (oldest day first)."""
         with self.store.read() as session:
-            query = select(Unit).where(
-                Unit.project_id == project_id,
-                Unit.source_id.is_not(None),
-                Unit.day >= start,
-                Unit.day <= end,
+            query = (
+                select(Unit, Run.trigger)
+                .join(Run, Run.id == Unit.run_id)
+                .where(
+                    Unit.project_id == project_id,
+                    Unit.source_name.is_not(None),
+                    Unit.day >= start,
+                    Unit.day <= end,
+                )
             )
             if source_names is not None:
                 query = query.where(Unit.source_name.in_(list(source_names)))
-            rows = session.scalars(query.order_by(Unit.created_at)).all()
-        latest: dict[tuple[str | None, date | None], Unit] = {}
-        for unit in rows:
-            latest[(unit.source_name, unit.day)] = unit
-        return [UnitView.of(u) for u in latest.values()]
+            rows = session.execute(query.order_by(Unit.created_at, Unit.position)).all()
+        latest: dict[tuple[str | None, date | None], tuple[Unit, str]] = {}
+        for unit, trigger in rows:
+            latest[(unit.source_name, unit.day)] = (unit, trigger)
+        ordered = sorted(latest.values(), key=lambda item: (item[0].day, item[0].source_name))
+        return [(UnitView.of(unit), trigger) for unit, trigger in ordered]
 
     def source_ids_with_schedule(self, project_id: int | None = None) -> list[Source]:
         with self.store.read() as session:

@@ -1,14 +1,17 @@
-"""The daily scheduler: one `scheduled` run per scheduled source and day, never two.
+"""The daily scheduler: one `scheduled` run per schedule and day, never two.
 
-Schedules are kept in PST (UTC-8 all year, as Statsig's are; API-SURFACE §1.5). Once the hour
-has come, the previous PST day is loaded. The run's idempotency key (source and day) is unique in
-the store, so restarts and several ingestd processes on one PostgreSQL cannot double a run.
+Two kinds of schedule exist: a dataset's hour (Statsig: every enabled, not API-triggered source
+of the dataset, in one run) and a single source's own hour (``schedule_hour_pst``). Hours are
+PST (UTC-8 all year, as Statsig's are; API-SURFACE §1.5); once the hour has come, the previous
+PST day is loaded. A run's idempotency key names the schedule and the day and is unique in the
+store, so restarts and several ingestd processes on one PostgreSQL cannot double a run.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
+from ingestd.control.datasets import DatasetSources
 from ingestd.control.runs import Runs
 from ingestd.errors import IngestdError
 
@@ -23,20 +26,44 @@ def due_day(now: datetime, hour_pst: int) -> date | None:
     return local.date() - timedelta(days=1)
 
 
+def pst_today(now: datetime) -> date:
+    return now.astimezone(PST).date()
+
+
 class Scheduler:
-    def __init__(self, runs: Runs) -> None:
+    def __init__(self, runs: Runs, datasets: DatasetSources) -> None:
         self.runs = runs
+        self.datasets = datasets
 
     def tick(self, now: datetime | None = None) -> list[str]:
         """Create the runs that are due; returns their ids (existing ones are not recreated)."""
         now = now or datetime.now(UTC)
-        created = []
+        created: list[str] = []
+        for project_id, dataset, hour in self.datasets.scheduled_datasets():
+            day = due_day(now, hour)
+            if day is None:
+                continue
+            key = f"scheduled:{dataset}:{day.isoformat()}"
+            if self.runs.find_by_idempotency_key(project_id, key) is not None:
+                continue
+            try:
+                run = self.datasets.start(
+                    project_id,
+                    dataset,
+                    [day],
+                    trigger="scheduled",
+                    api_triggered=False,
+                    idempotency_key=key,
+                )
+            except IngestdError:
+                continue  # nothing to load for it (e.g. all sources API-triggered)
+            created.append(run.id)
         for source in self.runs.source_ids_with_schedule():
             assert source.schedule_hour_pst is not None
             day = due_day(now, source.schedule_hour_pst)
-            if day is None or source.api_triggered:
-                continue
-            key = f"scheduled:{source.id}:{day.isoformat()}"
+            if day is None or source.api_triggered or source.dataset is not None:
+                continue  # dataset sources follow their dataset's schedule
+            key = f"scheduled:source:{source.id}:{day.isoformat()}"
             if self.runs.find_by_idempotency_key(source.project_id, key) is not None:
                 continue
             try:

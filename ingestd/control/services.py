@@ -10,6 +10,8 @@ from functools import cached_property
 
 from ingestd.control.access import Access
 from ingestd.control.catalog import Catalog
+from ingestd.control.data_checks import DataChecks
+from ingestd.control.datasets import DatasetSources
 from ingestd.control.quarantine import Quarantine
 from ingestd.control.runs import Runs
 from ingestd.control.scheduler import Scheduler
@@ -39,7 +41,6 @@ class Services:
         self.access = Access(self.store)
         self.catalog = Catalog(self.store, settings.allowed_file_roots)
         self.runs = Runs(self.store, self.catalog, self.retry)
-        self.scheduler = Scheduler(self.runs)
 
     @cached_property
     def warehouse(self) -> Warehouse:
@@ -58,10 +59,40 @@ class Services:
     def quarantine(self) -> Quarantine:
         return Quarantine(self.warehouse, self.dataplane, self.catalog, self.store)
 
-    def pool(self, workers: int | None = None) -> WorkerPool:
-        runner = UnitRunner(
-            self.store, self.catalog, self.runs, self.dataplane, self.settings.allowed_file_roots
+    @cached_property
+    def scheduler(self) -> Scheduler:
+        return Scheduler(self.runs, self.datasets)
+
+    @cached_property
+    def datasets(self) -> DatasetSources:
+        return DatasetSources(self.store, self.catalog, self.runs)
+
+    @cached_property
+    def data_checks(self) -> DataChecks:
+        return DataChecks(
+            self.catalog,
+            self.runs,
+            self.datasets,
+            self.runner(),
+            self.warehouse,
+            self.settings.data_dir / "checks",
+            self.settings.memory_limit,
+            lookback_days=self.settings.data_check_lookback_days,
+            threshold=self.settings.data_check_threshold,
         )
+
+    def runner(self) -> UnitRunner:
+        return UnitRunner(
+            self.store,
+            self.catalog,
+            self.runs,
+            self.dataplane,
+            self.settings.allowed_file_roots,
+            self.settings.data_dir / "staging",
+        )
+
+    def pool(self, workers: int | None = None) -> WorkerPool:
+        runner = self.runner()
         return WorkerPool(
             self.runs,
             runner,

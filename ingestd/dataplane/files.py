@@ -1,8 +1,9 @@
 """Resolve a unit's inputs to local, readable files.
 
-Path templates are rendered for the day, checked against the allowed roots and globbed. bz2
-streams and zip members are unpacked into the unit's staging folder with bounded buffers; gzip
-and zstd stay compressed and are decoded by the reader itself.
+Path templates are rendered for the day, checked against the allowed roots and globbed. bz2 and
+zstd streams and zip members are unpacked into the unit's staging folder with bounded buffers;
+gzip stays compressed and is decoded by the reader itself (except under columnar formats,
+which need a seekable file).
 """
 
 from __future__ import annotations
@@ -83,9 +84,14 @@ def prepare(path: Path, name: str, options: ReadOptions, staging: Path) -> list[
     """Turn one input file into the local files to read (several for a zip archive)."""
     head = _head(path)
     compression = options.compression or compression_of(name, head)
-    if compression is Compression.BZ2:
+    if compression in (Compression.BZ2, Compression.ZSTD):
+        # zstd too: DuckDB and zstandard's stream reader end a truncated zstd stream silently,
+        # so it is unpacked here, where a missing end of frame is detected.
         target = staging / strip_compression_suffix(path.name)
-        _unpack_bz2(path, target, name)
+        if compression is Compression.BZ2:
+            _unpack_bz2(path, target, name)
+        else:
+            _unpack_zstd(path, target, name)
         # Users see the name they gave (people.csv.bz2); the format comes from what is inside.
         return prepare(target, name, _plain(options), staging)
     if compression is Compression.ZIP:
@@ -104,7 +110,7 @@ def prepare(path: Path, name: str, options: ReadOptions, staging: Path) -> list[
     ):
         # Columnar readers need a seekable plain file.
         target = staging / strip_compression_suffix(path.name)
-        _unpack_stream(path, target, name, compression)
+        _unpack_gzip(path, target, name)
         return [LocalFile(name, target, data_format, Compression.NONE, target.stat().st_size)]
     return [LocalFile(name, path, data_format, compression, path.stat().st_size)]
 
@@ -123,21 +129,39 @@ def _unpack_bz2(source: Path, target: Path, name: str) -> None:
         raise CorruptCompression(f"{name}: the bz2 stream is corrupt or truncated ({exc})") from exc
 
 
-def _unpack_stream(source: Path, target: Path, name: str, compression: Compression) -> None:
-    import gzip
-
+def _unpack_zstd(source: Path, target: Path, name: str) -> None:
     import zstandard
+
+    context = zstandard.ZstdDecompressor()
+    frame, in_frame = context.decompressobj(), False
+    try:
+        with source.open("rb") as reader, target.open("wb") as writer:
+            while chunk := reader.read(_COPY_BUFFER):
+                while chunk:
+                    writer.write(frame.decompress(chunk))
+                    in_frame = True
+                    if not frame.eof:
+                        break
+                    # The frame ended; whatever follows is the next frame.
+                    chunk = frame.unused_data
+                    frame, in_frame = context.decompressobj(), False
+    except zstandard.ZstdError as exc:
+        raise CorruptCompression(f"{name}: the zstd stream is corrupt ({exc})") from exc
+    if in_frame:
+        raise CorruptCompression(
+            f"{name}: the zstd stream is truncated (its last frame has no end)"
+        )
+
+
+def _unpack_gzip(source: Path, target: Path, name: str) -> None:
+    import gzip
 
     try:
         with source.open("rb") as raw, target.open("wb") as writer:
-            if compression is Compression.GZIP:
-                with gzip.GzipFile(fileobj=raw) as reader:
-                    shutil.copyfileobj(reader, writer, _COPY_BUFFER)
-            else:
-                with zstandard.ZstdDecompressor().stream_reader(raw) as zreader:
-                    shutil.copyfileobj(zreader, writer, _COPY_BUFFER)
-    except (OSError, EOFError, zlib.error, zstandard.ZstdError) as exc:
-        raise CorruptCompression(f"{name}: the {compression} stream is corrupt ({exc})") from exc
+            with gzip.GzipFile(fileobj=raw) as reader:
+                shutil.copyfileobj(reader, writer, _COPY_BUFFER)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise CorruptCompression(f"{name}: the gzip stream is corrupt ({exc})") from exc
 
 
 def _unpack_zip(source: Path, name: str, pattern: str, staging: Path) -> list[tuple[Path, str]]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
+from collections.abc import Mapping as TypingMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from ingestd.dataplane.contract import (
 from ingestd.dataplane.files import LocalFile, prepare
 from ingestd.dataplane.warehouse import DAY, LOAD_KEY, Warehouse
 from ingestd.domain.names import quote
-from ingestd.domain.row_errors import CSV_REJECT_CODES, RowError
+from ingestd.domain.row_errors import CSV_REJECT_CODES, JSON_LINE_REJECT_CODES, RowError
 from ingestd.domain.sources import DataFormat, LoadMode, OnError
 from ingestd.errors import (
     AccountingMismatch,
@@ -201,22 +202,26 @@ class _Load:
         scan_id = uuid.uuid4().hex[:12]
         if scans.is_delimited(fmt):
             scan = scans.csv_scan(file, self.request.read_options, fmt, scan_id)
-            self._insert_scan(scan, index)
-            self._stage_csv_rejects(scan, index)
+            if scan is None:
+                if self.request.empty_is_error:
+                    raise EmptySource(f"{file.name} holds no data once decompressed")
+                return
+            try:
+                self._insert_scan(scan, index)
+                self._stage_reader_rejects(scan, index, CSV_REJECT_CODES)
+            finally:
+                scans.drop_rejects(self.cur, scan)
         elif fmt in (DataFormat.JSON, DataFormat.MULTIJSON):
             fields = scans.json_fields(self.table, self.request.mapping)
             scan = scans.json_scan(file, fmt, fields)
             try:
                 self._insert_scan(scan, index, translate=False)
-            except duckdb.InvalidInputException as exc:
-                if fmt is not DataFormat.JSON or "malformed json" not in str(exc).lower():
+            except duckdb.Error as exc:
+                if fmt is not DataFormat.JSON or not scans.needs_line_scan(exc):
                     raise scans.translate(exc, file.name) from exc
-                # Malformed lines: redo this file line by line to quarantine exactly those.
+                # Bad lines: redo this file line by line to quarantine exactly those.
                 self._sql(f"DELETE FROM {self.stage} WHERE _file = ?", [index])
-                lines = scans.json_lines_scan(file, fields, scan_id)
-                self._insert_scan(lines, index)
-                self._stage_rejects(index, scans.json_line_rejects(self.cur, lines))
-                scans.drop_rejects(self.cur, lines)
+                self._stage_json_lines(file, index, fields, scan_id)
         elif fmt is DataFormat.PARQUET:
             scan = scans.parquet_scan(file)
             scan.shape = scans.describe(self.cur, scan)
@@ -245,27 +250,42 @@ class _Load:
         except pa.ArrowInvalid as exc:
             raise WrongFormat(f"{scan.shape.file_name}: {exc}") from exc
 
-    def _stage_csv_rejects(self, scan: scans.Scan, index: int) -> None:
+    def _stage_json_lines(
+        self, file: LocalFile, index: int, fields: dict[str, str], scan_id: str
+    ) -> None:
+        lines = scans.json_lines_scan(self.cur, file, fields, scan_id)
+        try:
+            self._insert_scan(lines, index)
+            self._sql(
+                f"INSERT INTO {self.qstage} SELECT {index}, * "
+                f"FROM ({scans.json_line_rejects(lines)})"
+            )
+            self._stage_reader_rejects(
+                lines, index, JSON_LINE_REJECT_CODES, RowError.MALFORMED_JSON
+            )
+        finally:
+            scans.drop_rejects(self.cur, lines)
+
+    def _stage_reader_rejects(
+        self,
+        scan: scans.Scan,
+        index: int,
+        codes: TypingMapping[str, RowError],
+        default: RowError = RowError.UNPARSEABLE_RECORD,
+    ) -> None:
+        """Quarantine the lines the reader refused, one row per line (its first error)."""
         cases = " ".join(
             f"WHEN {sql_literal(kind)} THEN {sql_literal(code.value)}"
-            for kind, code in CSV_REJECT_CODES.items()
+            for kind, code in codes.items()
         )
         self._sql(
-            f"INSERT INTO {self.qstage} SELECT ?, line + ?, NULL, column_name, "
-            f"CASE CAST(error_type AS VARCHAR) {cases} ELSE "
-            f"{sql_literal(RowError.UNPARSEABLE_RECORD.value)} END, error_message, csv_line "
-            f"FROM {scan.rejects_table} "
-            "QUALIFY row_number() OVER (PARTITION BY line ORDER BY byte_position) = 1",
-            [index, scan.line_offset],
+            f"INSERT INTO {self.qstage} SELECT ?, line, NULL, column_name, "
+            f"CASE CAST(error_type AS VARCHAR) {cases} ELSE {sql_literal(default.value)} END, "
+            f"error_message, csv_line FROM {scan.rejects_table} "
+            "QUALIFY row_number() OVER (PARTITION BY line ORDER BY byte_position) = 1 "
+            "ORDER BY line",
+            [index],
         )
-        scans.drop_rejects(self.cur, scan)
-
-    def _stage_rejects(self, index: int, rejects: list[scans.ParseReject]) -> None:
-        if rejects:
-            self.cur.executemany(
-                f"INSERT INTO {self.qstage} VALUES (?, ?, NULL, ?, ?, ?, ?)",
-                [[index, r.line, r.column, r.code.value, r.message, r.raw] for r in rejects],
-            )
 
     def _check_readable(self, file: LocalFile, index: int) -> None:
         parsed = self._count(f"SELECT count(*) FROM {self.stage} WHERE _file = ?", [index])
@@ -360,8 +380,7 @@ class _Load:
         columns = ", ".join(self.columns)
         # Cheap test first: if every good row hashes differently, no two rows are equal.
         rows, distinct = self._one(
-            f"SELECT count(*), count(DISTINCT hash({columns})) FROM {self.stage} "
-            "WHERE _err IS NULL"
+            f"SELECT count(*), count(DISTINCT hash({columns})) FROM {self.stage} WHERE _err IS NULL"
         ) or (0, 0)
         self.has_duplicates = rows != distinct
         self._sql(f"CREATE TEMP TABLE {self.dups} (r BIGINT, _file INTEGER)")

@@ -3,15 +3,17 @@
 CSV, JSON and Parquet use DuckDB's own streaming readers (the fastest here, research/
 performance.md). Avro and ORC, which DuckDB cannot read offline, stream as Arrow record batches
 that DuckDB scans. Records a reader cannot parse (ragged CSV rows, unclosed quotes, bad UTF-8,
-malformed JSON lines) come back as ``ParseReject``s with their line; content that is not what it
-claims to be raises a ``UnitError`` with a precise code.
+malformed JSON lines) are collected in the scan's rejects with their line; content that is not
+what it claims to be raises a ``UnitError`` with a precise code.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import io
 import itertools
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,12 +22,13 @@ from typing import BinaryIO, cast
 
 import duckdb
 import pyarrow as pa
+import zstandard
 
 from ingestd.dataplane.coerce import sql_literal
 from ingestd.dataplane.compile import SourceShape
 from ingestd.dataplane.files import LocalFile
 from ingestd.domain.mapping import Mapping, RefKind
-from ingestd.domain.row_errors import CSV_REJECT_CODES, RowError
+from ingestd.domain.row_errors import RowError
 from ingestd.domain.sources import (
     DEFAULT_DELIMITERS,
     DELIMITED,
@@ -44,19 +47,12 @@ from ingestd.errors import (
 )
 
 MAX_RECORD_BYTES = 8 << 20
-"""Records (CSV lines, JSON lines) longer than this are quarantined as RECORD_TOO_LARGE."""
+"""Records (CSV lines, JSON lines) longer than this are quarantined as RECORD_TOO_LARGE; DuckDB's
+JSON reader may hold NDJSON records up to a few times larger, which then load."""
 ARROW_BATCH_ROWS = 65_536
+_SNIFF_BYTES = 64 << 10
 _DUCKDB_ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-16": "utf-16", "latin-1": "latin-1"}
 _JSON_FIELD_SEPARATOR = "\x1f"  # never raw inside valid JSON (control characters are escaped)
-
-
-@dataclass(frozen=True)
-class ParseReject:
-    line: int | None
-    column: str | None
-    code: RowError
-    message: str
-    raw: str
 
 
 @dataclass
@@ -64,10 +60,10 @@ class Scan:
     sql: str
     shape: SourceShape
     rejects_table: str | None = None
-    """CSV: DuckDB table that collects this scan's unparseable lines."""
-    line_offset: int = 0
-    """Line number of the file's first data record minus one (header, skipped records)."""
+    """CSV: DuckDB table that collects this scan's unparseable lines (with their file line)."""
     arrow_views: list[str] = field(default_factory=list)
+    temp_tables: list[str] = field(default_factory=list)
+    """Tables the scan created; ``drop_rejects`` drops them."""
 
 
 def _compression_arg(file: LocalFile) -> str:
@@ -95,13 +91,46 @@ def _byte_stream(file: LocalFile) -> Iterator[BinaryIO]:
             yield raw
 
 
+def _decoded_lines(head: bytes, stream: BinaryIO, encoding: str) -> Iterator[str]:
+    """Text lines of ``head`` and then the rest of ``stream``, decoded one line's bytes at a
+    time: a bad byte further on does not spoil the lines before it."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    pending = ""
+    rest = iter(lambda: stream.readline(_SNIFF_BYTES), b"")
+    for chunk in itertools.chain(io.BytesIO(head), rest):
+        pending += decoder.decode(chunk)
+        while (end := pending.find("\n")) >= 0:
+            yield pending[: end + 1]
+            pending = pending[end + 1 :]
+        if len(pending) > MAX_RECORD_BYTES:
+            raise FieldTooLarge(f"the first record is longer than {MAX_RECORD_BYTES} bytes")
+    pending += decoder.decode(b"", final=True)
+    if pending:
+        yield pending
+
+
 def _first_record(file: LocalFile, options: ReadOptions, delimiter: str) -> list[str] | None:
-    """The first CSV record, parsed with the file's own dialect (None for an empty file)."""
+    """The first CSV record, parsed with the file's own dialect (None when the file, once
+    decompressed, holds no bytes). Binary content is refused as the wrong format."""
+    try:
+        wide = codecs.lookup(options.encoding).name.startswith(("utf-16", "utf-32"))
+    except LookupError:
+        raise InvalidEncoding(
+            f"{file.name}: unknown encoding {options.encoding!r}",
+            hint="use utf-8, utf-16 or latin-1",
+        ) from None
     try:
         with _byte_stream(file) as stream:
-            text = codecs.getreader(options.encoding)(stream)
+            head = stream.read(_SNIFF_BYTES)
+            if not head:
+                return None
+            if b"\x00" in head and not wide:
+                raise WrongFormat(
+                    f"{file.name}: holds binary data, not {file.format.value} text",
+                    hint="check the declared format and compression",
+                )
             reader = csv.reader(
-                itertools.islice(text, 0, 1),
+                _decoded_lines(head, stream, options.encoding),
                 delimiter=delimiter,
                 quotechar=options.quote or None,
                 escapechar=options.escape if options.escape != options.quote else None,
@@ -110,23 +139,29 @@ def _first_record(file: LocalFile, options: ReadOptions, delimiter: str) -> list
             first = next(reader, None)
     except UnicodeDecodeError as exc:
         raise InvalidEncoding(
-            f"{file.name}: the first line is not valid {options.encoding} ({exc.reason} at "
-            f"byte {exc.start})",
+            f"{file.name}: the first line is not valid {options.encoding} ({exc.reason})",
             hint="set the file's encoding in the read options",
         ) from exc
-    except (EOFError, OSError) as exc:
+    except (EOFError, OSError, zlib.error, zstandard.ZstdError) as exc:
         raise CorruptCompression(f"{file.name}: cannot decompress ({exc})") from exc
+    except FieldTooLarge as exc:
+        raise FieldTooLarge(f"{file.name}: {exc.message}") from exc
     except csv.Error as exc:
         raise WrongFormat(f"{file.name}: the header line is not valid CSV ({exc})") from exc
-    if first is not None and first and first[0].startswith("\ufeff"):
+    if first and first[0].startswith("\ufeff"):
         first[0] = first[0][1:]
-    return first
+    return first if first is not None else []
 
 
-def csv_scan(file: LocalFile, options: ReadOptions, data_format: DataFormat, scan_id: str) -> Scan:
+def csv_scan(
+    file: LocalFile, options: ReadOptions, data_format: DataFormat, scan_id: str
+) -> Scan | None:
+    """The file's records as VARCHAR columns (None when it holds no bytes at all)."""
     delimiter = options.delimiter or DEFAULT_DELIMITERS.get(data_format, ",")
     first = _first_record(file, options, delimiter)
     if first is None:
+        return None
+    if not first:
         first = ["column0"]
     if options.header:
         names = [name if name else f"column{i}" for i, name in enumerate(first)]
@@ -154,7 +189,7 @@ def csv_scan(file: LocalFile, options: ReadOptions, data_format: DataFormat, sca
         f"null_padding=false, parallel=true)"
     )
     shape = SourceShape(tuple((n, "VARCHAR") for n in names), file.name)
-    return Scan(sql, shape, rejects_table=rejects, line_offset=skip)
+    return Scan(sql, shape, rejects_table=rejects)
 
 
 def json_fields(table: TableSpec, mapping: Mapping) -> dict[str, str]:
@@ -190,60 +225,85 @@ def json_scan(file: LocalFile, data_format: DataFormat, fields: dict[str, str]) 
     sql = (
         f"read_json({sql_literal(str(file.path))}, format={sql_literal(layout)}, "
         f"columns={columns}, compression={sql_literal(_compression_arg(file))}, "
+        # DuckDB's reader holds somewhat larger objects too (up to its buffer); past that the
+        # read fails and the line scan quarantines the record (``needs_line_scan``).
         f"maximum_object_size={MAX_RECORD_BYTES})"
     )
     return Scan(sql, SourceShape(tuple(fields.items()), file.name, json_paths=True))
 
 
-def json_lines_scan(file: LocalFile, fields: dict[str, str], scan_id: str) -> Scan:
-    """NDJSON read line by line: the precise path for files with malformed lines.
+def needs_line_scan(exc: duckdb.Error) -> bool:
+    """Whether an NDJSON read failed on single lines (malformed, badly encoded or too large
+    records) that the line-by-line scan can quarantine."""
+    text = str(exc).lower()
+    return "malformed json" in text or "maximum_object_size" in text
 
-    Each non-blank line is one record; lines that are not a JSON object are reported as rejects
-    by ``json_line_rejects``; the fields of good lines are extracted with JSON paths.
+
+def json_lines_scan(
+    con: duckdb.DuckDBPyConnection, file: LocalFile, fields: dict[str, str], scan_id: str
+) -> Scan:
+    """NDJSON read line by line: the precise path for files with bad lines.
+
+    Reads the lines once into a temporary table, numbered as in the file (blank lines and lines
+    the text reader refuses count too). The scan yields the fields of the lines that are JSON
+    objects; ``json_line_rejects`` lists the other non-blank lines, and the scan's rejects
+    table holds the lines the text reader refused (bad encoding, over MAX_RECORD_BYTES).
     """
-    lines = (
+    rejects, lines = f"_rej_{scan_id}", f"_lines_{scan_id}"
+    reader = (
         f"read_csv({sql_literal(str(file.path))}, columns={{'line': 'VARCHAR'}}, header=false, "
         f"auto_detect=false, delim={sql_literal(_JSON_FIELD_SEPARATOR)}, quote='', escape='', "
         f"compression={sql_literal(_compression_arg(file))}, max_line_size={MAX_RECORD_BYTES}, "
-        f"store_rejects=true, rejects_table={sql_literal(f'_rej_{scan_id}')}, "
-        f"rejects_scan={sql_literal(f'_rej_{scan_id}_scan')}, strict_mode=false)"
+        f"store_rejects=true, rejects_table={sql_literal(rejects)}, "
+        f"rejects_scan={sql_literal(rejects + '_scan')}, strict_mode=false, parallel=false)"
     )
-    numbered = f"(SELECT row_number() OVER () AS _line, line FROM {lines})"
+    try:
+        # One thread reads in file order, so row_number() is the k-th line the reader returned.
+        con.execute(
+            f"CREATE TEMP TABLE {lines}_read AS SELECT row_number() OVER () AS n, line "
+            f"FROM {reader}"
+        )
+        # That line is line k + (lines refused before it) of the file.
+        refused = (
+            f"(SELECT line, row_number() OVER (ORDER BY line) AS i "
+            f"FROM (SELECT DISTINCT line FROM {rejects}))"
+        )
+        con.execute(
+            f"CREATE TEMP TABLE {lines} AS SELECT r.n + (SELECT count(*) FROM {refused} f "
+            f"WHERE f.line - f.i < r.n) AS _line, r.line, "
+            f"CASE WHEN json_valid(r.line) THEN json_type(r.line) END AS _kind "
+            f"FROM {lines}_read r ORDER BY r.n"
+        )
+    except duckdb.Error as exc:
+        raise translate(exc, file.name) from exc
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {lines}_read")
     extracted = ", ".join(
         (
-            f"json_extract({'l.line'}, {sql_literal('$.' + _json_key(k))}) AS {_q(k)}"
+            f"json_extract(l.line, {sql_literal('$.' + _json_key(k))}) AS {_q(k)}"
             if t == "JSON"
             else f"json_extract_string(l.line, {sql_literal('$.' + _json_key(k))}) AS {_q(k)}"
         )
         for k, t in fields.items()
     )
-    good = (
-        f"(SELECT {extracted} FROM {numbered} AS l WHERE l.line IS NOT NULL AND trim(l.line) <> '' "
-        f"AND json_valid(l.line) AND json_type(l.line) = 'OBJECT')"
-    )
+    good = f"(SELECT {extracted} FROM {lines} AS l WHERE l._kind = 'OBJECT')"
     shape = SourceShape(tuple(fields.items()), file.name, json_paths=True)
-    scan = Scan(good, shape, rejects_table=f"_rej_{scan_id}")
-    scan.arrow_views.append(numbered)  # reused by json_line_rejects
-    return scan
+    return Scan(good, shape, rejects_table=rejects, temp_tables=[lines])
 
 
-def json_line_rejects(con: duckdb.DuckDBPyConnection, scan: Scan) -> list[ParseReject]:
-    numbered = scan.arrow_views[0]
-    rows = con.execute(
-        f"SELECT _line, line, json_valid(line) FROM {numbered} "
-        "WHERE line IS NOT NULL AND trim(line) <> '' "
-        "AND NOT (json_valid(line) AND json_type(line) = 'OBJECT')"
-    ).fetchall()
-    return [
-        ParseReject(
-            int(line_no),
-            None,
-            RowError.NOT_AN_OBJECT if valid else RowError.MALFORMED_JSON,
-            "the line is JSON but not an object" if valid else "the line is not valid JSON",
-            str(text),
-        )
-        for line_no, text, valid in rows
-    ]
+def json_line_rejects(scan: Scan) -> str:
+    """SELECT of the scan's non-blank lines that are not JSON objects, as quarantine rows:
+    ``line, record, column_name, code, message, raw``."""
+    lines = scan.temp_tables[0]
+    return (
+        f"SELECT _line, NULL, NULL, CASE WHEN _kind IS NULL "
+        f"THEN {sql_literal(RowError.MALFORMED_JSON.value)} "
+        f"ELSE {sql_literal(RowError.NOT_AN_OBJECT.value)} END, "
+        f"CASE WHEN _kind IS NULL THEN 'the line is not valid JSON' "
+        f"ELSE 'the line is JSON but not an object' END, line FROM {lines} "
+        f"WHERE _kind IS DISTINCT FROM 'OBJECT' AND trim(line, {sql_literal(' ' + chr(9) + chr(13))}) <> '' "
+        f"ORDER BY _line"
+    )
 
 
 def _json_key(key: str) -> str:
@@ -321,29 +381,12 @@ def describe(con: duckdb.DuckDBPyConnection, scan: Scan) -> SourceShape:
     return SourceShape(tuple((str(r[0]), str(r[1])) for r in rows), scan.shape.file_name)
 
 
-def csv_rejects(con: duckdb.DuckDBPyConnection, scan: Scan) -> list[ParseReject]:
-    """Lines the CSV reader refused, one reject per line (the first error of the line)."""
-    assert scan.rejects_table is not None
-    rows = con.execute(
-        f"SELECT line, column_name, error_type, error_message, csv_line FROM {scan.rejects_table} "
-        "QUALIFY row_number() OVER (PARTITION BY line ORDER BY byte_position) = 1 ORDER BY line"
-    ).fetchall()
-    return [
-        ParseReject(
-            int(line) + scan.line_offset if line is not None else None,
-            column,
-            CSV_REJECT_CODES.get(str(kind), RowError.UNPARSEABLE_RECORD),
-            str(message),
-            str(raw),
-        )
-        for line, column, kind, message, raw in rows
-    ]
-
-
 def drop_rejects(con: duckdb.DuckDBPyConnection, scan: Scan) -> None:
     if scan.rejects_table is not None:
         con.execute(f"DROP TABLE IF EXISTS {scan.rejects_table}")
         con.execute(f"DROP TABLE IF EXISTS {scan.rejects_table}_scan")
+    for table in scan.temp_tables:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def translate(exc: duckdb.Error, file_name: str) -> UnitError:

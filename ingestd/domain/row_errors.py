@@ -32,3 +32,10 @@ CSV_REJECT_CODES: dict[str, RowError] = {
     "LINE SIZE OVER MAXIMUM": RowError.RECORD_TOO_LARGE,
     "CAST": RowError.TYPE_MISMATCH,
 }
+
+# The same, for NDJSON read line by line: any other refusal means the line is not JSON.
+JSON_LINE_REJECT_CODES: dict[str, RowError] = {
+    "INVALID ENCODING": RowError.INVALID_ENCODING,
+    "INVALID UNICODE": RowError.INVALID_ENCODING,
+    "LINE SIZE OVER MAXIMUM": RowError.RECORD_TOO_LARGE,
+}

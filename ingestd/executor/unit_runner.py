@@ -8,7 +8,9 @@ traceback (never returned through the API).
 from __future__ import annotations
 
 import logging
+import shutil
 import time
+from datetime import date
 from pathlib import Path
 
 from ingestd.control.catalog import Catalog
@@ -16,6 +18,7 @@ from ingestd.control.runs import Claim, Runs
 from ingestd.dataplane.contract import CancelToken, LoadRequest, Progress
 from ingestd.dataplane.files import expand
 from ingestd.dataplane.pipeline import DataPlane
+from ingestd.dataplane.sql_extract import extract
 from ingestd.domain.mapping import Mapping, identity_mapping
 from ingestd.domain.sources import ErrorPolicy, LoadMode, ReadOptions
 from ingestd.domain.states import UnitState
@@ -72,12 +75,14 @@ class UnitRunner:
         runs: Runs,
         dataplane: DataPlane,
         file_roots: tuple[Path, ...],
+        staging_root: Path,
     ) -> None:
         self.store = store
         self.catalog = catalog
         self.runs = runs
         self.dataplane = dataplane
         self.file_roots = file_roots
+        self.staging_root = staging_root
 
     def run(self, claim: Claim, worker: str, cancel: CancelToken) -> None:
         unit_id = claim.unit_id
@@ -109,9 +114,11 @@ class UnitRunner:
             )
         except IngestdError as exc:
             self.runs.fail(unit_id, worker, InternalError(f"{exc.code}: {exc}"))
-        except Exception as exc:
+        except Exception as exc:  # the executor's one top-level handler
             log.exception("unit %s crashed", unit_id)
             self.runs.fail(unit_id, worker, InternalError(f"{type(exc).__name__}: {exc}"))
+        finally:
+            shutil.rmtree(self.staging_root / f"extract-{unit_id}", ignore_errors=True)
 
     def build_request(self, claim: Claim) -> LoadRequest:
         with self.store.read() as session:
@@ -121,35 +128,72 @@ class UnitRunner:
             return self._request_from_spec(claim, unit)
         if unit.source_name is None or unit.day is None:
             raise InternalError(f"unit {unit.id} has no source and day to load")
+        return self.source_request(
+            claim.project_id, unit.source_name, unit.day, unit.load_key, unit.id, unit.run_id
+        )
+
+    def source_request(
+        self,
+        project_id: int,
+        source_name: str,
+        day: date,
+        load_key: str,
+        unit_id: str,
+        run_id: str,
+    ) -> LoadRequest:
+        """What loading a source's day means: its files (or its query's result) for that day."""
         try:
-            source = self.catalog.get_source(claim.project_id, unit.source_name)
+            source = self.catalog.get_source(project_id, source_name)
         except NotFound as exc:
             raise ConnectionConfigError(
-                f"source {unit.source_name!r} was deleted before its unit ran"
+                f"source {source_name!r} was deleted before its unit ran"
             ) from exc
-        table = self.catalog.get_table(claim.project_id, source.table)
-        if source.path_template is None:
-            raise ConnectionConfigError(f"source {source.name!r} has no path template")
-        root = self.catalog.file_root_of(claim.project_id, source.connection)
-        rendered = render(source.path_template, unit.day)
-        pattern = str(root / rendered) if root is not None else rendered
-        paths = expand(pattern, self.file_roots)
-        names = tuple(
-            str(p.relative_to(root.resolve())) if root is not None else p.name for p in paths
-        )
+        table = self.catalog.get_table(project_id, source.table)
+        if source.query is not None:
+            paths, names, read_options = self._extract(
+                project_id, source.connection, source.query, day, unit_id
+            )
+        else:
+            assert source.path_template is not None
+            root = self.catalog.file_root_of(project_id, source.connection)
+            rendered = render(source.path_template, day)
+            pattern = str(root / rendered) if root is not None else rendered
+            paths = tuple(expand(pattern, self.file_roots))
+            names = tuple(
+                str(p.relative_to(root.resolve())) if root is not None else p.name for p in paths
+            )
+            read_options = source.read_options
         return LoadRequest(
-            load_key=unit.load_key,
-            unit_id=unit.id,
-            run_id=unit.run_id,
+            load_key=load_key,
+            unit_id=unit_id,
+            run_id=run_id,
             table=table,
             mapping=source.mapping,
-            inputs=tuple(paths),
+            inputs=paths,
             input_names=names,
-            read_options=source.read_options,
+            read_options=read_options,
             mode=source.load_mode,
-            day=unit.day,
+            day=day,
             error_policy=source.error_policy,
         )
+
+    def _extract(
+        self, project_id: int, connection: str | None, query: str, day: date, unit_id: str
+    ) -> tuple[tuple[Path, ...], tuple[str, ...], ReadOptions]:
+        """Run a query source for the day into a staged file (the unit's "download")."""
+        if connection is None:
+            raise ConnectionConfigError("a query source needs a connection")
+        view = self.catalog.get_connection(project_id, connection)
+        extracted = extract(
+            view.kind,
+            view.name,
+            view.config,
+            self.catalog.connection_secrets(project_id, connection),
+            render(query, day),
+            self.staging_root / f"extract-{unit_id}",
+            self.file_roots,
+        )
+        return (extracted.path,), (extracted.name,), ReadOptions(format=extracted.format)
 
     def _request_from_spec(self, claim: Claim, unit: Unit) -> LoadRequest:
         """Units that carry their own description (streamed batches, blobs): see

@@ -190,6 +190,43 @@ def test_malformed_json_lines_are_quarantined_and_good_lines_load(harness: Harne
     assert json.loads(typed.raw or "")["id"] == "x4"
 
 
+def test_json_line_numbers_count_blank_and_unreadable_lines(harness: Harness) -> None:
+    content = (
+        b'{"id": 1}\r\n\r\n{"id": 3, "name": "\xff"}\r\n{"id": 4}\r\n{"id": 5,\r\n{"id": 6}\r\n'
+    )
+    path = harness.write("people.ndjson.gz", gzip.compress(content))
+
+    result = harness.load(PEOPLE, PEOPLE_BY_NAME, path)
+
+    assert count_of(result.counts) == Count(5, 3, 0, 0, 2)
+    assert [r[0] for r in harness.rows(PEOPLE)] == [1, 4, 6]
+    assert [(q.line, q.code) for q in harness.quarantine()] == [
+        (3, "INVALID_ENCODING"),
+        (5, "MALFORMED_JSON"),
+    ]
+
+
+def test_bad_rows_deep_in_a_large_csv_keep_their_lines(harness: Harness) -> None:
+    lines = ["id,name,score", *(f"{i},n{i},{i}" for i in range(1, 300_001))]
+    lines[123_456] = "123456,missing-a-field"
+    lines[299_998] = '299998,"unclosed,1'
+    path = harness.write("people.csv", "\n".join(lines) + "\n")
+
+    result = harness.load(PEOPLE, PEOPLE_BY_NAME, path)
+
+    # The unclosed quote runs to the end of the file: the last three lines are one bad record,
+    # kept whole in the quarantine.
+    assert count_of(result.counts) == Count(299_998, 299_996, 0, 0, 2)
+    ragged, unclosed = harness.quarantine()
+    assert (ragged.line, ragged.code, ragged.raw) == (
+        123_457,
+        "WRONG_NUMBER_OF_FIELDS",
+        "123456,missing-a-field",
+    )
+    assert (unclosed.line, unclosed.code) == (299_999, "UNCLOSED_QUOTE")
+    assert unclosed.raw == "\n".join(lines[299_998:])
+
+
 def test_wrong_types_in_a_typed_source(harness: Harness) -> None:
     sink = pa.BufferOutputStream()
     pq.write_table(
@@ -206,12 +243,11 @@ def test_wrong_types_in_a_typed_source(harness: Harness) -> None:
 
     result = harness.load(PEOPLE, PEOPLE_BY_NAME, path)
 
-    assert count_of(result.counts) == Count(3, 1, 0, 0, 2)
-    assert harness.rows(PEOPLE) == [(3, "c", None)]
-    assert [(q.record, q.column, q.code) for q in harness.quarantine()] == [
-        (1, "score", "TYPE_MISMATCH"),
-        (2, "id", "TYPE_MISMATCH"),
-    ]
+    assert count_of(result.counts) == Count(3, 2, 0, 0, 1)
+    assert harness.rows(PEOPLE) == [(1, "a", 1.0), (3, "c", None)]
+    [row] = harness.quarantine()
+    assert (row.record, row.column, row.code) == (2, "id", "TYPE_MISMATCH")
+    assert row.message == "value 2.5 is not a valid int64"
 
 
 EMPTY = {
@@ -260,9 +296,13 @@ def test_a_header_only_file_is_not_an_empty_blob(harness: Harness) -> None:
     assert result.empty
 
 
-@pytest.mark.parametrize("fmt", ["csv", "ndjson"])
-def test_a_record_over_the_size_limit_is_quarantined(harness: Harness, fmt: str) -> None:
-    big = "x" * (10 << 20)
+@pytest.mark.parametrize(
+    ("fmt", "size"),
+    [("csv", 10 << 20), ("ndjson", 33 << 20)],
+    ids=["csv-10MB", "ndjson-33MB-past-what-the-json-reader-holds"],
+)
+def test_a_record_over_the_size_limit_is_quarantined(harness: Harness, fmt: str, size: int) -> None:
+    big = "x" * size
     assert len(big) > MAX_RECORD_BYTES
     if fmt == "csv":
         path = harness.write("people.csv", f"id,name,score\n1,Ann,1\n2,{big},2\n3,Cy,3\n")
@@ -285,23 +325,25 @@ WRONG_FORMAT = {
     "multijson-declared-for-csv": ("people.csv", DataFormat.MULTIJSON),
     "avro-declared-for-csv": ("people.csv", DataFormat.AVRO),
     "orc-declared-for-csv": ("people.csv", DataFormat.ORC),
+    "tsv-declared-for-binary": ("people.parquet", DataFormat.TSV),
 }
 
 
 @pytest.mark.parametrize("case", WRONG_FORMAT.values(), ids=WRONG_FORMAT.keys())
 def test_a_wrongly_declared_format(harness: Harness, case: tuple[str, DataFormat]) -> None:
     name, declared = case
-    path = harness.write(name, csv_text(HEADER, PEOPLE_ROWS))
+    content = _people_parquet() if name.endswith(".parquet") else csv_text(HEADER, PEOPLE_ROWS)
+    path = harness.write(name, content)
 
     message = _load_fails(harness, WrongFormat, path, options=ReadOptions(format=declared))
 
     assert name in message
 
 
-def test_csv_declared_for_parquet(harness: Harness) -> None:
-    path = harness.write("people.parquet", _people_parquet())
+def test_a_truncated_json_array(harness: Harness) -> None:
+    path = harness.write("people.multijson", '[{"id": 1}, {"id": 2}, {"id"')
 
-    _load_fails(harness, WrongFormat, path, options=ReadOptions(format=DataFormat.CSV))
+    _load_fails(harness, WrongFormat, path)
 
 
 def test_binary_garbage_declared_csv(harness: Harness) -> None:

@@ -1,0 +1,277 @@
+"""Core views to Statsig wire shapes: ingestions, runs with history, daily statuses, pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+
+from ingestd.control.catalog import ConnectionView, SourceView
+from ingestd.control.data_checks import EventDelta
+from ingestd.control.datasets import EventCount
+from ingestd.control.run_views import HistoryEntry, RunView, UnitView
+from ingestd.domain.projections import (
+    STATSIG_DAILY_STATUSES,
+    STATSIG_OTHER,
+    statsig_daily_status,
+    statsig_run_status,
+)
+from ingestd.domain.states import TERMINAL_UNIT_STATES, UnitState
+from ingestd.errors import InvalidInput
+
+MAX_LIMIT = 100
+_SECRET_FIELDS = frozenset(
+    {
+        "password",
+        "token",
+        "secret",
+        "private_key",
+        "access_key",
+        "secret_key",
+        "sas",
+        "deltaSharingCredentials",
+        "account_key",
+    }
+)
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """ISO-8601 with milliseconds and Z (§1.1)."""
+    if value is None:
+        return None
+    return (
+        value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    )
+
+
+def check_page(page: int, limit: int) -> tuple[int, int]:
+    if page < 1:
+        raise InvalidInput("page must be 1 or more")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
+    return page, limit
+
+
+def pagination(request: Request, page: int, limit: int, total: int) -> dict[str, Any]:
+    """Relative next/previous links that keep the original query string (§1.1)."""
+
+    def link(number: int) -> str:
+        params = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
+        params.append(("page", str(number)))
+        return f"{request.url.path}?{urlencode(params)}"
+
+    last = max(1, -(-total // limit))
+    return {
+        "itemsPerPage": limit,
+        "pageNumber": page,
+        "nextPage": link(page + 1) if page < last else None,
+        "previousPage": link(page - 1) if page > 1 else None,
+        "totalItems": total,
+        "all": request.url.path,
+    }
+
+
+def parse_range(start: str, end: str) -> tuple[date, date]:
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        raise InvalidInput("start_date and end_date must be YYYY-MM-DD") from None
+    if last < first:
+        raise InvalidInput("end_date is before start_date")
+    return first, last
+
+
+def split_secrets(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    config = {k: v for k, v in body.items() if k not in _SECRET_FIELDS}
+    secrets = {k: v for k, v in body.items() if k in _SECRET_FIELDS}
+    return config, secrets
+
+
+def connection(view: ConnectionView) -> dict[str, Any]:
+    """IngestionDto of a connection: settings only, never a secret."""
+    data = dict(view.config)
+    if view.has_secrets:
+        data["secrets"] = "[redacted]"
+    return {"id": f"connection-{view.id}", "type": view.name, "enabled": True, "data": data}
+
+
+def ingestion(source: SourceView, connection_type: str) -> dict[str, Any]:
+    """IngestionDto (§1.4 #1): the stored source definition."""
+    return {
+        "id": str(source.id),
+        "type": connection_type,
+        "enabled": source.enabled,
+        "data": {
+            "dataset": source.dataset,
+            "source_name": source.name,
+            "query": source.query if source.query is not None else source.path_template,
+            "column_mapping": source.column_mapping,
+            "api_triggered": source.api_triggered,
+        },
+    }
+
+
+def _projected(history: Iterable[HistoryEntry]) -> list[dict[str, Any]]:
+    """Unit history in the run vocabulary, repeats folded, newest first."""
+    out: list[dict[str, Any]] = []
+    for entry in history:
+        status = statsig_run_status(UnitState(entry.state))
+        if out and out[-1]["status"] == status:
+            continue
+        out.append({"statusTimestamp": timestamp(entry.at), "status": status})
+    return list(reversed(out))
+
+
+def _run_level(states: list[UnitState]) -> str:
+    if all(s is UnitState.ENQUEUED for s in states):
+        return "enqueued"
+    if all(s in TERMINAL_UNIT_STATES for s in states):
+        if any(s is UnitState.FAILED for s in states):
+            return "download_error"
+        if all(s is UnitState.CANCELED for s in states):
+            return "canceled"
+        return "download_complete"
+    if any(s in (UnitState.DOWNLOADING, UnitState.LOADING) for s in states):
+        return "download_started"
+    return "started"
+
+
+def _run_history(run: RunView) -> list[dict[str, Any]]:
+    """Run-level statuses as the units move (§5 item 13), newest first."""
+    current = {u.id: UnitState.ENQUEUED for u in run.units}
+    events = sorted(
+        ((h.at, u.id, UnitState(h.state)) for u in run.units for h in u.history),
+        key=lambda e: e[0],
+    )
+    out = [{"statusTimestamp": timestamp(run.created_at), "status": "enqueued"}]
+    for at, unit_id, state in events:
+        current[unit_id] = state
+        status = _run_level(list(current.values()) or [UnitState.ENQUEUED])
+        if status != out[-1]["status"]:
+            out.append({"statusTimestamp": timestamp(at), "status": status})
+    return list(reversed(out))
+
+
+def run(view: RunView) -> dict[str, Any]:
+    """IngestionRunDataContractDto (§1.4 #10)."""
+    history = _run_history(view)
+    granular = []
+    for source in view.sources:
+        units = [u for u in view.units if u.source_name == source]
+        dated = [
+            (u.day.isoformat() if u.day else "", _projected(u.history))
+            for u in sorted(units, key=lambda u: u.day or date.min, reverse=True)
+        ]
+        latest = [statuses[0] for _, statuses in dated if statuses]
+        newest = max(latest, key=lambda s: str(s["statusTimestamp"]), default=None)
+        by_date = [{"dateStamp": day, "statuses": statuses} for day, statuses in dated]
+        granular.append(
+            {"source": source, "latestSourceStatus": newest[1], "statusByDate": by_date}
+        )
+    return {
+        "runID": view.id,
+        "latestStatus": history[0]["status"],
+        "lastUpdatedAt": history[0]["statusTimestamp"],
+        "createdAt": timestamp(view.created_at),
+        "trigger": view.trigger,
+        "sources": view.sources,
+        "dateStamps": view.days,
+        "runHistory": history,
+        "granularHistory": granular,
+    }
+
+
+def daily_status(unit: UnitView, trigger: str, source: SourceView) -> dict[str, Any]:
+    """IngestionStatusDto (§1.4 #13) for the newest unit of a source and day."""
+    dataset = source.dataset or ""
+    rows = unit.counts.inserted + unit.counts.updated
+    status = statsig_daily_status(
+        unit.state, trigger=trigger, rows_loaded=rows, error_code=unit.error_code, dataset=dataset
+    )
+    if unit.state is UnitState.FAILED:
+        message = f"Your job for {dataset} ingestion failed"
+    elif unit.state in TERMINAL_UNIT_STATES:
+        message = f"Your job for {dataset} ingestion completed successfully"
+        if rows == 0 and unit.state is not UnitState.CANCELED:
+            message += ", but no data was detected"
+    else:
+        message = f"Your job for {dataset} ingestion is in progress"
+    out: dict[str, Any] = {
+        "ds": f"{unit.day.isoformat()}T00:00:00.000Z" if unit.day else None,
+        "ingestion_dataset": dataset,
+        "ingestion_source": source.connection,
+        "source_name": source.name,
+        "message": message,
+        "status": status,
+        "rowCount": rows,
+        "timestamp": timestamp(unit.updated_at),
+    }
+    if unit.error_code:
+        out["error_message"] = f"{unit.error_code}: {unit.error_message}"
+    return out
+
+
+def status_filter(status: str | None, statuses: list[str]) -> set[str]:
+    """``status`` and ``statuses`` OR-ed; repeated or comma-separated (§1.4 #13)."""
+    wanted = {s for item in statuses for s in item.split(",") if s}
+    if status:
+        wanted.add(status)
+    unknown = wanted - set(STATSIG_DAILY_STATUSES)
+    if unknown:
+        raise InvalidInput(f"unknown status {sorted(unknown)}")
+    return wanted
+
+
+def status_matches(status: str, wanted: set[str]) -> bool:
+    if not wanted:
+        return True
+    if status in wanted:
+        return True
+    return STATSIG_OTHER in wanted and status not in STATSIG_DAILY_STATUSES
+
+
+def event_counts(counts: list[EventCount], event: str | None) -> list[dict[str, Any]]:
+    """Flat when one event is asked for, grouped by date otherwise (§1.4 #7 [I])."""
+    if event is not None:
+        return [
+            {
+                "date": c.day.isoformat(),
+                "event": c.event,
+                "count": c.count,
+                "last_updated_time": timestamp(c.last_updated),
+            }
+            for c in counts
+        ]
+    grouped: dict[date, list[dict[str, Any]]] = {}
+    for c in counts:
+        grouped.setdefault(c.day, []).append(
+            {"event": c.event, "count": c.count, "last_updated_time": timestamp(c.last_updated)}
+        )
+    return [{"date": d.isoformat(), "events": events} for d, events in sorted(grouped.items())]
+
+
+def event_deltas(deltas: list[EventDelta], event: str | None) -> list[dict[str, Any]]:
+    def item(d: EventDelta, with_date: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {"date": d.day.isoformat()} if with_date else {}
+        out.update(
+            {
+                "source": d.source,
+                "event": d.event,
+                "internal_count": d.internal,
+                "external_count": d.external,
+                "has_diff": d.has_diff,
+                "threshold": d.threshold,
+                "last_updated_time": timestamp(d.last_updated),
+            }
+        )
+        return out
+
+    if event is not None:
+        return [item(d, True) for d in deltas]
+    grouped: dict[date, list[dict[str, Any]]] = {}
+    for d in deltas:
+        grouped.setdefault(d.day, []).append(item(d, False))
+    return [{"date": day.isoformat(), "events": items} for day, items in sorted(grouped.items())]
