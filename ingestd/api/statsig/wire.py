@@ -169,7 +169,11 @@ def run(view: RunView) -> dict[str, Any]:
         newest = max(latest, key=lambda s: str(s["statusTimestamp"]), default=None)
         by_date = [{"dateStamp": day, "statuses": statuses} for day, statuses in dated]
         granular.append(
-            {"source": source, "latestSourceStatus": newest[1], "statusByDate": by_date}
+            {
+                "source": source,
+                "latestSourceStatus": newest["status"] if newest else "enqueued",
+                "statusByDate": by_date,
+            }
         )
     return {
         "runID": view.id,
