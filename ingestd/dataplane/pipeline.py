@@ -342,7 +342,7 @@ class _Load:
             if policy.on_error is OnError.ABORT:
                 first = self._one(
                     f"SELECT line, record, column_name, code, message FROM {self.qstage} "
-                    "WHERE _file = ? ORDER BY coalesce(line, record) LIMIT 1",
+                    "WHERE _file = ? ORDER BY line NULLS LAST, record LIMIT 1",
                     [item.index],
                 )
                 where = _location(first)
@@ -488,8 +488,8 @@ class _Load:
                 "INSERT INTO _ingestd.quarantine (load_key, unit_id, run_id, table_name, file, "
                 "line, record, column_name, code, message, raw, quarantined_at) "
                 f"SELECT ?, ?, ?, ?, {names if files else 'NULL'}, line, record, column_name, "
-                f"code, message, raw, now() FROM {self.qstage} q ORDER BY _file, "
-                "coalesce(line, record)",
+                f"code, message, raw, now() FROM {self.qstage} q "
+                "ORDER BY _file, line NULLS LAST, record",
                 [request.load_key, request.unit_id, request.run_id, self.table.qualified_name],
             )
             self._sql("DELETE FROM _ingestd.ledger WHERE load_key = ?", [request.load_key])

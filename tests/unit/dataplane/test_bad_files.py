@@ -224,7 +224,7 @@ def test_bad_rows_deep_in_a_large_csv_keep_their_lines(harness: Harness) -> None
         "123456,missing-a-field",
     )
     assert (unclosed.line, unclosed.code) == (299_999, "UNCLOSED_QUOTE")
-    assert unclosed.raw == "\n".join(lines[299_998:])
+    assert unclosed.raw == "\n".join(lines[299_998:]) + "\n"
 
 
 def test_wrong_types_in_a_typed_source(harness: Harness) -> None:
