@@ -99,6 +99,33 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = Field(
         default=30.0, gt=0, description="How often the scheduler loop looks for due work."
     )
+    oauth_token_seconds: int = Field(
+        default=3600,
+        ge=1,
+        description="Amperity dialect: lifetime of an access token from POST /api/v0/oauth2/token.",
+    )
+    stream_flush_records: int = Field(
+        default=1000,
+        ge=1,
+        description="Amperity streaming: a stream's pending records are written to a file and "
+        "loaded once this many have arrived...",
+    )
+    stream_flush_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="...or once its oldest pending record is this old (checked by the scheduler "
+        "loop).",
+    )
+    stream_max_record_bytes: int = Field(
+        default=1 << 20,
+        ge=1,
+        description="Amperity streaming: largest record accepted (bytes); larger ones get 413.",
+    )
+    amperity_strict_errors: bool = Field(
+        default=False,
+        description="Amperity dialect: error bodies carry only `status` and `message`, as the "
+        "vendor's OpenAPI `ErrorResponse` says, without the documented `request_id`.",
+    )
 
     @field_validator("file_roots", mode="before")
     @classmethod

@@ -76,8 +76,13 @@ def test_sources_are_created_read_updated_and_deleted(console: Console) -> None:
 def test_a_source_of_a_type_without_connection_is_404(console: Console) -> None:
     response = console.post(
         "/console/v1/ingestion",
-        {"type": "redshift", "dataset": "Events", "source_name": "x", "query": "SELECT 1",
-         "column_mapping": EVENTS_MAPPING},
+        {
+            "type": "redshift",
+            "dataset": "Events",
+            "source_name": "x",
+            "query": "SELECT 1",
+            "column_mapping": EVENTS_MAPPING,
+        },
     )
     assert response.status_code == 404
     assert response.json()["message"] == "Ingestion of type redshift not found."
@@ -86,16 +91,27 @@ def test_a_source_of_a_type_without_connection_is_404(console: Console) -> None:
 def test_bad_bodies_are_400_and_change_nothing(console: Console) -> None:
     response = console.post(
         "/console/v1/ingestion",
-        {"type": "file", "dataset": "Events", "source_name": "x", "query": "a.csv",
-         "column_mapping": {"event_name": "e"}, "bogus": 1},
+        {
+            "type": "file",
+            "dataset": "Events",
+            "source_name": "x",
+            "query": "a.csv",
+            "column_mapping": {"event_name": "e"},
+            "bogus": 1,
+        },
     )
     assert response.status_code == 400
     assert "bogus" in response.json()["message"]
     console.post("/console/v1/ingestion/connection/file", {"root": str(console.files)})
     response = console.post(
         "/console/v1/ingestion",
-        {"type": "file", "dataset": "Events", "source_name": "x", "query": "a.csv",
-         "column_mapping": {"event_name": "e"}},
+        {
+            "type": "file",
+            "dataset": "Events",
+            "source_name": "x",
+            "query": "a.csv",
+            "column_mapping": {"event_name": "e"},
+        },
     )
     assert response.status_code == 400 and "timestamp" in response.json()["message"]
     assert console.get("/console/v1/ingestion", type="file", dataset="Events").status_code == 404
@@ -129,7 +145,10 @@ def test_a_backfill_loads_each_day_and_the_run_shows_its_history(console: Consol
     assert granular["latestSourceStatus"] == "download_complete"
     assert [d["dateStamp"] for d in granular["statusByDate"]] == [DAY2, DAY1]
     assert [s["status"] for s in granular["statusByDate"][0]["statuses"]] == [
-        "download_complete", "download_started", "started", "enqueued"
+        "download_complete",
+        "download_started",
+        "started",
+        "enqueued",
     ]
     missing = console.get("/console/v1/ingestion/runs/nope")
     assert missing.json() == {"status": 404, "message": "runID nope not found"}
@@ -143,8 +162,12 @@ def test_daily_statuses_show_counts_filters_and_pages(console: Console) -> None:
     (folder / "a.csv").write_text("user,event,ts,page\n")
     console.post(
         "/console/v1/ingestion/backfill",
-        {"datestamp_start": DAY1, "datestamp_end": "2024-03-03", "type": "file",
-         "dataset": "Events"},
+        {
+            "datestamp_start": DAY1,
+            "datestamp_end": "2024-03-03",
+            "type": "file",
+            "dataset": "Events",
+        },
     )
     console.drain()
     page = console.get("/console/v1/ingestion/status", startDate=DAY1, endDate="2024-03-03").json()
@@ -156,7 +179,9 @@ def test_daily_statuses_show_counts_filters_and_pages(console: Console) -> None:
     assert "SOURCE_NOT_FOUND" in rows["2024-03-03"]["error_message"]
     assert rows[DAY1]["ingestion_dataset"] == "events" and rows[DAY1]["source_name"] == "web-events"
     only = console.get(
-        "/console/v1/ingestion/status", startDate=DAY1, endDate="2024-03-03",
+        "/console/v1/ingestion/status",
+        startDate=DAY1,
+        endDate="2024-03-03",
         statuses="LOADED_EMPTY_DATA,SETUP_ERROR",
     ).json()["data"]
     assert sorted(r["status"] for r in only) == ["LOADED_EMPTY_DATA", "SETUP_ERROR"]
@@ -176,10 +201,12 @@ def test_runs_are_listed_newest_first_with_pages(console: Console) -> None:
     console.file_source()
     ids = []
     for day in (DAY1, DAY2, "2024-03-03"):
-        ids.append(console.post(
-            "/console/v1/ingestion/backfill",
-            {"datestamp_start": day, "datestamp_end": day, "type": "file", "dataset": "Events"},
-        ).json()["data"]["runID"])
+        ids.append(
+            console.post(
+                "/console/v1/ingestion/backfill",
+                {"datestamp_start": day, "datestamp_end": day, "type": "file", "dataset": "Events"},
+            ).json()["data"]["runID"]
+        )
     first = console.get("/console/v1/ingestion/runs", limit=2).json()
     assert first["message"] == "Ingestion Runs Listed Successfully."
     assert [r["runID"] for r in first["data"]] == ids[::-1][:2]
@@ -198,10 +225,16 @@ def test_another_projects_key_sees_nothing(console: Console) -> None:
     other = console.services.access.create_key("globex", KeyKind.CONSOLE)
     assert console.get(f"/console/v1/ingestion/runs/{run_id}", key=other).status_code == 404
     assert console.get("/console/v1/ingestion/runs", key=other).json()["data"] == []
-    assert console.get("/console/v1/ingestion", key=other, type="file",
-                       dataset="Events").status_code == 404
-    assert console.get("/console/v1/ingestion/status", key=other, startDate=DAY1,
-                       endDate=DAY1).json()["data"] == []
+    assert (
+        console.get("/console/v1/ingestion", key=other, type="file", dataset="Events").status_code
+        == 404
+    )
+    assert (
+        console.get("/console/v1/ingestion/status", key=other, startDate=DAY1, endDate=DAY1).json()[
+            "data"
+        ]
+        == []
+    )
     backfill = console.post(
         "/console/v1/ingestion/backfill",
         {"datestamp_start": DAY1, "datestamp_end": DAY1, "type": "file", "dataset": "Events"},
@@ -221,15 +254,26 @@ def test_an_idempotency_key_returns_the_first_result(console: Console) -> None:
 
 def test_schedules_are_read_and_updated_per_dataset(console: Console) -> None:
     read = console.get("/console/v1/ingestion/schedule", dataset="Metrics").json()
-    assert read == {"message": "Ingestion schedule read successfully.",
-                    "data": {"dataset": "Metrics", "scheduled_hour_pst": 10}}
-    updated = console.post("/console/v1/ingestion/schedule",
-                           {"dataset": "Metrics", "scheduled_hour_pst": 3}).json()
+    assert read == {
+        "message": "Ingestion schedule read successfully.",
+        "data": {"dataset": "Metrics", "scheduled_hour_pst": 10},
+    }
+    updated = console.post(
+        "/console/v1/ingestion/schedule", {"dataset": "Metrics", "scheduled_hour_pst": 3}
+    ).json()
     assert updated["data"] == {"dataset": "Metrics", "scheduled_hour_pst": 3}
-    assert console.post("/console/v1/ingestion/schedule",
-                        {"dataset": "Metrics", "scheduled_hour_pst": 24}).status_code == 400
-    assert console.get("/console/v1/ingestion/schedule",
-                       dataset="Metrics").json()["data"]["scheduled_hour_pst"] == 3
+    assert (
+        console.post(
+            "/console/v1/ingestion/schedule", {"dataset": "Metrics", "scheduled_hour_pst": 24}
+        ).status_code
+        == 400
+    )
+    assert (
+        console.get("/console/v1/ingestion/schedule", dataset="Metrics").json()["data"][
+            "scheduled_hour_pst"
+        ]
+        == 3
+    )
 
 
 def test_the_scheduler_makes_one_scheduled_run_per_dataset_and_day(console: Console) -> None:
@@ -249,8 +293,14 @@ def test_mark_data_ready_starts_api_triggered_sources(console: Console) -> None:
     console.post("/console/v1/ingestion/connection/file", {"root": str(console.files)})
     console.post(
         "/console/v1/ingestion",
-        {"type": "file", "dataset": "Events", "source_name": "api-src", "query": "events/{ds}/*.csv",
-         "column_mapping": EVENTS_MAPPING, "api_triggered": True},
+        {
+            "type": "file",
+            "dataset": "Events",
+            "source_name": "api-src",
+            "query": "events/{ds}/*.csv",
+            "column_mapping": EVENTS_MAPPING,
+            "api_triggered": True,
+        },
     )
     console.write_day(DAY1, [("u1", "view", T1)])
     response = console.post("/v1/mark_data_ready_dwh", {"datestamps": DAY1, "type": "events"})
@@ -270,30 +320,42 @@ def test_event_counts_and_the_delta_ledger(console: Console) -> None:
         {"datestamp_start": DAY1, "datestamp_end": DAY1, "type": "file", "dataset": "Events"},
     )
     console.drain()
-    grouped = console.get("/console/v1/ingestion/events/count", start_date=DAY1,
-                          end_date=DAY1).json()["data"]
+    grouped = console.get(
+        "/console/v1/ingestion/events/count", start_date=DAY1, end_date=DAY1
+    ).json()["data"]
     assert grouped[0]["date"] == DAY1
     assert {e["event"]: e["count"] for e in grouped[0]["events"]} == {"buy": 1, "view": 2}
-    flat = console.get("/console/v1/ingestion/events/count", start_date=DAY1, end_date=DAY1,
-                       event_name="view").json()["data"]
-    assert flat == [{"date": DAY1, "event": "view", "count": 2,
-                     "last_updated_time": flat[0]["last_updated_time"]}]
+    flat = console.get(
+        "/console/v1/ingestion/events/count", start_date=DAY1, end_date=DAY1, event_name="view"
+    ).json()["data"]
+    assert flat == [
+        {
+            "date": DAY1,
+            "event": "view",
+            "count": 2,
+            "last_updated_time": flat[0]["last_updated_time"],
+        }
+    ]
     # The warehouse gains two views for the day: the delta shows it, the check reloads it.
     console.write_day(DAY1, [("u7", "view", T1 + 7), ("u8", "view", T1 + 8)], name="b.csv")
-    delta = console.get("/console/v1/ingestion/events/delta", start_date=DAY1, end_date=DAY1,
-                        event_name="view").json()["data"]
+    delta = console.get(
+        "/console/v1/ingestion/events/delta", start_date=DAY1, end_date=DAY1, event_name="view"
+    ).json()["data"]
     assert delta[0]["internal_count"] == 2 and delta[0]["external_count"] == 4
     assert delta[0]["has_diff"] is True and delta[0]["threshold"] == 0.05
     project_id = console.services.access.project_id("acme")
     reloads = console.services.data_checks.reload_changed(project_id, datetime(2024, 3, 3).date())
     assert len(reloads) == 1
     console.drain()
-    after = console.get("/console/v1/ingestion/events/count", start_date=DAY1, end_date=DAY1,
-                        event_name="view").json()["data"]
+    after = console.get(
+        "/console/v1/ingestion/events/count", start_date=DAY1, end_date=DAY1, event_name="view"
+    ).json()["data"]
     assert after[0]["count"] == 4
     runs = console.get("/console/v1/ingestion/runs").json()["data"]
     assert runs[0]["trigger"] == "reload"
-    assert console.services.data_checks.reload_changed(project_id, datetime(2024, 3, 3).date()) == []
+    assert (
+        console.services.data_checks.reload_changed(project_id, datetime(2024, 3, 3).date()) == []
+    )
 
 
 def test_mutations_are_rate_limited_per_project(console: Console) -> None:

@@ -1,0 +1,156 @@
+"""OAuth client credentials and the short-lived bearer tokens minted from them.
+
+Amperity clients authenticate with ``POST /api/v0/oauth2/token`` (client-credentials grant,
+API-SURFACE §2.1) and send the token as ``Authorization: Bearer``. A client belongs to one project
+and has a key kind (console, ingest, read), exactly like an API key; its tokens carry that kind.
+
+Contract:
+
+* ``create_client`` returns the secret once; only its SHA-256 is stored. Token values are
+  likewise stored only as a SHA-256.
+* ``issue_token`` refuses unknown or revoked clients and wrong secrets alike with
+  ``Unauthenticated`` (no hint which part was wrong).
+* ``authenticate`` accepts a token until ``expires_at`` (exclusive) and while its client is not
+  revoked; ``authenticate_bearer`` also accepts every ingestd API key, so one header serves both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+
+from ingestd.control.access import Access, KeyKind, Principal
+from ingestd.errors import NotFound, Unauthenticated
+from ingestd.store.database import Store
+from ingestd.store.schema import AccessToken, OAuthClient, Project, utcnow
+
+TOKEN_PREFIX = "oat-"
+"""Access tokens start with this; API keys start with their kind (``console-`` ...)."""
+CLIENT_PREFIX = "oac-"
+_KEEP_EXPIRED = timedelta(days=1)
+"""Expired tokens are kept this long, so their holders hear "expired" rather than "unknown"."""
+
+
+@dataclass(frozen=True)
+class ClientCredentials:
+    client_id: str
+    client_secret: str
+    project: str
+    kind: KeyKind
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+    """Seconds from issue until the token stops working."""
+    token_type: str = "Bearer"
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class OAuth:
+    def __init__(
+        self,
+        store: Store,
+        access: Access,
+        *,
+        token_seconds: int = 3600,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.access = access
+        self.token_seconds = token_seconds
+        self.clock = clock
+
+    def create_client(self, project: str, kind: KeyKind) -> ClientCredentials:
+        """A new client of ``project`` (created if new); the secret is never shown again."""
+        project_id = self.access.ensure_project(project)
+        client_id = f"{CLIENT_PREFIX}{secrets.token_hex(12)}"
+        secret = secrets.token_urlsafe(32)
+        with self.store.write() as session:
+            session.add(
+                OAuthClient(
+                    project_id=project_id,
+                    client_id=client_id,
+                    secret_hash=_digest(secret),
+                    kind=kind.value,
+                    created_at=self.clock(),
+                )
+            )
+        return ClientCredentials(client_id, secret, project, kind)
+
+    def revoke_client(self, client_id: str) -> None:
+        """Revoke a client: its secret and every token minted from it stop working at once."""
+        with self.store.write() as session:
+            client = session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+            if client is None:
+                raise NotFound(f"OAuth client {client_id!r} does not exist")
+            client.revoked_at = client.revoked_at or self.clock()
+
+    def issue_token(
+        self, client_id: str, client_secret: str, *, tenant: str | None = None
+    ) -> IssuedToken:
+        """A bearer token for a client's credentials. ``tenant``, when given, must be the
+        client's project (``X-Amperity-Tenant`` of the token request)."""
+        refused = Unauthenticated("the client credentials are not valid")
+        now = self.clock()
+        with self.store.write() as session:
+            row = session.execute(
+                select(OAuthClient, Project.name)
+                .join(Project, Project.id == OAuthClient.project_id)
+                .where(OAuthClient.client_id == client_id, OAuthClient.revoked_at.is_(None))
+            ).first()
+            if row is None:
+                raise refused
+            client, project = row
+            if not hmac.compare_digest(client.secret_hash, _digest(client_secret)):
+                raise refused
+            if tenant is not None and tenant != project:
+                raise Unauthenticated(f"the client does not belong to tenant {tenant!r}")
+            token = f"{TOKEN_PREFIX}{secrets.token_urlsafe(32)}"
+            session.add(
+                AccessToken(
+                    client_id=client.id,
+                    token_hash=_digest(token),
+                    expires_at=now + timedelta(seconds=self.token_seconds),
+                    created_at=now,
+                )
+            )
+            session.execute(delete(AccessToken).where(AccessToken.expires_at < now - _KEEP_EXPIRED))
+        return IssuedToken(token, self.token_seconds)
+
+    def authenticate(self, token: str) -> Principal:
+        """The principal of a live access token, or ``Unauthenticated``."""
+        with self.store.read() as session:
+            row = session.execute(
+                select(AccessToken.expires_at, OAuthClient, Project.name)
+                .join(OAuthClient, OAuthClient.id == AccessToken.client_id)
+                .join(Project, Project.id == OAuthClient.project_id)
+                .where(AccessToken.token_hash == _digest(token))
+            ).first()
+        if row is None:
+            raise Unauthenticated("the access token is not valid")
+        expires_at, client, project = row
+        if client.revoked_at is not None:
+            raise Unauthenticated("the access token's client was revoked")
+        if self.clock() >= expires_at:
+            raise Unauthenticated(
+                f"the access token expired at {expires_at:%Y-%m-%dT%H:%M:%SZ}",
+                hint="request a new one from POST /api/v0/oauth2/token",
+            )
+        return Principal(client.project_id, project, KeyKind(client.kind))
+
+    def authenticate_bearer(self, raw: str | None) -> Principal:
+        """The principal of a bearer credential: an access token or an ingestd API key."""
+        if raw and raw.startswith(TOKEN_PREFIX):
+            return self.authenticate(raw)
+        return self.access.authenticate(raw)

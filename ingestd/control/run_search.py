@@ -1,0 +1,153 @@
+"""Finding runs by time window, state and kind, with what each unit loaded from which source.
+
+``Runs`` reads one run or the newest runs; the dialects that list runs by window (Amperity's
+ingest jobs and workflows) need more: windows on creation, start and end, filters on the stored
+run state, pagination, and the source id of each unit (a feed id survives a source's rename).
+Read-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, and_, exists, false, func, or_, select
+from sqlalchemy.orm import Session
+
+from ingestd.control.run_views import RunView, UnitView
+from ingestd.domain.states import RunState, derive_run_state
+from ingestd.errors import NotFound
+from ingestd.store.database import Store
+from ingestd.store.schema import Run, Unit, UnitFile
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run with its units (and their files), and the source id each unit loaded from."""
+
+    run: RunView
+    source_ids: Mapping[str, int | None]
+    """Unit id → id of the source it loaded (None: a blob or file unit, or a deleted source)."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """``[start, end)``; either side may be open."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    created: Window = Window()
+    ended: Window = Window()
+    states: Sequence[tuple[RunState, bool]] | None = None
+    """Allowed (state, cancel requested) pairs; None: any."""
+    kinds: Sequence[str] | None = None
+
+
+class RunSearch:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def get(self, project_id: int, run_id: str) -> RunRecord:
+        """One run of the project, with its units' files; ``NotFound`` otherwise."""
+        with self.store.read() as session:
+            run = session.get(Run, run_id)
+            if run is None or run.project_id != project_id:
+                raise NotFound(f"run {run_id} does not exist")
+            return _records(session, [run], files=True)[0]
+
+    def active_between(self, project_id: int, start: datetime, end: datetime) -> list[RunRecord]:
+        """Every run whose activity may have begun in ``[start, end)``: created before ``end``,
+        and created at or after ``start`` or with a unit that started at or after ``start``.
+
+        A superset of the runs that started in the window, newest first, with units' files.
+        """
+        started_later = exists().where(Unit.run_id == Run.id, Unit.started_at >= start)
+        query = select(Run).where(
+            Run.project_id == project_id,
+            Run.created_at < end,
+            or_(Run.created_at >= start, started_later),
+        )
+        with self.store.read() as session:
+            runs = session.scalars(query.order_by(Run.created_at.desc(), Run.id)).all()
+            return _records(session, runs, files=True)
+
+    def page(
+        self, project_id: int, where: RunFilter, *, limit: int, offset: int
+    ) -> tuple[list[RunRecord], int]:
+        """Runs matching ``where``, newest first: one page (without files) and the total."""
+        query = _filtered(select(Run).where(Run.project_id == project_id), where)
+        with self.store.read() as session:
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            runs = session.scalars(
+                query.order_by(Run.created_at.desc(), Run.id).limit(limit).offset(offset)
+            ).all()
+            return _records(session, runs, files=False), int(total)
+
+
+def _filtered(query: Select[tuple[Run]], where: RunFilter) -> Select[tuple[Run]]:
+    for column, window in ((Run.created_at, where.created), (Run.ended_at, where.ended)):
+        if window.start is not None:
+            query = query.where(column >= window.start)
+        if window.end is not None:
+            query = query.where(column < window.end)
+    if where.states is not None:
+        query = query.where(
+            or_(
+                false(),
+                *(
+                    and_(Run.state == state.value, Run.cancel_requested.is_(stop))
+                    for state, stop in where.states
+                ),
+            )
+        )
+    if where.kinds is not None:
+        query = query.where(Run.kind.in_(list(where.kinds)))
+    return query
+
+
+def _records(session: Session, runs: Iterable[Run], *, files: bool) -> list[RunRecord]:
+    runs = list(runs)
+    ids = [r.id for r in runs]
+    if not ids:
+        return []
+    units = session.scalars(
+        select(Unit).where(Unit.run_id.in_(ids)).order_by(Unit.run_id, Unit.position)
+    ).all()
+    by_unit: dict[str, list[UnitFile]] = {}
+    if files:
+        for f in session.scalars(
+            select(UnitFile).join(Unit, Unit.id == UnitFile.unit_id).where(Unit.run_id.in_(ids))
+        ):
+            by_unit.setdefault(f.unit_id, []).append(f)
+    by_run: dict[str, list[Unit]] = {}
+    for unit in units:
+        by_run.setdefault(unit.run_id, []).append(unit)
+    out = []
+    for run in runs:
+        mine = by_run.get(run.id, [])
+        views = [UnitView.of(u, by_unit.get(u.id)) for u in mine]
+        out.append(RunRecord(_view(run, views), {u.id: u.source_id for u in mine}))
+    return out
+
+
+def _view(run: Run, units: list[UnitView]) -> RunView:
+    return RunView(
+        id=run.id,
+        project_id=run.project_id,
+        trigger=run.trigger,
+        kind=run.kind,
+        state=derive_run_state([u.state for u in units], cancel_requested=run.cancel_requested),
+        days=list(run.days),
+        sources=list(run.source_names),
+        cancel_requested=run.cancel_requested,
+        request=dict(run.request),
+        created_at=run.created_at,
+        updated_at=run.updated_at,
+        ended_at=run.ended_at,
+        units=units,
+    )
