@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 import ingestd
+from ingestd.api.amperity import router as amperity
 from ingestd.api.statsig import router as statsig
 from ingestd.control.services import Services
 
@@ -42,6 +43,7 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     app = FastAPI(title="ingestd", version=ingestd.__version__, lifespan=lifespan)
     app.state.services = services
     app.include_router(statsig.build_router(services))
+    app.include_router(amperity.build_router(services))
 
     @app.get("/healthz", tags=["ingestd"])
     def healthz() -> JSONResponse:
@@ -58,7 +60,9 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
 def _schedule(services: Services, wake: object, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
-            if services.scheduler.tick() and callable(wake):
+            due = services.scheduler.tick()
+            flushed = services.streams.flush_due()  # streamed records by size or age
+            if (due or flushed) and callable(wake):
                 wake()
         except Exception:
             log.exception("scheduler tick failed")

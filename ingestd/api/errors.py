@@ -11,9 +11,10 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import HTTPException, Request, Response
+from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 
 from ingestd.errors import IngestdError, InternalError, InvalidInput, NotFound
 
@@ -44,9 +45,10 @@ def dialect_route(render: Renderer) -> type[APIRoute]:
                 except RequestValidationError as exc:
                     return render(request, InvalidInput(validation_message(exc)))
                 except HTTPException as exc:
+                    # FastAPI's own refusals (unparseable body, ...) keep their meaning.
                     if exc.status_code == 404:
                         return render(request, NotFound(str(exc.detail)))
-                    raise
+                    return render(request, InvalidInput(str(exc.detail)))
                 except Exception:  # the dialect's one top-level handler
                     log.exception("unhandled error on %s %s", request.method, request.url.path)
                     return render(request, InternalError("internal error; see the server log"))

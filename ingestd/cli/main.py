@@ -14,8 +14,10 @@ from ingestd.cli import (
     catalog_commands,
     demo_command,
     keys_commands,
+    oauth_commands,
     quarantine_commands,
     run_commands,
+    stream_commands,
 )
 from ingestd.cli.context import CliState, console, err_console, state
 from ingestd.errors import IngestdError
@@ -28,6 +30,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(keys_commands.app, name="keys")
+app.add_typer(oauth_commands.app, name="oauth")
+app.add_typer(stream_commands.app, name="streams")
 app.add_typer(catalog_commands.connections, name="connections")
 app.add_typer(catalog_commands.tables, name="tables")
 app.add_typer(catalog_commands.sources, name="sources")

@@ -89,7 +89,7 @@ class RunSearch:
             return _records(session, runs, files=False), int(total)
 
 
-def _filtered(query: Select[tuple[Run]], where: RunFilter) -> Select[tuple[Run]]:
+def _filtered(query: Select[Run], where: RunFilter) -> Select[Run]:
     for column, window in ((Run.created_at, where.created), (Run.ended_at, where.ended)):
         if window.start is not None:
             query = query.where(column >= window.start)

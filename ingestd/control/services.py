@@ -12,9 +12,11 @@ from ingestd.control.access import Access
 from ingestd.control.catalog import Catalog
 from ingestd.control.data_checks import DataChecks
 from ingestd.control.datasets import DatasetSources
+from ingestd.control.oauth import OAuth
 from ingestd.control.quarantine import Quarantine
 from ingestd.control.runs import Runs
 from ingestd.control.scheduler import Scheduler
+from ingestd.control.streams import Streams
 from ingestd.dataplane.pipeline import DataPlane
 from ingestd.dataplane.warehouse import Warehouse
 from ingestd.domain.retry import RetryPolicy
@@ -79,6 +81,22 @@ class Services:
             self.settings.memory_limit,
             lookback_days=self.settings.data_check_lookback_days,
             threshold=self.settings.data_check_threshold,
+        )
+
+    @cached_property
+    def oauth(self) -> OAuth:
+        return OAuth(self.store, self.access, token_seconds=self.settings.oauth_token_seconds)
+
+    @cached_property
+    def streams(self) -> Streams:
+        return Streams(
+            self.store,
+            self.catalog,
+            self.runs,
+            self.settings.data_dir / "files" / "streams",
+            flush_records=self.settings.stream_flush_records,
+            flush_seconds=self.settings.stream_flush_seconds,
+            max_record_bytes=self.settings.stream_max_record_bytes,
         )
 
     def runner(self) -> UnitRunner:

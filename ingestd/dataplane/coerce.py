@@ -93,6 +93,9 @@ def coerce(expr: str, source_type: str, target: ColumnType) -> Coercion:
             return Coercion(value, f"{present} AND {value} IS NULL")
         case ColumnType.BOOL:
             value = f"TRY_CAST({expr} AS BOOLEAN)"
+            if _is_numeric(source_type):
+                # A cast makes any non-zero number true; only 0 and 1 are booleans.
+                return Coercion(value, f"{present} AND {expr} NOT IN (0, 1)")
             return Coercion(value, f"{present} AND {value} IS NULL")
         case ColumnType.DATE:
             value = f"TRY_CAST({expr} AS DATE)"

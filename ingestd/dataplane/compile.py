@@ -43,6 +43,12 @@ class SourceShape:
         return dict(self.columns)
 
 
+def json_path(keys: tuple[str, ...]) -> str:
+    """A DuckDB JSON path to ``keys``, each quoted (keys may hold dots, quotes, spaces)."""
+    quoted = (k.replace("\\", "\\\\").replace('"', '\\"') for k in keys)
+    return "$" + "".join(f'."{k}"' for k in quoted)
+
+
 def _error(code: RowError, column: str, message_sql: str) -> str:
     return f"{sql_literal(code.value + SEP + column + SEP)} || {message_sql}"
 
@@ -87,7 +93,7 @@ def _reference(ref: SourceRef, shape: SourceShape) -> tuple[str, str]:
             if len(keys) == 1:
                 return head, types[keys[0]]
             if shape.json_paths:
-                rest = "$" + "".join(f".{quote(k)}" for k in keys[1:])
+                rest = json_path(keys[1:])
                 return f"json_extract_string({head}, {sql_literal(rest)})", "VARCHAR"
             return head + "".join(f".{quote(k)}" for k in keys[1:]), "VARCHAR"
         case _:
@@ -166,7 +172,7 @@ def compile_select(
             type_errors.append(f"_t{index}")
     position = {column.name: index for index, column in enumerate(table.columns)}
     for index, column in enumerate(table.columns):
-        if not column.nullable:
+        if not column.nullable or column.name in table.primary_key:
             missing = f"_v{index} IS NULL"
             if column.type is ColumnType.STRING:
                 missing += f" OR _v{index} = ''"

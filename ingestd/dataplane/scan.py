@@ -25,7 +25,7 @@ import pyarrow as pa
 import zstandard
 
 from ingestd.dataplane.coerce import sql_literal
-from ingestd.dataplane.compile import SourceShape
+from ingestd.dataplane.compile import SourceShape, json_path
 from ingestd.dataplane.files import LocalFile
 from ingestd.domain.mapping import Mapping, RefKind
 from ingestd.domain.row_errors import RowError
@@ -233,10 +233,12 @@ def json_scan(file: LocalFile, data_format: DataFormat, fields: dict[str, str]) 
 
 
 def needs_line_scan(exc: duckdb.Error) -> bool:
-    """Whether an NDJSON read failed on single lines (malformed, badly encoded or too large
-    records) that the line-by-line scan can quarantine."""
+    """Whether an NDJSON read failed on single lines (malformed, badly encoded, too large or
+    not an object) that the line-by-line scan can quarantine."""
     text = str(exc).lower()
-    return "malformed json" in text or "maximum_object_size" in text
+    return any(
+        sign in text for sign in ("malformed json", "maximum_object_size", "expected object")
+    )
 
 
 def json_lines_scan(
@@ -280,9 +282,9 @@ def json_lines_scan(
         con.execute(f"DROP TABLE IF EXISTS {lines}_read")
     extracted = ", ".join(
         (
-            f"json_extract(l.line, {sql_literal('$.' + _json_key(k))}) AS {_q(k)}"
+            f"json_extract(l.line, {sql_literal(json_path((k,)))}) AS {_q(k)}"
             if t == "JSON"
-            else f"json_extract_string(l.line, {sql_literal('$.' + _json_key(k))}) AS {_q(k)}"
+            else f"json_extract_string(l.line, {sql_literal(json_path((k,)))}) AS {_q(k)}"
         )
         for k, t in fields.items()
     )
@@ -304,10 +306,6 @@ def json_line_rejects(scan: Scan) -> str:
         f"WHERE _kind IS DISTINCT FROM 'OBJECT' AND trim(line, {sql_literal(' ' + chr(9) + chr(13))}) <> '' "
         f"ORDER BY _line"
     )
-
-
-def _json_key(key: str) -> str:
-    return key if key.isidentifier() else '"' + key.replace('"', '\\"') + '"'
 
 
 def _q(name: str) -> str:

@@ -160,6 +160,17 @@ def parse_json_path(path: str) -> SourceRef:
     return SourceRef(RefKind.PATH, path)
 
 
+def _ordinal(value: Any, index: int) -> int:
+    """A CSV ordinal: 0 or "0" (§5 item 33); never a float, a bool or a negative number."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value)
+    raise MappingInvalid(
+        f"mapping element {index}: Ordinal {value!r} is not a column index (0, 1, ...)"
+    )
+
+
 def mapping_from_kusto(kind: str, elements: Any) -> Mapping:
     """Parse a Kusto ingestion mapping (API-SURFACE §3.9): a list of
     ``{"Column", "Datatype"?, "Properties": {"Ordinal"|"Path"|"ConstValue"|"Transform"}}``."""
@@ -170,7 +181,10 @@ def mapping_from_kusto(kind: str, elements: Any) -> Mapping:
     for index, element in enumerate(elements):
         if not isinstance(element, dict) or "Column" not in element:
             raise MappingInvalid(f"mapping element {index} needs a 'Column'")
-        props = element.get("Properties") or {}
+        properties = element.get("Properties") or {}
+        if not isinstance(properties, dict):
+            raise MappingInvalid(f"mapping element {index}: Properties must be an object")
+        props = dict(properties)  # never change the caller's mapping
         # §3.9: older mappings put Ordinal/Path at the element's top level.
         for legacy in ("Ordinal", "Path", "ConstValue", "Transform", "Field"):
             if legacy in element and legacy not in props:
@@ -184,7 +198,7 @@ def mapping_from_kusto(kind: str, elements: Any) -> Mapping:
             source = SourceRef(RefKind.LINE_NUMBER)
         elif raw_transform:
             try:
-                transform = Transform(raw_transform)
+                transform = Transform(str(raw_transform))
             except ValueError:
                 raise MappingInvalid(
                     f"mapping element {index}: transform {raw_transform!r} is not supported"
@@ -193,13 +207,7 @@ def mapping_from_kusto(kind: str, elements: Any) -> Mapping:
             if "ConstValue" in props:
                 source = SourceRef(RefKind.CONST, str(props["ConstValue"]))
             elif kind == "csv":
-                ordinal = props.get("Ordinal")
-                try:
-                    source = SourceRef(RefKind.ORDINAL, int(ordinal))  # §5 item 33: "0" or 0
-                except (TypeError, ValueError):
-                    raise MappingInvalid(
-                        f"mapping element {index}: Ordinal {ordinal!r} is not an integer"
-                    ) from None
+                source = SourceRef(RefKind.ORDINAL, _ordinal(props.get("Ordinal"), index))
             elif "Path" in props:
                 source = parse_json_path(str(props["Path"]))
             elif "Field" in props:

@@ -339,7 +339,8 @@ def build_router(services: Services) -> APIRouter:
             services.warehouse, who.project_id, start, end, source=source_name, event=event_name
         )
         return single(
-            "Ingestion event count read successfully.", wire.event_counts(counts, event_name)
+            "Ingestion event count read successfully.",
+            wire.event_counts(counts, event_name, start, end),
         )
 
     @router.get("/console/v1/ingestion/events/delta")
@@ -356,7 +357,8 @@ def build_router(services: Services) -> APIRouter:
             who.project_id, start, end, source=source_name, event=event_name
         )
         return single(
-            "Ingestion event delta read successfully.", wire.event_deltas(deltas, event_name)
+            "Ingestion event delta read successfully.",
+            wire.event_deltas(deltas, event_name, start, end),
         )
 
     return router

@@ -23,6 +23,7 @@ from ingestd.domain.states import TERMINAL_UNIT_STATES, UnitState
 from ingestd.errors import InvalidInput
 
 MAX_LIMIT = 100
+MAX_RANGE_DAYS = 366
 _SECRET_FIELDS = frozenset(
     {
         "password",
@@ -81,6 +82,8 @@ def parse_range(start: str, end: str) -> tuple[date, date]:
         raise InvalidInput("start_date and end_date must be YYYY-MM-DD") from None
     if last < first:
         raise InvalidInput("end_date is before start_date")
+    if (last - first).days > MAX_RANGE_DAYS:
+        raise InvalidInput(f"the range covers more than {MAX_RANGE_DAYS} days")
     return first, last
 
 
@@ -237,9 +240,19 @@ def status_matches(status: str, wanted: set[str]) -> bool:
     return STATSIG_OTHER in wanted and status not in STATSIG_DAILY_STATUSES
 
 
-def event_counts(counts: list[EventCount], event: str | None) -> list[dict[str, Any]]:
-    """Flat when one event is asked for, grouped by date otherwise (§1.4 #7 [I])."""
-    if event is not None:
+def _days(start: date, end: date) -> list[date]:
+    return [date.fromordinal(n) for n in range(start.toordinal(), end.toordinal() + 1)]
+
+
+def event_counts(
+    counts: list[EventCount], event: str | None, start: date, end: date
+) -> list[dict[str, Any]]:
+    """Flat when one event is asked for, grouped by date otherwise (§1.4 #7 [I]).
+
+    The vendor's ``oneOf`` makes an empty array ambiguous (it matches both shapes), so an empty
+    answer is given in the grouped shape: every day of the range with an empty ``events``.
+    """
+    if event is not None and counts:
         return [
             {
                 "date": c.day.isoformat(),
@@ -249,7 +262,7 @@ def event_counts(counts: list[EventCount], event: str | None) -> list[dict[str, 
             }
             for c in counts
         ]
-    grouped: dict[date, list[dict[str, Any]]] = {}
+    grouped: dict[date, list[dict[str, Any]]] = {day: [] for day in _days(start, end)}
     for c in counts:
         grouped.setdefault(c.day, []).append(
             {"event": c.event, "count": c.count, "last_updated_time": timestamp(c.last_updated)}
@@ -257,7 +270,11 @@ def event_counts(counts: list[EventCount], event: str | None) -> list[dict[str, 
     return [{"date": d.isoformat(), "events": events} for d, events in sorted(grouped.items())]
 
 
-def event_deltas(deltas: list[EventDelta], event: str | None) -> list[dict[str, Any]]:
+def event_deltas(
+    deltas: list[EventDelta], event: str | None, start: date, end: date
+) -> list[dict[str, Any]]:
+    """Like ``event_counts``: flat for one event with results, else grouped by every day."""
+
     def item(d: EventDelta, with_date: bool) -> dict[str, Any]:
         out: dict[str, Any] = {"date": d.day.isoformat()} if with_date else {}
         out.update(
@@ -273,9 +290,9 @@ def event_deltas(deltas: list[EventDelta], event: str | None) -> list[dict[str, 
         )
         return out
 
-    if event is not None:
+    if event is not None and deltas:
         return [item(d, True) for d in deltas]
-    grouped: dict[date, list[dict[str, Any]]] = {}
+    grouped: dict[date, list[dict[str, Any]]] = {day: [] for day in _days(start, end)}
     for d in deltas:
         grouped.setdefault(d.day, []).append(item(d, False))
     return [{"date": day.isoformat(), "events": items} for day, items in sorted(grouped.items())]

@@ -11,7 +11,9 @@ import random
 import zipfile
 from collections.abc import Callable
 
+import fastavro
 import pyarrow as pa
+import pyarrow.orc as orc
 import pyarrow.parquet as pq
 import pytest
 import zstandard
@@ -190,6 +192,26 @@ def test_malformed_json_lines_are_quarantined_and_good_lines_load(harness: Harne
     assert json.loads(typed.raw or "")["id"] == "x4"
 
 
+@pytest.mark.parametrize("line", ["[1, 2]", "42", '"text"', "null"])
+def test_a_json_line_that_is_not_an_object(harness: Harness, line: str) -> None:
+    path = harness.write("people.ndjson", f'{{"id": 1}}\n{line}\n{{"id": 3}}\n')
+
+    result = harness.load(PEOPLE, PEOPLE_BY_NAME, path)
+
+    assert count_of(result.counts) == Count(3, 2, 0, 0, 1)
+    assert harness.quarantine() == [
+        QuarantineRow(
+            "people.ndjson",
+            2,
+            None,
+            None,
+            "NOT_AN_OBJECT",
+            "the line is JSON but not an object",
+            line,
+        )
+    ]
+
+
 def test_json_line_numbers_count_blank_and_unreadable_lines(harness: Harness) -> None:
     content = (
         b'{"id": 1}\r\n\r\n{"id": 3, "name": "\xff"}\r\n{"id": 4}\r\n{"id": 5,\r\n{"id": 6}\r\n'
@@ -259,16 +281,33 @@ EMPTY = {
     "blank-lines-ndjson": ("people.ndjson", b"\n\n  \n"),
     "empty-json-array": ("people.multijson", b"[]"),
     "parquet-without-rows": ("people.parquet", b""),
+    "avro-without-records": ("people.avro", b""),
+    "orc-without-rows": ("people.orc", b""),
 }
 
 
 @pytest.mark.parametrize("case", EMPTY.values(), ids=EMPTY.keys())
 def test_empty_data_loads_nothing_and_says_so(harness: Harness, case: tuple[str, bytes]) -> None:
     name, content = case
-    if name == "people.parquet" and case is EMPTY["parquet-without-rows"]:
-        sink = pa.BufferOutputStream()
-        schema = pa.schema([("id", pa.int64()), ("name", pa.string()), ("score", pa.float64())])
+    schema = pa.schema([("id", pa.int64()), ("name", pa.string()), ("score", pa.float64())])
+    sink = pa.BufferOutputStream()
+    if case is EMPTY["parquet-without-rows"]:
         pq.write_table(schema.empty_table(), sink)
+        content = sink.getvalue().to_pybytes()
+    elif case is EMPTY["avro-without-records"]:
+        avro_schema = {
+            "type": "record",
+            "name": "Person",
+            "fields": [
+                {"name": n, "type": ["null", t]}
+                for n, t in zip(HEADER, ["long", "string", "double"], strict=True)
+            ],
+        }
+        out = io.BytesIO()
+        fastavro.writer(out, fastavro.parse_schema(avro_schema), [])
+        content = out.getvalue()
+    elif case is EMPTY["orc-without-rows"]:
+        orc.write_table(schema.empty_table(), sink)
         content = sink.getvalue().to_pybytes()
     path = harness.write(name, content)
 
@@ -278,6 +317,14 @@ def test_empty_data_loads_nothing_and_says_so(harness: Harness, case: tuple[str,
     assert [(f.name, count_of(f.counts)) for f in result.files] == [(name, Count(0, 0, 0, 0, 0))]
     assert harness.count(PEOPLE) == 0
     assert len(harness.ledger()) == 1
+
+
+def test_a_load_without_inputs_is_empty(harness: Harness) -> None:
+    result = harness.load(PEOPLE, PEOPLE_BY_NAME)
+
+    assert result.empty
+    assert result.files == []
+    assert harness.count(PEOPLE) == 0
 
 
 def test_zero_byte_file_is_an_error_when_blobs_must_have_data(harness: Harness) -> None:

@@ -133,6 +133,19 @@ def test_upsert_rerun_of_the_same_load_re_applies_it(harness: Harness) -> None:
     assert again.fingerprint == first.fingerprint
 
 
+def test_upsert_refuses_a_row_without_its_key(harness: Harness) -> None:
+    path = harness.write(
+        "a.csv", csv_text(["region", "id", "plan"], [("eu", 1, "free"), (None, 2, "pro")])
+    )
+
+    result = harness.load(ACCOUNTS, ACCOUNTS_BY_NAME, path, mode=LoadMode.UPSERT)
+
+    assert count_of(result.counts) == Count(2, 1, 0, 0, 1)
+    assert [(q.record, q.column, q.code) for q in harness.quarantine()] == [
+        (2, "region", "MISSING_REQUIRED_FIELD")
+    ]
+
+
 def test_upsert_needs_a_primary_key(harness: Harness) -> None:
     path = harness.write("a.csv", csv_text(HEADER, [(1, "Ann", 1)]))
 

@@ -7,6 +7,8 @@ import json
 from datetime import date, datetime
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from ingestd.domain.datasets import DATASET_TABLES, mapping_from_column_mapping
@@ -217,4 +219,50 @@ def test_quarantine_row_carries_the_unit(harness: Harness) -> None:
             "value soon is not a valid epoch_seconds",
             '{"user":"u1","event":"x","ts":"soon"}',
         )
+    ]
+
+
+TYPED_SOURCE = TableSpec(
+    "demo",
+    "from_parquet",
+    (
+        Column("id", ColumnType.INT64, nullable=False),
+        Column("flag", ColumnType.BOOL),
+        Column("day", ColumnType.DATE),
+        Column("second", ColumnType.EPOCH_SECONDS),
+        Column("text", ColumnType.STRING),
+    ),
+)
+
+
+def test_typed_sources_convert_exactly_or_are_quarantined(harness: Harness) -> None:
+    midnight, later = datetime(2024, 1, 1), datetime(2024, 1, 1, 10, 0, 0, 500000)
+    second = datetime(2024, 1, 1, 0, 0, 1)
+    columns = {
+        "id": pa.array([1.0, 2.5, 3.0, 4.0, 5.0, 6.0], pa.float64()),
+        "flag": pa.array([0, 1, 1, 2, 0, 1], pa.int64()),
+        "day": pa.array(
+            [midnight, midnight, midnight, midnight, later, midnight], pa.timestamp("us")
+        ),
+        "second": pa.array(
+            [midnight, midnight, later, midnight, midnight, second], pa.timestamp("us")
+        ),
+        "text": pa.array([0.1, 2.0, None, 4.0, 5.0, 2.0], pa.float64()),
+    }
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table(columns), sink)
+    path = harness.write("typed.parquet", sink.getvalue().to_pybytes())
+
+    result = harness.load(TYPED_SOURCE, identity_mapping(TYPED_SOURCE), path)
+
+    assert count_of(result.counts) == Count(6, 2, 0, 0, 4)
+    assert harness.rows(TYPED_SOURCE) == [
+        (1, False, date(2024, 1, 1), 1704067200, "0.1"),
+        (6, True, date(2024, 1, 1), 1704067201, "2.0"),
+    ]
+    assert [(q.record, q.column, q.code) for q in harness.quarantine()] == [
+        (2, "id", "TYPE_MISMATCH"),
+        (3, "second", "INVALID_TIMESTAMP"),
+        (4, "flag", "TYPE_MISMATCH"),
+        (5, "day", "TYPE_MISMATCH"),
     ]

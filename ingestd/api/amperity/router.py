@@ -1,0 +1,372 @@
+"""The Amperity dialect (API-SURFACE §2): ingest jobs, workflow runs, tokens and streaming.
+
+The router only translates (``translate``) and enforces the protocol (``protocol``): runs are
+ingest jobs and workflows, sources are feeds, streams are sources fed record by record. Every
+error is rendered by ``protocol.render`` in the §2.1 body.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
+from typing import Literal
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from ingestd.api.amperity import translate
+from ingestd.api.amperity.protocol import Gate, render
+from ingestd.api.amperity.schemas import (
+    IngestJobDetails,
+    IngestJobDetailsList,
+    TokenResponse,
+    Workflow,
+    WorkflowList,
+    WorkflowRunRequest,
+)
+from ingestd.api.errors import dialect_route
+from ingestd.api.rate_limit import RateLimiter
+from ingestd.control.access import Permission, Principal
+from ingestd.control.catalog import SourceView
+from ingestd.control.oauth import OAuth
+from ingestd.control.run_search import RunFilter, RunRecord, RunSearch, Window
+from ingestd.control.runs import day_range
+from ingestd.control.services import Services
+from ingestd.control.streams import RecordTooLarge
+from ingestd.domain.states import RunState
+from ingestd.errors import IngestdError, InvalidInput, NotFound
+
+log = logging.getLogger("ingestd.api.amperity")
+
+MAX_WINDOW = timedelta(days=7)
+"""§2.3 [I]: a created_from/created_to window longer than 7 days is refused."""
+DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+_ACTIVE = frozenset({RunState.ENQUEUED, RunState.RUNNING})
+
+
+def build_router(
+    services: Services,
+    *,
+    limiter: RateLimiter | None = None,
+    stream_limiter: RateLimiter | None = None,
+    oauth: OAuth | None = None,
+    strict_errors: bool | None = None,
+) -> APIRouter:
+    """The dialect's routes. Keyword arguments replace defaults (tests, embedding)."""
+    settings = services.settings
+    strict = settings.amperity_strict_errors if strict_errors is None else strict_errors
+    oauth = oauth or services.oauth
+    streams = services.streams
+    search = RunSearch(services.store)
+    # §2.1: 10 requests per second per tenant; §2.5: the streaming API allows 1000.
+    gate = Gate(oauth, limiter or RateLimiter([(10, 1.0)]))
+    stream_gate = stream_limiter or RateLimiter([(1000, 1.0)])
+    router = APIRouter(route_class=dialect_route(partial(render, strict=strict)), tags=["amperity"])
+
+    def reader(request: Request) -> Principal:
+        return gate.check(request, Permission.READ)
+
+    def ingester(request: Request) -> Principal:
+        return gate.check(request, Permission.INGEST)
+
+    def streamer(request: Request) -> Principal:
+        # §2.5: the streaming API takes no api-version.
+        return gate.check(request, Permission.INGEST, versioned=False, limiter=stream_gate)
+
+    as_reader, as_ingester, as_streamer = Depends(reader), Depends(ingester), Depends(streamer)
+
+    def record_of(project_id: int, run_id: str, shown: str) -> RunRecord:
+        try:
+            return search.get(project_id, run_id)
+        except NotFound:
+            raise NotFound(f"{shown} does not exist") from None
+
+    # Path parameters take the rest of the path (":path"), so an id with a "/" in it still gets
+    # this dialect's 404 body rather than the framework's.
+
+    # -- ingest jobs (§2.3, §2.4) -------------------------------------------------------------
+
+    @router.get(
+        "/api/ingest/jobs", response_model=IngestJobDetailsList, response_model_exclude_none=True
+    )
+    def list_jobs(
+        created_from: str,
+        created_to: str,
+        with_total: bool = False,
+        who: Principal = as_reader,
+    ) -> IngestJobDetailsList:
+        start = translate.parse_time(created_from, "created_from")
+        end = translate.parse_time(created_to, "created_to")
+        if end <= start:
+            raise InvalidInput("created_to must be later than created_from")
+        if end - start > MAX_WINDOW:
+            raise InvalidInput(
+                "the window from created_from to created_to is longer than 7 days",
+                hint="ask for at most 7 days at a time",
+            )
+        started = [
+            (translate.job_started_at(record), record)
+            for record in search.active_between(who.project_id, start, end)
+        ]
+        in_window = [item for item in started if start <= item[0] < end]
+        in_window.sort(key=lambda item: (item[0], item[1].run.id), reverse=True)
+        jobs = [translate.ingest_job(record) for _, record in in_window]
+        # §2.3/§5 item 18: every job of the window in one page; next_token is present (as
+        # documented) and empty, which the pagination rules read as "last page".
+        return IngestJobDetailsList(
+            data=jobs, next_token="", total=len(jobs) if with_total else None
+        )
+
+    @router.get(
+        "/api/ingest/jobs/{job_id:path}",
+        response_model=IngestJobDetails,
+        response_model_exclude_none=True,
+    )
+    def get_job(job_id: str, who: Principal = as_reader) -> IngestJobDetails:
+        run_id = translate.run_of_job(job_id)
+        return translate.ingest_job(record_of(who.project_id, run_id, f"ingest job {job_id}"))
+
+    # -- workflow runs (§2.5) -----------------------------------------------------------------
+
+    @router.get("/api/workflow/runs", response_model=WorkflowList, response_model_exclude_none=True)
+    def list_workflows(
+        limit: int | None = None,
+        next_token: str | None = None,
+        with_total: bool = False,
+        created_from: str | None = None,
+        created_to: str | None = None,
+        ended_from: str | None = None,
+        ended_to: str | None = None,
+        state: str | None = None,
+        type: str | None = None,
+        who: Principal = as_reader,
+    ) -> WorkflowList:
+        size = DEFAULT_LIMIT if limit is None else limit
+        if not 1 <= size <= MAX_LIMIT:
+            raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
+        offset = _offset_of(next_token)
+        where = RunFilter(
+            created=_window(created_from, created_to, "created"),
+            ended=_window(ended_from, ended_to, "ended"),
+            states=None if state is None else translate.run_states_named(state),
+            kinds=None if type is None else translate.kinds_of_type(type),
+        )
+        records, total = search.page(who.project_id, where, limit=size, offset=offset)
+        more = offset + len(records) < total
+        return WorkflowList(
+            data=[translate.workflow(r, who.project) for r in records],
+            next_token=_token_of(offset + len(records)) if more else None,
+            total=total if with_total else None,
+        )
+
+    @router.get(
+        "/api/workflow/runs/{workflow_id:path}",
+        response_model=Workflow,
+        response_model_exclude_none=True,
+    )
+    def get_workflow(
+        workflow_id: str,
+        view: Literal["overview", "verbose"] = "overview",
+        who: Principal = as_reader,
+    ) -> Workflow:
+        run_id = translate.run_of_workflow(workflow_id)
+        record = record_of(who.project_id, run_id, f"workflow {workflow_id}")
+        return translate.workflow(record, who.project, verbose=view == "verbose")
+
+    @router.post(
+        "/api/workflow/runs",
+        status_code=201,
+        response_model=Workflow,
+        response_model_exclude_none=True,
+    )
+    def start_workflow(body: WorkflowRunRequest, who: Principal = as_ingester) -> Workflow:
+        """Start a feed's ingestion: a source's days, or a stream's pending records now."""
+        source = _feed_source(services, who, body.config_id)
+        if streams.is_stream(who.project, source):
+            flushed = streams.flush(who.project_id, source.name)
+            if not flushed:
+                raise InvalidInput(f"stream {source.name!r} has no pending records to load")
+            run_id = flushed[0].id
+        else:
+            days = _days(body.range_from, body.range_to)
+            trigger = "manual" if len(days) == 1 else "backfill"
+            run_id = services.runs.start_source_run(
+                who.project_id, [source.name], days, trigger=trigger
+            ).id
+        return translate.workflow(search.get(who.project_id, run_id), who.project, verbose=True)
+
+    @router.post(
+        "/api/workflow/runs/{workflow_id:path}/stop",
+        response_model=Workflow,
+        response_model_exclude_none=True,
+    )
+    def stop_workflow(workflow_id: str, who: Principal = as_ingester) -> Workflow:
+        """Cancel what has not finished; a workflow that has ended is returned as it is."""
+        run_id = translate.run_of_workflow(workflow_id)
+        record = record_of(who.project_id, run_id, f"workflow {workflow_id}")
+        if record.run.state in _ACTIVE:
+            services.runs.cancel_run(who.project_id, run_id)
+            record = search.get(who.project_id, run_id)
+        return translate.workflow(record, who.project, verbose=True)
+
+    # -- token (§2.1, A7) ---------------------------------------------------------------------
+
+    @router.post("/api/v0/oauth2/token", response_model=TokenResponse)
+    async def token(request: Request) -> Response:
+        """Client-credentials grant, form-encoded (or JSON, or HTTP Basic client auth)."""
+        fields = _token_fields(request, await request.body())
+        if fields.get("grant_type") != "client_credentials":
+            raise InvalidInput("grant_type must be client_credentials")
+        client_id, secret = fields.get("client_id"), fields.get("client_secret")
+        if not client_id or not secret:
+            raise InvalidInput("client_id and client_secret are required")
+        tenant = next(
+            (
+                request.headers[h]
+                for h in ("x-amperity-tenant", "amperity-tenant")
+                if h in request.headers
+            ),
+            None,
+        )
+        issued = await run_in_threadpool(oauth.issue_token, client_id, secret, tenant=tenant)
+        body = TokenResponse(
+            access_token=issued.access_token,
+            expires_in=issued.expires_in,
+            token_type=issued.token_type,
+        )
+        # RFC 6749 §5.1: token responses are never cached.
+        return JSONResponse(
+            body.model_dump(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"}
+        )
+
+    # -- streaming (§2.5) ---------------------------------------------------------------------
+
+    @router.post("/stream/v0/data/{stream_id:path}", status_code=202)
+    async def stream_record(
+        stream_id: str,
+        request: Request,
+        background: BackgroundTasks,
+        who: Principal = as_streamer,
+    ) -> Response:
+        """One JSON record: committed before the 202, loaded with the next flush."""
+        if "xml" in request.headers.get("content-type", "").lower():
+            raise InvalidInput("XML records are not supported; send one JSON object")
+        body = await _read_limited(request, streams.max_record_bytes)
+        accepted = await run_in_threadpool(streams.accept, who.project_id, stream_id, body)
+        if accepted.flush_due:
+            background.add_task(_flush_quietly, services, who.project_id, stream_id)
+        return Response(status_code=202)
+
+    return router
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _window(start: str | None, end: str | None, name: str) -> Window:
+    return Window(
+        translate.parse_time(start, f"{name}_from") if start is not None else None,
+        translate.parse_time(end, f"{name}_to") if end is not None else None,
+    )
+
+
+def _token_of(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
+
+
+def _offset_of(token: str | None) -> int:
+    """The offset a ``next_token`` stands for; ``InvalidInput`` for one we did not issue."""
+    if token is None:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        prefix, _, number = text.partition(":")
+        if prefix == "o" and number.isdigit():
+            return int(number)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise InvalidInput(f"next_token {token!r} is not one this API returned")
+
+
+def _feed_source(services: Services, who: Principal, config_id: str) -> SourceView:
+    """The source a ``config_id`` names: a feed id ``df-<n>``, or (an ingestd extension) the
+    source's name."""
+    source_id = translate.source_of_feed(config_id)
+    for source in services.catalog.list_sources(who.project_id):
+        if source.id == source_id or (source_id is None and source.name == config_id):
+            return source
+    raise InvalidInput(
+        f"config_id {config_id!r} names no feed of tenant {who.project}",
+        hint="use a feed id (df-<n>, see tables[].feed_id) or a source name",
+    )
+
+
+def _days(range_from: str | None, range_to: str | None) -> list[date]:
+    """The days a run covers: ``[range_from, range_to)``, or the day of ``range_from`` alone,
+    or (nothing given) yesterday in UTC, the day a daily schedule would load."""
+    if range_from is None:
+        if range_to is not None:
+            raise InvalidInput("range_to needs range_from")
+        return [datetime.now(UTC).date() - timedelta(days=1)]
+    start = translate.parse_time(range_from, "range_from")
+    if range_to is None:
+        return [start.date()]
+    end = translate.parse_time(range_to, "range_to")
+    if end <= start:
+        raise InvalidInput("range_to must be later than range_from")
+    return day_range(start.date(), (end - timedelta(microseconds=1)).date())
+
+
+def _token_fields(request: Request, raw: bytes) -> dict[str, str]:
+    """The token request's fields: form-encoded body, JSON body, and HTTP Basic client auth."""
+    fields: dict[str, str] = {}
+    if "json" in request.headers.get("content-type", "").lower():
+        try:
+            parsed = json.loads(raw or b"{}")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"the token request is not valid JSON: {exc}") from exc
+        if not isinstance(parsed, dict):
+            raise InvalidInput("the token request must be a JSON object")
+        fields = {str(k): str(v) for k, v in parsed.items() if isinstance(v, str)}
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput("the token request is not UTF-8") from exc
+        fields = {k: v[0] for k, v in parse_qs(text).items() if v}
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic" and "client_id" not in fields:
+        try:
+            client_id, _, secret = base64.b64decode(encoded).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise InvalidInput("the Basic authorization header is not valid") from exc
+        fields.update(client_id=client_id, client_secret=secret)
+    return fields
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    """The body, refusing it (413) as soon as it is longer than ``limit`` bytes."""
+    too_large = RecordTooLarge(f"the record is over {limit} bytes", hint="send smaller records")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
+
+
+def _flush_quietly(services: Services, project_id: int, stream_id: str) -> None:
+    """A size-triggered flush after the 202; a failure leaves the records for the next try."""
+    try:
+        services.streams.flush(project_id, stream_id)
+    except IngestdError as exc:
+        log.warning("flushing stream %s failed: %s", stream_id, exc)
