@@ -110,7 +110,7 @@ def parse_time(text: str, name: str) -> datetime:
         if partial:
             moment = datetime(int(partial.group(1)), int(partial.group(2) or 1), 1)
         else:
-            moment = datetime.fromisoformat(value.replace("z", "Z"))
+            moment = datetime.fromisoformat(value.upper())
     except ValueError:
         raise InvalidInput(
             f"{name} {text!r} is not an ISO-8601 timestamp",

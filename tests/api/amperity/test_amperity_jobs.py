@@ -115,7 +115,7 @@ def test_the_window_is_on_started_at_from_inclusive_to_exclusive(amperity: Amper
 
 @pytest.mark.parametrize(
     ("created_from", "created_to"),
-    [("2024-10-01", "2024-10-08"), ("2024-10", "2024-10-02"), ("2024-10-01T04", "2024-10-03Z")],
+    [("2024-10-01", "2024-10-08"), ("2024-10", "2024-10-02"), ("2024-10-01T04", "2024-10-03t00z")],
 )
 def test_partial_timestamps_and_windows_up_to_seven_days_are_accepted(
     amperity: Amperity, created_from: str, created_to: str
@@ -258,8 +258,9 @@ def test_every_kind_of_ingestion_is_an_ingest_job(amperity: Amperity) -> None:
     for job in jobs:
         assert_balanced(job)
         assert job["tables"][0]["state"] == "succeeded"
+    # the backfill's load of the first day replaced the scheduled one: 2 + 1 + 1 + 1 rows
     loaded = services.warehouse.query("SELECT count(*) FROM crm.customers")
-    assert loaded == [(2 + 3 + 1 + 1,)]
+    assert loaded == [(5,)]
 
 
 def feeds_of_blob(jobs: list[dict[str, Any]]) -> str:

@@ -192,7 +192,7 @@ def test_malformed_json_lines_are_quarantined_and_good_lines_load(harness: Harne
     assert json.loads(typed.raw or "")["id"] == "x4"
 
 
-@pytest.mark.parametrize("line", ["[1, 2]", "42", '"text"', "null"])
+@pytest.mark.parametrize("line", ["[1, 2]", "42", '"text"'])
 def test_a_json_line_that_is_not_an_object(harness: Harness, line: str) -> None:
     path = harness.write("people.ndjson", f'{{"id": 1}}\n{line}\n{{"id": 3}}\n')
 
