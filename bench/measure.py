@@ -63,6 +63,8 @@ class RunResult:
     rep: int
     ok: bool
     process_seconds: float
+    cpu_process_seconds: float
+    """User + system CPU of the child: less sensitive than wall time to other load."""
     peak_rss_kib: int
     log: str
     load_seconds: float = 0.0
@@ -87,6 +89,13 @@ class RunResult:
         return overhead + self.load_seconds * self.rows / self.rows_read
 
     @property
+    def cpu_seconds(self) -> float:
+        """CPU seconds for the full file (a slice's scaled like its wall time)."""
+        if self.process_seconds <= 0:
+            return self.cpu_process_seconds
+        return self.cpu_process_seconds * self.seconds / self.process_seconds
+
+    @property
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
 
@@ -95,6 +104,7 @@ class RunResult:
         data.update(
             extrapolated=self.extrapolated,
             seconds=self.seconds,
+            cpu_seconds=self.cpu_seconds,
             rows_per_second=self.rows_per_second,
         )
         return data
@@ -140,9 +150,9 @@ def run(
         _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
     child.returncode = os.waitstatus_to_exitcode(status)  # reaped here; Popen must not wait
-    result = RunResult(
-        approach.name, fmt, rows, rep, child.returncode == 0, seconds, usage.ru_maxrss, str(log)
-    )
+    cpu = usage.ru_utime + usage.ru_stime
+    ok = child.returncode == 0
+    result = RunResult(approach.name, fmt, rows, rep, ok, seconds, cpu, usage.ru_maxrss, str(log))
     if result.ok and result_file.exists():
         report = json.loads(result_file.read_text())
         result.load_seconds = report["load_seconds"]

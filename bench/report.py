@@ -29,16 +29,25 @@ class Line:
     approach: str
     runs: int
     seconds: float
+    cpu_seconds: float
     rows_per_second: float
     peak_rss_kib: int
     extrapolated: bool
     ratio: float | None
     """ingestd's throughput relative to this approach (None for ingestd itself)."""
+    cpu_ratio: float | None
+    """The same on CPU seconds: a cross-check when other processes share the machine."""
 
 
-def _median_ratio(ingestd: list[RunResult], other: list[RunResult]) -> float | None:
+def _median_ratio(
+    ingestd: list[RunResult], other: list[RunResult], *, cpu: bool = False
+) -> float | None:
     by_rep = {r.rep: r for r in ingestd}
-    pairs = [o.seconds / by_rep[o.rep].seconds for o in other if o.rep in by_rep]
+
+    def cost(r: RunResult) -> float:
+        return r.cpu_seconds if cpu else r.seconds
+
+    pairs = [cost(o) / cost(by_rep[o.rep]) for o in other if o.rep in by_rep]
     return statistics.median(pairs) if pairs else None
 
 
@@ -59,10 +68,12 @@ def summarise(
                     name,
                     len(mine),
                     seconds,
+                    statistics.median(r.cpu_seconds for r in mine),
                     mine[0].rows / seconds,
                     max(r.peak_rss_kib for r in mine),
                     any(r.extrapolated for r in mine),
                     None if name == "ingestd" else _median_ratio(ingestd, mine),
+                    None if name == "ingestd" else _median_ratio(ingestd, mine, cpu=True),
                 )
             )
     return lines
@@ -145,7 +156,8 @@ def print_report(
     goals: list[dict[str, Any]],
 ) -> None:
     table = Table(title="Loading the events file (seconds: whole process, median of runs)")
-    for name in ("format", "approach", "runs", "seconds", "rows/s", "peak RSS MiB", "ingestd x"):
+    columns = ("format", "approach", "runs", "seconds", "CPU s", "rows/s", "peak RSS MiB")
+    for name in (*columns, "ingestd x", "ingestd x CPU"):
         table.add_column(name, justify="left" if name in ("format", "approach") else "right")
     for line in lines:
         mark = " (est.)" if line.extrapolated else ""
@@ -154,9 +166,11 @@ def print_report(
             line.approach + mark,
             str(line.runs),
             f"{line.seconds:,.1f}",
+            f"{line.cpu_seconds:,.1f}",
             f"{line.rows_per_second:,.0f}",
             f"{line.peak_rss_kib / 1024:,.0f}" + ("*" if line.extrapolated else ""),
             "" if line.ratio is None else f"{line.ratio:.2f}",
+            "" if line.cpu_ratio is None else f"{line.cpu_ratio:.2f}",
         )
     console.print(table)
     if any(line.extrapolated for line in lines):
@@ -164,7 +178,10 @@ def print_report(
             "(est.) ran on a slice of the file; seconds and rows/s are extrapolated to the whole "
             "file, * peak RSS is the slice's."
         )
-    console.print("ingestd x = their seconds / ingestd's seconds (above 1: ingestd is faster).")
+    console.print(
+        "ingestd x = their seconds / ingestd's seconds, paired per repetition (above 1: ingestd "
+        "is faster); ingestd x CPU = the same on user + system CPU seconds."
+    )
 
     counts = Table(title="ingestd's accounting, and agreement with DuckDB native")
     for name in (

@@ -61,7 +61,8 @@ def _run_logged(console: Console, *args: Any) -> RunResult:
     est = f" (slice of {result.rows_read:,} rows)" if result.extrapolated else ""
     console.print(
         f"  {result.fmt:8} {result.approach:18} rep {result.rep}: {result.process_seconds:7.1f} s"
-        f"{est}, peak RSS {result.peak_rss_kib / 1024:,.0f} MiB, {status}"
+        f" ({result.cpu_process_seconds:.1f} s CPU){est}, "
+        f"peak RSS {result.peak_rss_kib / 1024:,.0f} MiB, {status}"
     )
     return result
 

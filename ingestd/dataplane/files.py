@@ -157,9 +157,12 @@ def _unpack_gzip(source: Path, target: Path, name: str) -> None:
     import gzip
 
     try:
-        with source.open("rb") as raw, target.open("wb") as writer:
-            with gzip.GzipFile(fileobj=raw) as reader:
-                shutil.copyfileobj(reader, writer, _COPY_BUFFER)
+        with (
+            source.open("rb") as raw,
+            gzip.GzipFile(fileobj=raw) as reader,
+            target.open("wb") as writer,
+        ):
+            shutil.copyfileobj(reader, writer, _COPY_BUFFER)
     except (OSError, EOFError, zlib.error) as exc:
         raise CorruptCompression(f"{name}: the gzip stream is corrupt ({exc})") from exc
 

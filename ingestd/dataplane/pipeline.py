@@ -464,7 +464,8 @@ class _Load:
             else:
                 key = ", ".join(quote(k) for k in self.table.primary_key)
                 self._sql(
-                    f"DELETE FROM {target} WHERE ({key}) IN (SELECT ({key}) FROM {self._final_rows()})"
+                    f"DELETE FROM {target} WHERE ({key}) IN "
+                    f"(SELECT ({key}) FROM {self._final_rows()})"
                 )
             inserted = self._count(
                 f"INSERT INTO {target} ({columns}, {LOAD_KEY}, {DAY}) "
@@ -494,7 +495,7 @@ class _Load:
             )
             self._sql("DELETE FROM _ingestd.ledger WHERE load_key = ?", [request.load_key])
             self._sql(
-                "INSERT INTO _ingestd.ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+                f"INSERT INTO _ingestd.ledger VALUES ({', '.join(['?'] * 14)}, now())",
                 [
                     request.load_key,
                     self.table.qualified_name,

@@ -52,6 +52,8 @@ JSON reader may hold NDJSON records up to a few times larger, which then load.""
 ARROW_BATCH_ROWS = 65_536
 _SNIFF_BYTES = 64 << 10
 _DUCKDB_ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-16": "utf-16", "latin-1": "latin-1"}
+_BLANK = "' ' || chr(9) || chr(13)"
+"""Characters of a blank line (a CRLF file's lines end in a carriage return)."""
 _JSON_FIELD_SEPARATOR = "\x1f"  # never raw inside valid JSON (control characters are escaped)
 
 
@@ -303,7 +305,7 @@ def json_line_rejects(scan: Scan) -> str:
         f"ELSE {sql_literal(RowError.NOT_AN_OBJECT.value)} END, "
         f"CASE WHEN _kind IS NULL THEN 'the line is not valid JSON' "
         f"ELSE 'the line is JSON but not an object' END, line FROM {lines} "
-        f"WHERE _kind IS DISTINCT FROM 'OBJECT' AND trim(line, {sql_literal(' ' + chr(9) + chr(13))}) <> '' "
+        f"WHERE _kind IS DISTINCT FROM 'OBJECT' AND trim(line, {_BLANK}) <> '' "
         f"ORDER BY _line"
     )
 

@@ -28,7 +28,7 @@ from ingestd.domain.tables import Column, ColumnType, TableSpec
 
 pytestmark = pytest.mark.slow
 
-ROWS_PER_FILE = 2_000_000
+ROWS_PER_FILE = 1_500_000
 KEY = "crash-test/2024-05-01"
 TABLE = TableSpec(
     "crash",

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from ingestd.api.app import create_app
 from ingestd.control.access import KeyKind
 from tests.api.statsig.conftest import EVENTS_MAPPING, Console
+from tests.conftest import make_services
 
 DAY1, DAY2 = "2024-03-01", "2024-03-02"
 T1 = 1_709_251_200
@@ -385,3 +389,100 @@ def test_connections_never_echo_secrets(console: Console) -> None:
     assert pg.status_code == 200 and "hunter2" not in pg.text
     unknown = console.post("/console/v1/ingestion/connection/oracle", {"host": "x"})
     assert unknown.status_code == 404
+
+
+OTHER_PROJECT_CALLS = [
+    ("get", "/console/v1/ingestion", {"type": "file", "dataset": "Events"}),
+    ("get", "/console/v1/ingestion/runs", {}),
+    ("get", "/console/v1/ingestion/status", {"startDate": DAY1, "endDate": DAY1}),
+    ("get", "/console/v1/ingestion/events/count", {"start_date": DAY1, "end_date": DAY1}),
+    ("get", "/console/v1/ingestion/events/delta", {"start_date": DAY1, "end_date": DAY1}),
+    ("get", "/console/v1/ingestion/schedule", {"dataset": "Events"}),
+    ("get", "/console/v1/ingestion/connection/file", {}),
+    ("patch", "/console/v1/ingestion", {"type": "file", "dataset": "Events", "enabled": False}),
+    ("delete", "/console/v1/ingestion", {"type": "file", "dataset": "Events"}),
+    ("delete", "/console/v1/ingestion/connection/file", {}),
+    (
+        "post",
+        "/console/v1/ingestion/backfill",
+        {"datestamp_start": DAY1, "datestamp_end": DAY1, "type": "file", "dataset": "Events"},
+    ),
+    ("post", "/v1/mark_data_ready_dwh", {"datestamps": DAY1, "type": "events"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "args"),
+    OTHER_PROJECT_CALLS,
+    ids=[f"{m} {p}" for m, p, _ in OTHER_PROJECT_CALLS],
+)
+def test_no_endpoint_shows_or_changes_another_projects_data(
+    console: Console, method: str, path: str, args: dict[str, object]
+) -> None:
+    console.file_source()
+    console.post("/console/v1/ingestion/schedule", {"dataset": "Events", "scheduled_hour_pst": 4})
+    console.write_day(DAY1, [("u1", "view", T1)])
+    console.post(
+        "/console/v1/ingestion/backfill",
+        {"datestamp_start": DAY1, "datestamp_end": DAY1, "type": "file", "dataset": "Events"},
+    )
+    console.drain()
+    other = console.services.access.create_key("globex", KeyKind.CONSOLE)
+    headers = console.headers(other)
+    if method in ("get", "delete"):
+        response = console.client.request(method.upper(), path, params=args, headers=headers)
+    else:
+        response = console.client.request(method.upper(), path, json=args, headers=headers)
+    text = response.text
+    assert "web-events" not in text and str(console.files) not in text
+    if response.status_code == 200:
+        data = response.json()["data"]
+        if path.endswith("/schedule"):
+            assert data["scheduled_hour_pst"] == 10  # the default, not acme's 4
+        elif path.endswith(("/count", "/delta")):
+            assert all(day["events"] == [] for day in data)
+        else:
+            assert data == []
+    else:
+        assert response.status_code in (400, 404)
+    # And acme's data is intact.
+    assert console.get("/console/v1/ingestion", type="file", dataset="Events").status_code == 200
+    assert len(console.get("/console/v1/ingestion/runs").json()["data"]) == 1
+
+
+def test_mutations_past_the_limit_get_429_with_retry_after(tmp_path: Path) -> None:
+    services = make_services(tmp_path / "data", statsig_mutations_per_10s=2)
+    key = services.access.create_key("acme", KeyKind.CONSOLE)
+    headers = {"STATSIG-API-KEY": key}
+    body = {"dataset": "Events", "scheduled_hour_pst": 3}
+    with TestClient(create_app(services, background=False)) as client:
+        codes = [
+            client.post("/console/v1/ingestion/schedule", json=body, headers=headers)
+            for _ in range(3)
+        ]
+        reads = client.get(
+            "/console/v1/ingestion/schedule", params={"dataset": "Events"}, headers=headers
+        )
+    services.close()
+    assert [r.status_code for r in codes] == [200, 200, 429]
+    assert codes[2].json()["status"] == 429 and int(codes[2].headers["Retry-After"]) >= 1
+    assert reads.status_code == 200  # reads are not limited
+
+
+def test_a_repeated_create_with_the_same_idempotency_key_creates_nothing_new(
+    console: Console,
+) -> None:
+    console.post("/console/v1/ingestion/connection/file", {"root": str(console.files)})
+    body = {
+        "type": "file",
+        "dataset": "Events",
+        "source_name": "s1",
+        "query": "x/{ds}.csv",
+        "column_mapping": EVENTS_MAPPING,
+    }
+    first = console.post("/console/v1/ingestion", body, **{"Idempotency-Key": "create-1"})
+    again = console.post("/console/v1/ingestion", body, **{"Idempotency-Key": "create-1"})
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json()
+    project_id = console.services.access.project_id("acme")
+    assert [s.name for s in console.services.catalog.list_sources(project_id)] == ["s1"]
