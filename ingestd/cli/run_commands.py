@@ -119,7 +119,18 @@ def show_run(ctx: typer.Context, run_id: str, project: str = ProjectOption) -> N
 
 
 @runs.command("cancel")
-def cancel_run(ctx: typer.Context, run_id: str, project: str = ProjectOption) -> None:
+def cancel_run(
+    ctx: typer.Context,
+    run_id: str,
+    unit: str | None = typer.Option(None, "--unit", help="Cancel only this unit of the run."),
+    project: str = ProjectOption,
+) -> None:
+    """Cancel a run (or one of its units): waiting units at once, running ones before commit."""
     services = state(ctx).services()
-    run = services.runs.cancel_run(services.access.project_id(project), run_id)
+    project_id = services.access.project_id(project)
+    if unit is not None:
+        view = services.runs.cancel_unit(project_id, unit)
+        console.print(f"Unit {view.id}: {view.state.value}.")
+        return
+    run = services.runs.cancel_run(project_id, run_id)
     console.print(f"Run {run.id}: cancel requested; now {run.state.value}.")

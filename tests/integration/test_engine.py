@@ -191,3 +191,40 @@ def test_a_unit_killed_mid_load_is_picked_up_again_and_loaded_once(tmp_path: Pat
         services.close()
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM _ingestd.ledger").fetchone() == (1,)
+
+
+def test_canceling_a_run_stops_its_running_unit_before_it_commits(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingestd.dataplane import pipeline
+
+    project_id = add_source(services)
+    write_events(services.settings.data_dir / "files" / "events" / DAY.isoformat() / "a.csv", 500)
+    original = pipeline._Load._commit
+
+    def commit_after_cancel(self: pipeline._Load, *args: object) -> None:
+        # Hold the unit between staging and commit until the cancel reaches it.
+        deadline = time.monotonic() + 30
+        while not self.cancel.canceled and time.monotonic() < deadline:
+            time.sleep(0.05)
+        original(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline._Load, "_commit", commit_after_cancel)
+    run = services.runs.start_source_run(project_id, ["events"], [DAY], trigger="manual")
+    pool = services.pool(workers=1)
+    pool.start()
+    try:
+        deadline = time.monotonic() + 30
+        while services.runs.get_run(project_id, run.id).units[0].state is not UnitState.LOADING:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        services.runs.cancel_run(project_id, run.id)
+        while services.runs.get_run(project_id, run.id).state is not RunState.CANCELED:
+            assert time.monotonic() < deadline, services.runs.get_run(project_id, run.id)
+            time.sleep(0.05)
+    finally:
+        pool.stop()
+    unit = services.runs.get_run(project_id, run.id).units[0]
+    assert unit.state is UnitState.CANCELED
+    assert services.warehouse.query("SELECT count(*) FROM statsig.events") == [(0,)]
+    assert services.warehouse.query("SELECT count(*) FROM _ingestd.ledger") == [(0,)]
