@@ -302,7 +302,8 @@ class Runs:
                 return False
             run = session.get(Run, unit.run_id)
             unit.lease_expires_at = utcnow() + timedelta(seconds=lease_seconds)
-            return not (run is not None and run.cancel_requested) and unit.state != "canceled"
+            canceled = unit.cancel_requested or (run is not None and run.cancel_requested)
+            return not canceled
 
     def advance(
         self, unit_id: str, worker: str, new: UnitState, message: str | None = None
@@ -396,6 +397,8 @@ class Runs:
             for unit in units:
                 if UnitState(unit.state) in (UnitState.ENQUEUED, UnitState.RETRYING):
                     self._transition(session, unit, UnitState.CANCELED, "canceled on request")
+                elif UnitState(unit.state) in ACTIVE_UNIT_STATES:
+                    unit.cancel_requested = True
             self._refresh_run(session, run_id)
         return self.get_run(project_id, run_id)
 
@@ -407,7 +410,20 @@ class Runs:
             state = UnitState(unit.state)
             if state in TERMINAL_UNIT_STATES:
                 raise IllegalTransition(f"unit {unit_id} has already ended ({state.value})")
-            self._transition(session, unit, UnitState.CANCELED, "canceled on request")
+            if state in ACTIVE_UNIT_STATES:
+                # Its worker stops it before the commit (or, if it already committed, the unit
+                # honestly ends succeeded).
+                unit.cancel_requested = True
+                session.add(
+                    StatusEvent(
+                        run_id=unit.run_id,
+                        unit_id=unit.id,
+                        state=unit.state,
+                        message="cancel requested",
+                    )
+                )
+            else:
+                self._transition(session, unit, UnitState.CANCELED, "canceled on request")
             return UnitView.of(unit)
 
     # -- reading ------------------------------------------------------------------------------

@@ -186,6 +186,8 @@ class Unit(Base):
     load_key: Mapped[str] = mapped_column(String(512))
     spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
     state: Mapped[str] = mapped_column(String(16))
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Asked while the unit ran: its worker stops it before the commit if it still can."""
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=1)
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)

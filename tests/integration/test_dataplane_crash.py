@@ -152,7 +152,8 @@ def _kill_mid_load(root: Path, inputs: tuple[Path, Path], kill_point: str) -> No
         deadline = time.monotonic() + 240
         while not marker.exists():
             if child.poll() is not None:
-                pytest.fail(f"the loader ended before the kill point: {child.stderr.read()!r}")
+                errors = child.stderr.read() if child.stderr else b""
+                pytest.fail(f"the loader ended before the kill point: {errors!r}")
             if time.monotonic() > deadline:
                 pytest.fail("the loader never reached the kill point")
             time.sleep(0.005)

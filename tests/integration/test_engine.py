@@ -193,8 +193,9 @@ def test_a_unit_killed_mid_load_is_picked_up_again_and_loaded_once(tmp_path: Pat
         assert con.execute("SELECT count(*) FROM _ingestd.ledger").fetchone() == (1,)
 
 
-def test_canceling_a_run_stops_its_running_unit_before_it_commits(
-    services: Services, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("what", ["run", "unit"])
+def test_canceling_stops_a_running_unit_before_it_commits(
+    services: Services, monkeypatch: pytest.MonkeyPatch, what: str
 ) -> None:
     from ingestd.dataplane import pipeline
 
@@ -218,7 +219,10 @@ def test_canceling_a_run_stops_its_running_unit_before_it_commits(
         while services.runs.get_run(project_id, run.id).units[0].state is not UnitState.LOADING:
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        services.runs.cancel_run(project_id, run.id)
+        if what == "run":
+            services.runs.cancel_run(project_id, run.id)
+        else:
+            services.runs.cancel_unit(project_id, run.units[0].id)
         while services.runs.get_run(project_id, run.id).state is not RunState.CANCELED:
             assert time.monotonic() < deadline, services.runs.get_run(project_id, run.id)
             time.sleep(0.05)

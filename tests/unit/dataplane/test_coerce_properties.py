@@ -41,9 +41,7 @@ ANYTHING_EXACT = object()
 """Reference result: no exact reading is known; loading is allowed only if ``agrees`` says so."""
 
 # Text that is neither empty nor NUL (a NUL byte makes a text file binary).
-_text = st.text(
-    st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=12
-)
+_text = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12)
 _pad = st.sampled_from(["", " ", "  "])
 
 

@@ -26,9 +26,7 @@ from ingestd.errors import InvalidInput, MappingInvalid
 SETTINGS = settings(max_examples=100, deadline=None)
 
 identifiers = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,10}", fullmatch=True)
-bracket_keys = st.text(
-    st.characters(blacklist_characters="'", blacklist_categories=("Cs",)), min_size=1, max_size=8
-)
+bracket_keys = st.text(st.characters(codec="utf-8", exclude_characters="'"), min_size=1, max_size=8)
 path_keys = st.lists(st.one_of(identifiers, bracket_keys), min_size=1, max_size=4)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -316,7 +317,7 @@ def _visits_avro() -> bytes:
     return out.getvalue()
 
 
-VISIT_FILES = {
+VISIT_FILES: dict[str, tuple[str, Callable[[], bytes]]] = {
     "ndjson": ("visits.ndjson", lambda: ndjson_text(VISIT_RECORDS).encode()),
     "multijson": ("visits.multijson", lambda: json.dumps(VISIT_RECORDS).encode()),
     "parquet": ("visits.parquet", _visits_parquet),
