@@ -15,7 +15,8 @@ dashboards and the three API dialects key on; the class decides whether the run 
     `-- UnitError                    a unit of work failed; Permanent or Transient
         |-- (source access)          AUTHENTICATION_ERROR, CONNECTION_ERROR,
         |                            CONNECTION_CONFIG_ERROR,
-        |                            SOURCE_NOT_FOUND, SOURCE_FORBIDDEN, FETCH_NOT_ALLOWED, TIMEOUT
+        |                            SOURCE_NOT_FOUND, SOURCE_FORBIDDEN, FETCH_NOT_ALLOWED, TIMEOUT,
+        |                            SOURCE_TOO_LARGE, DUPLICATE_BLOB
         |-- (queries)                QUERY_ERROR, QUERY_CONSTRUCTION_ERROR
         |-- (content)                EMPTY_SOURCE, WRONG_FORMAT, CORRUPT_COMPRESSION, EMPTY_ARCHIVE,
         |                            INVALID_ENCODING, FIELD_TOO_LARGE, FORMAT_NOT_SUPPORTED,
@@ -172,6 +173,18 @@ class SourceTimeout(TransientUnitError):
     code = "TIMEOUT"
 
 
+class SourceTooLarge(UnitError):
+    """The blob or file is larger than the configured download limit."""
+
+    code = "SOURCE_TOO_LARGE"
+
+
+class DuplicateBlob(UnitError):
+    """The same blob URL was given twice in one request; only its first copy is loaded."""
+
+    code = "DUPLICATE_BLOB"
+
+
 class QueryError(UnitError):
     """The source database rejected or failed the query."""
 
@@ -300,6 +313,8 @@ UNIT_ERRORS: tuple[type[UnitError], ...] = (
     SourceForbidden,
     FetchNotAllowed,
     SourceTimeout,
+    SourceTooLarge,
+    DuplicateBlob,
     QueryError,
     QueryConstructionError,
     EmptySource,

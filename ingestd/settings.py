@@ -75,6 +75,18 @@ class Settings(BaseSettings):
         description="Comma-separated CIDRs exempted from the refusal of loopback and private "
         "addresses when fetching blob URLs, e.g. `127.0.0.0/8`.",
     )
+    blob_max_bytes: int = Field(
+        default=6_442_450_944,
+        ge=1,
+        description="Largest blob a queued ingestion downloads (bytes); a larger one fails with "
+        "BadRequest_FileTooLarge. Reported as `maxDataSize` by the Kusto configuration endpoint.",
+    )
+    fetch_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Blob downloads: seconds to wait for a connection or for the next bytes "
+        "before the attempt fails as a (retried) Timeout.",
+    )
     statsig_mutations_per_10s: int = Field(
         default=100, ge=1, description="Statsig dialect: mutations a project may make per 10 s."
     )

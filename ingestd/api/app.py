@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 import ingestd
 from ingestd.api.amperity import router as amperity
+from ingestd.api.kusto import router as kusto
 from ingestd.api.statsig import router as statsig
 from ingestd.control.services import Services
 
@@ -44,6 +45,7 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     app.state.services = services
     app.include_router(statsig.build_router(services))
     app.include_router(amperity.build_router(services))
+    app.include_router(kusto.build_router(services))
 
     @app.get("/healthz", tags=["ingestd"])
     def healthz() -> JSONResponse:

@@ -41,3 +41,24 @@ def list_rows(
             raw,
         )
     console.print(view)
+
+
+@app.command("replay")
+def replay(
+    ctx: typer.Context,
+    table: str = typer.Option(..., "--table", help="namespace.name whose rows to replay."),
+    unit: str | None = typer.Option(None, "--unit", help="Only the rows of this unit."),
+    project: str = ProjectOption,
+) -> None:
+    """Load quarantined rows again after fixing the mapping or the table."""
+    services = state(ctx).services()
+    result = services.replay.replay(services.access.project_id(project), table, unit_id=unit)
+    console.print(
+        f"Replayed {result.replayed} row(s): {result.loaded} loaded, "
+        f"{result.still_failing} still failing (kept in quarantine)."
+    )
+    if result.not_replayable:
+        console.print(
+            f"{result.not_replayable} row(s) could not be parsed at all: "
+            "they need a corrected file."
+        )

@@ -47,14 +47,16 @@ def create_stream(
 @app.command("flush")
 def flush(
     ctx: typer.Context,
-    stream: str | None = typer.Argument(None, help="One stream (default: every due stream)."),
+    stream: str | None = typer.Argument(
+        None, help="One stream of --project (default: every stream of every project)."
+    ),
     project: str = ProjectOption,
 ) -> None:
-    """Write pending records to batch files and enqueue their loads now; a running
-    `ingestd serve` loads them."""
+    """Write pending records to batch files and enqueue their loads now, whatever the flush
+    policy; a running `ingestd serve` loads them."""
     services = state(ctx).services()
     if stream is None:
-        run_ids = services.streams.flush_due()
+        run_ids = services.streams.flush_due(everything=True)
     else:
         project_id = services.access.project_id(project)
         run_ids = [run.id for run in services.streams.flush(project_id, stream)]

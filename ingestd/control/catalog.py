@@ -25,7 +25,7 @@ from ingestd.store.database import Store
 from ingestd.store.schema import Connection, Source, TableDef, Unit, utcnow
 
 CONNECTION_KINDS = frozenset(
-    {"file", "duckdb", "sqlite", "postgres", "redshift", "mysql", "databricks"}
+    {"file", "duckdb", "sqlite", "postgres", "redshift", "mysql", "databricks", "s3", "adls", "gcs"}
 )
 """Kinds of connection a source can read through (SQL kinds arrive with the SQL sources)."""
 

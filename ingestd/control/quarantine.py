@@ -1,15 +1,34 @@
-"""Quarantined rows: list them, and replay them once the mapping or table is fixed."""
+"""Quarantined rows: list them, and replay them once the mapping or table is fixed.
+
+A replay loads the raw records of quarantined rows again, through the source's current mapping
+(or, for rows of a skipped file, as the typed rows they already were), under the unit's own load
+key: rows that now pass are loaded and leave the quarantine, rows that still fail stay there
+with their new reason, and the unit's counts move from errors to inserted (or updated). Rows the
+reader could not even parse (ragged CSV lines, malformed JSON) cannot be fixed by a mapping and
+are left for a corrected file.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import shutil
+import uuid
+from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
+
 from ingestd.control.catalog import Catalog
+from ingestd.dataplane.contract import LoadRequest, LoadResult
 from ingestd.dataplane.pipeline import DataPlane
 from ingestd.dataplane.warehouse import Warehouse
+from ingestd.domain.mapping import Mapping, RefKind, SourceRef, identity_mapping
+from ingestd.domain.sources import DataFormat, LoadMode, ReadOptions
+from ingestd.domain.tables import TableSpec
 from ingestd.store.database import Store
+from ingestd.store.schema import Unit, UnitFile
 
 
 @dataclass(frozen=True)
@@ -74,3 +93,175 @@ class Quarantine:
             [*params, limit, offset],
         )
         return [QuarantinedRow(*row) for row in rows], int(total[0][0])
+
+    def runs_store_unit(self, unit_id: str | None) -> Unit | None:
+        if unit_id is None:
+            return None
+        with self.store.read() as session:
+            return session.get(Unit, unit_id)
+
+    def record_replay(self, unit_id: str, result: LoadResult) -> None:
+        """Move the unit's counts (and its files') from errors to what the replay loaded."""
+        c = result.counts
+        moved = {
+            "inserted": Unit.inserted + c.inserted,
+            "updated": Unit.updated + c.updated,
+            "rejected": Unit.rejected + c.rejected,
+            "errors": Unit.errors - c.read + c.errors,
+        }
+        with self.store.write() as session:
+            session.execute(update(Unit).where(Unit.id == unit_id).values(**moved))
+            for f in result.files:
+                fc = f.counts
+                session.execute(
+                    update(UnitFile)
+                    .where(UnitFile.unit_id == unit_id, UnitFile.name == f.name)
+                    .values(
+                        inserted=UnitFile.inserted + fc.inserted,
+                        updated=UnitFile.updated + fc.updated,
+                        rejected=UnitFile.rejected + fc.rejected,
+                        errors=UnitFile.errors - fc.read + fc.errors,
+                    )
+                )
+
+
+# Codes of rows whose raw record is a JSON object of source fields (replayable).
+_PARSE_CODES = frozenset(
+    {
+        "WRONG_NUMBER_OF_FIELDS",
+        "UNCLOSED_QUOTE",
+        "INVALID_ENCODING",
+        "RECORD_TOO_LARGE",
+        "MALFORMED_JSON",
+        "NOT_AN_OBJECT",
+        "UNPARSEABLE_RECORD",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    replayed: int
+    loaded: int
+    still_failing: int
+    not_replayable: int
+
+
+def _as_columns(mapping: Mapping, first_raw: dict[str, Any]) -> Mapping:
+    """Raw records are JSON objects keyed by source column: ordinals become those names."""
+    names = list(first_raw)
+
+    def convert(ref: SourceRef) -> SourceRef:
+        if ref.kind is RefKind.ORDINAL and isinstance(ref.value, int) and ref.value < len(names):
+            return SourceRef(RefKind.COLUMN, names[ref.value])
+        return ref
+
+    return Mapping(
+        tuple(
+            replace(
+                f,
+                source=convert(f.source) if f.source is not None else None,
+                parts=tuple((k, convert(r)) for k, r in f.parts),
+            )
+            for f in mapping.fields
+        )
+    )
+
+
+class QuarantineReplay:
+    """Replays a unit's quarantined rows (see the module docstring)."""
+
+    def __init__(self, quarantine: Quarantine, staging_root: Path) -> None:
+        self.quarantine = quarantine
+        self.staging_root = staging_root
+
+    def replay(self, project_id: int, table: str, *, unit_id: str | None = None) -> ReplayResult:
+        q = self.quarantine
+        spec = q.catalog.get_table(project_id, table)
+        where = "table_name = ?" + (" AND unit_id = ?" if unit_id else "")
+        params: list[Any] = [spec.qualified_name, *([unit_id] if unit_id else [])]
+        rows = q.warehouse.query(
+            f"SELECT id, load_key, unit_id, file, code, raw FROM _ingestd.quarantine "
+            f"WHERE {where} ORDER BY id",
+            params,
+        )
+        groups: dict[tuple[str, str | None, bool], list[tuple[int, str, str]]] = {}
+        not_replayable = 0
+        for row_id, load_key, row_unit, file, code, raw in rows:
+            if code in _PARSE_CODES or not raw:
+                not_replayable += 1
+                continue
+            key = (str(load_key), row_unit, code == "FILE_SKIPPED")
+            groups.setdefault(key, []).append((int(row_id), str(file or "unknown"), str(raw)))
+        total = ReplayResult(0, 0, 0, not_replayable)
+        for (load_key, row_unit, typed), items in groups.items():
+            result = self._replay_group(project_id, spec, load_key, row_unit, typed, items)
+            total = ReplayResult(
+                total.replayed + result.replayed,
+                total.loaded + result.loaded,
+                total.still_failing + result.still_failing,
+                total.not_replayable,
+            )
+        return total
+
+    def _replay_group(
+        self,
+        project_id: int,
+        table: TableSpec,
+        load_key: str,
+        unit_id: str | None,
+        typed: bool,
+        items: list[tuple[int, str, str]],
+    ) -> ReplayResult:
+        q = self.quarantine
+        unit = q.runs_store_unit(unit_id)
+        mapping, mode = self._mapping_and_mode(project_id, table, unit, typed)
+        first = json.loads(items[0][2])
+        mapping = _as_columns(mapping, first if isinstance(first, dict) else {})
+        folder = self.staging_root / f"replay-{uuid.uuid4().hex}"
+        folder.mkdir(parents=True)
+        try:
+            by_file: dict[str, list[str]] = {}
+            for _, file, raw in items:
+                by_file.setdefault(file, []).append(raw)
+            paths = []
+            for index, (file, raws) in enumerate(by_file.items()):
+                path = folder / f"{index}.ndjson"
+                path.write_text("\n".join(raws) + "\n")
+                paths.append((path, file))
+            request = LoadRequest(
+                load_key=load_key,
+                unit_id=unit.id if unit else "replay",
+                run_id=unit.run_id if unit else "replay",
+                table=table,
+                mapping=mapping,
+                inputs=tuple(p for p, _ in paths),
+                input_names=tuple(name for _, name in paths),
+                read_options=ReadOptions(format=DataFormat.JSON),
+                mode=mode,
+                day=unit.day if unit else None,
+                replay_of=tuple(row_id for row_id, _, _ in items),
+            )
+            result = q.dataplane.load(request)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        if unit is not None:
+            q.record_replay(unit.id, result)
+        c = result.counts
+        return ReplayResult(c.read, c.inserted + c.updated, c.errors, 0)
+
+    def _mapping_and_mode(
+        self, project_id: int, table: TableSpec, unit: Unit | None, typed: bool
+    ) -> tuple[Mapping, LoadMode]:
+        mode = LoadMode.APPEND
+        mapping = identity_mapping(table)
+        if unit is not None and unit.source_name is not None:
+            source = self.quarantine.catalog.get_source(project_id, unit.source_name)
+            mode = source.load_mode
+            mapping = source.mapping
+        elif unit is not None and unit.spec.get("mapping"):
+            mapping = Mapping.from_list(unit.spec["mapping"])
+            mode = LoadMode(unit.spec.get("mode", "append"))
+        if typed:
+            mapping = identity_mapping(table)
+        return mapping, mode

@@ -13,7 +13,7 @@ from ingestd.control.catalog import Catalog
 from ingestd.control.data_checks import DataChecks
 from ingestd.control.datasets import DatasetSources
 from ingestd.control.oauth import OAuth
-from ingestd.control.quarantine import Quarantine
+from ingestd.control.quarantine import Quarantine, QuarantineReplay
 from ingestd.control.runs import Runs
 from ingestd.control.scheduler import Scheduler
 from ingestd.control.streams import Streams
@@ -60,6 +60,10 @@ class Services:
     @cached_property
     def quarantine(self) -> Quarantine:
         return Quarantine(self.warehouse, self.dataplane, self.catalog, self.store)
+
+    @cached_property
+    def replay(self) -> QuarantineReplay:
+        return QuarantineReplay(self.quarantine, self.settings.data_dir / "staging")
 
     @cached_property
     def scheduler(self) -> Scheduler:

@@ -240,8 +240,9 @@ class Streams:
 
     # -- flushing -----------------------------------------------------------------------------
 
-    def flush_due(self, now: datetime | None = None) -> list[str]:
-        """Flush every stream that is due (by size or by age); the runs created."""
+    def flush_due(self, now: datetime | None = None, *, everything: bool = False) -> list[str]:
+        """Flush every stream that is due (by size or by age), or with ``everything`` every
+        stream with pending records; the runs created."""
         now = now or self.clock()
         oldest_allowed = now - timedelta(seconds=self.flush_seconds)
         with self.store.read() as session:
@@ -257,7 +258,7 @@ class Streams:
             ).all()
         created: list[str] = []
         for project_id, stream_id, count, oldest in groups:
-            if count < self.flush_records and oldest > oldest_allowed:
+            if not everything and count < self.flush_records and oldest > oldest_allowed:
                 continue
             try:
                 created += [run.id for run in self.flush(project_id, stream_id)]

@@ -38,7 +38,7 @@ class LocalFile:
     path: Path
     format: DataFormat
     compression: Compression
-    """NONE, GZIP or ZSTD: what the reader must decode."""
+    """NONE or GZIP: what the reader must decode (other compressions are unpacked)."""
     size: int
 
 

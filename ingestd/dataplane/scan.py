@@ -85,8 +85,6 @@ def _byte_stream(file: LocalFile) -> Iterator[BinaryIO]:
             with gzip.GzipFile(fileobj=raw) as unzipped:
                 yield cast(BinaryIO, unzipped)
         elif file.compression is Compression.ZSTD:
-            import zstandard
-
             with zstandard.ZstdDecompressor().stream_reader(raw, closefd=False) as unzstd:
                 yield cast(BinaryIO, unzstd)
         else:

@@ -125,11 +125,13 @@ class Warehouse:
             row = result.fetchone()
         return None if row is None else dict(zip(names, row, strict=True))
 
-    def tag_exists(self, table_name: str, tag: str) -> bool:
-        """Whether any committed load into the table carried ``tag`` (Kusto ingest-by tags)."""
+    def tag_exists(self, table_name: str, tag: str, *, excluding_run: str | None = None) -> bool:
+        """Whether any committed load into the table carried ``tag`` (Kusto ingest-by tags);
+        ``excluding_run`` leaves out the loads of that run (the blobs of one operation)."""
         rows = self.query(
             "SELECT 1 FROM _ingestd.ledger WHERE table_name = ? "
-            "AND list_contains(CAST(tags AS VARCHAR[]), ?) LIMIT 1",
-            [table_name, tag],
+            "AND list_contains(CAST(tags AS VARCHAR[]), ?) "
+            "AND (CAST(? AS VARCHAR) IS NULL OR run_id IS DISTINCT FROM ?) LIMIT 1",
+            [table_name, tag, excluding_run, excluding_run],
         )
         return bool(rows)

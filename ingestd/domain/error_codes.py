@@ -129,6 +129,8 @@ _KUSTO_BY_CODE: Mapping[str, str] = MappingProxyType(
         "SOURCE_FORBIDDEN": "Download_Forbidden",
         "FETCH_NOT_ALLOWED": "BadRequest_InvalidBlobUri",
         "TIMEOUT": "Timeout",
+        "SOURCE_TOO_LARGE": "BadRequest_FileTooLarge",
+        "DUPLICATE_BLOB": "BlobAlreadyReceived_BlobAlreadyFoundInBatch",
         # queries (no Kusto equivalent: blobs have no query; kept for completeness)
         "QUERY_ERROR": "General_BadRequest",
         "QUERY_CONSTRUCTION_ERROR": "BadRequest_SyntaxError",
@@ -181,6 +183,8 @@ _STATSIG_BY_CODE: Mapping[str, str] = MappingProxyType(
         "CONNECTION_CONFIG_ERROR": "CONNECTION_CONFIG_ERROR",
         "FETCH_NOT_ALLOWED": "CONNECTION_CONFIG_ERROR",
         "SOURCE_FORBIDDEN": "CONNECTION_CONFIG_ERROR",
+        "SOURCE_TOO_LARGE": "BULK_LOAD_ERROR",
+        "DUPLICATE_BLOB": "BULK_LOAD_ERROR",
         "QUERY_ERROR": "QUERY_ERROR",
         "QUERY_CONSTRUCTION_ERROR": "QUERY_CONSTRUCTION_ERROR",
         "MAPPING_MISSING": "QUERY_CONSTRUCTION_ERROR",

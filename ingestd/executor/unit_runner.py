@@ -12,26 +12,32 @@ import shutil
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from ingestd.control.catalog import Catalog
+from ingestd.control.kusto_ops import REQUIRES_MAPPING, already_ingested, missing_mapping
 from ingestd.control.runs import Claim, Runs
 from ingestd.dataplane.contract import CancelToken, LoadRequest, Progress
 from ingestd.dataplane.files import expand
 from ingestd.dataplane.pipeline import DataPlane
 from ingestd.dataplane.sql_extract import extract
 from ingestd.domain.mapping import Mapping, identity_mapping
-from ingestd.domain.sources import ErrorPolicy, LoadMode, ReadOptions
+from ingestd.domain.sources import DELIMITED, ErrorPolicy, LoadMode, ReadOptions
 from ingestd.domain.states import UnitState
+from ingestd.domain.tables import TableSpec
 from ingestd.domain.templates import render
 from ingestd.errors import (
     Canceled,
     ConnectionConfigError,
+    DuplicateBlob,
     IngestdError,
     InternalError,
     NotFound,
     SourceNotFound,
+    TableNotFound,
     UnitError,
 )
+from ingestd.executor.blob_inputs import blob_format, declared_format, stage_blob
 from ingestd.store.database import Store
 from ingestd.store.schema import Unit
 
@@ -199,6 +205,8 @@ class UnitRunner:
         """Units that carry their own description (streamed batches, blobs): see
         ``file_unit_spec``."""
         spec = unit.spec
+        if spec.get("url"):
+            return self._blob_request(claim, unit)
         table = self.catalog.get_table(claim.project_id, str(spec["table"]))
         paths = tuple(Path(p) for p in spec["inputs"])
         for path in paths:
@@ -207,6 +215,61 @@ class UnitRunner:
         mapping = (
             Mapping.from_list(spec["mapping"]) if spec.get("mapping") else identity_mapping(table)
         )
+        return self._spec_request(unit, table, mapping, paths, spec.get("read_options"))
+
+    def _blob_request(self, claim: Claim, unit: Unit) -> LoadRequest:
+        """A blob unit (``kusto_ops.blob_unit_spec``): skip it if its ingestIfNotExists tag is
+        loaded already, else download the blob, then describe its load by Kusto's rules."""
+        spec = unit.spec
+        if spec.get("duplicate_of") is not None:
+            raise DuplicateBlob(
+                f"{unit.blob_url} was given twice in one request; blob {spec['duplicate_of']} "
+                "loads it"
+            )
+        try:
+            table = self.catalog.get_table(claim.project_id, str(spec["table"]))
+        except NotFound as exc:
+            raise TableNotFound(
+                f"{exc.message} (it was dropped after the blob was queued)"
+            ) from exc
+        found = already_ingested(
+            self.dataplane.warehouse, table.qualified_name, spec, excluding_run=unit.run_id
+        )
+        if found is not None:
+            # API-SURFACE §3.3: ingestIfNotExists; nothing is read, the blob reports Succeeded.
+            log.info("unit %s skipped: %s is loaded already", unit.id, found)
+            return LoadRequest(unit.load_key, unit.id, unit.run_id, table, Mapping(()), (), ())
+        known = declared_format(spec)
+        if known in REQUIRES_MAPPING and not spec.get("mapping"):
+            raise missing_mapping(known)
+        staged = stage_blob(
+            spec,
+            unit_id=unit.id,
+            project_id=claim.project_id,
+            catalog=self.catalog,
+            store=self.store,
+            staging_root=self.staging_root,
+            file_roots=self.file_roots,
+        )
+        data_format = blob_format(spec, staged)
+        if spec.get("mapping"):
+            mapping = Mapping.from_list(spec["mapping"])
+        elif data_format in REQUIRES_MAPPING:
+            raise missing_mapping(data_format)
+        else:  # §3.9: identity mapping, by position for delimited formats
+            mapping = identity_mapping(table, by_position=data_format in DELIMITED)
+        options = {**(spec.get("read_options") or {}), "format": data_format.value}
+        return self._spec_request(unit, table, mapping, (staged.path,), options)
+
+    def _spec_request(
+        self,
+        unit: Unit,
+        table: TableSpec,
+        mapping: Mapping,
+        paths: tuple[Path, ...],
+        read_options: dict[str, Any] | None,
+    ) -> LoadRequest:
+        spec = unit.spec
         return LoadRequest(
             load_key=unit.load_key,
             unit_id=unit.id,
@@ -215,7 +278,7 @@ class UnitRunner:
             mapping=mapping,
             inputs=paths,
             input_names=tuple(spec.get("input_names") or [p.name for p in paths]),
-            read_options=ReadOptions.from_dict(spec.get("read_options")),
+            read_options=ReadOptions.from_dict(read_options),
             mode=LoadMode(spec.get("mode", "append")),
             day=unit.day,
             error_policy=ErrorPolicy.from_dict(spec.get("error_policy")),

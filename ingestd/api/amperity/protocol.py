@@ -68,7 +68,13 @@ class Gate:
     ) -> Principal:
         """Bearer (API key or access token) → the tenant must be its project (else 401) →
         rate limit per tenant (429) → API version → permission (403)."""
-        who = self.oauth.authenticate_bearer(bearer_token(request.headers.get("authorization")))
+        token = bearer_token(request.headers.get("authorization"))
+        if token is None:
+            raise Unauthenticated(
+                "no bearer token was sent",
+                hint="send Authorization: Bearer <API key or access token>",
+            )
+        who = self.oauth.authenticate_bearer(token)
         tenant = next((request.headers[h] for h in TENANT_HEADERS if h in request.headers), None)
         if not tenant:
             raise Unauthenticated("no amperity-tenant header was sent")

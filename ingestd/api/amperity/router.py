@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from starlette.convertors import Convertor, register_url_convertor
 
 from ingestd.api.amperity import translate
 from ingestd.api.amperity.protocol import Gate, render
@@ -47,7 +48,24 @@ log = logging.getLogger("ingestd.api.amperity")
 MAX_WINDOW = timedelta(days=7)
 """§2.3 [I]: a created_from/created_to window longer than 7 days is refused."""
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+TOKEN_REQUEST_BYTES = 64 << 10
 _ACTIVE = frozenset({RunState.ENQUEUED, RunState.RUNNING})
+
+
+class _AnyText(Convertor[str]):
+    """Ids in paths take the rest of the path, "/" and newlines included, so that any id,
+    however odd, reaches its handler and gets this dialect's 404 body, not the framework's."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("amperity_any", _AnyText())
 
 
 def build_router(
@@ -87,9 +105,6 @@ def build_router(
         except NotFound:
             raise NotFound(f"{shown} does not exist") from None
 
-    # Path parameters take the rest of the path (":path"), so an id with a "/" in it still gets
-    # this dialect's 404 body rather than the framework's.
-
     # -- ingest jobs (§2.3, §2.4) -------------------------------------------------------------
 
     @router.get(
@@ -124,7 +139,7 @@ def build_router(
         )
 
     @router.get(
-        "/api/ingest/jobs/{job_id:path}",
+        "/api/ingest/jobs/{job_id:amperity_any}",
         response_model=IngestJobDetails,
         response_model_exclude_none=True,
     )
@@ -166,7 +181,7 @@ def build_router(
         )
 
     @router.get(
-        "/api/workflow/runs/{workflow_id:path}",
+        "/api/workflow/runs/{workflow_id:amperity_any}",
         response_model=Workflow,
         response_model_exclude_none=True,
     )
@@ -202,7 +217,7 @@ def build_router(
         return translate.workflow(search.get(who.project_id, run_id), who.project, verbose=True)
 
     @router.post(
-        "/api/workflow/runs/{workflow_id:path}/stop",
+        "/api/workflow/runs/{workflow_id:amperity_any}/stop",
         response_model=Workflow,
         response_model_exclude_none=True,
     )
@@ -220,7 +235,7 @@ def build_router(
     @router.post("/api/v0/oauth2/token", response_model=TokenResponse)
     async def token(request: Request) -> Response:
         """Client-credentials grant, form-encoded (or JSON, or HTTP Basic client auth)."""
-        fields = _token_fields(request, await request.body())
+        fields = _token_fields(request, await _read_limited(request, TOKEN_REQUEST_BYTES))
         if fields.get("grant_type") != "client_credentials":
             raise InvalidInput("grant_type must be client_credentials")
         client_id, secret = fields.get("client_id"), fields.get("client_secret")
@@ -247,7 +262,7 @@ def build_router(
 
     # -- streaming (§2.5) ---------------------------------------------------------------------
 
-    @router.post("/stream/v0/data/{stream_id:path}", status_code=202)
+    @router.post("/stream/v0/data/{stream_id:amperity_any}", status_code=202)
     async def stream_record(
         stream_id: str,
         request: Request,
@@ -352,7 +367,7 @@ def _token_fields(request: Request, raw: bytes) -> dict[str, str]:
 
 async def _read_limited(request: Request, limit: int) -> bytes:
     """The body, refusing it (413) as soon as it is longer than ``limit`` bytes."""
-    too_large = RecordTooLarge(f"the record is over {limit} bytes", hint="send smaller records")
+    too_large = RecordTooLarge(f"the request body is over {limit} bytes")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large

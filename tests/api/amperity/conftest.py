@@ -48,9 +48,7 @@ class Amperity:
     def files(self) -> Path:
         return self.services.settings.data_dir / "files"
 
-    def headers(
-        self, key: str | None = None, tenant: str = TENANT, **extra: str
-    ) -> dict[str, str]:
+    def headers(self, key: str | None = None, tenant: str = TENANT, **extra: str) -> dict[str, str]:
         return {
             "Authorization": f"Bearer {key if key is not None else self.key}",
             "amperity-tenant": tenant,

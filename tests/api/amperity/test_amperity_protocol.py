@@ -27,7 +27,7 @@ def test_a_request_without_a_bearer_is_401(amperity: Amperity) -> None:
         params={"created_from": "2024-10-01", "created_to": "2024-10-07"},
         headers={"amperity-tenant": TENANT, "api-version": VERSION},
     )
-    assert_error(response, 401, "no API key")
+    assert_error(response, 401, "no bearer token")
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
@@ -94,9 +94,12 @@ def test_the_eleventh_request_in_a_second_is_429_with_retry_after(amperity: Ampe
         assert_error(refused, 429, "too many requests")
         assert refused.headers["Retry-After"] == "1"
         # per tenant: another tenant is not held back
-        assert client.get(
-            "/api/workflow/runs", headers=amperity.headers(other, tenant="globex")
-        ).status_code == 200
+        assert (
+            client.get(
+                "/api/workflow/runs", headers=amperity.headers(other, tenant="globex")
+            ).status_code
+            == 200
+        )
         now[0] += 1.0
         assert client.get("/api/workflow/runs", headers=amperity.headers()).status_code == 200
 

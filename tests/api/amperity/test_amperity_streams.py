@@ -4,6 +4,9 @@ batched into NDJSON files that load as ingest jobs."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -194,3 +197,21 @@ def test_a_flush_interrupted_anywhere_is_finished_by_the_next_and_loads_once(
     assert total == 1 and [r.id for r in runs] == [all_runs[0].id]
     assert job_table(amperity)["read"] == 5
     assert amperity.services.warehouse.query("SELECT count(*) FROM crm.customers") == [(5,)]
+
+
+def test_the_cli_flushes_every_pending_stream_now(amperity: Amperity, stream: Streams) -> None:
+    push(amperity, {"id": 1, "age": 30})
+    data_dir = amperity.services.settings.data_dir
+    result = subprocess.run(
+        [sys.executable, "-c", "from ingestd.cli.main import run; run()", "streams", "flush"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", "INGESTD_DATA_DIR": str(data_dir)},
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "1 batch(es) enqueued" in result.stdout
+    assert stream.pending(amperity.project_id, "signups") == 0
+    amperity.drain()
+    assert job_table(amperity)["read"] == 1

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from ingestd.control.access import KeyKind
 from ingestd.control.oauth import OAuth
 from tests.api.amperity.conftest import TENANT, Amperity, make_app
+from tests.conftest import make_services
 
 TOKEN = "/api/v0/oauth2/token"
 
@@ -56,7 +57,9 @@ def test_json_bodies_and_basic_client_auth_are_accepted(amperity: Amperity) -> N
     assert by_json.status_code == 200
     basic = base64.b64encode(f"{client.client_id}:{client.client_secret}".encode()).decode()
     by_basic = amperity.client.post(
-        TOKEN, data={"grant_type": "client_credentials"}, headers={"Authorization": f"Basic {basic}"}
+        TOKEN,
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": f"Basic {basic}"},
     )
     assert by_basic.status_code == 200
 
@@ -143,8 +146,6 @@ def test_the_cli_creates_a_client_and_prints_the_secret_last(
     client_id = lines[-2].removeprefix("client_id: ")
     secret = lines[-1]
     assert client_id.startswith("oac-") and " " not in secret and len(secret) > 30
-    from tests.conftest import make_services
-
     services = make_services(data_dir)
     try:
         issued = services.oauth.issue_token(client_id, secret, tenant=TENANT)

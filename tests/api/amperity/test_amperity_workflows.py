@@ -115,7 +115,9 @@ def test_listing_filters_and_pages_newest_first(amperity: Amperity) -> None:
     rest = amperity.get("/api/workflow/runs", limit=2, next_token=page["next_token"]).json()
     assert [w["id"] for w in rest["data"]] == [first] and "next_token" not in rest
 
-    assert [w["id"] for w in amperity.get("/api/workflow/runs", state="Succeeded").json()["data"]] == [first]
+    assert [
+        w["id"] for w in amperity.get("/api/workflow/runs", state="Succeeded").json()["data"]
+    ] == [first]
     scheduled = amperity.get("/api/workflow/runs", state="scheduled").json()["data"]
     assert [w["id"] for w in scheduled] == [third, second]
     assert amperity.get("/api/workflow/runs", type="courier.group/run").json()["data"]

@@ -114,6 +114,9 @@ CASES = {
     "csv-no-header-by-ordinal": Case(
         "people.csv", lambda: _csv(header=False), ReadOptions(header=False), BY_ORDINAL
     ),
+    "csv-ignore-first-record-by-ordinal": Case(
+        "people.csv", _csv, ReadOptions(header=False, skip_first_record=True), BY_ORDINAL
+    ),
     "csv-single-quote": Case(
         "people.csv",
         lambda: "id,name,score\n1,Ann,1.5\n2,'Bob, Jr.',-2.25\n3,'Zoë \"Z\" Ü',\n".encode(),

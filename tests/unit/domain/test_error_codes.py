@@ -24,6 +24,8 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "SOURCE_FORBIDDEN": ("Download_Forbidden", "CONNECTION_CONFIG_ERROR"),
     "FETCH_NOT_ALLOWED": ("BadRequest_InvalidBlobUri", "CONNECTION_CONFIG_ERROR"),
     "TIMEOUT": ("Timeout", "CONNECTION_ERROR"),
+    "SOURCE_TOO_LARGE": ("BadRequest_FileTooLarge", "BULK_LOAD_ERROR"),
+    "DUPLICATE_BLOB": ("BlobAlreadyReceived_BlobAlreadyFoundInBatch", "BULK_LOAD_ERROR"),
     "QUERY_ERROR": ("General_BadRequest", "QUERY_ERROR"),
     "QUERY_CONSTRUCTION_ERROR": ("BadRequest_SyntaxError", "QUERY_CONSTRUCTION_ERROR"),
     "EMPTY_SOURCE": ("BadRequest_EmptyBlob", "BULK_LOAD_ERROR"),

@@ -1,0 +1,201 @@
+"""The Azure Data Explorer (Kusto) queued-ingestion dialect (API-SURFACE §3): the three REST
+endpoints and the management commands over ``POST /v1/rest/mgmt``.
+
+The router only translates: bearer tokens are the project's API keys, bodies and commands
+become ``control`` calls (``kusto_ops``, ``kusto_tables``), views become the vendor's shapes
+(``wire``). Every error is rendered by ``render_error`` in the OneApiErrors body of §3.1, and
+every response carries ``x-ms-activity-id`` and echoes ``x-ms-client-request-id``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+from ingestd.api.auth import bearer_token
+from ingestd.api.errors import dialect_route
+from ingestd.api.kusto import wire
+from ingestd.api.kusto.mgmt import Management
+from ingestd.api.kusto.properties import parse_properties
+from ingestd.api.kusto.schemas import MgmtBody, QueuedIngestBody
+from ingestd.control.access import Permission, Principal
+from ingestd.control.kusto_errors import KustoNotFound, KustoSyntaxError
+from ingestd.control.kusto_ops import MAX_BLOBS_REST, BlobRef, QueuedIngestion
+from ingestd.control.mappings import Mappings
+from ingestd.control.services import Services
+from ingestd.dataplane.egress import EgressPolicy
+from ingestd.dataplane.fetch import FetchPolicy
+from ingestd.errors import Forbidden, IngestdError, NotFound, RateLimited, Unauthenticated
+
+CLIENT_REQUEST_ID = "x-ms-client-request-id"
+ACTIVITY_ID = "x-ms-activity-id"
+
+
+def _activity_id(request: Request) -> str:
+    value = getattr(request.state, "kusto_activity_id", None)
+    if not isinstance(value, str):
+        value = str(uuid.uuid4())
+        request.state.kusto_activity_id = value
+    return value
+
+
+def _kusto_code(exc: IngestdError, status: int) -> str:
+    code = getattr(exc, "kusto_code", None)
+    if isinstance(code, str):
+        return code
+    if isinstance(exc, Forbidden):
+        return "Forbidden"
+    if isinstance(exc, RateLimited):
+        return "General_ThrottledIngestion"
+    if isinstance(exc, NotFound):
+        return "BadRequest_EntityNotFound"
+    return "General_InternalServerError" if status >= 500 else "General_BadRequest"
+
+
+def _exception_type(exc: IngestdError, status: int) -> str:
+    if isinstance(exc, KustoSyntaxError):
+        return "Kusto.Data.Exceptions.SyntaxException"
+    if status == 404:
+        return "Kusto.Data.Exceptions.EntityNotFoundException"
+    if status == 403:
+        return "Kusto.Data.Exceptions.ForbiddenException"
+    if status == 429:
+        return "Kusto.Data.Exceptions.ThrottleException"
+    if status >= 500:
+        return "Kusto.Data.Exceptions.KustoServiceException"
+    return "Kusto.Data.Exceptions.KustoBadRequestException"
+
+
+def render_error(request: Request, exc: IngestdError) -> Response:
+    """The one Kusto error body (§3.1 OneApiErrors); 401 is empty with ``WWW-Authenticate``
+    (§3.1 [I]). 409 conflicts are 400s: §3.1 lists no 409. A 5xx says nothing more than that
+    the server failed."""
+    if isinstance(exc, Unauthenticated):
+        return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
+    status = 400 if exc.http_status == 409 else exc.http_status
+    message = exc.message if status < 500 else "internal error; see the server log"
+    full = str(exc) if status < 500 else message
+    body = {
+        "error": {
+            "code": _kusto_code(exc, status),
+            "message": message,
+            "@type": _exception_type(exc, status),
+            "@message": full,
+            "@context": {
+                "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z",
+                "clientRequestId": request.headers.get(CLIENT_REQUEST_ID, ""),
+                "activityId": _activity_id(request),
+            },
+            "@permanent": status < 500 and status != 429,
+            "innererror": {"code": exc.code, "message": full},
+        }
+    }
+    headers = {}
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse(body, status, headers=headers)
+
+
+def _route_class() -> type[APIRoute]:
+    base = dialect_route(render_error)
+
+    class KustoRoute(base):  # type: ignore[misc,valid-type]
+        """Errors rendered by ``render_error``; §3.1 headers on every response."""
+
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def stamped(request: Request) -> Response:
+                activity = _activity_id(request)
+                response: Response = await handler(request)
+                response.headers[ACTIVITY_ID] = activity
+                client_request_id = request.headers.get(CLIENT_REQUEST_ID)
+                if client_request_id is not None:
+                    response.headers[CLIENT_REQUEST_ID] = client_request_id
+                return response
+
+            return stamped
+
+    return KustoRoute
+
+
+def build_router(services: Services) -> APIRouter:
+    settings = services.settings
+    mappings = Mappings(services.store)
+    fetch = FetchPolicy(
+        max_bytes=settings.blob_max_bytes,
+        timeout_seconds=settings.fetch_timeout_seconds,
+        egress=EgressPolicy(settings.fetch_allowed_networks),
+        file_roots=settings.allowed_file_roots,
+    )
+    queued = QueuedIngestion(services.catalog, services.runs, mappings, fetch)
+    management = Management(services.catalog, mappings, queued)
+    router = APIRouter(route_class=_route_class(), tags=["kusto"])
+
+    def principal(request: Request, permission: Permission) -> Principal:
+        token = bearer_token(request.headers.get("authorization"))
+        who = services.access.authenticate(token)
+        who.require(permission)
+        return who
+
+    def client_request_id(request: Request) -> str:
+        return request.headers.get(CLIENT_REQUEST_ID) or f"ingestd;{uuid.uuid4()}"
+
+    @router.post("/v1/rest/ingestion/queued/{database}/{table}")
+    def queue_blobs(
+        request: Request, database: str, table: str, body: QueuedIngestBody
+    ) -> dict[str, str]:
+        """§3.3: queue at most 20 blobs; the id is empty unless enableTracking is true."""
+        who = principal(request, Permission.INGEST)
+        properties = parse_properties(body.properties, context="rest")
+        operation = queued.submit(
+            who.project_id,
+            database,
+            table,
+            [BlobRef(b.url, b.sourceId, b.rawSize) for b in body.blobs],
+            properties,
+            max_blobs=MAX_BLOBS_REST,
+            client_request_id=client_request_id(request),
+        )
+        return {"ingestionOperationId": operation.id if operation.tracked else ""}
+
+    @router.get("/v1/rest/ingestion/queued/{database}/{table}/{operation_id}")
+    def operation_status(
+        request: Request, database: str, table: str, operation_id: str, details: bool = False
+    ) -> dict[str, Any]:
+        """§3.4: counts per status (always all four), and per blob with ``details=true``."""
+        who = principal(request, Permission.READ)
+        operation = queued.get(
+            who.project_id, operation_id, database=database, table=table, tracked_only=True
+        )
+        return wire.status_body(operation, details=details)
+
+    @router.get("/v1/rest/ingestion/configuration")
+    def configuration(request: Request) -> dict[str, Any]:
+        """§3.5."""
+        principal(request, Permission.INGEST)
+        return wire.configuration(settings.blob_max_bytes, MAX_BLOBS_REST)
+
+    @router.post("/v1/rest/mgmt")
+    def mgmt(request: Request, body: MgmtBody) -> dict[str, Any]:
+        """§3.2: one management command, answered as v1 tables."""
+        who = services.access.authenticate(bearer_token(request.headers.get("authorization")))
+        tables = management.run(who, body.db, body.csl, client_request_id(request))
+        return wire.v1_response(tables)
+
+    @router.api_route("/v1/rest/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    def unknown(rest: str) -> None:
+        raise KustoNotFound(
+            f"/v1/rest/{rest} is not an endpoint of ingestd's Kusto dialect",
+            kusto_code="BadRequest_EntityNotFound",
+            hint="ingestd serves /v1/rest/ingestion/queued, /v1/rest/ingestion/configuration "
+            "and /v1/rest/mgmt",
+        )
+
+    return router

@@ -1,0 +1,136 @@
+"""Kusto tables and mappings on the catalog: a database is a table namespace of the project.
+
+* ``.create table`` of a table that exists with the same columns succeeds and changes nothing
+  (the vendor's command is idempotent); with other columns it is refused (use
+  ``.create-merge``). ``.create-merge`` adds missing columns and refuses a changed type.
+* Kusto column types map onto ingestd's: ``string``, ``long``/``int``, ``real``/``double``,
+  ``bool``, ``datetime``, ``dynamic``; ``guid`` is kept as ``string``. ``timespan`` and
+  ``decimal`` are refused (ingestd has no exact type for them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ingestd.control.catalog import Catalog
+from ingestd.control.kusto_errors import KustoBadRequest
+from ingestd.control.kusto_ops import check_database, check_table, require_table
+from ingestd.control.mappings import Mappings, MappingView, kusto_mapping
+from ingestd.domain.names import check_identifier
+from ingestd.domain.tables import Column, ColumnType, TableSpec, parse_column_type
+from ingestd.errors import Conflict, InvalidInput, MappingInvalid
+
+_UNSUPPORTED_TYPES = frozenset({"timespan", "time", "decimal"})
+
+
+def column_type(name: str) -> ColumnType:
+    lowered = name.lower()
+    if lowered in ("guid", "uniqueid"):
+        return ColumnType.STRING
+    if lowered in _UNSUPPORTED_TYPES:
+        raise KustoBadRequest(
+            f"column type {name!r} is not supported by ingestd",
+            kusto_code="BadRequest_NotSupported",
+            hint="use string, long, int, real, double, bool, datetime, dynamic or guid",
+        )
+    try:
+        return parse_column_type(lowered)
+    except InvalidInput as exc:
+        raise KustoBadRequest(exc.message, kusto_code="General_BadRequest", hint=exc.hint) from exc
+
+
+def create_table(
+    catalog: Catalog,
+    project_id: int,
+    database: str,
+    name: str,
+    columns: Sequence[tuple[str, str]],
+    *,
+    merge: bool,
+) -> TableSpec:
+    """Create (or with ``merge`` extend) ``database.name``; returns the table as it now is."""
+    database, name = check_database(database), check_table(name)
+    try:
+        spec = TableSpec(
+            database,
+            name,
+            tuple(Column(check_identifier(c, what="column"), column_type(t)) for c, t in columns),
+        )
+    except KustoBadRequest:
+        raise
+    except InvalidInput as exc:
+        raise KustoBadRequest(
+            exc.message, kusto_code="BadRequest_EntityNameIsNotValid", hint=exc.hint
+        ) from exc
+    existing = catalog.find_table(project_id, spec.qualified_name)
+    if existing is not None and not merge:
+        if _same_columns(existing, spec):
+            return existing
+        raise KustoBadRequest(
+            f"table {name!r} exists already in database {database!r} with other columns",
+            kusto_code="General_BadRequest",
+            hint="use .create-merge table to add columns",
+        )
+    try:
+        return catalog.create_table(project_id, spec, merge=merge)
+    except Conflict as exc:
+        raise KustoBadRequest(exc.message, kusto_code="General_BadRequest", hint=exc.hint) from exc
+
+
+def _same_columns(a: TableSpec, b: TableSpec) -> bool:
+    return [(c.name, c.type) for c in a.columns] == [(c.name, c.type) for c in b.columns]
+
+
+def show_table(catalog: Catalog, project_id: int, database: str, name: str) -> TableSpec:
+    return catalog.get_table(project_id, require_table(catalog, project_id, database, name))
+
+
+def show_tables(catalog: Catalog, project_id: int, database: str) -> list[TableSpec]:
+    return catalog.list_tables(project_id, namespace=check_database(database))
+
+
+def create_mapping(
+    catalog: Catalog,
+    mappings: Mappings,
+    project_id: int,
+    database: str,
+    table: str,
+    kind: str,
+    name: str,
+    elements: Any,
+    *,
+    replace: bool,
+) -> MappingView:
+    qualified = require_table(catalog, project_id, database, table)
+    kind = "avro" if kind.lower() == "apacheavro" else kind.lower()
+    try:
+        parsed = kusto_mapping(kind, elements)
+    except MappingInvalid as exc:
+        raise KustoBadRequest(
+            exc.message, kusto_code="BadRequest_InvalidMapping", hint=exc.hint
+        ) from exc
+    try:
+        parsed.check_against(catalog.get_table(project_id, qualified))
+    except MappingInvalid as exc:
+        raise KustoBadRequest(
+            exc.message, kusto_code="BadRequest_InconsistentMapping", hint=exc.hint
+        ) from exc
+    try:
+        return mappings.create(project_id, qualified, kind, name, elements, replace=replace)
+    except Conflict as exc:
+        raise KustoBadRequest(exc.message, kusto_code="General_BadRequest", hint=exc.hint) from exc
+
+
+def show_mappings(
+    catalog: Catalog,
+    mappings: Mappings,
+    project_id: int,
+    database: str,
+    table: str,
+    kind: str | None,
+) -> list[MappingView]:
+    qualified = require_table(catalog, project_id, database, table)
+    if kind is not None and kind.lower() == "apacheavro":
+        kind = "avro"
+    return mappings.list(project_id, qualified, kind)

@@ -1,0 +1,132 @@
+"""Blob units: fetch the blob a unit's spec names, during the unit's ``downloading`` state.
+
+Contract:
+
+* ``stage_blob`` downloads into ``<staging>/extract-<unit>`` (removed after every attempt by the
+  unit runner) with the limits in the spec's ``fetch`` block, through the project's connections
+  (``control.blob_access``); ``file://`` blobs are read in place.
+* With ``delete_after_download`` the blob is downloaded into ``<staging>/retained/<unit>``, then
+  deleted at its source; later attempts of the unit reuse that copy, which is removed once the
+  unit has ended. A failed delete is logged and does not fail the blob (Kusto deletes
+  best-effort too).
+* ``blob_format`` is the format the blob will be read as: the declared one, or the one its
+  name (or, uncompressed, its first bytes) shows; ``FormatNotSupported`` if neither tells.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from ingestd.control.blob_access import resolve_blob
+from ingestd.control.catalog import Catalog
+from ingestd.dataplane.blob_urls import StoreKind, parse_blob_url
+from ingestd.dataplane.detect import compression_of, format_of
+from ingestd.dataplane.egress import EgressPolicy
+from ingestd.dataplane.fetch import FetchPolicy, delete, download
+from ingestd.domain.sources import Compression, DataFormat, ReadOptions
+from ingestd.domain.states import TERMINAL_UNIT_STATES
+from ingestd.errors import FormatNotSupported, UnitError
+from ingestd.store.database import Store
+from ingestd.store.schema import Unit
+
+log = logging.getLogger("ingestd.executor")
+
+_COMPLETE = ".complete"
+
+
+@dataclass(frozen=True)
+class StagedBlob:
+    path: Path
+    name: str
+
+
+def fetch_policy(spec: dict[str, Any], file_roots: tuple[Path, ...]) -> FetchPolicy:
+    limits = spec.get("fetch") or {}
+    return FetchPolicy(
+        max_bytes=int(limits.get("max_bytes", 6_442_450_944)),
+        timeout_seconds=float(limits.get("timeout_seconds", 60.0)),
+        egress=EgressPolicy(
+            tuple(ipaddress.ip_network(n) for n in limits.get("allowed_networks") or ())
+        ),
+        file_roots=file_roots,
+    )
+
+
+def declared_format(spec: dict[str, Any]) -> DataFormat | None:
+    """The format the spec declares, or the one the blob's name shows; None if neither."""
+    options = ReadOptions.from_dict(spec.get("read_options"))
+    if options.format is not None:
+        return options.format
+    try:
+        return format_of(str((spec.get("input_names") or ["blob"])[0]), b"")
+    except FormatNotSupported:
+        return None
+
+
+def blob_format(spec: dict[str, Any], staged: StagedBlob) -> DataFormat:
+    known = declared_format(spec)
+    if known is not None:
+        return known
+    with staged.path.open("rb") as handle:
+        head = handle.read(8)
+    plain = compression_of(staged.name, head) is Compression.NONE
+    return format_of(staged.name, head if plain else b"")
+
+
+def stage_blob(
+    spec: dict[str, Any],
+    *,
+    unit_id: str,
+    project_id: int,
+    catalog: Catalog,
+    store: Store,
+    staging_root: Path,
+    file_roots: tuple[Path, ...],
+) -> StagedBlob:
+    policy = fetch_policy(spec, file_roots)
+    location = parse_blob_url(str(spec["url"]))
+    resolved = resolve_blob(catalog, project_id, location)
+    if not spec.get("delete_after_download"):
+        path = download(
+            resolved.location, staging_root / f"extract-{unit_id}", policy, resolved.access
+        )
+        return StagedBlob(path, location.name)
+    retained = staging_root / "retained" / unit_id
+    if (retained / _COMPLETE).exists():
+        kept = [p for p in retained.iterdir() if p.name != _COMPLETE]
+        if kept:
+            return StagedBlob(kept[0], location.name)
+    shutil.rmtree(retained, ignore_errors=True)
+    retained.mkdir(parents=True)
+    path = download(resolved.location, retained, policy, resolved.access)
+    if resolved.location.kind is StoreKind.FILE:
+        path = Path(shutil.copy2(path, retained / path.name))
+    (retained / _COMPLETE).touch()
+    if resolved.allow_delete:
+        try:
+            delete(resolved.location, policy, resolved.access)
+        except UnitError as exc:
+            log.warning("unit %s: deleteAfterDownload failed: %s", unit_id, exc)
+    _sweep_retained(staging_root / "retained", store, keep=unit_id)
+    return StagedBlob(path, location.name)
+
+
+def _sweep_retained(folder: Path, store: Store, *, keep: str) -> None:
+    """Remove the retained copies of units that have ended."""
+    ids = [p.name for p in folder.iterdir() if p.is_dir() and p.name != keep]
+    if not ids:
+        return
+    terminal = {s.value for s in TERMINAL_UNIT_STATES}
+    with store.read() as session:
+        states = dict(session.execute(select(Unit.id, Unit.state).where(Unit.id.in_(ids))).all())
+    for unit_id in ids:
+        state = states.get(unit_id)
+        if state is None or state in terminal:
+            shutil.rmtree(folder / unit_id, ignore_errors=True)
