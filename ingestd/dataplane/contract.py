@@ -36,6 +36,10 @@ class LoadRequest:
     empty_is_error: bool = False
     """Blob ingestion: a zero-byte blob is an error (Kusto BadRequest_EmptyBlob)."""
     tags: tuple[str, ...] = ()
+    replay_of: tuple[int, ...] = ()
+    """Quarantine ids whose raw records these inputs are: the load adds to what the load key
+    loaded before (nothing is replaced), those quarantine rows leave, and the ledger's counts
+    move from errors to what now loaded."""
 
 
 @dataclass

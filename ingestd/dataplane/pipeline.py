@@ -455,13 +455,14 @@ class _Load:
         request = self.request
         target = self.warehouse.table_sql(self.table)
         columns = ", ".join(self.columns)
+        replaying = bool(request.replay_of)
         self._sql("BEGIN TRANSACTION")
         try:
-            if request.mode is LoadMode.APPEND:
+            if request.mode is LoadMode.APPEND and not replaying:
                 self._sql(f"DELETE FROM {target} WHERE {LOAD_KEY} = ?", [request.load_key])
-            elif request.mode is LoadMode.REPLACE_DAY:
+            elif request.mode is LoadMode.REPLACE_DAY and not replaying:
                 self._sql(f"DELETE FROM {target} WHERE {DAY} = ?", [request.day])
-            else:
+            elif request.mode is LoadMode.UPSERT:
                 key = ", ".join(quote(k) for k in self.table.primary_key)
                 self._sql(
                     f"DELETE FROM {target} WHERE ({key}) IN "
@@ -479,7 +480,13 @@ class _Load:
                     f"{total.updated} updated",
                     hint="this is a bug in ingestd; nothing was committed",
                 )
-            self._sql("DELETE FROM _ingestd.quarantine WHERE load_key = ?", [request.load_key])
+            if replaying:
+                self._sql(
+                    "DELETE FROM _ingestd.quarantine WHERE id IN (SELECT unnest(?::BIGINT[]))",
+                    [list(request.replay_of)],
+                )
+            else:
+                self._sql("DELETE FROM _ingestd.quarantine WHERE load_key = ?", [request.load_key])
             names = (
                 "CASE q._file "
                 + " ".join(f"WHEN {i} THEN {sql_literal(f.name)}" for i, f in enumerate(files))
@@ -493,26 +500,10 @@ class _Load:
                 "ORDER BY _file, line NULLS LAST, record",
                 [request.load_key, request.unit_id, request.run_id, self.table.qualified_name],
             )
-            self._sql("DELETE FROM _ingestd.ledger WHERE load_key = ?", [request.load_key])
-            self._sql(
-                f"INSERT INTO _ingestd.ledger VALUES ({', '.join(['?'] * 14)}, now())",
-                [
-                    request.load_key,
-                    self.table.qualified_name,
-                    request.unit_id,
-                    request.run_id,
-                    request.mode.value,
-                    request.day,
-                    fingerprint,
-                    json.dumps([_file_json(f) for f in files]),
-                    total.read,
-                    total.inserted,
-                    total.updated,
-                    total.rejected,
-                    total.errors,
-                    json.dumps(list(request.tags)),
-                ],
-            )
+            if replaying:
+                self._add_replay_to_ledger(files, total)
+            else:
+                self._write_ledger(files, total, fingerprint)
             self._sql("COMMIT")
         except BaseException as exc:
             self.cur.execute("ROLLBACK")
@@ -521,6 +512,70 @@ class _Load:
             if isinstance(exc, duckdb.Error):
                 raise DestinationError(f"writing to {target} failed: {exc}") from exc
             raise
+
+    def _write_ledger(self, files: list[FileResult], total: Counts, fingerprint: str) -> None:
+        request = self.request
+        self._sql("DELETE FROM _ingestd.ledger WHERE load_key = ?", [request.load_key])
+        self._sql(
+            f"INSERT INTO _ingestd.ledger VALUES ({', '.join(['?'] * 14)}, now())",
+            [
+                request.load_key,
+                self.table.qualified_name,
+                request.unit_id,
+                request.run_id,
+                request.mode.value,
+                request.day,
+                fingerprint,
+                json.dumps([_file_json(f) for f in files]),
+                total.read,
+                total.inserted,
+                total.updated,
+                total.rejected,
+                total.errors,
+                json.dumps(list(request.tags)),
+            ],
+        )
+
+    def _add_replay_to_ledger(self, files: list[FileResult], total: Counts) -> None:
+        """A replay's rows were already read (and counted as errors) by the original load."""
+        request = self.request
+        row = self._one("SELECT files FROM _ingestd.ledger WHERE load_key = ?", [request.load_key])
+        if row is None:
+            raise AccountingMismatch(
+                f"no ledger entry for {request.load_key}: nothing to replay into",
+                hint="rerun the unit instead",
+            )
+        by_name = {f.name: f.counts for f in files}
+        entries = json.loads(row[0]) if row[0] else []
+        for entry in entries:
+            counts = by_name.get(entry["name"])
+            if counts is not None:
+                entry["inserted"] += counts.inserted
+                entry["updated"] += counts.updated
+                entry["rejected"] += counts.rejected
+                entry["errors"] += counts.errors - counts.read
+        target = self.warehouse.table_sql(self.table)
+        fingerprint = self._one(
+            f"SELECT count(*), CAST(coalesce(sum(hash({', '.join(self.columns)})), 0) AS VARCHAR) "
+            f"FROM {target} WHERE {LOAD_KEY} = ?",
+            [request.load_key],
+        )
+        assert fingerprint is not None
+        self._sql(
+            "UPDATE _ingestd.ledger SET inserted = inserted + ?, updated = updated + ?, "
+            "rejected = rejected + ?, errors = errors - ? + ?, files = ?, fingerprint = ?, "
+            "loaded_at = now() WHERE load_key = ?",
+            [
+                total.inserted,
+                total.updated,
+                total.rejected,
+                total.read,
+                total.errors,
+                json.dumps(entries),
+                f"rows={fingerprint[0]};sum64={int(fingerprint[1]) % (1 << 64):016x}",
+                request.load_key,
+            ],
+        )
 
 
 def _file_json(result: FileResult) -> dict[str, Any]:
