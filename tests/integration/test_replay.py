@@ -40,7 +40,7 @@ def test_replay_after_a_mapping_fix_moves_rows_from_errors_to_inserted(services:
     # The fix: a decimal column for the amount, and the mapping points there.
     services.catalog.create_table(
         project_id,
-        TableSpec("shop", "orders", (Column("amount_exact", ColumnType.FLOAT64),) + orders.columns),
+        TableSpec("shop", "orders", (Column("amount_exact", ColumnType.FLOAT64), *orders.columns)),
         merge=True,
     )
     services.catalog.update_source(
