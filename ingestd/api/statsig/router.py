@@ -27,6 +27,7 @@ from ingestd.api.statsig.schemas import (
     single,
 )
 from ingestd.control.access import Permission, Principal
+from ingestd.control.catalog import ConnectionView
 from ingestd.control.datasets import DatasetSources
 from ingestd.control.idempotency import Idempotency
 from ingestd.control.runs import day_range
@@ -304,22 +305,22 @@ def build_router(services: Services) -> APIRouter:
         )
         return single("Ingestion connection created successfully.", wire.connection(view))
 
+    def connection_or_404(who: Principal, connection_type: str) -> ConnectionView:
+        try:
+            return services.catalog.get_connection(who.project_id, connection_type)
+        except NotFound:
+            raise NotFound(f"Ingestion of type {connection_type} not found.") from None
+
     @router.get("/console/v1/ingestion/connection/{connection_type}")
     def read_connection(request: Request, connection_type: str) -> Any:
         who = principal(request, Permission.READ)
-        try:
-            view = services.catalog.get_connection(who.project_id, connection_type)
-        except NotFound:
-            raise NotFound(f"Ingestion of type {connection_type} not found.") from None
+        view = connection_or_404(who, connection_type)
         return single("Ingestion connection read successfully.", wire.connection(view))
 
     @router.delete("/console/v1/ingestion/connection/{connection_type}")
     def delete_connection(request: Request, connection_type: str) -> Any:
         who = principal(request, Permission.CONFIGURE)
-        try:
-            view = services.catalog.get_connection(who.project_id, connection_type)
-        except NotFound:
-            raise NotFound(f"Ingestion of type {connection_type} not found.") from None
+        view = connection_or_404(who, connection_type)
         services.catalog.delete_connection(who.project_id, connection_type)
         return single("Ingestion connection deleted successfully.", wire.connection(view))
 
