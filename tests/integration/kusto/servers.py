@@ -9,6 +9,7 @@ installed raises ``Unavailable`` with the reason; the fixtures turn that into
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -58,9 +59,9 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes] | None, name: str
     raise Unavailable(f"{name} did not listen on port {port} in {START_LIMIT_SECONDS:g}s")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
     if process.poll() is None:
-        process.terminate()
+        process.send_signal(sig)
         try:
             process.wait(10)
         except subprocess.TimeoutExpired:
@@ -262,7 +263,9 @@ class AzureServer:
         )
 
     def stop(self) -> None:
-        _stop(self.process)
+        # Azurite waits for open keep-alive connections before it exits: close ours first.
+        self.service.close()
+        _stop(self.process, signal.SIGINT)
 
 
 def azurite_binary() -> Path:

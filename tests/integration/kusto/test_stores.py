@@ -132,7 +132,7 @@ def test_a_blob_from_each_store_lands_exactly_its_good_rows(
     assert detail["sourceId"] == "6f0e0a4e-3f5b-4a55-9a59-6d1a1c2b3e4f"
     assert "sig=" not in detail["url"] or "sig=****" in detail["url"]
     assert env.table_rows() == GOOD_ROWS
-    quarantined = env.quarantined()
-    assert [(code, raw) for _, code, raw in quarantined] == [("TYPE_MISMATCH", "bad,not-a-number")]
+    ((_, code, raw),) = env.quarantined()
+    assert code == "TYPE_MISMATCH" and "not-a-number" in raw
     (unit,) = env.services.runs.list_runs(env.project_id)[0][0].units
     assert (unit.counts.read, unit.counts.inserted, unit.counts.errors) == (4, 3, 1)
