@@ -16,7 +16,7 @@ from sqlalchemy import Select, and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from ingestd.control.run_views import RunView, UnitView
-from ingestd.domain.states import RunState, derive_run_state
+from ingestd.domain.states import RunState
 from ingestd.errors import NotFound
 from ingestd.store.database import Store
 from ingestd.store.schema import Run, Unit, UnitFile
@@ -131,23 +131,5 @@ def _records(session: Session, runs: Iterable[Run], *, files: bool) -> list[RunR
     for run in runs:
         mine = by_run.get(run.id, [])
         views = [UnitView.of(u, by_unit.get(u.id)) for u in mine]
-        out.append(RunRecord(_view(run, views), {u.id: u.source_id for u in mine}))
+        out.append(RunRecord(RunView.of(run, views), {u.id: u.source_id for u in mine}))
     return out
-
-
-def _view(run: Run, units: list[UnitView]) -> RunView:
-    return RunView(
-        id=run.id,
-        project_id=run.project_id,
-        trigger=run.trigger,
-        kind=run.kind,
-        state=derive_run_state([u.state for u in units], cancel_requested=run.cancel_requested),
-        days=list(run.days),
-        sources=list(run.source_names),
-        cancel_requested=run.cancel_requested,
-        request=dict(run.request),
-        created_at=run.created_at,
-        updated_at=run.updated_at,
-        ended_at=run.ended_at,
-        units=units,
-    )

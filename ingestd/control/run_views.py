@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from ingestd.dataplane.contract import Counts
-from ingestd.domain.states import RunState, UnitState
+from ingestd.domain.states import RunState, UnitState, derive_run_state
 from ingestd.errors import FailureClass
-from ingestd.store.schema import StatusEvent, Unit, UnitFile
+from ingestd.store.schema import Run, StatusEvent, Unit, UnitFile
 
 
 @dataclass(frozen=True)
@@ -110,3 +110,22 @@ class RunView:
         for unit in self.units:
             total.add(unit.counts)
         return total
+
+    @classmethod
+    def of(cls, run: Run, units: list[UnitView]) -> RunView:
+        """A run's view; its state is derived from its units, never read from storage."""
+        return cls(
+            id=run.id,
+            project_id=run.project_id,
+            trigger=run.trigger,
+            kind=run.kind,
+            state=derive_run_state([u.state for u in units], cancel_requested=run.cancel_requested),
+            days=list(run.days),
+            sources=list(run.source_names),
+            cancel_requested=run.cancel_requested,
+            request=dict(run.request),
+            created_at=run.created_at,
+            updated_at=run.updated_at,
+            ended_at=run.ended_at,
+            units=units,
+        )

@@ -448,7 +448,7 @@ class Runs:
             by_unit: dict[str, list[UnitFile]] = {}
             for f in files:
                 by_unit.setdefault(f.unit_id, []).append(f)
-            view = _run_view(run, [UnitView.of(u, by_unit.get(u.id)) for u in units])
+            view = RunView.of(run, [UnitView.of(u, by_unit.get(u.id)) for u in units])
             if history:
                 events = session.scalars(
                     select(StatusEvent)
@@ -483,7 +483,7 @@ class Runs:
         by_run: dict[str, list[UnitView]] = {}
         for unit in units:
             by_run.setdefault(unit.run_id, []).append(UnitView.of(unit))
-        return [_run_view(r, by_run.get(r.id, [])) for r in runs], int(total)
+        return [RunView.of(r, by_run.get(r.id, [])) for r in runs], int(total)
 
     def latest_units_by_day(
         self, project_id: int, start: date, end: date, source_names: Sequence[str] | None = None
@@ -518,21 +518,3 @@ class Runs:
             if project_id is not None:
                 query = query.where(Source.project_id == project_id)
             return list(session.scalars(query).all())
-
-
-def _run_view(run: Run, units: list[UnitView]) -> RunView:
-    return RunView(
-        id=run.id,
-        project_id=run.project_id,
-        trigger=run.trigger,
-        kind=run.kind,
-        state=derive_run_state([u.state for u in units], cancel_requested=run.cancel_requested),
-        days=list(run.days),
-        sources=list(run.source_names),
-        cancel_requested=run.cancel_requested,
-        request=dict(run.request),
-        created_at=run.created_at,
-        updated_at=run.updated_at,
-        ended_at=run.ended_at,
-        units=units,
-    )

@@ -59,11 +59,11 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes] | None, name: str
     raise Unavailable(f"{name} did not listen on port {port} in {START_LIMIT_SECONDS:g}s")
 
 
-def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, grace: float = 10) -> None:
     if process.poll() is None:
         process.send_signal(sig)
         try:
-            process.wait(10)
+            process.wait(grace)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
@@ -263,9 +263,10 @@ class AzureServer:
         )
 
     def stop(self) -> None:
-        # Azurite waits for open keep-alive connections before it exits: close ours first.
+        # Azurite waits for idle keep-alive connections to time out before it exits; its data
+        # is a temporary folder, so it gets a short grace period and is then killed.
         self.service.close()
-        _stop(self.process, signal.SIGINT)
+        _stop(self.process, signal.SIGINT, grace=2)
 
 
 def azurite_binary() -> Path:
