@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -14,6 +16,7 @@ import ingestd
 from ingestd.api.amperity import router as amperity
 from ingestd.api.kusto import router as kusto
 from ingestd.api.statsig import router as statsig
+from ingestd.control.scheduler import pst_today
 from ingestd.control.services import Services
 
 log = logging.getLogger("ingestd.api")
@@ -59,13 +62,22 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     return app
 
 
-def _schedule(services: Services, wake: object, stop: threading.Event) -> None:
+def _schedule(services: Services, wake: Callable[[], None], stop: threading.Event) -> None:
+    """Every interval: due scheduled runs and stream flushes (by size or age); less often, the
+    data checks and the reloads they decide."""
+    last_check = time.monotonic()
     while not stop.is_set():
         try:
             due = services.scheduler.tick()
-            flushed = services.streams.flush_due()  # streamed records by size or age
-            if (due or flushed) and callable(wake):
+            flushed = services.streams.flush_due()
+            if due or flushed:
                 wake()
-        except Exception:
+            if time.monotonic() - last_check >= services.settings.data_check_interval_seconds:
+                last_check = time.monotonic()
+                today = pst_today(datetime.now(UTC))
+                for project_id in services.access.project_ids():
+                    if services.data_checks.reload_changed(project_id, today):
+                        wake()
+        except Exception:  # the scheduler loop must survive a bad tick
             log.exception("scheduler tick failed")
         stop.wait(services.settings.scheduler_interval_seconds)
