@@ -6,8 +6,8 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
