@@ -486,3 +486,55 @@ def test_a_repeated_create_with_the_same_idempotency_key_creates_nothing_new(
     assert first.json() == again.json()
     project_id = console.services.access.project_id("acme")
     assert [s.name for s in console.services.catalog.list_sources(project_id)] == ["s1"]
+
+
+def test_the_serve_loop_runs_the_data_checks_and_reloads(tmp_path: Path) -> None:
+    import threading
+
+    from ingestd.api.app import _schedule
+
+    services = make_services(
+        tmp_path / "data",
+        data_check_interval_seconds=0.01,
+        scheduler_interval_seconds=0.05,
+        data_check_lookback_days=60,
+    )
+    key = services.access.create_key("acme", KeyKind.CONSOLE)
+    with TestClient(create_app(services, background=False)) as client:
+        console = Console(client, services, key, services.settings.data_dir / "files")
+        console.file_source()
+        # API-triggered: the daily schedule leaves it alone, so only a data check can reload it.
+        console.client.patch(
+            "/console/v1/ingestion",
+            json={"type": "file", "dataset": "Events", "api_triggered": True},
+            headers=console.headers(),
+        )
+        today = datetime.now(UTC).date()
+        day = today.replace(day=1) if today.day > 2 else today
+        console.write_day(day.isoformat(), [("u1", "view", T1)])
+        console.post(
+            "/console/v1/ingestion/backfill",
+            {
+                "datestamp_start": day.isoformat(),
+                "datestamp_end": day.isoformat(),
+                "type": "file",
+                "dataset": "Events",
+            },
+        )
+        console.drain()
+        console.write_day(day.isoformat(), [("u2", "view", T1 + 1)], name="b.csv")
+        stop = threading.Event()
+        woken = threading.Event()
+        loop = threading.Thread(target=_schedule, args=(services, woken.set, stop))
+        loop.start()
+        try:
+            assert woken.wait(30), "the loop never found the changed day"
+        finally:
+            stop.set()
+            loop.join(10)
+        runs = console.get("/console/v1/ingestion/runs").json()["data"]
+    services.close()
+    assert [(r["trigger"], r["dateStamps"]) for r in runs] == [
+        ("reload", [day.isoformat()]),
+        ("backfill", [day.isoformat()]),
+    ]

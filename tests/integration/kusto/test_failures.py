@@ -62,7 +62,8 @@ def garbage_parquet(env: Env, request: pytest.FixtureRequest) -> tuple[str, dict
 
 
 def corrupt_gzip(env: Env, request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
-    return _http(request).put("cut.csv.gz", gzip.compress(b"a,1\n" * 1000)[:60]), {}
+    packed = gzip.compress("".join(f"row{i * 7919 % 10007},{i}\n" for i in range(5000)).encode())
+    return _http(request).put("cut.csv.gz", packed[: len(packed) // 2]), {}
 
 
 def unclosed_quote(env: Env, request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
