@@ -7,6 +7,7 @@ dashboards and the three API dialects key on; the class decides whether the run 
     |-- RequestError                 a caller sent something we refuse (HTTP 4xx); never retried
     |   |-- InvalidInput             VALIDATION_ERROR
     |   |-- NotFound                 NOT_FOUND
+    |   |-- MethodNotAllowed         METHOD_NOT_ALLOWED
     |   |-- Conflict                 CONFLICT
     |   |-- Unauthenticated          AUTHENTICATION_REQUIRED
     |   |-- Forbidden                FORBIDDEN
@@ -79,6 +80,13 @@ class NotFound(RequestError):
 
     code = "NOT_FOUND"
     http_status = 404
+
+
+class MethodNotAllowed(RequestError):
+    """The path exists but not with this HTTP method."""
+
+    code = "METHOD_NOT_ALLOWED"
+    http_status = 405
 
 
 class Conflict(RequestError):

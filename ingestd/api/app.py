@@ -8,16 +8,20 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import ingestd
 from ingestd.api.amperity import router as amperity
+from ingestd.api.amperity.protocol import render as amperity_render
 from ingestd.api.kusto import router as kusto
 from ingestd.api.statsig import router as statsig
 from ingestd.control.scheduler import pst_today
 from ingestd.control.services import Services
+from ingestd.errors import IngestdError, InvalidInput, MethodNotAllowed, NotFound
 
 log = logging.getLogger("ingestd.api")
 
@@ -49,6 +53,7 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     app.include_router(statsig.build_router(services))
     app.include_router(amperity.build_router(services))
     app.include_router(kusto.build_router(services))
+    _answer_unknown_paths_in_dialect(app, services)
 
     @app.get("/healthz", tags=["ingestd"])
     def healthz() -> JSONResponse:
@@ -60,6 +65,31 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
         return JSONResponse({"status": "ok", "version": ingestd.__version__})
 
     return app
+
+
+def _answer_unknown_paths_in_dialect(app: FastAPI, services: Services) -> None:
+    """A path or method no route serves is answered in the envelope of the dialect whose path
+    space it is in (not FastAPI's ``{"detail": ...}``), so clients parse every error alike."""
+    strict = services.settings.amperity_strict_errors
+    renderers: list[tuple[tuple[str, ...], Callable[[Request, IngestdError], Response]]] = [
+        (("/console/", "/v1/mark_data_ready_dwh"), statsig.render_error),
+        (("/api/", "/stream/"), partial(amperity_render, strict=strict)),
+        (("/v1/rest/",), kusto.render_error),
+    ]
+
+    @app.exception_handler(StarletteHTTPException)
+    async def unknown_path(request: Request, exc: StarletteHTTPException) -> Response:
+        error: IngestdError = (
+            NotFound(f"{request.method} {request.url.path} is not an endpoint")
+            if exc.status_code == 404
+            else MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+            if exc.status_code == 405
+            else InvalidInput(str(exc.detail))
+        )
+        for prefixes, render in renderers:
+            if request.url.path.startswith(prefixes):
+                return render(request, error)
+        return JSONResponse({"status": exc.status_code, "message": error.message}, exc.status_code)
 
 
 def _schedule(services: Services, wake: Callable[[], None], stop: threading.Event) -> None:
