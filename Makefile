@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test check lock clean
+.PHONY: run test check lock clean azurite
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "ingestd needs Python 3.11 or newer"'
@@ -26,8 +26,19 @@ run: $(STAMP)
 	$(BIN)/ingestd serve --host 127.0.0.1 --port 8000
 
 ## Set up and run the whole test suite (services it cannot reach are skipped, and named).
-test: $(STAMP)
+test: $(STAMP) azurite
 	$(BIN)/python -m pytest
+
+# Azurite (Azure Blob emulator, npm) for the Kusto tests, in tests/.tools (git-ignored). Without
+# Node.js the Azurite tests skip (and fail under CI=true); keep the version in step with
+# tests/integration/kusto/servers.py.
+AZURITE_VERSION := 3.37.0
+azurite:
+	@if [ -x tests/.tools/node_modules/.bin/azurite-blob ]; then :; \
+	elif command -v npm >/dev/null 2>&1; then \
+		npm install --prefix tests/.tools --no-audit --no-fund --loglevel=error \
+			azurite@$(AZURITE_VERSION) || echo "npm could not install Azurite"; \
+	else echo "npm not found: the Azurite tests will be skipped"; fi
 
 ## Formatting, lint and strict typing of the package.
 check: $(STAMP)

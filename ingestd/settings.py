@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_POSTGRES_SCHEMES = ("postgresql+psycopg://", "postgresql://", "postgres://")
 
 
 class Settings(BaseSettings):
@@ -31,7 +33,8 @@ class Settings(BaseSettings):
     )
     destination_url: str | None = Field(
         default=None,
-        description="Where loaded data goes. Default: `duckdb:///<data_dir>/warehouse.duckdb`.",
+        description="Where loaded data goes. Default: `duckdb:///<data_dir>/warehouse.duckdb`. "
+        "PostgreSQL: `postgresql+psycopg://user[:password]@host[:port]/db`.",
     )
     workers: int = Field(
         default=2, ge=1, le=64, description="Units the local worker pool runs at the same time."
@@ -169,9 +172,9 @@ class Settings(BaseSettings):
     @field_validator("destination_url")
     @classmethod
     def _known_destination(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("duckdb:///"):
+        if value is not None and not value.startswith(("duckdb:///", *_POSTGRES_SCHEMES)):
             raise ValueError(
-                "must be duckdb:///<path>; the PostgreSQL destination is not available yet"
+                "must be duckdb:///<path> or postgresql+psycopg://user@host[:port]/database"
             )
         return value
 
@@ -186,7 +189,13 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.data_dir / 'metadata.sqlite'}"
 
     @property
+    def destination_kind(self) -> Literal["duckdb", "postgresql"]:
+        url = self.destination_url
+        return "postgresql" if url is not None and url.startswith(_POSTGRES_SCHEMES) else "duckdb"
+
+    @property
     def destination_path(self) -> Path:
+        """The DuckDB destination's file (``destination_kind == "duckdb"``)."""
         if self.destination_url is None:
             return self.data_dir / "warehouse.duckdb"
         return Path(self.destination_url.removeprefix("duckdb:///"))

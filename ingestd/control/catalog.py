@@ -24,10 +24,8 @@ from ingestd.errors import Conflict, FetchNotAllowed, InvalidInput, NotFound
 from ingestd.store.database import Store
 from ingestd.store.schema import Connection, Source, TableDef, Unit, utcnow
 
-CONNECTION_KINDS = frozenset(
-    {"file", "duckdb", "sqlite", "postgres", "redshift", "mysql", "databricks", "s3", "adls", "gcs"}
-)
-"""Kinds of connection a source can read through (SQL kinds arrive with the SQL sources)."""
+CONNECTION_KINDS = frozenset({"file", "s3", "adls", "gcs"} | SQL_KINDS)
+"""Kinds of connection a source can read through: files, object stores and the SQL kinds."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from ingestd.control.catalog import Catalog, SourceView
 from ingestd.control.datasets import DatasetSources
 from ingestd.control.runs import Runs
+from ingestd.dataplane.destination import Destination
 from ingestd.dataplane.pipeline import DataPlane
 from ingestd.dataplane.warehouse import Warehouse
 from ingestd.domain.datasets import DATASET_TABLES
@@ -56,7 +57,7 @@ class DataChecks:
         runs: Runs,
         datasets: DatasetSources,
         runner: UnitRunner,
-        warehouse: Warehouse,
+        warehouse: Destination,
         scratch_root: Path,
         memory_limit: str,
         *,

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from ingestd.control.catalog import Catalog, SourceView
 from ingestd.control.run_views import RunView
 from ingestd.control.runs import Runs
-from ingestd.dataplane.warehouse import Warehouse
+from ingestd.dataplane.destination import Destination
 from ingestd.domain.datasets import DATASET_TABLES, dataset_key, mapping_from_column_mapping
 from ingestd.domain.sources import ReadOptions
 from ingestd.errors import Conflict, InvalidInput, NotFound
@@ -223,7 +223,7 @@ class DatasetSources:
 
     def event_counts(
         self,
-        warehouse: Warehouse,
+        warehouse: Destination,
         project_id: int,
         start: date,
         end: date,
@@ -245,10 +245,7 @@ class DatasetSources:
             where += " AND e.event_name = ?"
             params.append(event)
         table = DATASET_TABLES["events"]
-        if not warehouse.query(
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-            [table.namespace, table.name],
-        ):
+        if not warehouse.table_exists(table):
             return []
         rows = warehouse.query(
             f"SELECT e._ingestd_day, e.event_name, count(*), max(l.loaded_at) "

@@ -3,9 +3,9 @@
 A queued ingestion operation is one run (kind ``blobs``, trigger ``queued``) with one unit per
 blob. Its id is derived from the run id (``domain.operation_ids``), so status requests find the
 run; the run's ``request`` keeps the database, table, tracking flag and the properties as sent.
-Each unit carries its own description in ``Unit.spec`` (``blob_unit_spec``): the blob URL, the
-resolved mapping, read options, error policy, tags and the download limits, so a worker needs
-nothing else to fetch and load it.
+Each unit carries its own description in ``Unit.spec`` (``control.blob_units``): the blob URL,
+the resolved mapping, read options, error policy, tags and the download limits, so a worker
+needs nothing else to fetch and load it.
 
 Decisions (each cited where it is applied):
 
@@ -27,24 +27,21 @@ from datetime import datetime
 from typing import Any
 
 from ingestd.control.blob_access import resolve_blob
+from ingestd.control.blob_units import blob_unit_spec
 from ingestd.control.catalog import Catalog
 from ingestd.control.kusto_errors import KustoBadRequest, KustoNotFound
+from ingestd.control.kusto_tables import require_table
 from ingestd.control.mappings import Mappings, kusto_mapping, mapping_kind_of, normalize_elements
 from ingestd.control.run_views import RunView
 from ingestd.control.runs import NewUnit, Runs
 from ingestd.dataplane.blob_urls import parse_blob_url, redact
 from ingestd.dataplane.fetch import FetchPolicy
-from ingestd.dataplane.warehouse import Warehouse
 from ingestd.domain.mapping import Mapping
-from ingestd.domain.names import check_identifier
 from ingestd.domain.operation_ids import operation_id, run_id_of
-from ingestd.domain.sources import DataFormat, ErrorPolicy, LoadMode, ReadOptions
+from ingestd.domain.sources import DataFormat, ErrorPolicy, ReadOptions
 from ingestd.domain.states import TERMINAL_UNIT_STATES
 from ingestd.errors import (
-    IngestdError,
-    InvalidInput,
     MappingInvalid,
-    MappingMissing,
     NotFound,
     UnitError,
 )
@@ -53,8 +50,6 @@ MAX_BLOBS_REST = 20
 """API-SURFACE §3.3: at most 20 blobs per POST ([I] more is a 400)."""
 MAX_BLOBS_COMMAND = 1000
 """``.ingest-from-storage-queued`` with explicit URLs: a bound of our own (§3.6 names none)."""
-REQUIRES_MAPPING = frozenset({DataFormat.JSON, DataFormat.MULTIJSON, DataFormat.AVRO})
-"""API-SURFACE §3.9: JSON and Avro need a mapping on the queued path (MissingMapping)."""
 
 
 @dataclass(frozen=True)
@@ -113,51 +108,6 @@ class Operation:
     table: str
     tracked: bool
     run: RunView
-
-    @property
-    def client_request_id(self) -> str | None:
-        value = self.run.request.get("client_request_id")
-        return value if isinstance(value, str) else None
-
-
-def check_database(name: str | None) -> str:
-    if not name:
-        raise KustoBadRequest(
-            "the database name is empty", kusto_code="BadRequest_EmptyDatabaseName"
-        )
-    try:
-        return check_identifier(name, what="database")
-    except InvalidInput as exc:
-        raise KustoBadRequest(
-            exc.message, kusto_code="BadRequest_EntityNameIsNotValid", hint=exc.hint
-        ) from exc
-
-
-def check_table(name: str | None) -> str:
-    try:
-        return check_identifier(name or "", what="table")
-    except InvalidInput as exc:
-        raise KustoBadRequest(
-            exc.message, kusto_code="BadRequest_InvalidOrEmptyTableName", hint=exc.hint
-        ) from exc
-
-
-def require_table(catalog: Catalog, project_id: int, database: str, table: str) -> str:
-    """The qualified name of an existing table; 404 with the Kusto code otherwise."""
-    qualified = f"{check_database(database)}.{check_table(table)}"
-    if catalog.find_table(project_id, qualified) is not None:
-        return qualified
-    if not catalog.list_tables(project_id, namespace=database):
-        raise KustoNotFound(
-            f"database {database!r} does not exist",
-            kusto_code="BadRequest_DatabaseNotExist",
-            hint="a database exists once a table is created in it (.create table)",
-        )
-    raise KustoNotFound(
-        f"table {table!r} does not exist in database {database!r}",
-        kusto_code="BadRequest_TableNotExist",
-        hint="create it with .create table",
-    )
 
 
 class QueuedIngestion:
@@ -381,53 +331,6 @@ class QueuedIngestion:
         return self.get(project_id, value)
 
 
-def blob_unit_spec(
-    table: str,
-    url: str,
-    *,
-    mapping: Mapping | None,
-    read_options: ReadOptions,
-    error_policy: ErrorPolicy,
-    fetch: FetchPolicy,
-    tags: Sequence[str] = (),
-    ingest_if_not_exists: Sequence[str] = (),
-    delete_after_download: bool = False,
-    duplicate_of: int | None = None,
-    raw_size: int | None = None,
-) -> dict[str, Any]:
-    """The ``Unit.spec`` of one blob: ``file_unit_spec``'s keys plus the blob's ``url`` (the
-    unit runner downloads it first) and Kusto's rules (a mapping is required for JSON and Avro;
-    identity mapping by position for delimited formats, §3.9).
-
-    ``inputs`` holds the redacted URL: it is what marks a unit that carries its description."""
-    try:
-        name = parse_blob_url(url).name
-    except IngestdError:
-        name = "blob"
-    return {
-        "table": table,
-        "inputs": [redact(url)],
-        "input_names": [name],
-        "url": url,
-        "mapping": mapping.to_list() if mapping is not None else None,
-        "identity": "kusto",
-        "read_options": read_options.to_dict(),
-        "mode": LoadMode.APPEND.value,
-        "error_policy": error_policy.to_dict(),
-        "empty_is_error": True,
-        "tags": list(tags),
-        "ingest_if_not_exists": list(ingest_if_not_exists),
-        "delete_after_download": delete_after_download,
-        "duplicate_of": duplicate_of,
-        "raw_size": raw_size,
-        "fetch": {
-            "max_bytes": fetch.max_bytes,
-            "timeout_seconds": fetch.timeout_seconds,
-            "allowed_networks": [str(n) for n in fetch.egress.allowed_networks],
-        },
-    }
-
-
 def _guess_kind(elements: list[Any]) -> str:
     """No format and no ingestionMappingType: ordinals mean CSV, anything else JSON."""
     for element in elements:
@@ -436,28 +339,3 @@ def _guess_kind(elements: list[Any]) -> str:
             if "Ordinal" in element or (isinstance(props, dict) and "Ordinal" in props):
                 return "csv"
     return "json"
-
-
-def already_ingested(
-    warehouse: Warehouse, table: str, spec: dict[str, Any], *, excluding_run: str
-) -> str | None:
-    """The ``ingest-by:`` tag of ``spec["ingest_if_not_exists"]`` that a committed load of
-    another operation carried into ``table`` (no expiry, DESIGN.md "exactly-once"), or None.
-
-    Blobs of the same operation do not skip each other: they are one ingestion. The check runs
-    when the blob is about to be read, so an operation that committed in the meantime counts.
-    """
-    for value in spec.get("ingest_if_not_exists") or ():
-        tag = f"ingest-by:{value}"
-        if warehouse.tag_exists(table, tag, excluding_run=excluding_run):
-            return tag
-    return None
-
-
-def missing_mapping(data_format: DataFormat) -> MappingMissing:
-    """API-SURFACE §3.9: JSON and Avro need a mapping on the queued path."""
-    return MappingMissing(
-        f"format {data_format.value} needs an ingestion mapping; none was given",
-        hint="set ingestionMappingReference (a mapping made with .create table T ingestion "
-        f"{mapping_kind_of(data_format)} mapping) or ingestionMapping",
-    )

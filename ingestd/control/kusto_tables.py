@@ -14,12 +14,52 @@ from collections.abc import Sequence
 from typing import Any
 
 from ingestd.control.catalog import Catalog
-from ingestd.control.kusto_errors import KustoBadRequest
-from ingestd.control.kusto_ops import check_database, check_table, require_table
+from ingestd.control.kusto_errors import KustoBadRequest, KustoNotFound
 from ingestd.control.mappings import Mappings, MappingView, kusto_mapping
 from ingestd.domain.names import check_identifier
 from ingestd.domain.tables import Column, ColumnType, TableSpec, parse_column_type
 from ingestd.errors import Conflict, InvalidInput, MappingInvalid
+
+
+def check_database(name: str | None) -> str:
+    if not name:
+        raise KustoBadRequest(
+            "the database name is empty", kusto_code="BadRequest_EmptyDatabaseName"
+        )
+    try:
+        return check_identifier(name, what="database")
+    except InvalidInput as exc:
+        raise KustoBadRequest(
+            exc.message, kusto_code="BadRequest_EntityNameIsNotValid", hint=exc.hint
+        ) from exc
+
+
+def check_table(name: str | None) -> str:
+    try:
+        return check_identifier(name or "", what="table")
+    except InvalidInput as exc:
+        raise KustoBadRequest(
+            exc.message, kusto_code="BadRequest_InvalidOrEmptyTableName", hint=exc.hint
+        ) from exc
+
+
+def require_table(catalog: Catalog, project_id: int, database: str, table: str) -> str:
+    """The qualified name of an existing table; 404 with the Kusto code otherwise."""
+    qualified = f"{check_database(database)}.{check_table(table)}"
+    if catalog.find_table(project_id, qualified) is not None:
+        return qualified
+    if not catalog.list_tables(project_id, namespace=database):
+        raise KustoNotFound(
+            f"database {database!r} does not exist",
+            kusto_code="BadRequest_DatabaseNotExist",
+            hint="a database exists once a table is created in it (.create table)",
+        )
+    raise KustoNotFound(
+        f"table {table!r} does not exist in database {database!r}",
+        kusto_code="BadRequest_TableNotExist",
+        hint="create it with .create table",
+    )
+
 
 _UNSUPPORTED_TYPES = frozenset({"timespan", "time", "decimal"})
 

@@ -22,8 +22,8 @@ from sqlalchemy import update
 
 from ingestd.control.catalog import Catalog
 from ingestd.dataplane.contract import LoadRequest, LoadResult
+from ingestd.dataplane.destination import Destination
 from ingestd.dataplane.pipeline import DataPlane
-from ingestd.dataplane.warehouse import Warehouse
 from ingestd.domain.mapping import Mapping, RefKind, SourceRef, identity_mapping
 from ingestd.domain.sources import DataFormat, LoadMode, ReadOptions
 from ingestd.domain.tables import TableSpec
@@ -56,7 +56,7 @@ _COLUMNS = (
 
 class Quarantine:
     def __init__(
-        self, warehouse: Warehouse, dataplane: DataPlane, catalog: Catalog, store: Store
+        self, warehouse: Destination, dataplane: DataPlane, catalog: Catalog, store: Store
     ) -> None:
         self.warehouse = warehouse
         self.dataplane = dataplane

@@ -17,7 +17,9 @@ from ingestd.control.quarantine import Quarantine, QuarantineReplay
 from ingestd.control.runs import Runs
 from ingestd.control.scheduler import Scheduler
 from ingestd.control.streams import Streams
+from ingestd.dataplane.destination import Destination
 from ingestd.dataplane.pipeline import DataPlane
+from ingestd.dataplane.postgres_warehouse import PostgresWarehouse
 from ingestd.dataplane.warehouse import Warehouse
 from ingestd.domain.retry import RetryPolicy
 from ingestd.executor.pool import WorkerPool
@@ -26,6 +28,17 @@ from ingestd.settings import Settings
 from ingestd.store.database import Store
 
 log = logging.getLogger("ingestd")
+
+
+def open_destination(settings: Settings) -> Destination:
+    """The destination ``INGESTD_DESTINATION_URL`` names (DuckDB by default)."""
+    spill = settings.data_dir / "spill"
+    if settings.destination_kind == "postgresql":
+        assert settings.destination_url is not None
+        return PostgresWarehouse(
+            settings.destination_url, memory_limit=settings.memory_limit, spill_dir=spill
+        )
+    return Warehouse(settings.destination_path, memory_limit=settings.memory_limit, spill_dir=spill)
 
 
 class Services:
@@ -45,13 +58,10 @@ class Services:
         self.runs = Runs(self.store, self.catalog, self.retry)
 
     @cached_property
-    def warehouse(self) -> Warehouse:
-        """Opened on first use: commands that only read metadata never lock the DuckDB file."""
-        return Warehouse(
-            self.settings.destination_path,
-            memory_limit=self.settings.memory_limit,
-            spill_dir=self.settings.data_dir / "spill",
-        )
+    def warehouse(self) -> Destination:
+        """Opened on first use: commands that only read metadata never lock the DuckDB file
+        (or connect to PostgreSQL)."""
+        return open_destination(self.settings)
 
     @cached_property
     def dataplane(self) -> DataPlane:

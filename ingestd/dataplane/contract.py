@@ -88,6 +88,8 @@ class Progress:
     files_total: int
     rows_read: int
     phase: str
+    """``reading`` (once per input file), then ``writing`` (as rows reach the destination)."""
+    rows_written: int = 0
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -28,11 +28,13 @@ from urllib.parse import quote, urljoin, urlsplit
 import httpx
 
 from ingestd.dataplane.blob_urls import BlobLocation, StoreKind, redact
+from ingestd.dataplane.contract import CancelToken
 from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.files import check_allowed
 from ingestd.dataplane.signing import AZURE_API_VERSION, azure_shared_key_headers, sigv4_headers
 from ingestd.errors import (
     AuthenticationError,
+    Canceled,
     ConnectionConfigError,
     ConnectionFailure,
     FetchNotAllowed,
@@ -96,16 +98,21 @@ class _Plan:
 
 
 def download(
-    location: BlobLocation, target_dir: Path, policy: FetchPolicy, access: StoreAccess | None
+    location: BlobLocation,
+    target_dir: Path,
+    policy: FetchPolicy,
+    access: StoreAccess | None,
+    cancel: CancelToken | None = None,
 ) -> Path:
     """Fetch the blob into ``target_dir`` (or, for ``file://``, check it) and return the path
-    to read. Raises a ``UnitError`` subclass (see the module contract)."""
+    to read. Raises a ``UnitError`` subclass (see the module contract), or ``Canceled`` once
+    ``cancel`` is set (checked between chunks)."""
     if location.kind is StoreKind.FILE:
         return _local(location, policy)
     plan = _plan("GET", location, access)
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / (_SAFE_NAME.sub("_", location.name)[-120:] or "blob")
-    _transfer(plan, target, policy, shown=redact(location.url))
+    _transfer(plan, target, policy, shown=redact(location.url), cancel=cancel)
     return target
 
 
@@ -120,7 +127,7 @@ def delete(location: BlobLocation, policy: FetchPolicy, access: StoreAccess | No
         response = _send(client, "DELETE", plan.url, plan.headers, policy, redact(location.url))
         try:
             if response.status_code not in (404, 410) and response.status_code >= 300:
-                raise _status_error(response, redact(location.url))
+                raise error_for_status(response, redact(location.url))
         finally:
             response.close()
 
@@ -286,7 +293,9 @@ def _send(
         raise ConnectionFailure(f"{shown}: {type(exc).__name__}: {exc}") from exc
 
 
-def _transfer(plan: _Plan, target: Path, policy: FetchPolicy, *, shown: str) -> None:
+def _transfer(
+    plan: _Plan, target: Path, policy: FetchPolicy, *, shown: str, cancel: CancelToken | None
+) -> None:
     url, headers = plan.url, dict(plan.headers)
     with _client(policy) as client:
         for _hop in range(MAX_REDIRECTS + 1):
@@ -304,8 +313,8 @@ def _transfer(plan: _Plan, target: Path, policy: FetchPolicy, *, shown: str) -> 
                     url = following
                     continue
                 if response.status_code >= 300:
-                    raise _status_error(response, shown)
-                _save(response, target, policy, shown)
+                    raise error_for_status(response, shown)
+                _save(response, target, policy, shown, cancel)
                 return
             finally:
                 response.close()
@@ -317,7 +326,13 @@ def _origin(url: str) -> tuple[str, str]:
     return parts.scheme.lower(), parts.netloc.lower()
 
 
-def _save(response: httpx.Response, target: Path, policy: FetchPolicy, shown: str) -> None:
+def _save(
+    response: httpx.Response,
+    target: Path,
+    policy: FetchPolicy,
+    shown: str,
+    cancel: CancelToken | None,
+) -> None:
     declared = response.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > policy.max_bytes:
         raise _too_large(shown, f"{declared} bytes", policy)
@@ -326,6 +341,8 @@ def _save(response: httpx.Response, target: Path, policy: FetchPolicy, shown: st
     try:
         with partial.open("wb") as out:
             for chunk in response.iter_raw(_CHUNK):
+                if cancel is not None and cancel.canceled:
+                    raise Canceled(f"{shown}: canceled after {written} bytes")
                 written += len(chunk)
                 if written > policy.max_bytes:
                     raise _too_large(shown, f"more than {policy.max_bytes} bytes", policy)
@@ -350,7 +367,8 @@ def _too_large(shown: str, size: str, policy: FetchPolicy) -> SourceTooLarge:
     )
 
 
-def _status_error(response: httpx.Response, shown: str) -> UnitError:
+def error_for_status(response: httpx.Response, shown: str) -> UnitError:
+    """The ingestd error for a non-success answer of a store (see the module contract)."""
     status = response.status_code
     code = response.headers.get("x-ms-error-code") or _xml_code(response)
     said = f"{shown}: HTTP {status}" + (f" {code}" if code else "")

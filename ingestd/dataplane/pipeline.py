@@ -5,17 +5,19 @@
    Records the reader cannot parse go to a quarantine stage with their line.
 2. The per-file error policy runs on the file's counts (continue, skip the file, abort).
 3. Exact duplicates among the good rows are rejected (the first occurrence is kept); in upsert
-   mode rows are matched to existing keys to count inserted versus updated.
-4. One destination transaction removes what this load key (or day) loaded before, inserts the
-   rows, replaces the key's quarantined rows and writes the ledger entry with a fingerprint.
+   mode a key repeated within the load updates its earlier row.
+4. One destination transaction (``destination.Destination``) matches upsert keys against the
+   table (inserted versus updated), removes what this load key (or day) loaded before, inserts
+   the rows, replaces the key's quarantined rows and writes the ledger entry with a fingerprint.
 
 The counts must balance per file (``read = inserted + updated + rejected + errors``) or the unit
-fails with ACCOUNTING_MISMATCH before anything commits.
+fails with ACCOUNTING_MISMATCH before anything commits. Should the destination refuse a value
+that validation passed (``ValuesRefused``), the unit is loaded once more with the destination's
+``unstorable`` checks, which quarantine such values like any other bad value.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import uuid
 from collections.abc import Mapping as TypingMapping
@@ -26,6 +28,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from ingestd.dataplane import ledger
 from ingestd.dataplane import scan as scans
 from ingestd.dataplane.coerce import SQL_TYPES, sql_literal
 from ingestd.dataplane.compile import SEP, compile_select
@@ -38,18 +41,16 @@ from ingestd.dataplane.contract import (
     Progress,
     ProgressCallback,
 )
+from ingestd.dataplane.destination import Destination, StagedLoad, ValuesRefused
 from ingestd.dataplane.files import LocalFile, prepare
-from ingestd.dataplane.warehouse import DAY, LOAD_KEY, Warehouse
 from ingestd.domain.names import quote
 from ingestd.domain.row_errors import CSV_REJECT_CODES, JSON_LINE_REJECT_CODES, RowError
 from ingestd.domain.sources import DataFormat, LoadMode, OnError
 from ingestd.errors import (
     AccountingMismatch,
     Canceled,
-    DestinationError,
     EmptySource,
     ErrorLimitExceeded,
-    IngestdError,
     InvalidInput,
     WrongFormat,
 )
@@ -62,9 +63,9 @@ class _Staged:
 
 
 class DataPlane:
-    """Executes load requests against one warehouse."""
+    """Executes load requests against one destination (DuckDB or PostgreSQL)."""
 
-    def __init__(self, warehouse: Warehouse, staging_root: Path) -> None:
+    def __init__(self, warehouse: Destination, staging_root: Path) -> None:
         self.warehouse = warehouse
         self.staging_root = staging_root
 
@@ -87,10 +88,19 @@ class DataPlane:
         staging = self.staging_root / f"unit-{uuid.uuid4().hex}"
         staging.mkdir(parents=True, exist_ok=True)
         try:
-            with self.warehouse.write_lock, self.warehouse.cursor() as cur:
+            with self.warehouse.staging() as cur:
                 remove_hook = cancel.on_cancel(cur.interrupt)
                 try:
-                    return _Load(self.warehouse, cur, request, staging, progress, cancel).run()
+                    try:
+                        return _Load(self.warehouse, cur, request, staging, progress, cancel).run()
+                    except ValuesRefused:
+                        # Rare: checking every value against the destination's limits costs a
+                        # scan with regular expressions, so it runs only once one was refused.
+                        again = staging / "unstorable"
+                        again.mkdir()
+                        load = _Load(self.warehouse, cur, request, again, progress, cancel)
+                        load.check_unstorable = True
+                        return load.run()
                 finally:
                     remove_hook()
         finally:
@@ -100,7 +110,7 @@ class DataPlane:
 class _Load:
     def __init__(
         self,
-        warehouse: Warehouse,
+        warehouse: Destination,
         cur: duckdb.DuckDBPyConnection,
         request: LoadRequest,
         staging: Path,
@@ -122,6 +132,8 @@ class _Load:
         self.columns = [quote(c.name) for c in self.table.columns]
         self.has_duplicates = False
         self.superseded_rows = 0
+        self.check_unstorable = False
+        """Quarantine the values the destination cannot store (after a ``ValuesRefused``)."""
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -160,24 +172,15 @@ class _Load:
             "column_name VARCHAR, code VARCHAR, message VARCHAR, raw VARCHAR)"
         )
         try:
-            self.warehouse.ensure_table(self.cur, self.table)
+            self.warehouse.ensure_table(self.table)
             staged = self._stage_inputs()
+            if self.check_unstorable:
+                self._quarantine_unstorable()
             files = self._file_counts(staged)
             self._apply_policy(staged, files)
-            self._dedupe_and_match(files)
-            for result in files:
-                if not result.counts.balanced:
-                    raise AccountingMismatch(
-                        f"{result.name}: read {result.counts.read} != inserted "
-                        f"{result.counts.inserted} + updated {result.counts.updated} + rejected "
-                        f"{result.counts.rejected} + errors {result.counts.errors}",
-                        hint="this is a bug in ingestd; nothing was committed",
-                    )
-            total = Counts()
-            for result in files:
-                total.add(result.counts)
+            self._dedupe(files)
             fingerprint = self._fingerprint()
-            self._commit(files, total, fingerprint)
+            total = self._commit(files, fingerprint)
             return LoadResult(self.request.load_key, files, total, fingerprint)
         finally:
             for name in (self.stage, self.qstage, self.dups, self.superseded):
@@ -370,13 +373,39 @@ class _Load:
         result.counts.errors = result.counts.read
         result.skipped = True
 
+    def _quarantine_unstorable(self) -> None:
+        """Mark good rows holding a value the destination cannot store as bad, with the typed
+        row as their raw record (as for a skipped file's rows)."""
+        checks = [
+            (column, found)
+            for column in self.table.columns
+            if (found := self.warehouse.unstorable(column, quote(column.name))) is not None
+        ]
+        if not checks:
+            return
+        cases = " ".join(
+            f"WHEN {found.predicate} THEN "
+            + sql_literal(f"{RowError.TYPE_MISMATCH.value}{SEP}{column.name}{SEP}")
+            + f" || 'value ' || left(CAST({quote(column.name)} AS VARCHAR), 80) || "
+            + sql_literal(f" cannot be stored: {found.reason}")
+            for column, found in checks
+        )
+        values = ", ".join(f"{c} := {c}" for c in self.columns)
+        self._sql(
+            f"UPDATE {self.stage} SET _err = CASE {cases} END, "
+            f"_raw = CAST(to_json(struct_pack({values})) AS VARCHAR) "
+            f"WHERE _err IS NULL AND ({' OR '.join(found.predicate for _, found in checks)})"
+        )
+
     def _good(self) -> str:
         rows = f"{self.stage} WHERE _err IS NULL"
         if self.has_duplicates:
             rows += f" AND rowid NOT IN (SELECT r FROM {self.dups})"
         return rows
 
-    def _dedupe_and_match(self, files: list[FileResult]) -> None:
+    def _dedupe(self, files: list[FileResult]) -> None:
+        """Count rejected duplicates; upsert: rows whose key repeats later in the load update
+        (the destination adds the rows whose key it holds already)."""
         columns = ", ".join(self.columns)
         # Cheap test first: if every good row hashes differently, no two rows are equal.
         rows, distinct = self._one(
@@ -390,50 +419,29 @@ class _Load:
                 f"WHERE _err IS NULL QUALIFY row_number() OVER (PARTITION BY {columns} "
                 "ORDER BY rowid) > 1"
             )
-        rejected = dict(
-            (int(f), int(n))
-            for f, n in self._sql(
-                f"SELECT _file, count(*) FROM {self.dups} GROUP BY _file"
-            ).fetchall()
-        )
-        good = dict(
-            (int(f), int(n))
-            for f, n in self._sql(
-                f"SELECT _file, count(*) FROM {self._good()} GROUP BY _file"
-            ).fetchall()
-        )
-        updated: dict[int, int] = {}
-        if self.request.mode is LoadMode.UPSERT:
-            updated = self._match_keys()
+        rejected = self._by_file(f"SELECT _file, count(*) FROM {self.dups} GROUP BY _file")
+        good = self._by_file(f"SELECT _file, count(*) FROM {self._good()} GROUP BY _file")
+        repeats = self._supersede() if self.request.mode is LoadMode.UPSERT else {}
         for index, result in enumerate(files):
             if result.skipped:
                 continue
             result.counts.rejected = rejected.get(index, 0)
-            result.counts.updated = updated.get(index, 0)
+            result.counts.updated = repeats.get(index, 0)
             result.counts.inserted = good.get(index, 0) - result.counts.updated
 
-    def _match_keys(self) -> dict[int, int]:
-        """Upsert: rows whose key exists already, or repeats later in this load, update."""
+    def _by_file(self, sql: str) -> dict[int, int]:
+        return {int(f): int(n) for f, n in self._sql(sql).fetchall()}
+
+    def _supersede(self) -> dict[int, int]:
+        """Upsert: rows whose key repeats later in this load, per file (the last row wins)."""
         key = ", ".join(quote(k) for k in self.table.primary_key)
-        target = self.warehouse.table_sql(self.table)
         self._sql(
             f"CREATE TEMP TABLE {self.superseded} AS SELECT rowid AS r, _file FROM {self._good()} "
             f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY rowid DESC) > 1"
         )
-        join = " AND ".join(f"t.{quote(k)} = g.{quote(k)}" for k in self.table.primary_key)
-        existing = self._sql(
-            f"SELECT g._file, count(*) FROM (SELECT * FROM {self._good()} AND rowid NOT IN "
-            f"(SELECT r FROM {self.superseded})) g WHERE EXISTS (SELECT 1 FROM {target} t "
-            f"WHERE {join}) GROUP BY g._file"
-        ).fetchall()
-        repeats = self._sql(
-            f"SELECT _file, count(*) FROM {self.superseded} GROUP BY _file"
-        ).fetchall()
-        self.superseded_rows = sum(int(n) for _, n in repeats)
-        out: dict[int, int] = {}
-        for f, n in [*existing, *repeats]:
-            out[int(f)] = out.get(int(f), 0) + int(n)
-        return out
+        repeats = self._by_file(f"SELECT _file, count(*) FROM {self.superseded} GROUP BY _file")
+        self.superseded_rows = sum(repeats.values())
+        return repeats
 
     def _final_rows(self) -> str:
         rows = self._good()
@@ -442,37 +450,57 @@ class _Load:
         return rows
 
     def _fingerprint(self) -> str:
-        row = self._one(
-            f"SELECT count(*), CAST(coalesce(sum(hash({', '.join(self.columns)})), 0) AS VARCHAR) "
-            f"FROM {self._final_rows()}"
+        return ledger.fingerprint(
+            self._one(f"SELECT {ledger.fingerprint_sql(self.columns)} FROM {self._final_rows()}")
         )
-        assert row is not None
-        return f"rows={row[0]};sum64={int(row[1]) % (1 << 64):016x}"
 
-    def _commit(self, files: list[FileResult], total: Counts, fingerprint: str) -> None:
+    def _quarantine_select(self, files: list[FileResult]) -> str:
+        request = self.request
+        names = (
+            "CASE q._file "
+            + " ".join(f"WHEN {i} THEN {sql_literal(f.name)}" for i, f in enumerate(files))
+            + " END"
+            if files
+            else "CAST(NULL AS VARCHAR)"
+        )
+        constants = {
+            "load_key": request.load_key,
+            "unit_id": request.unit_id,
+            "run_id": request.run_id,
+            "table_name": self.table.qualified_name,
+        }
+        named = ", ".join(f"{sql_literal(v)} AS {k}" for k, v in constants.items())
+        return (
+            f"SELECT {named}, {names} AS file, line, record, column_name, code, message, raw "
+            f"FROM {self.qstage} q ORDER BY _file, line NULLS LAST, record"
+        )
+
+    def _commit(self, files: list[FileResult], fingerprint: str) -> Counts:
         if self.cancel.canceled:
             raise Canceled("the unit was canceled before its commit; nothing was loaded")
-        request = self.request
-        target = self.warehouse.table_sql(self.table)
-        columns = ", ".join(self.columns)
-        replaying = bool(request.replay_of)
-        self._sql("BEGIN TRANSACTION")
-        try:
-            if request.mode is LoadMode.APPEND and not replaying:
-                self._sql(f"DELETE FROM {target} WHERE {LOAD_KEY} = ?", [request.load_key])
-            elif request.mode is LoadMode.REPLACE_DAY and not replaying:
-                self._sql(f"DELETE FROM {target} WHERE {DAY} = ?", [request.day])
-            elif request.mode is LoadMode.UPSERT:
-                key = ", ".join(quote(k) for k in self.table.primary_key)
-                self._sql(
-                    f"DELETE FROM {target} WHERE ({key}) IN "
-                    f"(SELECT ({key}) FROM {self._final_rows()})"
-                )
-            inserted = self._count(
-                f"INSERT INTO {target} ({columns}, {LOAD_KEY}, {DAY}) "
-                f"SELECT {columns}, ?, ? FROM {self._final_rows()}",
-                [request.load_key, request.day],
-            )
+        load = StagedLoad(
+            self.request,
+            f"SELECT _file, {', '.join(self.columns)} FROM {self._final_rows()}",
+            self._quarantine_select(files),
+            fingerprint,
+        )
+        rows_read = sum(f.counts.read for f in files)
+
+        def writing(rows_written: int) -> None:
+            # No query on the cursor here: it may be streaming the rows being written.
+            if self.progress is not None:
+                done = len(self.request.inputs)
+                self.progress(Progress(done, done, rows_read, "writing", rows_written))
+            if self.cancel.canceled:
+                raise Canceled("the unit was canceled while writing; nothing was loaded")
+
+        with self.warehouse.transaction(self.cur, load, writing) as tx:
+            if self.request.mode is LoadMode.UPSERT:
+                for index, n in tx.existing_by_file().items():
+                    files[index].counts.updated += n
+                    files[index].counts.inserted -= n
+            total = _balanced_total(files)
+            inserted = tx.write(files, total)
             # Upsert: a key repeated within the load is written once (its last row).
             if inserted != total.inserted + total.updated - self.superseded_rows:
                 raise AccountingMismatch(
@@ -480,115 +508,21 @@ class _Load:
                     f"{total.updated} updated",
                     hint="this is a bug in ingestd; nothing was committed",
                 )
-            if replaying:
-                self._sql(
-                    "DELETE FROM _ingestd.quarantine WHERE id IN (SELECT unnest(?::BIGINT[]))",
-                    [list(request.replay_of)],
-                )
-            else:
-                self._sql("DELETE FROM _ingestd.quarantine WHERE load_key = ?", [request.load_key])
-            names = (
-                "CASE q._file "
-                + " ".join(f"WHEN {i} THEN {sql_literal(f.name)}" for i, f in enumerate(files))
-                + " END"
-            )
-            self._sql(
-                "INSERT INTO _ingestd.quarantine (load_key, unit_id, run_id, table_name, file, "
-                "line, record, column_name, code, message, raw, quarantined_at) "
-                f"SELECT ?, ?, ?, ?, {names if files else 'NULL'}, line, record, column_name, "
-                f"code, message, raw, now() FROM {self.qstage} q "
-                "ORDER BY _file, line NULLS LAST, record",
-                [request.load_key, request.unit_id, request.run_id, self.table.qualified_name],
-            )
-            if replaying:
-                self._add_replay_to_ledger(files, total)
-            else:
-                self._write_ledger(files, total, fingerprint)
-            self._sql("COMMIT")
-        except BaseException as exc:
-            self.cur.execute("ROLLBACK")
-            if isinstance(exc, IngestdError):
-                raise
-            if isinstance(exc, duckdb.Error):
-                raise DestinationError(f"writing to {target} failed: {exc}") from exc
-            raise
+        return total
 
-    def _write_ledger(self, files: list[FileResult], total: Counts, fingerprint: str) -> None:
-        request = self.request
-        self._sql("DELETE FROM _ingestd.ledger WHERE load_key = ?", [request.load_key])
-        self._sql(
-            f"INSERT INTO _ingestd.ledger VALUES ({', '.join(['?'] * 14)}, now())",
-            [
-                request.load_key,
-                self.table.qualified_name,
-                request.unit_id,
-                request.run_id,
-                request.mode.value,
-                request.day,
-                fingerprint,
-                json.dumps([_file_json(f) for f in files]),
-                total.read,
-                total.inserted,
-                total.updated,
-                total.rejected,
-                total.errors,
-                json.dumps(list(request.tags)),
-            ],
-        )
 
-    def _add_replay_to_ledger(self, files: list[FileResult], total: Counts) -> None:
-        """A replay's rows were already read (and counted as errors) by the original load."""
-        request = self.request
-        row = self._one("SELECT files FROM _ingestd.ledger WHERE load_key = ?", [request.load_key])
-        if row is None:
+def _balanced_total(files: list[FileResult]) -> Counts:
+    total = Counts()
+    for result in files:
+        c = result.counts
+        if not c.balanced:
             raise AccountingMismatch(
-                f"no ledger entry for {request.load_key}: nothing to replay into",
-                hint="rerun the unit instead",
+                f"{result.name}: read {c.read} != inserted {c.inserted} + updated {c.updated} "
+                f"+ rejected {c.rejected} + errors {c.errors}",
+                hint="this is a bug in ingestd; nothing was committed",
             )
-        by_name = {f.name: f.counts for f in files}
-        entries = json.loads(row[0]) if row[0] else []
-        for entry in entries:
-            counts = by_name.get(entry["name"])
-            if counts is not None:
-                entry["inserted"] += counts.inserted
-                entry["updated"] += counts.updated
-                entry["rejected"] += counts.rejected
-                entry["errors"] += counts.errors - counts.read
-        target = self.warehouse.table_sql(self.table)
-        fingerprint = self._one(
-            f"SELECT count(*), CAST(coalesce(sum(hash({', '.join(self.columns)})), 0) AS VARCHAR) "
-            f"FROM {target} WHERE {LOAD_KEY} = ?",
-            [request.load_key],
-        )
-        assert fingerprint is not None
-        self._sql(
-            "UPDATE _ingestd.ledger SET inserted = inserted + ?, updated = updated + ?, "
-            "rejected = rejected + ?, errors = errors - ? + ?, files = ?, fingerprint = ?, "
-            "loaded_at = now() WHERE load_key = ?",
-            [
-                total.inserted,
-                total.updated,
-                total.rejected,
-                total.read,
-                total.errors,
-                json.dumps(entries),
-                f"rows={fingerprint[0]};sum64={int(fingerprint[1]) % (1 << 64):016x}",
-                request.load_key,
-            ],
-        )
-
-
-def _file_json(result: FileResult) -> dict[str, Any]:
-    c = result.counts
-    return {
-        "name": result.name,
-        "read": c.read,
-        "inserted": c.inserted,
-        "updated": c.updated,
-        "rejected": c.rejected,
-        "errors": c.errors,
-        "skipped": result.skipped,
-    }
+        total.add(c)
+    return total
 
 
 def _location(row: tuple[Any, ...] | None) -> str:

@@ -1,12 +1,8 @@
 """The embedded DuckDB destination: user tables, the load ledger and the quarantine.
 
-Every user table carries two bookkeeping columns, ``_ingestd_load_key`` and ``_ingestd_day``,
-which make reruns replace instead of duplicate. The ledger (one row per load key, with a content
-fingerprint) and the quarantine live in schema ``_ingestd`` of the same database, so a unit's
-rows, its quarantined rows and its ledger entry commit in one transaction.
-
-A DuckDB file has one writer: loads into one destination are serialised by a process-wide lock,
-and each load runs in its own cursor (DuckDB parallelises inside a query).
+Loads stage in temporary tables of this database's own cursors and commit with one DuckDB
+transaction. A DuckDB file has one writer: loads into one destination are serialised by a
+process-wide lock, and each load runs in its own cursor (DuckDB parallelises inside a query).
 """
 
 from __future__ import annotations
@@ -19,13 +15,24 @@ from typing import Any
 
 import duckdb
 
+from ingestd.dataplane import ledger
 from ingestd.dataplane.coerce import SQL_TYPES
+from ingestd.dataplane.contract import Counts, FileResult
+from ingestd.dataplane.destination import (
+    DAY,
+    LOAD_KEY,
+    QUARANTINE_COLUMNS,
+    StagedLoad,
+    Unstorable,
+    WriteProgress,
+    table_sql,
+)
 from ingestd.domain.names import quote
-from ingestd.domain.tables import TableSpec
-from ingestd.errors import DestinationBusy, DestinationError
+from ingestd.domain.sources import LoadMode
+from ingestd.domain.tables import Column, TableSpec
+from ingestd.errors import AccountingMismatch, Canceled, DestinationBusy, DestinationError
 
-LOAD_KEY = "_ingestd_load_key"
-DAY = "_ingestd_day"
+__all__ = ["DAY", "LOAD_KEY", "Warehouse"]
 
 _SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS _ingestd;
@@ -53,7 +60,7 @@ def _lock_for(path: Path) -> threading.Lock:
 
 
 class Warehouse:
-    """One DuckDB destination file, opened once per process."""
+    """One DuckDB destination file, opened once per process (implements ``Destination``)."""
 
     def __init__(self, path: Path, *, memory_limit: str, spill_dir: Path) -> None:
         self.path = path.resolve()
@@ -84,31 +91,66 @@ class Warehouse:
         finally:
             cur.close()
 
-    def ensure_table(self, cur: duckdb.DuckDBPyConnection, table: TableSpec) -> None:
-        """Create the table, or add the columns it lacks (never drops or retypes columns)."""
+    @contextmanager
+    def staging(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self.write_lock, self.cursor() as cur:
+            yield cur
+
+    def ensure_table(self, table: TableSpec) -> None:
         target = self.table_sql(table)
-        cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(table.namespace)}")
-        existing = {
-            str(row[0])
-            for row in cur.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_schema = ? AND table_name = ?",
-                [table.namespace, table.name],
-            ).fetchall()
-        }
-        if not existing:
-            columns = ", ".join(f"{quote(c.name)} {SQL_TYPES[c.type]}" for c in table.columns)
-            cur.execute(f"CREATE TABLE {target} ({columns}, {LOAD_KEY} VARCHAR, {DAY} DATE)")
-            return
-        for column in table.columns:
-            if column.name not in existing:
-                cur.execute(
-                    f"ALTER TABLE {target} ADD COLUMN {quote(column.name)} {SQL_TYPES[column.type]}"
-                )
+        with self.cursor() as cur:
+            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(table.namespace)}")
+            existing = {
+                str(row[0])
+                for row in cur.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = ? AND table_name = ?",
+                    [table.namespace, table.name],
+                ).fetchall()
+            }
+            if not existing:
+                columns = ", ".join(f"{quote(c.name)} {SQL_TYPES[c.type]}" for c in table.columns)
+                cur.execute(f"CREATE TABLE {target} ({columns}, {LOAD_KEY} VARCHAR, {DAY} DATE)")
+                return
+            for column in table.columns:
+                if column.name not in existing:
+                    cur.execute(
+                        f"ALTER TABLE {target} ADD COLUMN {quote(column.name)} "
+                        f"{SQL_TYPES[column.type]}"
+                    )
+
+    def unstorable(self, column: Column, value_sql: str) -> Unstorable | None:
+        return None  # the staging types are this database's own
+
+    @contextmanager
+    def transaction(
+        self, cur: duckdb.DuckDBPyConnection, load: StagedLoad, progress: WriteProgress
+    ) -> Iterator[_DuckDBLoad]:
+        target = self.table_sql(load.table)
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield _DuckDBLoad(cur, load, target, progress)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        except duckdb.InterruptException as exc:
+            raise Canceled("the unit was canceled while writing; nothing was loaded") from exc
+        except duckdb.Error as exc:
+            raise DestinationError(f"writing to {target} failed: {exc}") from exc
 
     @staticmethod
     def table_sql(table: TableSpec) -> str:
-        return f"{quote(table.namespace)}.{quote(table.name)}"
+        return table_sql(table)
+
+    def table_exists(self, table: TableSpec) -> bool:
+        return bool(
+            self.query(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                [table.namespace, table.name],
+            )
+        )
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run a read-only query (inspection, tests, the CLI)."""
@@ -122,12 +164,10 @@ class Warehouse:
         with self.cursor() as cur:
             result = cur.execute("SELECT * FROM _ingestd.ledger WHERE load_key = ?", [load_key])
             names = [d[0] for d in result.description or []]
-            row = result.fetchone()
-        return None if row is None else dict(zip(names, row, strict=True))
+            rows = result.fetchall()
+        return dict(zip(names, rows[0], strict=True)) if rows else None
 
     def tag_exists(self, table_name: str, tag: str, *, excluding_run: str | None = None) -> bool:
-        """Whether any committed load into the table carried ``tag`` (Kusto ingest-by tags);
-        ``excluding_run`` leaves out the loads of that run (the blobs of one operation)."""
         rows = self.query(
             "SELECT 1 FROM _ingestd.ledger WHERE table_name = ? "
             "AND list_contains(CAST(tags AS VARCHAR[]), ?) "
@@ -135,3 +175,100 @@ class Warehouse:
             [table_name, tag, excluding_run, excluding_run],
         )
         return bool(rows)
+
+
+class _DuckDBLoad:
+    """The write of one staged load inside the staging cursor's transaction."""
+
+    def __init__(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        load: StagedLoad,
+        target: str,
+        progress: WriteProgress,
+    ) -> None:
+        self.cur = cur
+        self.progress = progress
+        self.load = load
+        self.target = target
+        self.columns = ", ".join(quote(c.name) for c in load.table.columns)
+        self.key = ", ".join(quote(k) for k in load.table.primary_key)
+
+    def _sql(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        return self.cur.execute(sql, params or []).fetchall()
+
+    def existing_by_file(self) -> dict[int, int]:
+        join = " AND ".join(f"t.{quote(k)} = g.{quote(k)}" for k in self.load.table.primary_key)
+        rows = self._sql(
+            f"SELECT g._file, count(*) FROM ({self.load.rows_sql}) g WHERE EXISTS "
+            f"(SELECT 1 FROM {self.target} t WHERE {join}) GROUP BY g._file"
+        )
+        return {int(f): int(n) for f, n in rows}
+
+    def write(self, files: list[FileResult], total: Counts) -> int:
+        request = self.load.request
+        replaying = bool(request.replay_of)
+        if request.mode is LoadMode.APPEND and not replaying:
+            self._sql(f"DELETE FROM {self.target} WHERE {LOAD_KEY} = ?", [request.load_key])
+        elif request.mode is LoadMode.REPLACE_DAY and not replaying:
+            self._sql(f"DELETE FROM {self.target} WHERE {DAY} = ?", [request.day])
+        elif request.mode is LoadMode.UPSERT:
+            self._sql(
+                f"DELETE FROM {self.target} WHERE ({self.key}) IN "
+                f"(SELECT ({self.key}) FROM ({self.load.rows_sql}))"
+            )
+        self.progress(0)
+        [(inserted,)] = self._sql(
+            f"INSERT INTO {self.target} ({self.columns}, {LOAD_KEY}, {DAY}) "
+            f"SELECT {self.columns}, ?, ? FROM ({self.load.rows_sql})",
+            [request.load_key, request.day],
+        )
+        self.progress(int(inserted))
+        if replaying:
+            self._sql(
+                "DELETE FROM _ingestd.quarantine WHERE id IN (SELECT unnest(?::BIGINT[]))",
+                [list(request.replay_of)],
+            )
+        else:
+            self._sql("DELETE FROM _ingestd.quarantine WHERE load_key = ?", [request.load_key])
+        names = ", ".join(QUARANTINE_COLUMNS)
+        self._sql(
+            f"INSERT INTO _ingestd.quarantine ({names}, quarantined_at) "
+            f"SELECT *, now() FROM ({self.load.quarantine_sql})"
+        )
+        if replaying:
+            self._add_replay(files, total)
+        else:
+            self._sql("DELETE FROM _ingestd.ledger WHERE load_key = ?", [request.load_key])
+            values = ledger.entry_values(self.load, files, total)
+            self._sql(
+                f"INSERT INTO _ingestd.ledger ({', '.join(ledger.LEDGER_COLUMNS)}, loaded_at) "
+                f"VALUES ({', '.join('?' for _ in values)}, now())",
+                values,
+            )
+        return int(inserted)
+
+    def _add_replay(self, files: list[FileResult], total: Counts) -> None:
+        request = self.load.request
+        rows = self._sql("SELECT files FROM _ingestd.ledger WHERE load_key = ?", [request.load_key])
+        if not rows:
+            raise AccountingMismatch(
+                f"no ledger entry for {request.load_key}: nothing to replay into",
+                hint="rerun the unit instead",
+            )
+        columns = [quote(c.name) for c in self.load.table.columns]
+        [row] = self._sql(
+            f"SELECT {ledger.fingerprint_sql(columns)} FROM {self.target} WHERE {LOAD_KEY} = ?",
+            [request.load_key],
+        )
+        self._sql(
+            "UPDATE _ingestd.ledger SET inserted = inserted + ?, updated = updated + ?, "
+            "rejected = rejected + ?, errors = errors + ?, files = ?, fingerprint = ?, "
+            "loaded_at = now() WHERE load_key = ?",
+            [
+                *ledger.replay_deltas(total),
+                ledger.replayed_files(rows[0][0], files),
+                ledger.fingerprint(row),
+                request.load_key,
+            ],
+        )

@@ -42,8 +42,3 @@ def run_id_of(value: str, database: str | None = None, table: str | None = None)
     if table is not None and match.group(2) != _crc(table):
         return None
     return run_id
-
-
-def targets_of(value: str, database: str, table: str) -> bool:
-    """Whether ``value`` was issued for ``database.table``."""
-    return run_id_of(value, database, table) is not None

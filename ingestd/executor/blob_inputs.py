@@ -9,6 +9,7 @@ Contract:
   deleted at its source; later attempts of the unit reuse that copy, which is removed once the
   unit has ended. A failed delete is logged and does not fail the blob (Kusto deletes
   best-effort too).
+* ``cancel`` (when the caller has the unit's token) stops a download between chunks.
 * ``blob_format`` is the format the blob will be read as: the declared one, or the one its
   name (or, uncompressed, its first bytes) shows; ``FormatNotSupported`` if neither tells.
 """
@@ -27,6 +28,7 @@ from sqlalchemy import select
 from ingestd.control.blob_access import resolve_blob
 from ingestd.control.catalog import Catalog
 from ingestd.dataplane.blob_urls import StoreKind, parse_blob_url
+from ingestd.dataplane.contract import CancelToken
 from ingestd.dataplane.detect import compression_of, format_of
 from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.fetch import FetchPolicy, delete, download
@@ -89,13 +91,14 @@ def stage_blob(
     store: Store,
     staging_root: Path,
     file_roots: tuple[Path, ...],
+    cancel: CancelToken | None = None,
 ) -> StagedBlob:
     policy = fetch_policy(spec, file_roots)
     location = parse_blob_url(str(spec["url"]))
     resolved = resolve_blob(catalog, project_id, location)
     if not spec.get("delete_after_download"):
         path = download(
-            resolved.location, staging_root / f"extract-{unit_id}", policy, resolved.access
+            resolved.location, staging_root / f"extract-{unit_id}", policy, resolved.access, cancel
         )
         return StagedBlob(path, location.name)
     retained = staging_root / "retained" / unit_id
@@ -105,7 +108,7 @@ def stage_blob(
             return StagedBlob(kept[0], location.name)
     shutil.rmtree(retained, ignore_errors=True)
     retained.mkdir(parents=True)
-    path = download(resolved.location, retained, policy, resolved.access)
+    path = download(resolved.location, retained, policy, resolved.access, cancel)
     if resolved.location.kind is StoreKind.FILE:
         path = Path(shutil.copy2(path, retained / path.name))
     (retained / _COMPLETE).touch()

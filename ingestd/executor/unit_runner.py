@@ -14,8 +14,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from ingestd.control.blob_units import REQUIRES_MAPPING, already_ingested, missing_mapping
 from ingestd.control.catalog import Catalog
-from ingestd.control.kusto_ops import REQUIRES_MAPPING, already_ingested, missing_mapping
 from ingestd.control.runs import Claim, Runs
 from ingestd.dataplane.contract import CancelToken, LoadRequest, Progress
 from ingestd.dataplane.files import expand
@@ -94,7 +94,7 @@ class UnitRunner:
         unit_id = claim.unit_id
         try:
             self.runs.advance(unit_id, worker, UnitState.DOWNLOADING)
-            request = self.build_request(claim)
+            request = self.build_request(claim, cancel)
             self.runs.advance(unit_id, worker, UnitState.LOADING, f"{len(request.inputs)} file(s)")
             result = self.dataplane.load(
                 request, progress=self._progress_recorder(unit_id), cancel=cancel
@@ -126,7 +126,7 @@ class UnitRunner:
         finally:
             shutil.rmtree(self.staging_root / f"extract-{unit_id}", ignore_errors=True)
 
-    def build_request(self, claim: Claim) -> LoadRequest:
+    def build_request(self, claim: Claim, cancel: CancelToken | None = None) -> LoadRequest:
         with self.store.read() as session:
             unit = session.get(Unit, claim.unit_id)
             assert unit is not None
@@ -135,7 +135,13 @@ class UnitRunner:
         if unit.source_name is None or unit.day is None:
             raise InternalError(f"unit {unit.id} has no source and day to load")
         return self.source_request(
-            claim.project_id, unit.source_name, unit.day, unit.load_key, unit.id, unit.run_id
+            claim.project_id,
+            unit.source_name,
+            unit.day,
+            unit.load_key,
+            unit.id,
+            unit.run_id,
+            cancel,
         )
 
     def source_request(
@@ -146,6 +152,7 @@ class UnitRunner:
         load_key: str,
         unit_id: str,
         run_id: str,
+        cancel: CancelToken | None = None,
     ) -> LoadRequest:
         """What loading a source's day means: its files (or its query's result) for that day."""
         try:
@@ -157,7 +164,7 @@ class UnitRunner:
         table = self.catalog.get_table(project_id, source.table)
         if source.query is not None:
             paths, names, read_options = self._extract(
-                project_id, source.connection, source.query, day, unit_id
+                project_id, source.connection, source.query, day, unit_id, cancel
             )
         else:
             assert source.path_template is not None
@@ -184,7 +191,13 @@ class UnitRunner:
         )
 
     def _extract(
-        self, project_id: int, connection: str | None, query: str, day: date, unit_id: str
+        self,
+        project_id: int,
+        connection: str | None,
+        query: str,
+        day: date,
+        unit_id: str,
+        cancel: CancelToken | None = None,
     ) -> tuple[tuple[Path, ...], tuple[str, ...], ReadOptions]:
         """Run a query source for the day into a staged file (the unit's "download")."""
         if connection is None:
@@ -198,6 +211,7 @@ class UnitRunner:
             render(query, day),
             self.staging_root / f"extract-{unit_id}",
             self.file_roots,
+            cancel,
         )
         return (extracted.path,), (extracted.name,), ReadOptions(format=extracted.format)
 
@@ -218,7 +232,7 @@ class UnitRunner:
         return self._spec_request(unit, table, mapping, paths, spec.get("read_options"))
 
     def _blob_request(self, claim: Claim, unit: Unit) -> LoadRequest:
-        """A blob unit (``kusto_ops.blob_unit_spec``): skip it if its ingestIfNotExists tag is
+        """A blob unit (``blob_units.blob_unit_spec``): skip it if its ingestIfNotExists tag is
         loaded already, else download the blob, then describe its load by Kusto's rules."""
         spec = unit.spec
         if spec.get("duplicate_of") is not None:

@@ -1,10 +1,12 @@
 """Exactly-once under SIGKILL: a loader killed in the middle of a load leaves the destination as
-it was, and rerunning the same load key gives what one clean load gives.
+it was, and rerunning the same load key gives what one clean load gives. Once per destination.
 
-A child process loads a few million generated CSV rows into a DuckDB warehouse and reports
-through its progress callback that it is mid-load; the test kills it with SIGKILL there, reopens
-the warehouse, reruns the load to completion and compares it with a clean single load into a
-second warehouse.
+A child process loads generated CSV files (millions of rows into DuckDB, fewer into PostgreSQL,
+whose kill points do not depend on timing) and reports through its progress callback that it
+is mid-load; the test kills it with SIGKILL there: while it reads the second file, once
+everything is staged, or while rows are being written (DuckDB: inserted, not committed;
+PostgreSQL: in the middle of the COPY). Then it reopens the destination, checks it holds what
+it held before, reruns the load to completion and compares with a clean single load.
 """
 
 from __future__ import annotations
@@ -21,14 +23,15 @@ import duckdb
 import pytest
 
 from ingestd.dataplane.contract import LoadRequest
+from ingestd.dataplane.destination import Destination
 from ingestd.dataplane.pipeline import DataPlane
-from ingestd.dataplane.warehouse import Warehouse
 from ingestd.domain.mapping import identity_mapping
 from ingestd.domain.tables import Column, ColumnType, TableSpec
+from tests.unit.dataplane.harness import open_destination
 
 pytestmark = pytest.mark.slow
 
-ROWS_PER_FILE = 1_500_000
+ROWS_PER_FILE = {"duckdb": 1_500_000, "postgres": 300_000}
 KEY = "crash-test/2024-05-01"
 TABLE = TableSpec(
     "crash",
@@ -46,11 +49,12 @@ from pathlib import Path
 
 from ingestd.dataplane.contract import LoadRequest, Progress
 from ingestd.dataplane.pipeline import DataPlane
+from ingestd.dataplane.postgres_warehouse import PostgresWarehouse
 from ingestd.dataplane.warehouse import Warehouse
 from ingestd.domain.mapping import identity_mapping
 from ingestd.domain.tables import Column, ColumnType, TableSpec
 
-root, marker, kill_point, *inputs = sys.argv[1:]
+root, url, marker, kill_point, *inputs = sys.argv[1:]
 table = TableSpec(
     "crash",
     "events",
@@ -60,7 +64,11 @@ table = TableSpec(
         Column("score", ColumnType.FLOAT64),
     ),
 )
-warehouse = Warehouse(Path(root) / "w.duckdb", memory_limit="1GB", spill_dir=Path(root) / "spill")
+spill = Path(root) / "spill"
+if url == "-":
+    warehouse = Warehouse(Path(root) / "w.duckdb", memory_limit="512MB", spill_dir=spill)
+else:
+    warehouse = PostgresWarehouse(url, memory_limit="512MB", spill_dir=spill)
 paths = tuple(Path(p) for p in inputs)
 
 
@@ -69,6 +77,9 @@ def progress(report: Progress) -> None:
         Path(marker).write_text("reading the second file")
     if kill_point == "after-staging" and report.files_done == report.files_total:
         Path(marker).write_text("staged, about to commit")
+        time.sleep(600)
+    if kill_point == "while-writing" and report.rows_written > 0:
+        Path(marker).write_text("writing, not committed")
         time.sleep(600)
 
 
@@ -88,30 +99,56 @@ class State:
     ledger_entries: int
 
 
-def _state(warehouse: Warehouse) -> State:
+def _state(warehouse: Destination) -> State:
     [(rows, distinct)] = warehouse.query("SELECT count(*), count(DISTINCT id) FROM crash.events")
     entries = warehouse.query("SELECT fingerprint FROM _ingestd.ledger WHERE load_key = ?", [KEY])
     return State(rows, distinct, entries[0][0] if entries else None, len(entries))
 
 
-def _generate(folder: Path) -> tuple[Path, Path]:
+def _generate(folder: Path, rows: int) -> tuple[Path, Path]:
     folder.mkdir()
     parts = (folder / "part-1.csv", folder / "part-2.csv")
     with duckdb.connect() as con:
         for index, part in enumerate(parts):
-            start = index * ROWS_PER_FILE
+            start = index * rows
             con.execute(
                 f"COPY (SELECT i AS id, 'name-' || i AS name, i / 8 AS score "
-                f"FROM range({start}, {start + ROWS_PER_FILE}) t(i)) TO '{part}' (HEADER)"
+                f"FROM range({start}, {start + rows}) t(i)) TO '{part}' (HEADER)"
             )
     return parts
 
 
-def _open(root: Path) -> Warehouse:
-    return Warehouse(root / "w.duckdb", memory_limit="1GB", spill_dir=root / "spill")
+@dataclass(frozen=True)
+class Target:
+    kind: str
+    url: str | None
+    inputs: tuple[Path, Path]
+
+    @property
+    def rows_per_file(self) -> int:
+        return ROWS_PER_FILE[self.kind]
+
+    def open(self, root: Path, *, empty: bool = False) -> Destination:
+        """The destination (a DuckDB file under ``root``, or the session's PostgreSQL database,
+        emptied first if ``empty``)."""
+        if self.kind == "duckdb" or empty:
+            return open_destination(self.kind, root, self.url)
+        from ingestd.dataplane.postgres_warehouse import PostgresWarehouse
+
+        assert self.url is not None
+        return PostgresWarehouse(self.url, memory_limit="512MB", spill_dir=root / "spill")
 
 
-def _load(warehouse: Warehouse, root: Path, inputs: tuple[Path, ...]) -> None:
+@pytest.fixture(
+    scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Target:
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    folder = tmp_path_factory.mktemp(f"crash-{request.param}") / "data"
+    return Target(request.param, url, _generate(folder, ROWS_PER_FILE[request.param]))
+
+
+def _load(warehouse: Destination, root: Path, inputs: tuple[Path, ...]) -> None:
     request = LoadRequest(
         KEY,
         "unit-1",
@@ -126,28 +163,21 @@ def _load(warehouse: Warehouse, root: Path, inputs: tuple[Path, ...]) -> None:
 
 
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return _generate(tmp_path_factory.mktemp("crash") / "data")
-
-
-@pytest.fixture(scope="module")
-def clean(inputs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> State:
+def clean(target: Target, tmp_path_factory: pytest.TempPathFactory) -> State:
     """What one uninterrupted load gives."""
     root = tmp_path_factory.mktemp("clean")
-    warehouse = _open(root)
+    warehouse = target.open(root, empty=True)
     try:
-        _load(warehouse, root, inputs)
+        _load(warehouse, root, target.inputs)
         return _state(warehouse)
     finally:
         warehouse.close()
 
 
-def _kill_mid_load(root: Path, inputs: tuple[Path, Path], kill_point: str) -> None:
+def _kill_mid_load(root: Path, target: Target, kill_point: str) -> None:
     marker = root / "marker"
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(root), str(marker), kill_point, *map(str, inputs)],
-        stderr=subprocess.PIPE,
-    )
+    args = [str(root), target.url or "-", str(marker), kill_point, *map(str, target.inputs)]
+    child = subprocess.Popen([sys.executable, "-c", CHILD, *args], stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 240
         while not marker.exists():
@@ -167,33 +197,38 @@ def _kill_mid_load(root: Path, inputs: tuple[Path, Path], kill_point: str) -> No
             child.stderr.close()
 
 
-@pytest.mark.parametrize("kill_point", ["while-reading", "after-staging"])
-def test_sigkill_mid_load_then_rerun_is_exactly_once(
-    tmp_path: Path, inputs: tuple[Path, Path], clean: State, kill_point: str
-) -> None:
-    # An earlier, smaller load of the same key is committed before the crash.
+@pytest.fixture
+def earlier(target: Target, clean: State, tmp_path: Path) -> State:
+    """An earlier, smaller load of the same key, committed before the crash."""
     small = tmp_path / "small.csv"
     small.write_text("id,name,score\n1,earlier,1\n2,earlier,2\n")
-    warehouse = _open(tmp_path)
-    _load(warehouse, tmp_path, (small,))
-    before = _state(warehouse)
-    warehouse.close()
+    warehouse = target.open(tmp_path, empty=True)
+    try:
+        _load(warehouse, tmp_path, (small,))
+        return _state(warehouse)
+    finally:
+        warehouse.close()  # the loader about to be killed opens it (DuckDB: one process)
 
-    _kill_mid_load(tmp_path, inputs, kill_point)
 
-    warehouse = _open(tmp_path)
+@pytest.mark.parametrize("kill_point", ["while-reading", "after-staging", "while-writing"])
+def test_sigkill_mid_load_then_rerun_is_exactly_once(
+    tmp_path: Path, target: Target, clean: State, earlier: State, kill_point: str
+) -> None:
+    _kill_mid_load(tmp_path, target, kill_point)
+
+    warehouse = target.open(tmp_path)
     try:
         after_crash = _state(warehouse)
         # Atomic: the killed load is wholly absent (or, had it committed in time, wholly there).
-        assert after_crash in (before, clean)
-        if kill_point == "after-staging" or not (tmp_path / "marker.done").exists():
-            assert after_crash == before
+        assert after_crash in (earlier, clean)
+        if kill_point != "while-reading" or not (tmp_path / "marker.done").exists():
+            assert after_crash == earlier
 
-        _load(warehouse, tmp_path, inputs)
+        _load(warehouse, tmp_path, target.inputs)
 
         recovered = _state(warehouse)
         assert recovered == clean
-        assert recovered.rows == recovered.distinct_ids == 2 * ROWS_PER_FILE
+        assert recovered.rows == recovered.distinct_ids == 2 * target.rows_per_file
         assert recovered.ledger_entries == 1
         assert warehouse.query("SELECT count(*) FROM crash.events WHERE name = 'earlier'") == [(0,)]
     finally:

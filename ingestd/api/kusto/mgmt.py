@@ -31,7 +31,8 @@ from ingestd.control import kusto_tables
 from ingestd.control.access import Permission, Principal
 from ingestd.control.catalog import Catalog
 from ingestd.control.kusto_errors import KustoBadRequest
-from ingestd.control.kusto_ops import MAX_BLOBS_COMMAND, BlobRef, QueuedIngestion, check_database
+from ingestd.control.kusto_ops import MAX_BLOBS_COMMAND, BlobRef, QueuedIngestion
+from ingestd.control.kusto_tables import check_database
 from ingestd.control.mappings import Mappings
 
 _OPTIONS = {"enabletracking": "enableTracking", "skipbatching": "skipBatching"}

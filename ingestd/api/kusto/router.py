@@ -25,7 +25,7 @@ from ingestd.api.kusto.mgmt import Management
 from ingestd.api.kusto.properties import parse_properties
 from ingestd.api.kusto.schemas import MgmtBody, QueuedIngestBody
 from ingestd.control.access import Permission, Principal
-from ingestd.control.kusto_errors import KustoNotFound, KustoSyntaxError
+from ingestd.control.kusto_errors import KustoSyntaxError
 from ingestd.control.kusto_ops import MAX_BLOBS_REST, BlobRef, QueuedIngestion
 from ingestd.control.mappings import Mappings
 from ingestd.control.services import Services
@@ -73,11 +73,12 @@ def _exception_type(exc: IngestdError, status: int) -> str:
 
 
 def render_error(request: Request, exc: IngestdError) -> Response:
-    """The one Kusto error body (§3.1 OneApiErrors); 401 is empty with ``WWW-Authenticate``
-    (§3.1 [I]). 409 conflicts are 400s: §3.1 lists no 409. A 5xx says nothing more than that
-    the server failed."""
+    """The one Kusto error body (§3.1 OneApiErrors), with the §3.1 headers, so that it is
+    complete wherever it is called from (the app renders unknown /v1/rest paths with it too).
+    401 is empty with ``WWW-Authenticate`` (§3.1 [I]). 409 conflicts are 400s: §3.1 lists no
+    409. A 5xx says nothing more than that the server failed."""
     if isinstance(exc, Unauthenticated):
-        return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        return _stamp(request, Response(status_code=401, headers={"WWW-Authenticate": "Bearer"}))
     status = 400 if exc.http_status == 409 else exc.http_status
     message = exc.message if status < 500 else "internal error; see the server log"
     full = str(exc) if status < 500 else message
@@ -96,10 +97,19 @@ def render_error(request: Request, exc: IngestdError) -> Response:
             "innererror": {"code": exc.code, "message": full},
         }
     }
-    headers = {}
+    response = JSONResponse(body, status)
     if isinstance(exc, RateLimited):
-        headers["Retry-After"] = str(exc.retry_after)
-    return JSONResponse(body, status, headers=headers)
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return _stamp(request, response)
+
+
+def _stamp(request: Request, response: Response) -> Response:
+    """§3.1: ``x-ms-activity-id`` on every response; ``x-ms-client-request-id`` echoed."""
+    response.headers[ACTIVITY_ID] = _activity_id(request)
+    client_request_id = request.headers.get(CLIENT_REQUEST_ID)
+    if client_request_id is not None:
+        response.headers[CLIENT_REQUEST_ID] = client_request_id
+    return response
 
 
 def _route_class() -> type[APIRoute]:
@@ -112,13 +122,8 @@ def _route_class() -> type[APIRoute]:
             handler = super().get_route_handler()
 
             async def stamped(request: Request) -> Response:
-                activity = _activity_id(request)
                 response: Response = await handler(request)
-                response.headers[ACTIVITY_ID] = activity
-                client_request_id = request.headers.get(CLIENT_REQUEST_ID)
-                if client_request_id is not None:
-                    response.headers[CLIENT_REQUEST_ID] = client_request_id
-                return response
+                return _stamp(request, response)
 
             return stamped
 
@@ -176,6 +181,12 @@ def build_router(services: Services) -> APIRouter:
         )
         return wire.status_body(operation, details=details)
 
+    @router.get("/v1/rest/ingestion/queued/{database}/{table}/")
+    def empty_operation_id(request: Request, database: str, table: str) -> dict[str, Any]:
+        """§3.4 [I]: the empty id of an untracked POST is an unknown operation (404)."""
+        principal(request, Permission.READ)
+        return wire.status_body(queued.get(0, "", tracked_only=True), details=False)
+
     @router.get("/v1/rest/ingestion/configuration")
     def configuration(request: Request) -> dict[str, Any]:
         """§3.5."""
@@ -188,14 +199,5 @@ def build_router(services: Services) -> APIRouter:
         who = services.access.authenticate(bearer_token(request.headers.get("authorization")))
         tables = management.run(who, body.db, body.csl, client_request_id(request))
         return wire.v1_response(tables)
-
-    @router.api_route("/v1/rest/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    def unknown(rest: str) -> None:
-        raise KustoNotFound(
-            f"/v1/rest/{rest} is not an endpoint of ingestd's Kusto dialect",
-            kusto_code="BadRequest_EntityNotFound",
-            hint="ingestd serves /v1/rest/ingestion/queued, /v1/rest/ingestion/configuration "
-            "and /v1/rest/mgmt",
-        )
 
     return router

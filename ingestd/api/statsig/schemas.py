@@ -33,6 +33,11 @@ CONNECTION_KIND_OF_TYPE = {
     "sqlite": "sqlite",
     "file": "file",
     "mysql": "mysql",
+    "snowflake-v2": "snowflake",
+    "bigquery-v2": "bigquery",
+    "databricks": "databricks",
+    "athena": "athena",
+    "azure-synapse": "synapse",
 }
 DATASETS = (
     "Events",

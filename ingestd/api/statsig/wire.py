@@ -35,6 +35,10 @@ _SECRET_FIELDS = frozenset(
         "sas",
         "deltaSharingCredentials",
         "account_key",
+        "credentials_json",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "access_token",
     }
 )
 

@@ -81,10 +81,10 @@ class Kusto:
         raise AssertionError("units were still pending when the poll limit ran out")
 
     def _pending(self) -> bool:
-        runs, _ = self.services.runs.list_runs(self._project(), limit=1000)
+        runs, _ = self.services.runs.list_runs(self.project(), limit=1000)
         return any(u.state.value in ("enqueued", "retrying") for r in runs for u in r.units)
 
-    def _project(self) -> int:
+    def project(self) -> int:
         return self.services.access.authenticate(self.key).project_id
 
     def table_rows(self, table: str = "db.T", order: str = "1") -> list[tuple[Any, ...]]:

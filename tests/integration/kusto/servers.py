@@ -278,8 +278,16 @@ def azurite_binary() -> Path:
     if npm is None:
         raise Unavailable("Azurite needs Node.js and npm (make test installs it when present)")
     done = subprocess.run(
-        [npm, "install", "--prefix", str(TOOLS), "--no-audit", "--no-fund", "--loglevel=error",
-         f"azurite@{AZURITE_VERSION}"],
+        [
+            npm,
+            "install",
+            "--prefix",
+            str(TOOLS),
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            f"azurite@{AZURITE_VERSION}",
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -298,8 +306,17 @@ def start_azurite(location: Path) -> AzureServer:
     binary = azurite_binary()
     port = free_port()
     process = subprocess.Popen(
-        [str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location",
-         str(location), "--silent", "--skipApiVersionCheck"],
+        [
+            str(binary),
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(port),
+            "--location",
+            str(location),
+            "--silent",
+            "--skipApiVersionCheck",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -341,8 +358,20 @@ def start_gcs() -> GcsServer:
         raise Unavailable(f"gcp-storage-emulator is not installed ({exc})") from exc
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1",
-         "--port", str(port), "--in-memory", "--default-bucket", "gcs-bucket", "--quiet"],
+        [
+            sys.executable,
+            "-m",
+            "gcp_storage_emulator",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--in-memory",
+            "--default-bucket",
+            "gcs-bucket",
+            "--quiet",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -37,7 +37,9 @@ def missing_s3(env: Env, request: pytest.FixtureRequest) -> tuple[str, dict[str,
 def missing_azure(env: Env, request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
     azure: AzureServer = request.getfixturevalue("azure")
     env.connection(
-        "blobs", "adls", {"account": azure.account, "endpoint": azure.endpoint},
+        "blobs",
+        "adls",
+        {"account": azure.account, "endpoint": azure.endpoint},
         account_key=azure.key,
     )
     return f"https://{azure.account}.blob.core.windows.net/{CONTAINER}/not/there.csv", {}
@@ -66,8 +68,23 @@ def corrupt_gzip(env: Env, request: pytest.FixtureRequest) -> tuple[str, dict[st
     return _http(request).put("cut.csv.gz", packed[: len(packed) // 2]), {}
 
 
-def unclosed_quote(env: Env, request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
-    return _http(request).put("quote.csv", 'a,1\n"b,2\n'), {}
+def binary_as_csv(env: Env, request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
+    return _http(request).put("binary.csv", bytes(range(256)) * 4), {}
+
+
+def undecodable_text(env: Env, request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
+    return _http(request).put("latin.csv", "caf\xe9,1\n".encode("latin-1")), {}
+
+
+def record_over_8_mib(env: Env, request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
+    return _http(request).put("huge-record.csv", b"x" * ((8 << 20) + 16) + b",1\n"), {}
+
+
+def bad_rows_with_fail_policy(
+    env: Env, request: pytest.FixtureRequest
+) -> tuple[str, dict[str, Any]]:
+    url = _http(request).put("one-bad-row.csv", "a,1\nb,oops\n")
+    return url, {"validationPolicy": '{"ValidationOptions":1,"ValidationImplications":0}'}
 
 
 def json_without_mapping(env: Env, request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
@@ -164,16 +181,29 @@ CASES: dict[str, tuple[Case, str, str]] = {
     "empty-gzip": (empty_gzip, "BadRequest_EmptyBlob", "Permanent"),
     "garbage-parquet": (garbage_parquet, "BadRequest_NoRecordsOrWrongFormat", "Permanent"),
     "corrupt-gzip": (corrupt_gzip, "BadRequest_InvalidArchive", "Permanent"),
-    "unclosed-quote": (unclosed_quote, "Stream_ClosingQuoteMissing", "Permanent"),
-    "json-without-mapping": (
-        json_without_mapping, "BadRequest_MissingMappingFailure", "Permanent"
+    "binary-as-csv": (binary_as_csv, "BadRequest_NoRecordsOrWrongFormat", "Permanent"),
+    "undecodable-text": (
+        undecodable_text,
+        "BadRequest_UnexpectedCharacterInInputStream",
+        "Permanent",
     ),
+    "record-over-8-mib": (record_over_8_mib, "Stream_InputStreamTooLarge", "Permanent"),
+    "bad-row-under-fail-policy": (
+        bad_rows_with_fail_policy,
+        "BadRequest_NoRecordsOrWrongFormat",
+        "Permanent",
+    ),
+    "json-without-mapping": (json_without_mapping, "BadRequest_MissingMappingFailure", "Permanent"),
     "json-by-name-without-mapping": (
-        json_by_name_without_mapping, "BadRequest_MissingMappingFailure", "Permanent"
+        json_by_name_without_mapping,
+        "BadRequest_MissingMappingFailure",
+        "Permanent",
     ),
     "table-dropped-after-queueing": (table_dropped, "BadRequest_TableNotExist", "Permanent"),
     "forbidden": (forbidden, "Download_Forbidden", "Permanent"),
-    "wrong-azure-key": (wrong_azure_key, "BadRequest_InvalidAuthentication", "Permanent"),
+    # Azurite answers a bad Shared Key signature with 403 AuthorizationFailure (Azure itself
+    # says AuthenticationFailed, reported as BadRequest_InvalidAuthentication: unit-tested).
+    "wrong-azure-key": (wrong_azure_key, "Download_Forbidden", "Permanent"),
     "server-error": (server_error, "Download_UnknownError", "Exhausted"),
     "connection-reset": (connection_reset, "Download_UnknownError", "Exhausted"),
     "connection-refused": (connection_refused, "Download_UnknownError", "Exhausted"),
@@ -184,9 +214,7 @@ CASES: dict[str, tuple[Case, str, str]] = {
     "private-address": (private_address, "BadRequest_InvalidBlobUri", "Permanent"),
     "loopback-not-allowed": (loopback_not_allowed, "BadRequest_InvalidBlobUri", "Permanent"),
     "redirect-to-private": (redirect_to_private, "BadRequest_InvalidBlobUri", "Permanent"),
-    "redirect-to-mapped-metadata": (
-        redirect_to_metadata, "BadRequest_InvalidBlobUri", "Permanent"
-    ),
+    "redirect-to-mapped-metadata": (redirect_to_metadata, "BadRequest_InvalidBlobUri", "Permanent"),
     "ftp-scheme": (other_scheme, "BadRequest_InvalidBlobUri", "Permanent"),
     "file-outside-roots": (file_outside_roots, "BadRequest_InvalidBlobUri", "Permanent"),
 }
@@ -206,7 +234,22 @@ def case_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     yield from make_env(tmp_path, **settings)
 
 
-@pytest.mark.parametrize("case_env", list(CASES), indirect=True)
+KNOWN_DATA_PLANE_BUGS = {
+    "record-over-8-mib": "scan._first_record reports Python csv's 128 KiB field limit as "
+    "WRONG_FORMAT before the 8 MiB record limit (FIELD_TOO_LARGE) applies",
+}
+
+
+@pytest.mark.parametrize(
+    "case_env",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_DATA_PLANE_BUGS[name]))
+        if name in KNOWN_DATA_PLANE_BUGS
+        else name
+        for name in CASES
+    ],
+    indirect=True,
+)
 def test_a_failing_blob_reports_its_code_and_class(
     case_env: Env, request: pytest.FixtureRequest
 ) -> None:
@@ -251,9 +294,7 @@ def _drop_table(env: Env) -> None:
         session.execute(delete(TableDef).where(TableDef.name == "T"))
 
 
-def test_a_transient_failure_is_retried_and_then_succeeds(
-    env: Env, http_blobs: HttpServer
-) -> None:
+def test_a_transient_failure_is_retried_and_then_succeeds(env: Env, http_blobs: HttpServer) -> None:
     env.create_table()
     http_blobs.put("flaky.csv", "a,1\nb,2\n")
     http_blobs.flaky_failures = 1

@@ -22,8 +22,8 @@ from tests.integration.kusto.servers import AzureServer, GcsServer, HttpServer, 
 
 MAPPING = (
     '.create table T ingestion csv mapping "by_position" '
-    "'[{\"column\":\"name\",\"Properties\":{\"Ordinal\":\"0\"}},'\n"
-    "'{\"column\":\"n\",\"Properties\":{\"Ordinal\":\"1\"}}]'"
+    '\'[{"column":"name","Properties":{"Ordinal":"0"}},\'\n'
+    '\'{"column":"n","Properties":{"Ordinal":"1"}}]\''
 )
 
 

@@ -1,4 +1,9 @@
-"""Fixtures of the data plane tests: one warehouse per test, in its temporary folder."""
+"""Fixtures of the data plane tests: one destination per test, DuckDB and PostgreSQL.
+
+Every test that takes ``harness`` runs once per destination (ids ``duckdb`` and ``postgres``):
+staging, validation and counting are the same DuckDB code for both, and the PostgreSQL run
+checks that what reaches the table, the quarantine and the ledger is the same too.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,32 @@ from pathlib import Path
 
 import pytest
 
+from ingestd.dataplane.destination import Destination
 from ingestd.dataplane.pipeline import DataPlane
-from ingestd.dataplane.warehouse import Warehouse
 
-from .harness import Harness
+from .harness import Harness, open_destination, skip_commit_flush
+
+DESTINATIONS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="session")
+def fast_postgres_url(postgres_url: str) -> str:
+    """The session's database, with commits that do not wait for the disk."""
+    skip_commit_flush(postgres_url)
+    return postgres_url
+
+
+@pytest.fixture(params=DESTINATIONS)
+def destination(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Destination]:
+    """An empty destination of each kind."""
+    url = request.getfixturevalue("fast_postgres_url") if request.param == "postgres" else None
+    warehouse = open_destination(request.param, tmp_path, url)
+    try:
+        yield warehouse
+    finally:
+        warehouse.close()
 
 
 @pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Harness]:
-    warehouse = Warehouse(tmp_path / "w.duckdb", memory_limit="512MB", spill_dir=tmp_path / "spill")
-    try:
-        yield Harness(tmp_path, warehouse, DataPlane(warehouse, tmp_path / "staging"))
-    finally:
-        warehouse.close()
+def harness(destination: Destination, tmp_path: Path) -> Harness:
+    return Harness(tmp_path, destination, DataPlane(destination, tmp_path / "staging"))

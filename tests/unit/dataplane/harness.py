@@ -1,5 +1,6 @@
-"""A load harness for data plane tests: a warehouse in a temporary folder, fixture files written
-from code, and the accounting that every load must satisfy (DESIGN.md "Row accounting").
+"""A load harness for data plane tests: a destination (DuckDB in a temporary folder, or an emptied
+PostgreSQL database), fixture files written from code, and the accounting that every load must
+satisfy (DESIGN.md "Row accounting").
 
 ``Harness.load`` checks, after every successful load, that each file and the total balance
 (``read = inserted + updated + rejected + errors``), that every error row of every file is in the
@@ -16,6 +17,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import psycopg
+
 from ingestd.dataplane.contract import (
     CancelToken,
     Counts,
@@ -23,7 +26,9 @@ from ingestd.dataplane.contract import (
     LoadResult,
     ProgressCallback,
 )
+from ingestd.dataplane.destination import Destination, table_sql
 from ingestd.dataplane.pipeline import DataPlane
+from ingestd.dataplane.postgres_warehouse import PostgresWarehouse, psycopg_conninfo
 from ingestd.dataplane.warehouse import Warehouse
 from ingestd.domain.mapping import Mapping, identity_mapping
 from ingestd.domain.sources import ErrorPolicy, LoadMode, ReadOptions
@@ -47,6 +52,36 @@ PEOPLE_ROWS: list[Row] = [
     (3, 'Zoë "Z" Ü', None),
 ]
 """Rows that exercise the delimiter, the quote and non-ASCII text, in id order."""
+
+
+def open_destination(kind: str, root: Path, postgres_url: str | None = None) -> Destination:
+    """A new, empty destination: a DuckDB file under ``root``, or the PostgreSQL database at
+    ``postgres_url`` emptied of everything but its ``public`` schema (the metadata store's)."""
+    spill = root / "spill"
+    if kind == "duckdb":
+        return Warehouse(root / "w.duckdb", memory_limit="512MB", spill_dir=spill)
+    assert postgres_url is not None
+    empty_postgres(postgres_url)
+    return PostgresWarehouse(postgres_url, memory_limit="512MB", spill_dir=spill)
+
+
+def empty_postgres(url: str) -> None:
+    """Drop every schema a destination made (user namespaces and ``_ingestd``)."""
+    with psycopg.connect(psycopg_conninfo(url), autocommit=True) as conn:
+        schemas = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname <> 'public' "
+            "AND nspname <> 'information_schema' AND nspname NOT LIKE 'pg\\_%'"
+        ).fetchall()
+        for (schema,) in schemas:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def skip_commit_flush(url: str) -> None:
+    """Commits in this (throw-away) database return before the disk flush; a server crash could
+    lose the last ones, which tests do not care about, and a commit costs no fsync wait."""
+    with psycopg.connect(psycopg_conninfo(url), autocommit=True) as conn:
+        name = conn.info.dbname
+        conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
 
 
 class QuarantineRow(NamedTuple):
@@ -76,7 +111,7 @@ def count_of(counts: Counts) -> Count:
 @dataclass
 class Harness:
     root: Path
-    warehouse: Warehouse
+    warehouse: Destination
     plane: DataPlane
 
     def write(self, name: str, content: str | bytes, *, encoding: str = "utf-8") -> Path:
@@ -149,12 +184,11 @@ class Harness:
         """The table's own columns, sorted by all of them (NULLs last)."""
         columns = ", ".join(f'"{c.name}"' for c in table.columns)
         return self.warehouse.query(
-            f"SELECT {columns} FROM {Warehouse.table_sql(table)} WHERE {where} "
-            f"ORDER BY {columns} NULLS LAST"
+            f"SELECT {columns} FROM {table_sql(table)} WHERE {where} ORDER BY {columns} NULLS LAST"
         )
 
     def count(self, table: TableSpec) -> int:
-        (n,) = self.warehouse.query(f"SELECT count(*) FROM {Warehouse.table_sql(table)}")[0]
+        (n,) = self.warehouse.query(f"SELECT count(*) FROM {table_sql(table)}")[0]
         return int(n)
 
     def quarantine(self, key: str | None = None) -> list[QuarantineRow]:
@@ -173,7 +207,7 @@ class Harness:
         return [entry for k in sorted(keys) if (entry := self.warehouse.ledger_entry(k))]
 
 
-def check_accounting(warehouse: Warehouse, result: LoadResult) -> None:
+def check_accounting(warehouse: Destination, result: LoadResult) -> None:
     """Every file balances, the total is their sum, every error row is quarantined, and the
     ledger holds the same numbers."""
     total = Counts()

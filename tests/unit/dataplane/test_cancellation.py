@@ -75,8 +75,35 @@ def test_progress_reports_each_file(harness: Harness) -> None:
 
     harness.load(PEOPLE, PEOPLE_BY_NAME, *paths, progress=seen.append)
 
-    assert [(p.files_done, p.files_total, p.rows_read) for p in seen] == [
+    reading = [p for p in seen if p.phase == "reading"]
+    writing = seen[len(reading) :]
+    assert [(p.files_done, p.files_total, p.rows_read) for p in reading] == [
         (1, 3, 2),
         (2, 3, 4),
         (3, 3, 6),
     ]
+    assert writing, "the write reports its progress too"
+    assert {(p.phase, p.files_done, p.rows_read) for p in writing} == {("writing", 3, 6)}
+    assert [p.rows_written for p in writing] == sorted(p.rows_written for p in writing)
+    assert writing[-1].rows_written == 6
+
+
+def test_canceling_while_writing_commits_nothing(harness: Harness) -> None:
+    earlier = harness.write("a.csv", csv_text(HEADER, [(1, "Ann", 1)]))
+    harness.load(PEOPLE, PEOPLE_BY_NAME, earlier)
+    rows, ledger = harness.rows(PEOPLE), harness.ledger()
+    rerun = harness.write("b.csv", csv_text(HEADER, [(2, "Bob", 2), (3, "Cy", "bad")]))
+    token = CancelToken()
+
+    def cancel_once_rows_are_written(progress: Progress) -> None:
+        if progress.phase == "writing" and progress.rows_written > 0:
+            token.cancel()
+
+    with pytest.raises(Canceled):
+        harness.load(
+            PEOPLE, PEOPLE_BY_NAME, rerun, cancel=token, progress=cancel_once_rows_are_written
+        )
+
+    assert harness.rows(PEOPLE) == rows
+    assert harness.ledger() == ledger
+    assert harness.quarantine() == []

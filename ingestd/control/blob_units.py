@@ -1,0 +1,109 @@
+"""Blob units: the ``Unit.spec`` of one queued blob and the rules a worker applies to it.
+
+A blob unit carries its whole description (``blob_unit_spec``): the URL, the mapping resolved
+at submission, read options, error policy, tags, ``ingestIfNotExists`` values and the download
+limits. The unit runner fetches the blob during the unit's ``downloading`` state, then loads it.
+
+Kusto rules applied here (API-SURFACE §3.3, §3.9): JSON and Avro need a mapping
+(``missing_mapping``); a blob whose ``ingest-by:`` tag another operation has loaded is skipped
+(``already_ingested``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from ingestd.dataplane.blob_urls import parse_blob_url, redact
+from ingestd.dataplane.fetch import FetchPolicy
+from ingestd.domain.mapping import Mapping
+from ingestd.domain.sources import DataFormat, ErrorPolicy, LoadMode, ReadOptions
+from ingestd.errors import IngestdError, MappingMissing
+
+REQUIRES_MAPPING = frozenset({DataFormat.JSON, DataFormat.MULTIJSON, DataFormat.AVRO})
+"""API-SURFACE §3.9: JSON and Avro need a mapping on the queued path (MissingMapping)."""
+
+_MAPPING_KINDS = {
+    DataFormat.JSON: "json",
+    DataFormat.MULTIJSON: "json",
+    DataFormat.AVRO: "avro",
+}
+
+
+def blob_unit_spec(
+    table: str,
+    url: str,
+    *,
+    mapping: Mapping | None,
+    read_options: ReadOptions,
+    error_policy: ErrorPolicy,
+    fetch: FetchPolicy,
+    tags: Sequence[str] = (),
+    ingest_if_not_exists: Sequence[str] = (),
+    delete_after_download: bool = False,
+    duplicate_of: int | None = None,
+    raw_size: int | None = None,
+) -> dict[str, Any]:
+    """The ``Unit.spec`` of one blob: ``file_unit_spec``'s keys plus the blob's ``url`` (the
+    unit runner downloads it first) and Kusto's rules (a mapping is required for JSON and Avro;
+    identity mapping by position for delimited formats, §3.9).
+
+    ``inputs`` holds the redacted URL: it is what marks a unit that carries its description."""
+    try:
+        name = parse_blob_url(url).name
+    except IngestdError:
+        name = "blob"
+    return {
+        "table": table,
+        "inputs": [redact(url)],
+        "input_names": [name],
+        "url": url,
+        "mapping": mapping.to_list() if mapping is not None else None,
+        "read_options": read_options.to_dict(),
+        "mode": LoadMode.APPEND.value,
+        "error_policy": error_policy.to_dict(),
+        "empty_is_error": True,
+        "tags": list(tags),
+        "ingest_if_not_exists": list(ingest_if_not_exists),
+        "delete_after_download": delete_after_download,
+        "duplicate_of": duplicate_of,
+        "raw_size": raw_size,
+        "fetch": {
+            "max_bytes": fetch.max_bytes,
+            "timeout_seconds": fetch.timeout_seconds,
+            "allowed_networks": [str(n) for n in fetch.egress.allowed_networks],
+        },
+    }
+
+
+class TagLedger(Protocol):
+    """What ``already_ingested`` needs of a destination: its ledger's tags."""
+
+    def tag_exists(
+        self, table_name: str, tag: str, *, excluding_run: str | None = None
+    ) -> bool: ...
+
+
+def already_ingested(
+    warehouse: TagLedger, table: str, spec: dict[str, Any], *, excluding_run: str
+) -> str | None:
+    """The ``ingest-by:`` tag of ``spec["ingest_if_not_exists"]`` that a committed load of
+    another operation carried into ``table`` (no expiry, DESIGN.md "exactly-once"), or None.
+
+    Blobs of the same operation do not skip each other: they are one ingestion. The check runs
+    when the blob is about to be read, so an operation that committed in the meantime counts.
+    """
+    for value in spec.get("ingest_if_not_exists") or ():
+        tag = f"ingest-by:{value}"
+        if warehouse.tag_exists(table, tag, excluding_run=excluding_run):
+            return tag
+    return None
+
+
+def missing_mapping(data_format: DataFormat) -> MappingMissing:
+    """API-SURFACE §3.9: JSON and Avro need a mapping on the queued path."""
+    return MappingMissing(
+        f"format {data_format.value} needs an ingestion mapping; none was given",
+        hint="set ingestionMappingReference (a mapping made with .create table T ingestion "
+        f"{_MAPPING_KINDS.get(data_format, data_format.value)} mapping) or ingestionMapping",
+    )

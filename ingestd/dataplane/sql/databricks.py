@@ -1,0 +1,117 @@
+"""Databricks SQL warehouses: databricks-sql-connector, results as Arrow tables.
+
+The connector fetches Arrow results (Cloud Fetch for large ones) and hands them over in slices
+of ``BATCH_ROWS``; types: the Spark SQL types as Arrow (DECIMAL up to 38 digits, TIMESTAMP in
+UTC, TIMESTAMP_NTZ naive, BINARY, ARRAY/MAP/STRUCT). Canceling calls the cursor's ``cancel``,
+which stops the running statement on the warehouse.
+
+Settings: ``server_hostname`` and ``http_path`` (required; Statsig's connection calls them
+``host`` and ``path``), ``catalog``, ``schema``, ``port``.
+Secret: ``access_token`` (or ``token``), a personal access token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from ingestd.dataplane.sql.base import (
+    Extracted,
+    SourceQuery,
+    first_line,
+    interruptible,
+    missing_driver,
+    query_failed,
+    rejected_credentials,
+    unreachable,
+)
+from ingestd.dataplane.sql.parquet_sink import stage_stream
+from ingestd.errors import UnitError
+
+BATCH_ROWS = 100_000
+SOCKET_TIMEOUT_SECONDS = 900
+RETRY_ATTEMPTS = 2
+"""The connector's own retries; ingestd retries CONNECTION_ERROR itself, with backoff."""
+_AUTH_SIGNS = ("401", "403", "invalid access token", "unauthorized", "permission_denied")
+
+
+def _connect_args(query: SourceQuery) -> dict[str, Any]:
+    # ``host`` and ``path`` are the names of Statsig's Databricks connection.
+    host = query.setting("server_hostname") or query.setting("host")
+    path = query.setting("http_path") or query.setting("path")
+    args: dict[str, Any] = {
+        "server_hostname": host or query.required("server_hostname", "the workspace host name"),
+        "http_path": path or query.required("http_path", "the SQL warehouse's HTTP path"),
+        "access_token": query.secret("access_token") or query.secret("token"),
+        "catalog": query.setting("catalog"),
+        "schema": query.setting("schema"),
+        "_socket_timeout": int(query.setting("socket_timeout", SOCKET_TIMEOUT_SECONDS)),
+        "_retry_stop_after_attempts_count": RETRY_ATTEMPTS,
+        "user_agent_entry": "ingestd",
+    }
+    if query.setting("port") is not None:
+        args["_port"] = int(query.setting("port"))
+    return {k: v for k, v in args.items() if v is not None}
+
+
+def translate(query: SourceQuery, exc: Exception) -> UnitError:
+    """Connector errors: HTTP 401/403 are rejected credentials; request and network errors are
+    unreachable; statement errors are the query's."""
+    from databricks.sql import exc as dbx
+
+    detail = first_line(exc)
+    lowered = str(exc).lower()
+    host = query.setting("server_hostname") or query.setting("host")
+    where = f"{host}:{query.setting('port', 443)}"
+    if any(sign in lowered for sign in _AUTH_SIGNS) and not isinstance(
+        exc, dbx.ServerOperationError
+    ):
+        return rejected_credentials(query, detail)
+    if isinstance(exc, dbx.ServerOperationError | dbx.ProgrammingError):
+        return query_failed(query, detail)
+    if isinstance(exc, dbx.RequestError | dbx.OperationalError | dbx.InterfaceError | OSError):
+        return unreachable(query, where, detail)
+    if not isinstance(exc, dbx.Error):  # urllib3's errors escape the connector on connect
+        return unreachable(query, where, detail)
+    return query_failed(query, detail)
+
+
+def _batches(cursor: Any) -> Iterator[pa.RecordBatch]:
+    while True:
+        table = cursor.fetchmany_arrow(BATCH_ROWS)
+        if table.num_rows == 0:
+            return
+        yield from table.to_batches()
+
+
+def read(query: SourceQuery, target_dir: Path) -> Extracted:
+    try:
+        import urllib3
+        from databricks import sql
+    except ImportError as exc:
+        raise missing_driver("databricks", "databricks-sql-connector") from exc
+    args = _connect_args(query)
+    target = target_dir / "result.parquet"
+    foreign = (sql.exc.Error, urllib3.exceptions.HTTPError, OSError)
+    try:
+        with sql.connect(**args) as conn, conn.cursor() as cursor:
+
+            def interrupt() -> None:
+                # finished meanwhile, or the warehouse is unreachable
+                with contextlib.suppress(*foreign):
+                    cursor.cancel()
+
+            with interruptible(query, interrupt):
+                cursor.execute(query.sql)
+                return stage_stream(
+                    query,
+                    target,
+                    _batches(cursor),
+                    lambda: [d[0] for d in cursor.description or []],
+                )
+    except foreign as exc:
+        raise translate(query, exc) from exc
