@@ -2,81 +2,24 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import httpx
 import pytest
 
+from tests.integration.serving import Server, serving
+
 DAYS = ("2024-03-01", "2024-03-02")
 MAPPING = {"unit_id": "user", "event_name": "event", "timestamp": "ts", "ids": {"userID": "user"}}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Server:
-    url: str
-    key: str
-    data: Path
-    process: subprocess.Popen[bytes]
-
-    def stop(self) -> None:
-        """Stop serving (the process holds the DuckDB file) and wait for it to exit."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(30)
-        if self.process.stderr is not None:
-            self.process.stderr.close()
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    data = tmp_path / "data"
-    env = {**os.environ, "INGESTD_DATA_DIR": str(data), "INGESTD_SCHEDULER_INTERVAL_SECONDS": "1"}
-    cli = [sys.executable, "-c", "from ingestd.cli.main import run; run()"]
-    created = subprocess.run(
-        [*cli, "keys", "create", "--project", "acme", "--kind", "console"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    key = created.stdout.strip().splitlines()[-1]
-    port = _free_port()
-    process = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-        assert time.monotonic() < deadline, "ingestd serve did not come up"
-        time.sleep(0.2)
-    running = Server(url, key, data, process)
-    try:
+    with serving(tmp_path / "data", scheduler_interval_seconds="1") as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.mark.slow

@@ -4,12 +4,10 @@ status endpoint until done, then check what the destination holds."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,66 +16,19 @@ import duckdb
 import httpx
 import pytest
 
-from tests.integration.kusto.servers import HttpServer, S3Server, free_port
-
-
-@dataclass
-class Server:
-    url: str
-    key: str
-    data: Path
-    process: subprocess.Popen[bytes]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(30)
-        if self.process.stderr is not None:
-            self.process.stderr.close()
+from tests.integration.kusto.servers import HttpServer, S3Server
+from tests.integration.serving import Server, serving
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    data = tmp_path / "data"
-    env = {
-        **os.environ,
-        "INGESTD_DATA_DIR": str(data),
-        "INGESTD_FETCH_ALLOWED_NETWORKS": "127.0.0.0/8",
-        "INGESTD_RETRY_BASE_SECONDS": "0.05",
-        "INGESTD_RETRY_MAX_ATTEMPTS": "2",
-    }
-    cli = [sys.executable, "-c", "from ingestd.cli.main import run; run()"]
-    created = subprocess.run(
-        [*cli, "keys", "create", "--project", "acme", "--kind", "console"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    key = created.stdout.strip().splitlines()[-1]
-    port = free_port()
-    process = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-        assert time.monotonic() < deadline, "ingestd serve did not come up"
-        time.sleep(0.2)
-    running = Server(url, key, data, process)
-    try:
+    with serving(
+        tmp_path / "data",
+        fetch_allowed_networks="127.0.0.0/8",
+        retry_base_seconds="0.05",
+        retry_max_attempts="2",
+    ) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def _rows(response: httpx.Response) -> list[dict[str, Any]]:
