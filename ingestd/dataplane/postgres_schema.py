@@ -44,6 +44,8 @@ CREATE INDEX IF NOT EXISTS quarantine_table_name ON _ingestd.quarantine (table_n
 """
 """The bookkeeping tables, with the DuckDB destination's columns. Unlike DuckDB's, the ledger
 has a primary key (entries are upserted) and both tables are indexed for their lookups."""
+SCHEMA_LAST = "_ingestd.quarantine_table_name"
+"""The object ``SCHEMA`` creates last."""
 
 DDL_LOCK = "ingestd:ddl"
 """Advisory lock name held while creating or altering anything: ``CREATE ... IF NOT EXISTS``

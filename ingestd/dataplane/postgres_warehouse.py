@@ -29,12 +29,14 @@ from ingestd.dataplane.destination import (
     WriteProgress,
     table_sql,
 )
+from ingestd.dataplane.memory import duckdb_memory_limit
 from ingestd.dataplane.postgres_load import PostgresLoad
 from ingestd.dataplane.postgres_schema import (
     DDL_LOCK,
     LOCK_SQL,
     PG_TYPES,
     SCHEMA,
+    SCHEMA_LAST,
     create_table,
     target,
 )
@@ -134,17 +136,17 @@ class PostgresWarehouse:
         self.spill_dir = spill_dir
         spill_dir.mkdir(parents=True, exist_ok=True)
         self._pool = _Pool(psycopg_conninfo(url), self.url, pool_size)
-        with (
-            self._writing("creating the _ingestd schema"),
-            self._pool.connection() as conn,
-            conn.transaction(),
-        ):
-            conn.execute(LOCK_SQL, [DDL_LOCK])
-            conn.execute(SCHEMA)
+        with self._writing("creating the _ingestd schema"), self._pool.connection() as conn:
+            # SCHEMA's last object exists: so does the rest (no DDL, no lock, at every start).
+            [(ready,)] = conn.execute(f"SELECT to_regclass('{SCHEMA_LAST}') IS NOT NULL")
+            if not ready:
+                with conn.transaction():
+                    conn.execute(LOCK_SQL, [DDL_LOCK])
+                    conn.execute(SCHEMA)
         # One in-memory DuckDB for every load's staging: loads share its memory limit, and
         # each load's temporary tables live in its own cursor.
         self._duck = duckdb.connect()
-        self._duck.execute(f"SET memory_limit = '{memory_limit}'")
+        self._duck.execute(f"SET memory_limit = '{duckdb_memory_limit(memory_limit)}'")
         self._duck.execute(f"SET temp_directory = {sql_literal(str(spill_dir))}")
 
     @contextmanager

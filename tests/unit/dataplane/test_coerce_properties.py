@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
@@ -34,6 +35,10 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _INTEGER = re.compile(r"[+-]?[0-9]+(\.0*)?")
 _ISO_DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})([T ].*)?")
 _DATE_PREFIX = re.compile(r"([0-9]{4})[-/]([0-9]{1,2})[-/]([0-9]{1,2})")
+
+SPACES = "".join(chr(c) for c in range(0x3001) if unicodedata.category(chr(c)) == "Zs")
+"""What blank text is made of: DuckDB's trim() strips Unicode space separators (U+0020, U+00A0,
+U+2000-U+200A, U+3000 ...), not tabs or newlines; the references strip the same."""
 
 NOT_LOADED = object()
 """Reference result: the value must be quarantined."""
@@ -101,14 +106,14 @@ def _check(
 
 
 def _blank(text: str) -> bool:
-    return text.strip(" ") == ""
+    return text.strip(SPACES) == ""
 
 
 # -- int64 ------------------------------------------------------------------------------------
 
 
 def int64_reference(text: str) -> Any:
-    t = text.strip(" ")
+    t = text.strip(SPACES)
     if t == "":
         return None
     if not _INTEGER.fullmatch(t):
@@ -145,7 +150,7 @@ _NON_FINITE = {"nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity
 
 
 def float64_reference(text: str) -> Any:
-    t = text.strip(" ")
+    t = text.strip(SPACES)
     if t == "":
         return None
     try:
@@ -160,7 +165,7 @@ def float64_reference(text: str) -> Any:
 
 
 def _same_float(text: str, got: Any) -> bool:
-    value = float(text.strip(" "))
+    value = float(text.strip(SPACES))
     return isinstance(got, float) and (got == value or (math.isnan(got) and math.isnan(value)))
 
 
@@ -186,7 +191,7 @@ def test_float64_is_python_float_or_quarantined(harness: Harness, values: list[s
 
 
 def date_reference(text: str) -> Any:
-    t = text.strip(" ")
+    t = text.strip(SPACES)
     if t == "":
         return None
     extended = _ISO_DATE.fullmatch(t)
@@ -211,7 +216,7 @@ def _midnight_date(t: str) -> Any:
 
 
 def _same_date(text: str, got: Any) -> bool:
-    match = _DATE_PREFIX.match(text.strip(" "))
+    match = _DATE_PREFIX.match(text.strip(SPACES))
     return match is not None and got == date(*(int(g) for g in match.groups()))
 
 
@@ -242,7 +247,7 @@ _FALSE = {"false", "f", "no", "n", "0"}
 
 
 def bool_reference(text: str) -> Any:
-    t = text.strip(" ")
+    t = text.strip(SPACES)
     if t == "":
         return None
     if t.isascii() and t.lower() in _TRUE:
@@ -271,7 +276,7 @@ def test_bool_is_a_known_word_or_quarantined(harness: Harness, values: list[str]
 
 
 def epoch_reference(text: str) -> Any:
-    t = text.strip(" ")
+    t = text.strip(SPACES)
     if t == "":
         return None
     integer = int64_reference(t)
