@@ -132,6 +132,10 @@ class _Load:
         self.columns = [quote(c.name) for c in self.table.columns]
         self.has_duplicates = False
         self.superseded_rows = 0
+        self.record_base: dict[int, int] | None = None
+        """Per file, the rowid before its first staged row, when its rows' rowids are
+        consecutive (they are, one INSERT per file): record numbers are then rowid arithmetic
+        instead of a window over the whole stage."""
         self.check_unstorable = False
         """Quarantine the values the destination cannot store (after a ``ValuesRefused``)."""
 
@@ -165,7 +169,8 @@ class _Load:
     def run(self) -> LoadResult:
         types = ", ".join(f"{quote(c.name)} {SQL_TYPES[c.type]}" for c in self.table.columns)
         self._sql(
-            f"CREATE TEMP TABLE {self.stage} (_file INTEGER, {types}, _err VARCHAR, _raw VARCHAR)"
+            f"CREATE TEMP TABLE {self.stage} "
+            f"(_file INTEGER, {types}, _err VARCHAR, _raw VARCHAR, _h UBIGINT)"
         )
         self._sql(
             f"CREATE TEMP TABLE {self.qstage} (_file INTEGER, line BIGINT, record BIGINT, "
@@ -245,7 +250,9 @@ class _Load:
             self.table, self.request.mapping, scan.shape, file_index=index, scan_sql=scan.sql
         )
         try:
-            self._sql(f"INSERT INTO {self.stage} {select}")
+            self._sql(
+                f"INSERT INTO {self.stage} SELECT *, {self._row_hash('_err')} FROM ({select})"
+            )
         except duckdb.Error as exc:
             if not translate:
                 raise
@@ -300,12 +307,17 @@ class _Load:
             )
 
     def _file_counts(self, staged: list[_Staged]) -> list[FileResult]:
-        parsed = dict(
-            (int(f), (int(n), int(bad)))
-            for f, n, bad in self._sql(
-                f"SELECT _file, count(*), count(_err) FROM {self.stage} GROUP BY _file"
-            ).fetchall()
-        )
+        parsed: dict[int, tuple[int, int]] = {}
+        self.record_base = {}
+        for f, n, bad, first, last in self._sql(
+            f"SELECT _file, count(*), count(_err), min(rowid), max(rowid) FROM {self.stage} "
+            "GROUP BY _file"
+        ).fetchall():
+            parsed[int(f)] = (int(n), int(bad))
+            if self.record_base is not None and int(last) - int(first) + 1 == int(n):
+                self.record_base[int(f)] = int(first) - 1
+            else:
+                self.record_base = None
         rejects = dict(
             (int(f), int(n))
             for f, n in self._sql(
@@ -324,16 +336,33 @@ class _Load:
             self._sql(
                 f"INSERT INTO {self.qstage} SELECT _file, NULL, record, "
                 f"split_part(_err, '{SEP}', 2), split_part(_err, '{SEP}', 1), "
-                f"split_part(_err, '{SEP}', 3), _raw FROM ({self._numbered()}) "
-                "WHERE _err IS NOT NULL"
+                f"split_part(_err, '{SEP}', 3), _raw FROM ({self._numbered('_err IS NOT NULL')})"
             )
         return out
 
-    def _numbered(self, where: str = "true") -> str:
+    def _numbered(self, where: str) -> str:
+        """The stage's rows matching ``where``, each with its record number in its file."""
+        if self.record_base:
+            record = (
+                "rowid - CASE _file "
+                + " ".join(f"WHEN {f} THEN {base}" for f, base in self.record_base.items())
+                + " END"
+            )
+            return f"SELECT *, {record} AS record FROM {self.stage} WHERE {where}"
+        # Not consecutive (never seen; DuckDB does not promise it): number by window.
         return (
-            f"SELECT *, row_number() OVER (PARTITION BY _file ORDER BY rowid) AS record "
-            f"FROM {self.stage} WHERE {where}"
+            f"SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY _file ORDER BY rowid) "
+            f"AS record FROM {self.stage}) WHERE {where}"
         )
+
+    def _row_hash(self, err: str) -> str:
+        """The row's hash over its typed columns (NULL for bad rows): equal rows hash equally,
+        so only equal hashes need the exact comparison, and their sum is the fingerprint (the
+        same as ``ledger.fingerprint_sql`` over the loaded table)."""
+        typed = ", ".join(
+            f"CAST({quote(c.name)} AS {SQL_TYPES[c.type]})" for c in self.table.columns
+        )
+        return f"CASE WHEN {err} IS NULL THEN hash({typed}) END"
 
     def _apply_policy(self, staged: list[_Staged], files: list[FileResult]) -> None:
         policy = self.request.error_policy
@@ -363,7 +392,7 @@ class _Load:
         self._sql(
             f"INSERT INTO {self.qstage} SELECT _file, NULL, record, NULL, ?, ?, "
             f"CAST(to_json(struct_pack({values})) AS VARCHAR) "
-            f"FROM ({self._numbered(f'_file = {item.index}')}) WHERE _err IS NULL",
+            f"FROM ({self._numbered(f'_file = {item.index} AND _err IS NULL')})",
             [
                 RowError.FILE_SKIPPED.value,
                 f"the file had {result.counts.errors} bad rows, over the error policy's limit",
@@ -393,7 +422,7 @@ class _Load:
         values = ", ".join(f"{c} := {c}" for c in self.columns)
         self._sql(
             f"UPDATE {self.stage} SET _err = CASE {cases} END, "
-            f"_raw = CAST(to_json(struct_pack({values})) AS VARCHAR) "
+            f"_raw = CAST(to_json(struct_pack({values})) AS VARCHAR), _h = NULL "
             f"WHERE _err IS NULL AND ({' OR '.join(found.predicate for _, found in checks)})"
         )
 
@@ -407,18 +436,16 @@ class _Load:
         """Count rejected duplicates; upsert: rows whose key repeats later in the load update
         (the destination adds the rows whose key it holds already)."""
         columns = ", ".join(self.columns)
-        # Cheap test first: if every good row hashes differently, no two rows are equal.
-        rows, distinct = self._one(
-            f"SELECT count(*), count(DISTINCT hash({columns})) FROM {self.stage} WHERE _err IS NULL"
-        ) or (0, 0)
-        self.has_duplicates = rows != distinct
         self._sql(f"CREATE TEMP TABLE {self.dups} (r BIGINT, _file INTEGER)")
-        if self.has_duplicates:
-            self._sql(
-                f"INSERT INTO {self.dups} SELECT rowid, _file FROM {self.stage} "
-                f"WHERE _err IS NULL QUALIFY row_number() OVER (PARTITION BY {columns} "
-                "ORDER BY rowid) > 1"
-            )
+        # Equal rows hash equally: only rows sharing a hash (duplicates, and the rare unequal
+        # rows that collide) are compared column by column, the first occurrence kept.
+        self._sql(
+            f"INSERT INTO {self.dups} SELECT rowid, _file FROM {self.stage} "
+            f"WHERE _err IS NULL AND _h IN (SELECT _h FROM {self.stage} WHERE _err IS NULL "
+            f"GROUP BY _h HAVING count(*) > 1) QUALIFY row_number() OVER (PARTITION BY {columns} "
+            "ORDER BY rowid) > 1"
+        )
+        self.has_duplicates = self._count(f"SELECT count(*) FROM {self.dups}") > 0
         rejected = self._by_file(f"SELECT _file, count(*) FROM {self.dups} GROUP BY _file")
         good = self._by_file(f"SELECT _file, count(*) FROM {self._good()} GROUP BY _file")
         repeats = self._supersede() if self.request.mode is LoadMode.UPSERT else {}
@@ -450,8 +477,11 @@ class _Load:
         return rows
 
     def _fingerprint(self) -> str:
+        # The staged row hashes are those ledger.fingerprint_sql computes over the table.
         return ledger.fingerprint(
-            self._one(f"SELECT {ledger.fingerprint_sql(self.columns)} FROM {self._final_rows()}")
+            self._one(
+                f"SELECT count(*), CAST(coalesce(sum(_h), 0) AS VARCHAR) FROM {self._final_rows()}"
+            )
         )
 
     def _quarantine_select(self, files: list[FileResult]) -> str:

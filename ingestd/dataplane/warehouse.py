@@ -27,6 +27,7 @@ from ingestd.dataplane.destination import (
     WriteProgress,
     table_sql,
 )
+from ingestd.dataplane.memory import duckdb_memory_limit
 from ingestd.domain.names import quote
 from ingestd.domain.sources import LoadMode
 from ingestd.domain.tables import Column, TableSpec
@@ -73,7 +74,7 @@ class Warehouse:
                 f"the destination {self.path} is in use by another process ({exc})",
                 hint="stop the other ingestd process, or send the work to it over its API",
             ) from exc
-        self._con.execute(f"SET memory_limit = '{memory_limit}'")
+        self._con.execute(f"SET memory_limit = '{duckdb_memory_limit(memory_limit)}'")
         self._con.execute(f"SET temp_directory = '{spill_dir}'")
         self._con.execute("SET TimeZone = 'UTC'")
         self._con.execute(_SCHEMA)

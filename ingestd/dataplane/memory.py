@@ -1,0 +1,39 @@
+"""The data plane's memory budget, split between DuckDB and the rest of the process.
+
+``INGESTD_MEMORY_LIMIT`` bounds the whole process, as a user reads it in ``top``. DuckDB's own
+``memory_limit`` covers only its buffer manager: the interpreter, the imported libraries and the
+Arrow batches that readers hand over (about 150-200 MiB measured with the 5M-row benchmark) come
+on top. So DuckDB gets the budget less a fixed reserve, or half of a small budget.
+"""
+
+from __future__ import annotations
+
+import re
+
+RESERVE_BYTES = 192 * 1024 * 1024
+"""What the process holds besides DuckDB's buffers: Python and its modules, Arrow batches."""
+
+_UNITS = {
+    "KB": 1000,
+    "MB": 1000**2,
+    "GB": 1000**3,
+    "KIB": 1024,
+    "MIB": 1024**2,
+    "GIB": 1024**3,
+}
+_BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]I?B)\s*$", re.IGNORECASE)
+
+
+def budget_bytes(budget: str) -> int:
+    """``"1GB"`` -> 1_000_000_000 (units as DuckDB reads them: GB is 1000^3, GiB 1024^3)."""
+    match = _BUDGET.match(budget)
+    if match is None:
+        raise ValueError(f"memory budget {budget!r} is not a size such as 1GB or 512MiB")
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+
+
+def duckdb_memory_limit(budget: str) -> str:
+    """DuckDB's ``memory_limit`` for a process budget, as a ``SET memory_limit`` value."""
+    total = budget_bytes(budget)
+    share = total - RESERVE_BYTES if total >= 2 * RESERVE_BYTES else total // 2
+    return f"{share // 1024}KiB"
