@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import duckdb
 import psycopg
@@ -58,9 +59,24 @@ def psycopg_conninfo(url: str) -> str:
     return re.sub(r"^postgres(ql)?(\+psycopg)?://", "postgresql://", url)
 
 
+_PASSWORDS = re.compile(r"://[^:/@]*:(?P<user_part>[^@]*)@|[?&]password=(?P<parameter>[^&]*)")
+"""Where a URL holds a password: after the user name, or as libpq's ``password`` parameter."""
+
+
 def redact(url: str) -> str:
     """The URL without its password, for messages."""
-    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
+    return scrub(url, url)
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` with the password of ``url`` masked, as written and percent-decoded (libpq
+    echoes parts of a connection string it cannot parse)."""
+    for match in _PASSWORDS.finditer(url):
+        secret = match.group("user_part") or match.group("parameter")
+        if secret:
+            for form in sorted({secret, unquote(secret)}, key=len, reverse=True):
+                text = text.replace(form, "***")
+    return text
 
 
 def to_pyformat(query: str) -> str:
@@ -85,18 +101,33 @@ class _Pool:
         self._lock = threading.Lock()
 
     def _connect(self) -> Connection:
+        leaked: DestinationError | None = None
         try:
             conn = psycopg.connect(
                 self.conninfo,
                 autocommit=True,
                 application_name="ingestd",
-                options="-c TimeZone=UTC -c DateStyle=ISO",
+                # COPY sends UTF-8 (Arrow's CSV): whatever the database's encoding, the server
+                # must read it as UTF-8, or a LATIN1 database stores its bytes as Latin-1.
+                client_encoding="utf8",
+                # Floats print with their shortest exact digits whatever the server's default
+                # (the values read back and fingerprinted must be the values loaded).
+                options="-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=1",
             )
         except psycopg.Error as exc:
-            raise DestinationError(
-                f"cannot connect to the PostgreSQL destination {self.shown}: {exc}",
+            detail = str(exc).strip()
+            shown = scrub(detail, self.conninfo)
+            error = DestinationError(
+                f"cannot connect to the PostgreSQL destination {self.shown}: {shown}",
                 hint="check INGESTD_DESTINATION_URL and that the server is up",
-            ) from exc
+            )
+            if shown == detail:
+                raise error from exc
+            leaked = error
+        if leaked is not None:
+            # Raised outside the handler: the driver's message, which holds the password, is
+            # not even the error's context (which error reporters print).
+            raise leaked
         # JSON comes back as text, as from DuckDB.
         for name in ("json", "jsonb"):
             conn.adapters.register_loader(name, TextLoader)

@@ -6,26 +6,36 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from pydantic import ValidationError
 
 from ingestd.control.services import Services
-from ingestd.dataplane.contract import LoadRequest, LoadResult, Progress
+from ingestd.dataplane.contract import CancelToken, LoadRequest, LoadResult, Progress
 from ingestd.dataplane.pipeline import DataPlane
-from ingestd.dataplane.postgres_warehouse import PostgresWarehouse, to_pyformat
+from ingestd.dataplane.postgres_schema import LOCK_SQL, table_lock
+from ingestd.dataplane.postgres_warehouse import (
+    PostgresWarehouse,
+    psycopg_conninfo,
+    redact,
+    to_pyformat,
+)
 from ingestd.dataplane.warehouse import Warehouse
 from ingestd.domain.datasets import DATASET_TABLES, mapping_from_column_mapping
 from ingestd.domain.mapping import FieldMapping, Mapping, RefKind, SourceRef, identity_mapping
 from ingestd.domain.sources import LoadMode
 from ingestd.domain.tables import Column, ColumnType, TableSpec
+from ingestd.errors import Canceled, IngestdError
 from ingestd.settings import Settings
 from tests.conftest import make_services
-from tests.unit.dataplane.harness import csv_text, empty_postgres
+from tests.unit.dataplane.harness import PEOPLE, PEOPLE_ROWS, csv_text, empty_postgres
 
 pytestmark = pytest.mark.postgres
 
@@ -362,3 +372,120 @@ def _comparable(value: Any) -> Any:
         except ValueError:
             return value
     return value
+
+
+# -- connections: encoding, secrets, cancel while waiting ------------------------------------
+
+
+@pytest.fixture
+def latin1_url(postgres_url: str) -> Iterator[str]:
+    """A database in LATIN1 (a server whose default encoding is not UTF8), dropped after."""
+    admin, name = postgres_url.rsplit("/", 1)[0], f"ingestd_latin1_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(psycopg_conninfo(postgres_url), autocommit=True) as conn:
+        conn.execute(
+            f"CREATE DATABASE \"{name}\" ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' "
+            "TEMPLATE template0"
+        )
+    yield f"{admin}/{name}"
+    with psycopg.connect(psycopg_conninfo(postgres_url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_text_arrives_intact_in_a_database_that_is_not_utf8(
+    tmp_path: Path, latin1_url: str
+) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text(csv_text(["id", "name", "score"], PEOPLE_ROWS), encoding="utf-8")
+    warehouse = PostgresWarehouse(latin1_url, memory_limit="256MB", spill_dir=tmp_path / "spill")
+    try:
+        request = LoadRequest(
+            "k", "u", "r", PEOPLE, identity_mapping(PEOPLE), (path,), (path.name,)
+        )
+        DataPlane(warehouse, tmp_path / "staging").load(request)
+        assert warehouse.query("SELECT id, name, score FROM demo.people ORDER BY id") == (
+            PEOPLE_ROWS
+        )
+    finally:
+        warehouse.close()
+    # What another client sees: the characters, not their UTF-8 bytes as Latin-1.
+    conninfo = psycopg_conninfo(latin1_url)
+    with psycopg.connect(conninfo, client_encoding="utf8") as conn:
+        names = conn.execute("SELECT name FROM demo.people ORDER BY id").fetchall()
+    assert [n for (n,) in names] == [r[1] for r in PEOPLE_ROWS]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://postgres:Pa55-w0rd@127.0.0.1:1/test",
+        "postgresql+psycopg://postgres@127.0.0.1:1/test?password=Pa55-w0rd",
+        "postgresql+psycopg://postgres:Pa55%zzw0rd@127.0.0.1:5432/test",
+    ],
+    ids=["unreachable", "password-parameter", "bad-percent-encoding"],
+)
+def test_a_failed_connection_never_shows_the_password(tmp_path: Path, url: str) -> None:
+    with pytest.raises(IngestdError) as caught:
+        PostgresWarehouse(url, memory_limit="256MB", spill_dir=tmp_path / "spill")
+
+    error = caught.value
+    shown = [str(error), repr(error), redact(url)]
+    shown += [str(e) for e in (error.__cause__, error.__context__) if e is not None]
+    for text in shown:
+        assert "Pa55" not in text, text
+    assert "127.0.0.1" in str(error)
+
+
+def test_a_cancel_while_waiting_for_the_table_commits_nothing(tmp_path: Path, pg_url: str) -> None:
+    """An upsert stages its rows, then waits for the table's lock (another load holds it): a
+    cancel during the wait must not be followed by a commit."""
+    warehouse = PostgresWarehouse(pg_url, memory_limit="256MB", spill_dir=tmp_path / "spill")
+    plane = DataPlane(warehouse, tmp_path / "staging")
+    path = tmp_path / "accounts.csv"
+    path.write_text(csv_text(["id", "plan"], [(1, "free"), (2, "free")]))
+
+    def request(key: str) -> LoadRequest:
+        return LoadRequest(
+            key,
+            key,
+            "run",
+            ACCOUNTS,
+            identity_mapping(ACCOUNTS),
+            (path,),
+            (path.name,),
+            mode=LoadMode.UPSERT,
+        )
+
+    token = CancelToken()
+    outcome: list[object] = []
+    try:
+        plane.load(request("first"))
+        path.write_text(csv_text(["id", "plan"], [(2, "pro"), (3, "pro")]))
+        with psycopg.connect(psycopg_conninfo(pg_url)) as other:
+            other.execute(LOCK_SQL, [table_lock(ACCOUNTS)])
+
+            def load() -> None:
+                try:
+                    outcome.append(plane.load(request("second"), cancel=token))
+                except BaseException as exc:  # noqa: BLE001 - checked below
+                    outcome.append(exc)
+
+            loader = threading.Thread(target=load)
+            loader.start()
+            deadline = time.monotonic() + 30
+            while not other.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE application_name = 'ingestd' "
+                "AND wait_event = 'advisory'"
+            ).fetchall():
+                assert time.monotonic() < deadline, "the load never waited for the lock"
+                time.sleep(0.05)
+            token.cancel()
+            other.rollback()  # releases the lock
+            loader.join(timeout=60)
+        assert len(outcome) == 1 and isinstance(outcome[0], Canceled), outcome
+        assert warehouse.query("SELECT id, plan FROM crm.accounts ORDER BY id") == [
+            (1, "free"),
+            (2, "free"),
+        ]
+        assert warehouse.ledger_entry("second") is None
+    finally:
+        warehouse.close()
