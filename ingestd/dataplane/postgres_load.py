@@ -69,11 +69,18 @@ class PostgresLoad:
         self.names = [c.name for c in load.table.columns]
         self.locked = False
         self.rows_staged = False
+        self.written = 0
+        """Rows written so far, as last told to ``progress``."""
 
     def _execute(
         self, query: sql.SQL | sql.Composed, params: list[Any] | None = None
     ) -> psycopg.Cursor[tuple[Any, ...]]:
         return self.pg.execute(query, params)
+
+    def _report(self, written: int) -> None:
+        """Tell ``progress`` (which raises if the unit was canceled: then nothing commits)."""
+        self.written = written
+        self.progress(written)
 
     def _lock(self) -> None:
         """Take the table's write lock, and make the index this mode deletes by if missing."""
@@ -81,6 +88,9 @@ class PostgresLoad:
             return
         self._execute(sql.SQL(LOCK_SQL), [table_lock(self.table)])
         self.locked = True
+        # The wait may have been long (another load held the table): a cancel that came
+        # meanwhile stops the load here, before it writes.
+        self._report(self.written)
         name, create = mode_index(self.table, self.load.request.mode)
         [(exists,)] = self._execute(sql.SQL("SELECT to_regclass(%s) IS NOT NULL"), [name])
         if not exists:
@@ -97,7 +107,7 @@ class PostgresLoad:
         )
         with self.pg.cursor() as cur:
             into = sql.SQL("{} (_file, {})").format(_ROWS, _ids(self.names))
-            postgres_copy.copy_in(self.duck, self.load.rows_sql, cur, into, self.progress)
+            postgres_copy.copy_in(self.duck, self.load.rows_sql, cur, into, self._report)
         # Statistics, so the key matching below is planned as a join on the right side.
         self._execute(sql.SQL("ANALYZE {}").format(_ROWS))
         self.rows_staged = True
@@ -140,6 +150,7 @@ class PostgresLoad:
                 ),
                 [request.load_key, request.day],
             ).rowcount
+            self._report(inserted)
         else:
             self._lock()
             if request.mode is LoadMode.APPEND and not replaying:
@@ -171,7 +182,7 @@ class PostgresLoad:
             self.target, _ids(self.names), sql.Identifier(LOAD_KEY), sql.Identifier(DAY)
         )
         with self.pg.cursor() as cur:
-            return postgres_copy.copy_in(self.duck, select, cur, into, self.progress)
+            return postgres_copy.copy_in(self.duck, select, cur, into, self._report)
 
     def _write_quarantine(self) -> None:
         request = self.load.request
