@@ -25,7 +25,8 @@ dashboards and the three API dialects key on; the class decides whether the run 
         |-- (mapping, tables)        MAPPING_MISSING, MAPPING_INVALID, MAPPING_INCONSISTENT,
         |                            TABLE_NOT_FOUND
         |-- (policy, accounting)     ERROR_LIMIT_EXCEEDED, ACCOUNTING_MISMATCH
-        `-- (destination, engine)    DESTINATION_ERROR, DESTINATION_BUSY, CANCELED, INTERNAL_ERROR
+        `-- (destination, engine)    DESTINATION_ERROR, DESTINATION_BUSY, DESTINATION_REFUSED,
+                                     CANCELED, INTERNAL_ERROR
 
 Foreign exceptions are translated once, at the I/O boundary, with ``raise ... from exc``.
 """
@@ -301,6 +302,13 @@ class DestinationBusy(TransientUnitError):
     code = "DESTINATION_BUSY"
 
 
+class DestinationRefused(UnitError):
+    """The destination refused the connection or the write for a reason a retry cannot fix:
+    the credentials, a missing database, a missing privilege, a constraint on the table."""
+
+    code = "DESTINATION_REFUSED"
+
+
 class Canceled(UnitError):
     """The unit or its run was canceled while it ran."""
 
@@ -341,6 +349,7 @@ UNIT_ERRORS: tuple[type[UnitError], ...] = (
     AccountingMismatch,
     DestinationError,
     DestinationBusy,
+    DestinationRefused,
     Canceled,
     InternalError,
 )

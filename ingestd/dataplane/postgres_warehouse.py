@@ -42,7 +42,7 @@ from ingestd.dataplane.postgres_schema import (
     target,
 )
 from ingestd.domain.tables import Column, ColumnType, TableSpec
-from ingestd.errors import Canceled, DestinationError
+from ingestd.errors import Canceled, DestinationError, DestinationRefused
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -52,6 +52,17 @@ _JSON_NOT_STRICT = r"[A-DF-Za-df-z]|,\s*[\]}]|[eE][+-]?0*[1-9][0-9]{4}"
 DuckDB's JSON reader accepts), a trailing comma (accepted too), or an exponent of 10000 or more
 (past PostgreSQL's numeric)."""
 _JSON_NUL = r"(^|[^\\])(\\\\)*\\u0000"
+
+_REFUSED_AT_CONNECT = (
+    "authentication failed",
+    "no password supplied",
+    "no pg_hba.conf entry",
+    "does not exist",  # FATAL: role "x" does not exist / database "x" does not exist
+    "permission denied for database",
+)
+"""The server's words (libpq gives no SQLSTATE at connect) when it refuses the connection for
+a reason a retry cannot fix; anything else at connect (refused, unreachable, too many
+connections, starting up) may pass."""
 
 
 def psycopg_conninfo(url: str) -> str:
@@ -101,7 +112,7 @@ class _Pool:
         self._lock = threading.Lock()
 
     def _connect(self) -> Connection:
-        leaked: DestinationError | None = None
+        leaked: DestinationError | DestinationRefused | None = None
         try:
             conn = psycopg.connect(
                 self.conninfo,
@@ -117,9 +128,15 @@ class _Pool:
         except psycopg.Error as exc:
             detail = str(exc).strip()
             shown = scrub(detail, self.conninfo)
-            error = DestinationError(
+            refused = isinstance(exc, psycopg.ProgrammingError) or any(
+                sign in detail for sign in _REFUSED_AT_CONNECT
+            )
+            error: DestinationError | DestinationRefused = (
+                DestinationRefused if refused else DestinationError
+            )(
                 f"cannot connect to the PostgreSQL destination {self.shown}: {shown}",
-                hint="check INGESTD_DESTINATION_URL and that the server is up",
+                hint="check INGESTD_DESTINATION_URL"
+                + ("" if refused else " and that the server is up"),
             )
             if shown == detail:
                 raise error from exc
@@ -191,6 +208,11 @@ class PostgresWarehouse:
             ) from exc
         except duckdb.InterruptException as exc:
             raise Canceled("the unit was canceled while writing; nothing was loaded") from exc
+        except (psycopg.errors.InsufficientPrivilege, psycopg.IntegrityError) as exc:
+            raise DestinationRefused(
+                f"{what} in {self.url} was refused: {exc}",
+                hint="grant the destination's user the privilege, or relax the constraint",
+            ) from exc
         except (psycopg.Error, duckdb.Error) as exc:
             raise DestinationError(f"{what} in {self.url} failed: {exc}") from exc
 

@@ -161,6 +161,9 @@ _KUSTO_BY_CODE: Mapping[str, str] = MappingProxyType(
         # destination, engine
         "DESTINATION_ERROR": "General_InternalServerError",
         "DESTINATION_BUSY": "General_ThrottledIngestion",
+        # Mostly credentials, privileges or a missing database; a constraint on the table is
+        # the rare other case, and K7 has no closer permanent code for it.
+        "DESTINATION_REFUSED": "BadRequest_DatabaseAccessDenied",
         # A canceled blob is reported as status Canceled, without errorCode (§3.4: errorCode
         # only when Failed). Should one surface anyway: permanent, and not the data's fault.
         "CANCELED": "General_BadRequest",
@@ -209,7 +212,7 @@ _STATSIG_BY_CODE: Mapping[str, str] = MappingProxyType(
 # Destination-side failures are INTERNAL_WRITE_ERROR_<dataset> (§1.3); the key is the
 # lowercased dataset, since §5 item 1 has both ``Events`` and ``events`` on the wire.
 _WRITE_ERROR_CODES: frozenset[str] = frozenset(
-    {"DESTINATION_ERROR", "DESTINATION_BUSY", "ACCOUNTING_MISMATCH"}
+    {"DESTINATION_ERROR", "DESTINATION_BUSY", "DESTINATION_REFUSED", "ACCOUNTING_MISMATCH"}
 )
 _WRITE_ERROR_BY_DATASET: Mapping[str, str] = MappingProxyType(
     {

@@ -32,7 +32,7 @@ from ingestd.domain.datasets import DATASET_TABLES, mapping_from_column_mapping
 from ingestd.domain.mapping import FieldMapping, Mapping, RefKind, SourceRef, identity_mapping
 from ingestd.domain.sources import LoadMode
 from ingestd.domain.tables import Column, ColumnType, TableSpec
-from ingestd.errors import Canceled, IngestdError
+from ingestd.errors import Canceled, FailureClass, IngestdError, UnitError
 from ingestd.settings import Settings
 from tests.conftest import make_services
 from tests.unit.dataplane.harness import PEOPLE, PEOPLE_ROWS, csv_text, empty_postgres
@@ -489,3 +489,65 @@ def test_a_cancel_while_waiting_for_the_table_commits_nothing(tmp_path: Path, pg
         assert warehouse.ledger_entry("second") is None
     finally:
         warehouse.close()
+
+
+# -- failure classes -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def restricted_url(tmp_path: Path, pg_url: str) -> Iterator[str]:
+    """``pg_url`` as a role that may connect but create nothing (the bookkeeping schema is
+    made first, by the owner)."""
+    PostgresWarehouse(pg_url, memory_limit="256MB", spill_dir=tmp_path / "spill").close()
+    role = f"ingestd_reader_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(psycopg_conninfo(pg_url), autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        conn.execute(f'GRANT USAGE ON SCHEMA _ingestd TO "{role}"')
+    yield pg_url.replace("://postgres@", f"://{role}@", 1)
+    with psycopg.connect(psycopg_conninfo(pg_url), autocommit=True) as conn:
+        conn.execute(f'DROP OWNED BY "{role}"')
+        conn.execute(f'DROP ROLE "{role}"')
+
+
+def _load_accounts(warehouse: PostgresWarehouse, root: Path, rows: list[tuple[int, str]]) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "accounts.csv"
+    path.write_text(csv_text(["id", "plan"], rows))
+    request = LoadRequest(
+        "k", "u", "r", ACCOUNTS, identity_mapping(ACCOUNTS), (path,), (path.name,)
+    )
+    DataPlane(warehouse, root / "staging").load(request)
+
+
+def test_what_a_retry_cannot_fix_fails_for_good(
+    tmp_path: Path, pg_url: str, restricted_url: str
+) -> None:
+    spill = tmp_path / "spill"
+    with pytest.raises(UnitError) as unreachable:
+        PostgresWarehouse(
+            "postgresql+psycopg://postgres@127.0.0.1:1/x", memory_limit="256MB", spill_dir=spill
+        )
+    with pytest.raises(UnitError) as no_database:
+        PostgresWarehouse(f"{pg_url}_missing", memory_limit="256MB", spill_dir=spill)
+    restricted = PostgresWarehouse(restricted_url, memory_limit="256MB", spill_dir=spill)
+    try:
+        with pytest.raises(UnitError) as no_privilege:
+            _load_accounts(restricted, tmp_path / "restricted", [(1, "free")])
+    finally:
+        restricted.close()
+    owner = PostgresWarehouse(pg_url, memory_limit="256MB", spill_dir=spill)
+    try:
+        _load_accounts(owner, tmp_path / "first", [(1, "free")])
+        owner.query("ALTER TABLE crm.accounts ADD CONSTRAINT no_banned CHECK (plan <> 'banned')")
+        with pytest.raises(UnitError) as constraint:
+            _load_accounts(owner, tmp_path / "second", [(2, "banned")])
+    finally:
+        owner.close()
+
+    assert unreachable.value.failure_class is FailureClass.TRANSIENT
+    for refused in (no_database, no_privilege, constraint):
+        assert refused.value.code == "DESTINATION_REFUSED", refused.value
+        assert refused.value.failure_class is FailureClass.PERMANENT
+    assert "does not exist" in str(no_database.value)
+    assert "permission denied" in str(no_privilege.value)
+    assert "no_banned" in str(constraint.value)

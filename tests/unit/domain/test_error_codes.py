@@ -44,6 +44,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "ACCOUNTING_MISMATCH": ("General_InternalServerError", "INTERNAL_WRITE_ERROR_EVENTS"),
     "DESTINATION_ERROR": ("General_InternalServerError", "INTERNAL_WRITE_ERROR_EVENTS"),
     "DESTINATION_BUSY": ("General_ThrottledIngestion", "INTERNAL_WRITE_ERROR_EVENTS"),
+    "DESTINATION_REFUSED": ("BadRequest_DatabaseAccessDenied", "INTERNAL_WRITE_ERROR_EVENTS"),
     "CANCELED": ("General_BadRequest", "ERROR"),
     "INTERNAL_ERROR": ("Unknown", "INTERNAL_SERVER_ERROR"),
 }
@@ -113,7 +114,9 @@ def test_statsig_daily_error_status_is_published_value(cls: type[UnitError], dat
     assert status != STATSIG_OTHER
 
 
-@pytest.mark.parametrize("code", ["DESTINATION_ERROR", "DESTINATION_BUSY", "ACCOUNTING_MISMATCH"])
+@pytest.mark.parametrize(
+    "code", ["DESTINATION_ERROR", "DESTINATION_BUSY", "DESTINATION_REFUSED", "ACCOUNTING_MISMATCH"]
+)
 @pytest.mark.parametrize(
     ("dataset", "expected"),
     [
