@@ -19,9 +19,13 @@ alternate the two (A B, then B A) so drift hits both sides of a ratio.
   with the same BRIN index: what PostgreSQL alone needs for ingestd's table, so the difference
   to ``ingestd`` is ingestd's own work (reading, validation, dedupe, counting, streaming).
 
-Peak RSS is the client's; the server's work shows in the wall time only. ``ingestd x`` is
+Peak RSS is the client's. CPU seconds are the client's (``wait4()``) and, when the server runs
+on this machine, the server's: the CPU its processes used during the load (live processes'
+own time plus the exited backends' that the postmaster reaped), read from ``/proc``. psql does
+almost nothing itself, so only client + server CPU compares like with like, and it is what
+stays meaningful when other work shares the cores. ``ingestd x`` is
 ``reference seconds / ingestd seconds`` per repetition, then the median (above 1: ingestd is
-faster).
+faster); ``ingestd x CPU`` the same on client + server CPU seconds.
 Results go to the console and to ``bench/out/pg-destination-<timestamp>.json``.
 """
 
@@ -79,6 +83,7 @@ class Run:
     seconds: float
     cpu_seconds: float
     peak_rss_kib: int
+    server_cpu_seconds: float | None = None
     rows_in_table: int = 0
     load_seconds: float = 0.0
     staging_seconds: float = 0.0
@@ -96,6 +101,35 @@ def _execute(url: str, sql: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(_libpq(url), autocommit=True) as conn:
         cur = conn.execute(sql)
         return cur.fetchall() if cur.description else []
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_ticks(pid: int) -> tuple[int, int]:
+    """(parent pid, utime + stime + cutime + cstime) of a process, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[1]), sum(int(f) for f in fields[11:15])
+
+
+def server_cpu_seconds(url: str) -> float | None:
+    """CPU seconds the PostgreSQL server at ``url`` has used so far, if it runs on this
+    machine: the postmaster and its live children, plus its exited children (their time is
+    in the postmaster's cutime/cstime once reaped). None when /proc does not show it."""
+    [(backend,)] = _execute(url, "SELECT pg_backend_pid()")
+    try:
+        postmaster = _cpu_ticks(int(backend))[0]
+        ticks = _cpu_ticks(postmaster)[1]
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                parent, used = _cpu_ticks(int(stat.parent.name))
+            except (OSError, ValueError, IndexError):
+                continue  # exited meanwhile
+            if parent == postmaster:
+                ticks += used
+    except (OSError, ValueError, IndexError):
+        return None
+    return ticks / _CLOCK_TICKS
 
 
 def _reset(url: str) -> None:
@@ -142,8 +176,12 @@ def run_one(
             f"--result={result}",
             f"--memory-limit={memory_limit}",
         ]
+    server_before = server_cpu_seconds(url)
     ok, seconds, cpu, rss = _measure(command, log)
+    server_after = server_cpu_seconds(url)
     run = Run(approach, rep, ok, seconds, cpu, rss, log=str(log))
+    if server_before is not None and server_after is not None:
+        run.server_cpu_seconds = server_after - server_before
     if ok and approach in REFERENCES:
         table = "ref.events" if approach == "psql" else "ref.events_mapped"
         run.rows_in_table = int(_execute(url, f"SELECT count(*) FROM {table}")[0][0])
@@ -203,6 +241,14 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def _server(run: Run) -> float:
+    return run.server_cpu_seconds if run.server_cpu_seconds is not None else float("nan")
+
+
+def _total_cpu(run: Run) -> float:
+    return run.cpu_seconds + _server(run)
+
+
 def report(runs: list[Run], rows: int, manifest: Manifest) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for approach in APPROACHES:
@@ -213,15 +259,22 @@ def report(runs: list[Run], rows: int, manifest: Manifest) -> dict[str, Any]:
             "seconds": seconds,
             "rows_per_second": rows / seconds if ok else 0,
             "cpu_seconds": _median([r.cpu_seconds for r in ok]),
+            "server_cpu_seconds": _median([_server(r) for r in ok]),
+            "total_cpu_seconds": _median([_total_cpu(r) for r in ok]),
             "peak_rss_mib": max((r.peak_rss_kib for r in ok), default=0) / 1024,
         }
     for reference in REFERENCES:
-        ratios = []
+        ratios, cpu_ratios = [], []
         for rep in sorted({r.rep for r in runs}):
             pair = {r.approach: r for r in runs if r.rep == rep and r.ok}
             if "ingestd" in pair and reference in pair:
                 ratios.append(pair[reference].seconds / pair["ingestd"].seconds)
+                cpu_ratios.append(_total_cpu(pair[reference]) / _total_cpu(pair["ingestd"]))
         summary[f"ingestd_x_{reference}"] = {"median": _median(ratios), "per_rep": ratios}
+        summary[f"ingestd_x_cpu_{reference}"] = {
+            "median": _median(cpu_ratios),
+            "per_rep": cpu_ratios,
+        }
     ingestd = [r for r in runs if r.approach == "ingestd" and r.ok]
     counts = ingestd[0].counts if ingestd else {}
     summary["accounting_ok"] = bool(ingestd) and all(
@@ -239,13 +292,18 @@ def report(runs: list[Run], rows: int, manifest: Manifest) -> dict[str, Any]:
 
     reps = len({r.rep for r in runs})
     print(f"\n{rows:,} rows, CSV, medians over {reps} repetitions")
-    print(f"{'approach':12} {'seconds':>8} {'rows/s':>11} {'CPU s':>7} {'peak RSS':>10}")
+    print(
+        f"{'approach':12} {'seconds':>8} {'rows/s':>11} {'CPU s':>7} {'server':>7} "
+        f"{'total':>7} {'peak RSS':>10}"
+    )
     for approach in APPROACHES:
         s = summary[approach]
         print(
             f"{approach:12} {s['seconds']:8.1f} {s['rows_per_second']:11,.0f} "
-            f"{s['cpu_seconds']:7.1f} {s['peak_rss_mib']:7,.0f} MiB"
+            f"{s['cpu_seconds']:7.1f} {s['server_cpu_seconds']:7.1f} "
+            f"{s['total_cpu_seconds']:7.1f} {s['peak_rss_mib']:7,.0f} MiB"
         )
+    print("(CPU s: the client's; server: PostgreSQL's during the load; total: both)")
     ingestd_ok = [r for r in runs if r.approach == "ingestd" and r.ok]
     staging = _median([r.staging_seconds for r in ingestd_ok])
     loading = _median([r.load_seconds for r in ingestd_ok])
@@ -256,11 +314,13 @@ def report(runs: list[Run], rows: int, manifest: Manifest) -> dict[str, Any]:
         "writing (COPY, quarantine, ledger, commit)"
     )
     for reference in REFERENCES:
-        x = summary[f"ingestd_x_{reference}"]
-        print(
-            f"ingestd x vs {reference} ({reference} s / ingestd s): {x['median']:.2f} "
-            f"(per repetition: {', '.join(f'{r:.2f}' for r in x['per_rep'])})"
-        )
+        for kind, label in (("x", "s"), ("x_cpu", "total CPU s")):
+            x = summary[f"ingestd_{kind}_{reference}"]
+            print(
+                f"ingestd {kind.replace('_', ' ')} vs {reference} ({reference} {label} / "
+                f"ingestd {label}): {x['median']:.2f} "
+                f"(per repetition: {', '.join(f'{r:.2f}' for r in x['per_rep'])})"
+            )
     print(
         f"ingestd counts {counts} vs manifest read={rows} errors={manifest.bad_ts} "
         f"rejected={manifest.duplicates} inserted={manifest.expected_inserted}: "
@@ -307,6 +367,8 @@ def main() -> None:
     url = f"{args.admin_url.rsplit('/', 1)[0]}/{database}"
     work = args.out / "work" / f"pg-destination-{stamp}"
     _execute(args.admin_url, f'CREATE DATABASE "{database}"')
+    load_before = os.getloadavg()
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in load_before)}", flush=True)
     runs: list[Run] = []
     try:
         for rep in range(args.repeat):
@@ -316,13 +378,16 @@ def main() -> None:
                 status = "ok" if run.ok else f"FAILED, see {run.log}"
                 print(
                     f"  {approach:12} rep {rep}: {run.seconds:6.1f} s ({run.cpu_seconds:.1f} s "
-                    f"CPU), peak RSS {run.peak_rss_kib / 1024:,.0f} MiB, {status}",
+                    f"CPU, server {_server(run):.1f} s), peak RSS "
+                    f"{run.peak_rss_kib / 1024:,.0f} MiB, {status}",
                     flush=True,
                 )
                 runs.append(run)
     finally:
         _execute(args.admin_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    load_after = os.getloadavg()
     summary = report(runs, args.rows, manifest)
+    print(f"load average before: {load_before[0]:.2f}, after: {load_after[0]:.2f} (1 min)")
     server = _execute(args.admin_url, "SELECT version()")[0][0]
     out = args.out / f"pg-destination-{stamp}.json"
     out.write_text(
@@ -331,6 +396,7 @@ def main() -> None:
                 "rows": args.rows,
                 "memory_limit": args.memory_limit,
                 "server": server,
+                "load_average": {"before": load_before, "after": load_after},
                 "summary": summary,
                 "runs": [asdict(r) for r in runs],
             },
