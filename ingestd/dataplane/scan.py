@@ -50,6 +50,9 @@ MAX_RECORD_BYTES = 8 << 20
 """Records (CSV lines, JSON lines) longer than this are quarantined as RECORD_TOO_LARGE; DuckDB's
 JSON reader may hold NDJSON records up to a few times larger, which then load."""
 ARROW_BATCH_ROWS = 65_536
+# Python's csv module (which reads a file's first record) refuses fields over 128 KiB, a
+# process-wide limit: raise it to ours, so a long header field is judged by MAX_RECORD_BYTES.
+csv.field_size_limit(max(csv.field_size_limit(), MAX_RECORD_BYTES))
 _SNIFF_BYTES = 64 << 10
 _DUCKDB_ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-16": "utf-16", "latin-1": "latin-1"}
 _BLANK = "' ' || chr(9) || chr(13)"
@@ -100,6 +103,8 @@ def _decoded_lines(head: bytes, stream: BinaryIO, encoding: str) -> Iterator[str
     for chunk in itertools.chain(io.BytesIO(head), rest):
         pending += decoder.decode(chunk)
         while (end := pending.find("\n")) >= 0:
+            if end >= MAX_RECORD_BYTES:
+                break
             yield pending[: end + 1]
             pending = pending[end + 1 :]
         if len(pending) > MAX_RECORD_BYTES:

@@ -234,22 +234,7 @@ def case_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     yield from make_env(tmp_path, **settings)
 
 
-KNOWN_DATA_PLANE_BUGS = {
-    "record-over-8-mib": "scan._first_record reports Python csv's 128 KiB field limit as "
-    "WRONG_FORMAT before the 8 MiB record limit (FIELD_TOO_LARGE) applies",
-}
-
-
-@pytest.mark.parametrize(
-    "case_env",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_DATA_PLANE_BUGS[name]))
-        if name in KNOWN_DATA_PLANE_BUGS
-        else name
-        for name in CASES
-    ],
-    indirect=True,
-)
+@pytest.mark.parametrize("case_env", list(CASES), indirect=True)
 def test_a_failing_blob_reports_its_code_and_class(
     case_env: Env, request: pytest.FixtureRequest
 ) -> None:
