@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 from sqlalchemy import update
 
 from ingestd.control.catalog import Catalog
+from ingestd.dataplane import scratch
 from ingestd.dataplane.contract import LoadRequest, LoadResult
 from ingestd.dataplane.destination import Destination
 from ingestd.dataplane.pipeline import DataPlane
@@ -218,8 +218,7 @@ class QuarantineReplay:
         mapping, mode = self._mapping_and_mode(project_id, table, unit, typed)
         first = json.loads(items[0][2])
         mapping = _as_columns(mapping, first if isinstance(first, dict) else {})
-        folder = self.staging_root / f"replay-{uuid.uuid4().hex}"
-        folder.mkdir(parents=True)
+        folder = scratch.new_folder(self.staging_root, "replay")
         try:
             by_file: dict[str, list[str]] = {}
             for _, file, raw in items:

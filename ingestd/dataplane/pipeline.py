@@ -18,6 +18,7 @@ that validation passed (``ValuesRefused``), the unit is loaded once more with th
 
 from __future__ import annotations
 
+import logging
 import shutil
 import uuid
 from collections.abc import Mapping as TypingMapping
@@ -28,7 +29,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ingestd.dataplane import ledger
+from ingestd.dataplane import ledger, scratch
 from ingestd.dataplane import scan as scans
 from ingestd.dataplane.coerce import SQL_TYPES, sql_literal
 from ingestd.dataplane.compile import SEP, compile_select
@@ -55,6 +56,8 @@ from ingestd.errors import (
     WrongFormat,
 )
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class _Staged:
@@ -68,6 +71,9 @@ class DataPlane:
     def __init__(self, warehouse: Destination, staging_root: Path) -> None:
         self.warehouse = warehouse
         self.staging_root = staging_root
+        removed = scratch.remove_orphans(staging_root)
+        if removed:
+            log.info("removed %d scratch folders left by stopped processes", len(removed))
 
     def load(
         self,
@@ -85,8 +91,7 @@ class DataPlane:
         if request.mode is LoadMode.REPLACE_DAY and request.day is None:
             raise InvalidInput("replace_day needs the unit's day")
         cancel = cancel or CancelToken()
-        staging = self.staging_root / f"unit-{uuid.uuid4().hex}"
-        staging.mkdir(parents=True, exist_ok=True)
+        staging = scratch.new_folder(self.staging_root, "unit")
         try:
             with self.warehouse.staging() as cur:
                 remove_hook = cancel.on_cancel(cur.interrupt)

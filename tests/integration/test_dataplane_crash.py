@@ -225,6 +225,8 @@ def test_sigkill_mid_load_then_rerun_is_exactly_once(
             assert after_crash == earlier
 
         _load(warehouse, tmp_path, target.inputs)
+        # The killed loader's scratch folder went when the rerun's data plane started.
+        assert list((tmp_path / "staging").iterdir()) == []
 
         recovered = _state(warehouse)
         assert recovered == clean
