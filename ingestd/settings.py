@@ -61,8 +61,9 @@ class Settings(BaseSettings):
     memory_limit: str = Field(
         default="1GB",
         pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$",
-        description="Memory budget of the data plane (DuckDB `memory_limit`); larger inputs "
-        "spill to `<data_dir>/spill`.",
+        description="Memory budget of a process's data plane. DuckDB's buffers get this less "
+        "192 MiB (Python and Arrow batches need the rest; half of a budget under 384 MiB), and "
+        "larger inputs spill to `<data_dir>/spill`.",
     )
     host: str = Field(default="127.0.0.1", description="Address `ingestd serve` binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `ingestd serve` binds to.")
