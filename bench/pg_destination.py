@@ -21,7 +21,8 @@ alternate the two (A B, then B A) so drift hits both sides of a ratio.
 
 Peak RSS is the client's. CPU seconds are the client's (``wait4()``) and, when the server runs
 on this machine, the server's: the CPU its processes used during the load (live processes'
-own time plus the exited backends' that the postmaster reaped), read from ``/proc``. psql does
+own time plus the exited backends' that the postmaster reaped), read from ``/proc``; other
+clients of the same server would count too, so run it on a server nobody else uses. psql does
 almost nothing itself, so only client + server CPU compares like with like, and it is what
 stays meaningful when other work shares the cores. ``ingestd x`` is
 ``reference seconds / ingestd seconds`` per repetition, then the median (above 1: ingestd is
@@ -116,9 +117,12 @@ def server_cpu_seconds(url: str) -> float | None:
     """CPU seconds the PostgreSQL server at ``url`` has used so far, if it runs on this
     machine: the postmaster and its live children, plus its exited children (their time is
     in the postmaster's cutime/cstime once reaped). None when /proc does not show it."""
-    [(backend,)] = _execute(url, "SELECT pg_backend_pid()")
+    import psycopg
+
     try:
-        postmaster = _cpu_ticks(int(backend))[0]
+        # The backend's parent is the postmaster; read while the backend still exists.
+        with psycopg.connect(_libpq(url), autocommit=True) as conn:
+            postmaster = _cpu_ticks(conn.info.backend_pid)[0]
         ticks = _cpu_ticks(postmaster)[1]
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
@@ -249,6 +253,11 @@ def _total_cpu(run: Run) -> float:
     return run.cpu_seconds + _server(run)
 
 
+def _known(values: list[float]) -> list[float]:
+    """Without the NaNs of runs whose server CPU could not be read."""
+    return [v for v in values if v == v]
+
+
 def report(runs: list[Run], rows: int, manifest: Manifest) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for approach in APPROACHES:
@@ -259,8 +268,8 @@ def report(runs: list[Run], rows: int, manifest: Manifest) -> dict[str, Any]:
             "seconds": seconds,
             "rows_per_second": rows / seconds if ok else 0,
             "cpu_seconds": _median([r.cpu_seconds for r in ok]),
-            "server_cpu_seconds": _median([_server(r) for r in ok]),
-            "total_cpu_seconds": _median([_total_cpu(r) for r in ok]),
+            "server_cpu_seconds": _median(_known([_server(r) for r in ok])),
+            "total_cpu_seconds": _median(_known([_total_cpu(r) for r in ok])),
             "peak_rss_mib": max((r.peak_rss_kib for r in ok), default=0) / 1024,
         }
     for reference in REFERENCES:
@@ -272,7 +281,7 @@ def report(runs: list[Run], rows: int, manifest: Manifest) -> dict[str, Any]:
                 cpu_ratios.append(_total_cpu(pair[reference]) / _total_cpu(pair["ingestd"]))
         summary[f"ingestd_x_{reference}"] = {"median": _median(ratios), "per_rep": ratios}
         summary[f"ingestd_x_cpu_{reference}"] = {
-            "median": _median(cpu_ratios),
+            "median": _median(_known(cpu_ratios)),
             "per_rep": cpu_ratios,
         }
     ingestd = [r for r in runs if r.approach == "ingestd" and r.ok]
