@@ -136,6 +136,19 @@ def server_cpu_seconds(url: str) -> float | None:
     return ticks / _CLOCK_TICKS
 
 
+def _wait_for_backends_to_exit(url: str) -> None:
+    """Until the load's server processes are gone and reaped: an exiting backend's CPU is in
+    neither its own entry nor the postmaster's reaped total for a moment."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _execute(
+        url,
+        "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid()",
+    ):
+        time.sleep(0.05)
+    time.sleep(0.5)
+
+
 def _reset(url: str) -> None:
     """Drop what the previous load made and flush dirty pages, so no load pays for another."""
     for schema in ("statsig", "_ingestd", "ref"):
@@ -182,6 +195,7 @@ def run_one(
         ]
     server_before = server_cpu_seconds(url)
     ok, seconds, cpu, rss = _measure(command, log)
+    _wait_for_backends_to_exit(url)
     server_after = server_cpu_seconds(url)
     run = Run(approach, rep, ok, seconds, cpu, rss, log=str(log))
     if server_before is not None and server_after is not None:
