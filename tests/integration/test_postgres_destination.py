@@ -412,6 +412,22 @@ def test_text_arrives_intact_in_a_database_that_is_not_utf8(
     with psycopg.connect(conninfo, client_encoding="utf8") as conn:
         names = conn.execute("SELECT name FROM demo.people ORDER BY id").fetchall()
     assert [n for (n,) in names] == [r[1] for r in PEOPLE_ROWS]
+    # A character LATIN1 lacks: the load fails for good and writes nothing.
+    snowman = tmp_path / "snowman.csv"
+    snowman.write_text(csv_text(["id", "name", "score"], [(4, "☃", 1)]), encoding="utf-8")
+    warehouse = PostgresWarehouse(latin1_url, memory_limit="256MB", spill_dir=tmp_path / "spill")
+    try:
+        request = LoadRequest(
+            "k2", "u", "r", PEOPLE, identity_mapping(PEOPLE), (snowman,), (snowman.name,)
+        )
+        with pytest.raises(UnitError) as refused:
+            DataPlane(warehouse, tmp_path / "staging").load(request)
+        assert refused.value.code == "MALFORMED_RECORDS"
+        assert refused.value.failure_class is FailureClass.PERMANENT
+        assert warehouse.query("SELECT count(*) FROM demo.people") == [(3,)]
+        assert warehouse.ledger_entry("k2") is None
+    finally:
+        warehouse.close()
 
 
 @pytest.mark.parametrize(
