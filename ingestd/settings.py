@@ -62,7 +62,7 @@ class Settings(BaseSettings):
         default="1GB",
         pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$",
         description="Memory budget of a process's data plane. DuckDB's buffers get this less "
-        "192 MiB (Python and Arrow batches need the rest; half of a budget under 384 MiB), and "
+        "256 MiB (Python and Arrow batches need the rest; half of a budget under 512 MiB), and "
         "larger inputs spill to `<data_dir>/spill`.",
     )
     host: str = Field(default="127.0.0.1", description="Address `ingestd serve` binds to.")
