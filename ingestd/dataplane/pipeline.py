@@ -466,10 +466,17 @@ class _Load:
 
     def _supersede(self) -> dict[int, int]:
         """Upsert: rows whose key repeats later in this load, per file (the last row wins)."""
-        key = ", ".join(quote(k) for k in self.table.primary_key)
+        keys = [quote(k) for k in self.table.primary_key]
+        key = ", ".join(keys)
+        # Only keys that repeat are ordered (a hash aggregate finds them; sorting every row by
+        # key costs far more). Key columns are required, so never NULL in good rows.
+        same_key = " AND ".join(f"g.{k} = repeated.{k}" for k in keys)
         self._sql(
-            f"CREATE TEMP TABLE {self.superseded} AS SELECT rowid AS r, _file FROM {self._good()} "
-            f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY rowid DESC) > 1"
+            f"CREATE TEMP TABLE {self.superseded} AS SELECT g.rowid AS r, g._file "
+            f"FROM (SELECT rowid, * FROM {self._good()}) g SEMI JOIN (SELECT {key} "
+            f"FROM {self._good()} GROUP BY {key} HAVING count(*) > 1) repeated ON {same_key} "
+            f"QUALIFY row_number() OVER (PARTITION BY {', '.join(f'g.{k}' for k in keys)} "
+            "ORDER BY g.rowid DESC) > 1"
         )
         repeats = self._by_file(f"SELECT _file, count(*) FROM {self.superseded} GROUP BY _file")
         self.superseded_rows = sum(repeats.values())
