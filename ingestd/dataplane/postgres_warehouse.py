@@ -122,8 +122,12 @@ class _Pool:
                 # must read it as UTF-8, or a LATIN1 database stores its bytes as Latin-1.
                 client_encoding="utf8",
                 # Floats print with their shortest exact digits whatever the server's default
-                # (the values read back and fingerprinted must be the values loaded).
-                options="-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=1",
+                # (the values read back and fingerprinted must be the values loaded). No
+                # statement or idle-in-transaction timeout, as pg_dump and pg_restore do: a
+                # server's or a role's timeouts are meant for interactive queries, and a long
+                # COPY or a wait for another load's table is this session's job.
+                options="-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=1 "
+                "-c statement_timeout=0 -c idle_in_transaction_session_timeout=0",
             )
         except psycopg.Error as exc:
             detail = str(exc).strip()

@@ -430,6 +430,35 @@ def test_text_arrives_intact_in_a_database_that_is_not_utf8(
         warehouse.close()
 
 
+@pytest.fixture
+def impatient_url(postgres_url: str) -> Iterator[str]:
+    """A database whose sessions default to a 1 ms statement timeout, dropped after."""
+    admin, name = postgres_url.rsplit("/", 1)[0], f"ingestd_impatient_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(psycopg_conninfo(postgres_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f"ALTER DATABASE \"{name}\" SET statement_timeout = '1ms'")
+    yield f"{admin}/{name}"
+    with psycopg.connect(psycopg_conninfo(postgres_url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_server_statement_timeout_does_not_cut_a_load_short(
+    tmp_path: Path, impatient_url: str
+) -> None:
+    path = tmp_path / "people.csv"
+    rows = [(i, f"name {i}", i / 4) for i in range(20_000)]
+    path.write_text(csv_text(["id", "name", "score"], rows))
+    warehouse = PostgresWarehouse(impatient_url, memory_limit="256MB", spill_dir=tmp_path / "spill")
+    try:
+        request = LoadRequest(
+            "k", "u", "r", PEOPLE, identity_mapping(PEOPLE), (path,), (path.name,)
+        )
+        DataPlane(warehouse, tmp_path / "staging").load(request)
+        assert warehouse.query("SELECT count(*) FROM demo.people") == [(20_000,)]
+    finally:
+        warehouse.close()
+
+
 @pytest.mark.parametrize(
     "url",
     [
