@@ -58,6 +58,10 @@ from ingestd.errors import (
 
 log = logging.getLogger(__name__)
 
+HASH_SLICE_ROWS = 4_000_000
+"""Rows whose hashes the duplicate search counts at once: at 20M rows one pass over all hashes
+raised the peak RSS by about 70 MiB over the 5M-row load's."""
+
 
 @dataclass
 class _Staged:
@@ -133,6 +137,7 @@ class _Load:
         self.stage = f"_stage_{suffix}"
         self.qstage = f"_quarantine_{suffix}"
         self.dups = f"_dups_{suffix}"
+        self.shared = f"_shared_hashes_{suffix}"
         self.superseded = f"_superseded_{suffix}"
         self.columns = [quote(c.name) for c in self.table.columns]
         self.has_duplicates = False
@@ -193,7 +198,7 @@ class _Load:
             total = self._commit(files, fingerprint)
             return LoadResult(self.request.load_key, files, total, fingerprint)
         finally:
-            for name in (self.stage, self.qstage, self.dups, self.superseded):
+            for name in (self.stage, self.qstage, self.dups, self.shared, self.superseded):
                 self.cur.execute(f"DROP TABLE IF EXISTS {name}")
 
     def _stage_inputs(self) -> list[_Staged]:
@@ -443,12 +448,21 @@ class _Load:
         columns = ", ".join(self.columns)
         self._sql(f"CREATE TEMP TABLE {self.dups} (r BIGINT, _file INTEGER)")
         # Equal rows hash equally: only rows sharing a hash (duplicates, and the rare unequal
-        # rows that collide) are compared column by column, the first occurrence kept.
+        # rows that collide) are compared column by column, the first occurrence kept. The
+        # hashes are counted a slice at a time (equal rows fall in one slice), so the hash
+        # table stays the same size however many rows the load has.
+        good_rows = self._count(f"SELECT count(*) FROM {self.stage} WHERE _err IS NULL")
+        slices = max(1, -(-good_rows // HASH_SLICE_ROWS))
+        self._sql(f"CREATE TEMP TABLE {self.shared} (_h UBIGINT)")
+        for part in range(slices):
+            self._sql(
+                f"INSERT INTO {self.shared} SELECT _h FROM {self.stage} "
+                f"WHERE _err IS NULL AND _h % {slices} = {part} GROUP BY _h HAVING count(*) > 1"
+            )
         self._sql(
             f"INSERT INTO {self.dups} SELECT rowid, _file FROM {self.stage} "
-            f"WHERE _err IS NULL AND _h IN (SELECT _h FROM {self.stage} WHERE _err IS NULL "
-            f"GROUP BY _h HAVING count(*) > 1) QUALIFY row_number() OVER (PARTITION BY {columns} "
-            "ORDER BY rowid) > 1"
+            f"WHERE _err IS NULL AND _h IN (SELECT _h FROM {self.shared}) "
+            f"QUALIFY row_number() OVER (PARTITION BY {columns} ORDER BY rowid) > 1"
         )
         self.has_duplicates = self._count(f"SELECT count(*) FROM {self.dups}") > 0
         rejected = self._by_file(f"SELECT _file, count(*) FROM {self.dups} GROUP BY _file")

@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from ingestd.dataplane import pipeline
 from ingestd.domain.mapping import identity_mapping
 from ingestd.domain.sources import LoadMode
 from ingestd.domain.tables import Column, ColumnType, TableSpec
@@ -181,7 +182,12 @@ def test_replace_day_needs_a_day(harness: Harness) -> None:
         harness.load(PEOPLE, PEOPLE_BY_NAME, path, mode=LoadMode.REPLACE_DAY)
 
 
-def test_exact_duplicates_are_rejected_per_file(harness: Harness) -> None:
+@pytest.mark.parametrize("slice_rows", [None, 1, 2], ids=["one-pass", "per-row", "by-two"])
+def test_exact_duplicates_are_rejected_per_file(
+    harness: Harness, slice_rows: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if slice_rows is not None:  # large loads count row hashes a slice at a time
+        monkeypatch.setattr(pipeline, "HASH_SLICE_ROWS", slice_rows)
     a = harness.write(
         "a.csv", csv_text(HEADER, [(1, "Ann", 1), (1, "Ann", 1), (2, None, None), (2, None, None)])
     )
