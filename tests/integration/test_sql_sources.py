@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +12,11 @@ import pytest
 
 from ingestd.control.services import Services
 from ingestd.domain.datasets import DATASET_TABLES, mapping_from_column_mapping
-from ingestd.domain.states import TERMINAL_UNIT_STATES, UnitState
+from ingestd.domain.states import UnitState
 from ingestd.errors import FailureClass
 from tests.conftest import make_services
+from tests.integration.sql_runs import run_query_source
 
-DAY = date(2024, 3, 1)
 MAPPING = mapping_from_column_mapping(
     "Events", {"unit_id": "uid", "event_name": "name", "timestamp": "ts", "ids": {"userID": "uid"}}
 )
@@ -44,26 +42,9 @@ def run_source(
     query: str = QUERY,
     secrets: dict[str, Any] | None = None,
 ) -> Any:
-    project_id = svc.access.ensure_project("acme")
-    svc.catalog.create_table(project_id, DATASET_TABLES["events"], merge=True)
-    svc.catalog.create_connection(project_id, kind, kind, config, secrets)
-    svc.catalog.create_source(
-        project_id,
-        name="src",
-        table="statsig.events",
-        connection=kind,
-        query=query,
-        mapping=MAPPING,
+    return run_query_source(
+        svc, kind, config, query, DATASET_TABLES["events"], mapping=MAPPING, secrets=secrets
     )
-    run = svc.runs.start_source_run(project_id, ["src"], [DAY], trigger="manual")
-    pool = svc.pool(workers=1)
-    for _ in range(500):  # a retried unit waits out its (short) backoff
-        unit = svc.runs.get_run(project_id, run.id).units[0]
-        if unit.state in TERMINAL_UNIT_STATES:
-            return unit
-        if not pool.run_once():
-            time.sleep(0.01)
-    raise AssertionError("the unit did not end")
 
 
 def test_a_duckdb_query_source_loads_the_day(svc: Services) -> None:
