@@ -6,6 +6,7 @@ Connection secrets are stored apart from their settings and are never part of a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ingestd.dataplane.files import check_allowed
 from ingestd.dataplane.sql_extract import SQL_KINDS
+from ingestd.domain.file_access import ProjectFiles
 from ingestd.domain.mapping import Mapping, identity_mapping
 from ingestd.domain.names import check_identifier
 from ingestd.domain.sources import DELIMITED, ErrorPolicy, LoadMode, ReadOptions
@@ -88,9 +90,11 @@ def split_table_name(qualified: str) -> tuple[str, str]:
 
 
 class Catalog:
-    def __init__(self, store: Store, file_roots: tuple[Path, ...]) -> None:
+    def __init__(self, store: Store, files_of: Callable[[int], ProjectFiles]) -> None:
         self.store = store
-        self.file_roots = file_roots
+        self.files_of = files_of
+        """The file policy of a project (``FileAccess.for_project``): where a file connection's
+        root may be."""
 
     # -- connections --------------------------------------------------------------------------
 
@@ -116,7 +120,7 @@ class Catalog:
             if not isinstance(root, str) or not root:
                 raise InvalidInput("a file connection needs config.root, a directory")
             try:
-                check_allowed(Path(root), self.file_roots)
+                check_allowed(Path(root), self.files_of(project_id))
             except FetchNotAllowed as exc:
                 raise InvalidInput(exc.message, hint=exc.hint) from exc
         with self.store.write() as session:

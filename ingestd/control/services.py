@@ -12,6 +12,7 @@ from ingestd.control.access import Access
 from ingestd.control.catalog import Catalog
 from ingestd.control.data_checks import DataChecks
 from ingestd.control.datasets import DatasetSources
+from ingestd.control.file_access import FileAccess
 from ingestd.control.oauth import OAuth
 from ingestd.control.quarantine import Quarantine, QuarantineReplay
 from ingestd.control.runs import Runs
@@ -45,16 +46,15 @@ class Services:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        for root in settings.allowed_file_roots:
-            if root == settings.data_dir / "files":
-                root.mkdir(parents=True, exist_ok=True)
+        (settings.data_dir / "files").mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.metadata_url)
         self.store.migrate()
         self.retry = RetryPolicy(
             settings.retry_max_attempts, settings.retry_base_seconds, settings.retry_max_seconds
         )
         self.access = Access(self.store)
-        self.catalog = Catalog(self.store, settings.allowed_file_roots)
+        self.file_access = FileAccess(self.store, settings)
+        self.catalog = Catalog(self.store, self.file_access.for_project)
         self.runs = Runs(self.store, self.catalog, self.retry)
 
     @cached_property
@@ -119,7 +119,7 @@ class Services:
             self.catalog,
             self.runs,
             self.dataplane,
-            self.settings.allowed_file_roots,
+            self.file_access,
             self.settings.data_dir / "staging",
         )
 

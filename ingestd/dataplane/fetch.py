@@ -31,6 +31,7 @@ from ingestd.dataplane.blob_urls import BlobLocation, StoreKind, redact
 from ingestd.dataplane.contract import CancelToken
 from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.files import check_allowed
+from ingestd.domain.file_access import NO_FILES, ProjectFiles
 from ingestd.dataplane.signing import AZURE_API_VERSION, azure_shared_key_headers, sigv4_headers
 from ingestd.errors import (
     AuthenticationError,
@@ -66,12 +67,12 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 @dataclass(frozen=True)
 class FetchPolicy:
     """The limits every download obeys (settings ``blob_max_bytes``, ``fetch_timeout_seconds``,
-    ``fetch_allowed_networks`` and ``file_roots``)."""
+    ``fetch_allowed_networks``) and, for ``file://``, the file policy of the unit's project."""
 
     max_bytes: int
     timeout_seconds: float
     egress: EgressPolicy = field(default_factory=EgressPolicy)
-    file_roots: tuple[Path, ...] = ()
+    files: ProjectFiles = NO_FILES
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def delete(location: BlobLocation, policy: FetchPolicy, access: StoreAccess | No
     """Delete the blob at its source (``deleteAfterDownload``). A blob already gone is fine."""
     if location.kind is StoreKind.FILE:
         assert location.path is not None
-        check_allowed(location.path, policy.file_roots).unlink(missing_ok=True)
+        check_allowed(location.path, policy.files).unlink(missing_ok=True)
         return
     plan = _plan("DELETE", location, access)
     with _client(policy) as client:
@@ -137,7 +138,7 @@ def delete(location: BlobLocation, policy: FetchPolicy, access: StoreAccess | No
 
 def _local(location: BlobLocation, policy: FetchPolicy) -> Path:
     assert location.path is not None
-    path = check_allowed(location.path, policy.file_roots)
+    path = check_allowed(location.path, policy.files)
     if not path.is_file():
         raise SourceNotFound(f"{location.url}: no such file")
     size = path.stat().st_size

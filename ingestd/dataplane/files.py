@@ -1,6 +1,7 @@
 """Resolve a unit's inputs to local, readable files.
 
-Path templates are rendered for the day, checked against the allowed roots and globbed. bz2 and
+Path templates are rendered for the day, globbed and each match checked against the project's
+file policy (``domain.file_access.ProjectFiles``). bz2 and
 zstd streams and zip members are unpacked into the unit's staging folder with bounded buffers;
 gzip stays compressed and is decoded by the reader itself (except under columnar formats,
 which need a seekable file).
@@ -18,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingestd.dataplane.detect import compression_of, format_of, strip_compression_suffix
+from ingestd.domain.file_access import ProjectFiles
 from ingestd.domain.sources import Compression, DataFormat, ReadOptions
 from ingestd.errors import (
     CorruptCompression,
     EmptyArchive,
-    FetchNotAllowed,
     SourceForbidden,
     SourceNotFound,
 )
@@ -42,23 +43,30 @@ class LocalFile:
     size: int
 
 
-def check_allowed(path: Path, roots: tuple[Path, ...]) -> Path:
-    """Resolve ``path`` and refuse it unless it lies under one of ``roots``."""
-    resolved = path.expanduser().resolve()
-    if not any(resolved == root or root in resolved.parents for root in roots):
-        shown = ", ".join(str(r) for r in roots)
-        raise FetchNotAllowed(
-            f"{path} is outside the directories ingestd may read",
-            hint=f"allowed: {shown}; add the directory to INGESTD_FILE_ROOTS",
-        )
-    return resolved
+def check_allowed(path: Path, files: ProjectFiles) -> Path:
+    """Resolve ``path`` (symlinks and ``..`` followed) and refuse it unless the project may
+    read it: inside one of its roots, outside ingestd's own files (``ProjectFiles.check``)."""
+    return files.check(path)
 
 
-def expand(pattern: str, roots: tuple[Path, ...]) -> list[Path]:
-    """Files matching a rendered path or glob, sorted; SourceNotFound when there are none."""
+def _fixed_prefix(pattern: Path) -> Path:
+    """The leading components of a glob pattern that hold no wildcard."""
+    parts: list[str] = []
+    for part in pattern.parts:
+        if glob.has_magic(part):
+            break
+        parts.append(part)
+    return Path(*parts) if parts else Path(".")
+
+
+def expand(pattern: str, files: ProjectFiles) -> list[Path]:
+    """Files matching a rendered path or glob, sorted, each resolved and checked against the
+    project's file policy; SourceNotFound when there are none. A match that resolves outside
+    the project's roots (``..`` in the pattern, a symlink) refuses the whole input."""
     base = Path(pattern).expanduser()
-    check_allowed(base.parent if glob.has_magic(pattern) else base, roots)
-    if glob.has_magic(pattern):
+    magic = glob.has_magic(pattern)
+    check_allowed(_fixed_prefix(base) if magic else base, files)
+    if magic:
         matches = sorted(Path(p) for p in glob.glob(str(base), recursive=True))
         matches = [m for m in matches if m.is_file()]
     else:
@@ -67,7 +75,7 @@ def expand(pattern: str, roots: tuple[Path, ...]) -> list[Path]:
         raise SourceNotFound(
             f"no file matches {pattern}", hint="check the path template and the day"
         )
-    return [check_allowed(m, roots) for m in matches]
+    return [check_allowed(m, files) for m in matches]
 
 
 def _head(path: Path) -> bytes:

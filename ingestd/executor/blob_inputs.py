@@ -32,6 +32,7 @@ from ingestd.dataplane.contract import CancelToken
 from ingestd.dataplane.detect import compression_of, format_of
 from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.fetch import FetchPolicy, delete, download
+from ingestd.domain.file_access import ProjectFiles
 from ingestd.domain.sources import Compression, DataFormat, ReadOptions
 from ingestd.domain.states import TERMINAL_UNIT_STATES
 from ingestd.errors import FormatNotSupported, UnitError
@@ -49,7 +50,7 @@ class StagedBlob:
     name: str
 
 
-def fetch_policy(spec: dict[str, Any], file_roots: tuple[Path, ...]) -> FetchPolicy:
+def fetch_policy(spec: dict[str, Any], files: ProjectFiles) -> FetchPolicy:
     limits = spec.get("fetch") or {}
     return FetchPolicy(
         max_bytes=int(limits.get("max_bytes", 6_442_450_944)),
@@ -57,7 +58,7 @@ def fetch_policy(spec: dict[str, Any], file_roots: tuple[Path, ...]) -> FetchPol
         egress=EgressPolicy(
             tuple(ipaddress.ip_network(n) for n in limits.get("allowed_networks") or ())
         ),
-        file_roots=file_roots,
+        files=files,
     )
 
 
@@ -90,10 +91,10 @@ def stage_blob(
     catalog: Catalog,
     store: Store,
     staging_root: Path,
-    file_roots: tuple[Path, ...],
+    files: ProjectFiles,
     cancel: CancelToken | None = None,
 ) -> StagedBlob:
-    policy = fetch_policy(spec, file_roots)
+    policy = fetch_policy(spec, files)
     location = parse_blob_url(str(spec["url"]))
     resolved = resolve_blob(catalog, project_id, location)
     if not spec.get("delete_after_download"):

@@ -16,6 +16,7 @@ from typing import Any
 
 from ingestd.control.blob_units import REQUIRES_MAPPING, already_ingested, missing_mapping
 from ingestd.control.catalog import Catalog
+from ingestd.control.file_access import FileAccess
 from ingestd.control.runs import Claim, Runs
 from ingestd.dataplane.contract import CancelToken, LoadRequest, Progress
 from ingestd.dataplane.files import expand
@@ -80,14 +81,14 @@ class UnitRunner:
         catalog: Catalog,
         runs: Runs,
         dataplane: DataPlane,
-        file_roots: tuple[Path, ...],
+        file_access: FileAccess,
         staging_root: Path,
     ) -> None:
         self.store = store
         self.catalog = catalog
         self.runs = runs
         self.dataplane = dataplane
-        self.file_roots = file_roots
+        self.file_access = file_access
         self.staging_root = staging_root
 
     def run(self, claim: Claim, worker: str, cancel: CancelToken) -> None:
@@ -171,7 +172,7 @@ class UnitRunner:
             root = self.catalog.file_root_of(project_id, source.connection)
             rendered = render(source.path_template, day)
             pattern = str(root / rendered) if root is not None else rendered
-            paths = tuple(expand(pattern, self.file_roots))
+            paths = tuple(expand(pattern, self.file_access.for_project(project_id)))
             names = tuple(
                 str(p.relative_to(root.resolve())) if root is not None else p.name for p in paths
             )
@@ -210,7 +211,7 @@ class UnitRunner:
             self.catalog.connection_secrets(project_id, connection),
             render(query, day),
             self.staging_root / f"extract-{unit_id}",
-            self.file_roots,
+            self.file_access.for_project(project_id),
             cancel,
         )
         return (extracted.path,), (extracted.name,), ReadOptions(format=extracted.format)
@@ -263,7 +264,7 @@ class UnitRunner:
             catalog=self.catalog,
             store=self.store,
             staging_root=self.staging_root,
-            file_roots=self.file_roots,
+            files=self.file_access.for_project(claim.project_id),
         )
         data_format = blob_format(spec, staged)
         if spec.get("mapping"):

@@ -297,3 +297,15 @@ class StreamRecord(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     run_id: Mapped[str | None] = mapped_column(String(36), default=None)
     """Set when the record was flushed into a run's file."""
+
+
+class ProjectFileGrant(Base):
+    """A directory the operator granted to one project (``ingestd projects grant``), besides
+    its own ``<data dir>/files/<project>/``."""
+
+    __tablename__ = "project_file_grants"
+    __table_args__ = (UniqueConstraint("project_id", "path"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(1024))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

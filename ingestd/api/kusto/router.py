@@ -137,7 +137,6 @@ def build_router(services: Services) -> APIRouter:
         max_bytes=settings.blob_max_bytes,
         timeout_seconds=settings.fetch_timeout_seconds,
         egress=EgressPolicy(settings.fetch_allowed_networks),
-        file_roots=settings.allowed_file_roots,
     )
     queued = QueuedIngestion(services.catalog, services.runs, mappings, fetch)
     management = Management(services.catalog, mappings, queued)

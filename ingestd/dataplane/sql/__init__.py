@@ -30,6 +30,7 @@ from ingestd.dataplane.sql import (
     sqlite_file,
     synapse,
 )
+from ingestd.domain.file_access import ProjectFiles
 from ingestd.dataplane.sql.base import Extracted, Reader, SourceQuery, canceled
 from ingestd.errors import Canceled, ConnectionConfigError, UnitError
 
@@ -58,7 +59,7 @@ def extract(
     secrets: dict[str, Any],
     query: str,
     target_dir: Path,
-    file_roots: tuple[Path, ...],
+    files: ProjectFiles,
     cancel: CancelToken | None = None,
 ) -> Extracted:
     """Run ``query`` (rendered for its day) on the connection and stage its whole result as
@@ -69,7 +70,7 @@ def extract(
             f"connection {connection_name!r} of kind {kind!r} cannot run queries",
             hint=f"query sources need a connection of kind {', '.join(sorted(SQL_KINDS))}",
         )
-    source = SourceQuery(kind, connection_name, config, secrets, query, file_roots, cancel)
+    source = SourceQuery(kind, connection_name, config, secrets, query, files, cancel)
     target_dir.mkdir(parents=True, exist_ok=True)
     try:
         return reader(source, target_dir)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ingestd.dataplane.contract import CancelToken
+from ingestd.domain.file_access import NO_FILES, ProjectFiles
 from ingestd.domain.sources import DataFormat
 from ingestd.errors import (
     AuthenticationError,
@@ -48,7 +49,8 @@ class SourceQuery:
     config: Mapping[str, Any]
     secrets: Mapping[str, Any] = field(repr=False)
     sql: str
-    file_roots: tuple[Path, ...] = ()
+    files: ProjectFiles = NO_FILES
+    """The file policy of the unit's project: where ``database_file`` may point."""
     cancel: CancelToken | None = None
 
     @property
@@ -160,7 +162,8 @@ def interruptible(query: SourceQuery, interrupt: Callable[[], None]) -> Iterator
 
 def database_file(query: SourceQuery) -> Path:
     """The database file of a file-based connection (DuckDB, SQLite): ``config.path``, which
-    must exist under the configured file roots."""
+    must resolve to an existing file the project may read (``ProjectFiles``), never one
+    of ingestd's own (metadata, destination)."""
     from ingestd.dataplane.files import check_allowed
     from ingestd.errors import FetchNotAllowed
 
@@ -168,7 +171,7 @@ def database_file(query: SourceQuery) -> Path:
     if not isinstance(path, str):
         raise ConnectionConfigError(f"{query.label}: config.path must be a file path")
     try:
-        resolved = check_allowed(Path(path), query.file_roots)
+        resolved = check_allowed(Path(path), query.files)
     except FetchNotAllowed as exc:
         raise ConnectionConfigError(f"{query.label}: {exc.message}", hint=exc.hint) from exc
     if not resolved.is_file():
