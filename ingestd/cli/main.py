@@ -15,6 +15,7 @@ from ingestd.cli import (
     demo_command,
     keys_commands,
     oauth_commands,
+    projects_commands,
     quarantine_commands,
     run_commands,
     stream_commands,
@@ -37,6 +38,7 @@ app.add_typer(catalog_commands.tables, name="tables")
 app.add_typer(catalog_commands.sources, name="sources")
 app.add_typer(run_commands.runs, name="runs")
 app.add_typer(quarantine_commands.app, name="quarantine")
+app.add_typer(projects_commands.app, name="projects")
 app.command("run")(run_commands.run_source)
 app.command("demo")(demo_command.demo)
 

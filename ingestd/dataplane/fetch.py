@@ -31,8 +31,8 @@ from ingestd.dataplane.blob_urls import BlobLocation, StoreKind, redact
 from ingestd.dataplane.contract import CancelToken
 from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.files import check_allowed
-from ingestd.domain.file_access import NO_FILES, ProjectFiles
 from ingestd.dataplane.signing import AZURE_API_VERSION, azure_shared_key_headers, sigv4_headers
+from ingestd.domain.file_access import NO_FILES, ProjectFiles
 from ingestd.errors import (
     AuthenticationError,
     Canceled,

@@ -30,8 +30,8 @@ from ingestd.dataplane.sql import (
     sqlite_file,
     synapse,
 )
-from ingestd.domain.file_access import ProjectFiles
 from ingestd.dataplane.sql.base import Extracted, Reader, SourceQuery, canceled
+from ingestd.domain.file_access import ProjectFiles
 from ingestd.errors import Canceled, ConnectionConfigError, UnitError
 
 READERS: Mapping[str, Reader] = {
