@@ -45,6 +45,5 @@ def remove_grant(store: Store, project_id: int, path: str) -> bool:
 
 def project_names(store: Store) -> dict[int, str]:
     with store.read() as session:
-        return dict(
-            session.execute(select(Project.id, Project.name).order_by(Project.name)).tuples()
-        )
+        rows = session.execute(select(Project.id, Project.name).order_by(Project.name))
+        return {project_id: name for project_id, name in rows.tuples()}
