@@ -55,9 +55,9 @@ class ProjectFiles:
             )
         if not any(inside(resolved, root) for root in self.roots):
             shown = ", ".join(str(r) for r in self.roots) or "none"
+            via = f" (it resolves to {resolved})" if resolved != path else ""
             raise FetchNotAllowed(
-                f"{path} is outside the directories project {self.project} may read "
-                f"(it resolves to {resolved})",
+                f"{path}{via} is outside the directories project {self.project} may read",
                 hint=f"the project may read: {shown}; to read another directory, ask the "
                 f"operator to grant it: ingestd projects grant {self.project} <dir>",
             )

@@ -33,7 +33,7 @@ def test_keys_create_prints_the_key_alone_on_the_last_line(tmp_path: Path) -> No
 
 
 def test_a_source_runs_for_a_day_with_counts_and_quarantine(tmp_path: Path) -> None:
-    files = tmp_path / "files" / "in"
+    files = tmp_path / "files" / "default" / "in"  # the default project's own files
     files.mkdir(parents=True)
     (files / f"orders_{DAY}.csv").write_text("id,amount\n1,10.5\n2,x\n3,7\n")
     ingestd(

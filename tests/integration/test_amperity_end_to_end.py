@@ -42,7 +42,7 @@ def services(tmp_path: Path, database_url: str) -> Iterator[Services]:
 
 def test_job_counts_equal_the_destination(services: Services) -> None:
     project_id = services.access.ensure_project(TENANT)
-    files = services.settings.data_dir / "files"
+    files = services.settings.data_dir / "files" / TENANT
     services.catalog.create_table(project_id, CUSTOMERS)
     services.catalog.create_table(project_id, SIGNUPS)
     services.catalog.create_connection(project_id, "files", "file", {"root": str(files)})

@@ -151,9 +151,7 @@ def test_a_source_whose_template_points_at_another_project_fails_its_unit(
     alpha_id, _ = _ids(svc)
     secret = _beta_secret(svc)
     svc.catalog.create_table(alpha_id, TABLE)
-    svc.catalog.create_source(
-        alpha_id, name="steal", table="raw.people", path_template=str(secret)
-    )
+    svc.catalog.create_source(alpha_id, name="steal", table="raw.people", path_template=str(secret))
     with pytest.raises(FetchNotAllowed):
         svc.runner().source_request(alpha_id, "steal", DAY, "k", "u1", "r1")
 

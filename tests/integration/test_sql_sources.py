@@ -48,7 +48,8 @@ def run_source(
 
 
 def test_a_duckdb_query_source_loads_the_day(svc: Services) -> None:
-    path = svc.settings.data_dir / "files" / "source.duckdb"
+    path = svc.settings.data_dir / "files" / "acme" / "source.duckdb"
+    path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(path)) as con:
         con.execute("CREATE TABLE events (uid VARCHAR, name VARCHAR, ts BIGINT, ds DATE)")
         con.executemany("INSERT INTO events VALUES (?, ?, ?, ?)", ROWS)
@@ -59,7 +60,8 @@ def test_a_duckdb_query_source_loads_the_day(svc: Services) -> None:
 
 
 def test_a_sqlite_query_source_loads_the_day(svc: Services) -> None:
-    path = svc.settings.data_dir / "files" / "source.sqlite"
+    path = svc.settings.data_dir / "files" / "acme" / "source.sqlite"
+    path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path) as con:
         con.execute("CREATE TABLE events (uid TEXT, name TEXT, ts INTEGER, ds TEXT)")
         con.executemany("INSERT INTO events VALUES (?, ?, ?, ?)", ROWS)

@@ -13,6 +13,7 @@ import pytest
 from ingestd.control.services import Services
 from ingestd.dataplane.sql import extract
 from ingestd.domain.datasets import DATASET_TABLES, mapping_from_column_mapping
+from ingestd.domain.file_access import ProjectFiles
 from ingestd.domain.states import RunState, UnitState
 from ingestd.errors import Canceled
 from tests.conftest import make_services
@@ -70,7 +71,16 @@ def test_a_cancel_stops_the_query_mid_way(
 ) -> None:
     config, query = SLOW[kind](request, tmp_path)
     with canceled_after(0.5) as (token, elapsed), pytest.raises(Canceled) as raised:
-        extract(kind, kind, config, {}, query, tmp_path / "staged", (tmp_path,), token)
+        extract(
+            kind,
+            kind,
+            config,
+            {},
+            query,
+            tmp_path / "staged",
+            ProjectFiles("test", (tmp_path,)),
+            token,
+        )
     assert elapsed() < FINISHES_WELL_BEFORE
     assert raised.value.code == "CANCELED"
     assert f"connection {kind!r}" in raised.value.message
@@ -81,7 +91,16 @@ def test_a_canceled_token_runs_no_query(tmp_path: Path) -> None:
     with canceled_after(0) as (token, _):
         time.sleep(0.05)
         with pytest.raises(Canceled):
-            extract("sqlite", "s", config, {}, query, tmp_path / "staged", (tmp_path,), token)
+            extract(
+                "sqlite",
+                "s",
+                config,
+                {},
+                query,
+                tmp_path / "staged",
+                ProjectFiles("test", (tmp_path,)),
+                token,
+            )
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from ingestd.dataplane.sql import extract
+from ingestd.domain.file_access import NO_FILES, ProjectFiles
 from ingestd.errors import ConnectionConfigError, FailureClass, UnitError
 from tests.integration.http_stub import http_stub
 from tests.integration.sql_runs import FAKESNOW_WARNINGS, fakesnow_server
@@ -34,7 +35,15 @@ EXTRAS = {
 
 def fail(kind: str, config: dict[str, Any], secrets: dict[str, Any], tmp_path: Path) -> UnitError:
     with pytest.raises(UnitError) as raised:
-        extract(kind, kind, config, secrets, "SELECT 1 AS x", tmp_path / "staged", (tmp_path,))
+        extract(
+            kind,
+            kind,
+            config,
+            secrets,
+            "SELECT 1 AS x",
+            tmp_path / "staged",
+            ProjectFiles("test", (tmp_path,)),
+        )
     error = raised.value
     assert SECRET not in str(error)
     return error
@@ -119,7 +128,13 @@ def test_a_missing_setting_is_a_config_error(
 def test_snowflake_sql_errors_are_query_errors(tmp_path: Path) -> None:
     with fakesnow_server() as (settings, secrets), pytest.raises(UnitError) as raised:
         extract(
-            "snowflake", "sf", settings, secrets, "SELECT nope FROM missing_table", tmp_path, ()
+            "snowflake",
+            "sf",
+            settings,
+            secrets,
+            "SELECT nope FROM missing_table",
+            tmp_path,
+            NO_FILES,
         )
     error = raised.value
     assert (error.code, error.failure_class) == ("QUERY_ERROR", FailureClass.PERMANENT)

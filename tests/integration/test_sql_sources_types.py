@@ -123,7 +123,7 @@ def _mysql(postgres_url: str, tmp_path: Path) -> tuple[dict[str, Any], dict[str,
 
 def _duckdb(postgres_url: str, tmp_path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     path = duckdb_file(
-        tmp_path / "data" / "files" / "typed.duckdb",
+        tmp_path / "data" / "files" / "acme" / "typed.duckdb",
         [
             "CREATE TABLE typed (i INTEGER, big BIGINT, amount DECIMAL(12, 2), ratio DOUBLE, "
             "flag BOOLEAN, dt DATE, ts TIMESTAMP, ts_tz TIMESTAMPTZ, label VARCHAR, "
@@ -139,7 +139,7 @@ def _duckdb(postgres_url: str, tmp_path: Path) -> tuple[dict[str, Any], dict[str
 
 
 def _sqlite(postgres_url: str, tmp_path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    path = tmp_path / "data" / "files" / "typed.sqlite"
+    path = tmp_path / "data" / "files" / "acme" / "typed.sqlite"
     path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path) as con:
         con.execute(
@@ -185,7 +185,13 @@ def _load(
     """Extract, stage and load as a query source's unit does; loaded rows, staged types, and
     the staged ``raw`` column."""
     staged = extract(
-        kind, kind, config, secrets, query, tmp_path / "staged", svc.settings.allowed_file_roots
+        kind,
+        kind,
+        config,
+        secrets,
+        query,
+        tmp_path / "staged",
+        svc.file_access.for_project(svc.access.ensure_project("acme")),
     )
     with duckdb.connect() as con:
         described = con.execute(f"DESCRIBE SELECT * FROM read_parquet('{staged.path}')").fetchall()

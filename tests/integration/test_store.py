@@ -66,10 +66,11 @@ def test_migrations_apply_to_an_empty_database_and_are_idempotent(database_url: 
         "units",
         "unit_files",
         "status_history",
+        "project_file_grants",
         "alembic_version",
     } <= names
     with store.read() as session:
-        assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
     store.dispose()
 
 
@@ -94,7 +95,7 @@ def test_keys_are_stored_hashed_and_scoped(svc: Services) -> None:
 
 def test_connection_secrets_are_kept_apart_from_views(svc: Services, tmp_path: Path) -> None:
     project_id = svc.access.ensure_project("acme")
-    root = svc.settings.data_dir / "files"
+    root = svc.settings.data_dir / "files" / "acme"
     view = svc.catalog.create_connection(
         project_id, "files", "file", {"root": str(root)}, {"token": "s3cret"}
     )
