@@ -69,8 +69,11 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535, description="Port `ingestd serve` binds to.")
     file_roots: Annotated[tuple[Path, ...], NoDecode] = Field(
         default=(),
-        description="Comma-separated directories that file sources and `file://` URLs may read. "
-        "Empty: the data directory's `files/` folder only.",
+        description="Comma-separated directories granted to EVERY project (file sources, "
+        "`file://` URLs, database files), besides each project's own "
+        "`<data_dir>/files/<project>/` and its grants (`ingestd projects grant`). Warning: "
+        "every project can read them; prefer per-project grants. Directories that overlap "
+        "the data directory are refused at start.",
     )
     fetch_allowed_networks: Annotated[
         tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], NoDecode
@@ -203,6 +206,8 @@ class Settings(BaseSettings):
 
     @property
     def allowed_file_roots(self) -> tuple[Path, ...]:
+        """Deprecated: file access is per project (``control.file_access.FileAccess``); this is
+        no longer consulted by any reader."""
         roots = self.file_roots or (self.data_dir / "files",)
         return tuple(root.expanduser().resolve() for root in roots)
 

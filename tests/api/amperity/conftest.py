@@ -46,7 +46,7 @@ class Amperity:
 
     @property
     def files(self) -> Path:
-        return self.services.settings.data_dir / "files"
+        return self.services.settings.data_dir / "files" / TENANT  # the project's own files
 
     def headers(self, key: str | None = None, tenant: str = TENANT, **extra: str) -> dict[str, str]:
         return {

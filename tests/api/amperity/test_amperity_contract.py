@@ -116,7 +116,7 @@ def _seed(services: Services) -> list[str]:
     """Every kind of job and state: loaded with bad rows, failed, waiting, stopped, a blob, a
     stream; half in the jobs example window, half in the workflows one."""
     project_id = services.access.project_id(TENANT)
-    files = services.settings.data_dir / "files"
+    files = services.settings.data_dir / "files" / TENANT
     catalog = services.catalog
     catalog.create_table(project_id, CUSTOMERS)
     catalog.create_connection(project_id, "files", "file", {"root": str(files)})

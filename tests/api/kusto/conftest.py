@@ -108,7 +108,7 @@ class Kusto:
 def kusto(tmp_path: Path) -> Iterator[Kusto]:
     services = make_services(tmp_path / "data", retry_base_seconds=0.01, retry_max_attempts=2)
     key = services.access.create_key("acme", KeyKind.CONSOLE)
-    files = services.settings.data_dir / "files"
+    files = services.settings.data_dir / "files" / "acme"  # the project's own files
     files.mkdir(parents=True, exist_ok=True)
     with TestClient(create_app(services, background=False)) as client:
         yield Kusto(client, services, key, files)

@@ -72,7 +72,7 @@ def console(tmp_path: Path) -> Iterator[Console]:
         tmp_path / "data", retry_base_seconds=0.01, statsig_mutations_per_10s=1000
     )
     key = services.access.create_key("acme", KeyKind.CONSOLE)
-    files = services.settings.data_dir / "files"
+    files = services.settings.data_dir / "files" / "acme"  # the project's own files
     with TestClient(create_app(services, background=False)) as client:
         yield Console(client, services, key, files)
     services.close()

@@ -501,7 +501,7 @@ def test_the_serve_loop_runs_the_data_checks_and_reloads(tmp_path: Path) -> None
     )
     key = services.access.create_key("acme", KeyKind.CONSOLE)
     with TestClient(create_app(services, background=False)) as client:
-        console = Console(client, services, key, services.settings.data_dir / "files")
+        console = Console(client, services, key, services.settings.data_dir / "files" / "acme")
         console.file_source()
         # API-triggered: the daily schedule leaves it alone, so only a data check can reload it.
         console.client.patch(

@@ -77,7 +77,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
         data, statsig_mutations_per_10s=100_000, statsig_mutations_per_15m=100_000
     )
     key = services.access.create_key("contract", KeyKind.CONSOLE)
-    files = services.settings.data_dir / "files"
+    files = services.settings.data_dir / "files" / "contract"
     # Something real to read: a file connection, a source and a loaded day.
     project_id = services.access.project_id("contract")
     services.catalog.create_connection(project_id, "file", "file", {"root": str(files)})
