@@ -4,9 +4,8 @@ Every file reader (file sources, ``file://`` blobs, ``deleteAfterDownload``, the
 of a DuckDB or SQLite connection) checks its path with ``ProjectFiles.check``: the path is
 resolved (``os.path.realpath``: ``..`` and every symlink followed) and must then lie inside one
 of ``roots`` and inside none of ``forbidden`` (ingestd's own files). The check returns the
-resolved path, which the reader opens, so a symlink swapped in after the check is not
-followed at its last component; a directory above it swapped for a symlink between the check
-and the open is the remaining window (docs/security/files.md).
+resolved path, which the reader opens; a symlink swapped in (for the file or a directory on
+its way) between the check and the open is the remaining window (docs/security/files.md).
 """
 
 from __future__ import annotations
