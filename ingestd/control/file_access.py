@@ -62,7 +62,8 @@ class FileAccess:
         self.files_dir = self.data_dir / "files"
         self.owned = owned_paths(settings)
         self.everyone = tuple(
-            self._checked_grant(root, "INGESTD_FILE_ROOTS") for root in settings.file_roots
+            self._checked_grant(root, "INGESTD_FILE_ROOTS", must_exist=False)
+            for root in settings.file_roots
         )
 
     def own_dir(self, project: str) -> Path:
@@ -117,14 +118,14 @@ class FileAccess:
             raise NotFound(f"project {project_id} does not exist")
         return names[project_id]
 
-    def _checked_grant(self, directory: Path, what: str) -> Path:
+    def _checked_grant(self, directory: Path, what: str, *, must_exist: bool = True) -> Path:
         """A grant must be an absolute existing directory apart from every ingestd file."""
         if not directory.is_absolute():
             raise InvalidInput(
                 f"{what} {directory} is not an absolute path", hint="give the full path"
             )
         resolved = real(directory)
-        if not resolved.is_dir():
+        if must_exist and not resolved.is_dir():
             raise InvalidInput(
                 f"{what} {directory} is not an existing directory",
                 hint="create it first, then grant it",
