@@ -62,9 +62,11 @@ def check_single_select(query: SourceQuery, con: duckdb.DuckDBPyConnection) -> N
 def read(query: SourceQuery, target_dir: Path) -> Extracted:
     database = database_file(query)
     target = target_dir / "result.parquet"
+    # A query larger than memory spills into the unit's own staging folder, nowhere else.
+    config = {**SANDBOX_CONFIG, "temp_directory": str(target_dir / "duckdb-spill")}
     try:
         with (
-            duckdb.connect(str(database), read_only=True, config=SANDBOX_CONFIG) as con,
+            duckdb.connect(str(database), read_only=True, config=config) as con,
             interruptible(query, con.interrupt),
         ):
             check_single_select(query, con)
