@@ -190,8 +190,8 @@ def compile_select(
                 + _error(
                     RowError.VALUE_TOO_LONG,
                     column.name,
-                    f"'{column.name} has ' || length(_v{index}) || ' characters; the limit is "
-                    f"{column.max_length}'",
+                    f"{sql_literal(column.name + ' has ')} || length(_v{index}) || "
+                    + sql_literal(f" characters; the limit is {column.max_length}"),
                 )
             )
     if table.require_one_of:

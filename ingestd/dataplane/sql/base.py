@@ -177,3 +177,13 @@ def database_file(query: SourceQuery) -> Path:
     if not resolved.is_file():
         raise ConnectionConfigError(f"{query.label}: database file {path} does not exist")
     return resolved
+
+
+def refused_statement(query: SourceQuery, found: str) -> QueryError:
+    """The error for a query that is not exactly one read-only SELECT (file-based sources run
+    nothing else: no writes, DDL, ATTACH, PRAGMA, SET, COPY or a second statement)."""
+    return QueryError(
+        f"{query.label}: only one read-only SELECT (or WITH ... SELECT) statement is allowed "
+        f"in a {query.kind} source query; found {found}",
+        hint=f"rewrite the query as a single SELECT; statement: {query.statement}",
+    )
