@@ -13,9 +13,9 @@ Contract:
   unlock it; ``0.0.0.0/0`` does not).
 * IPv6 addresses that carry an IPv4 address are judged as the IPv4 address they carry:
   IPv4-mapped ``::ffff:a.b.c.d``, IPv4-compatible ``::a.b.c.d`` (``::/96`` but ``::`` and
-  ``::1``), SIIT ``::ffff:0:a.b.c.d`` (``::ffff:0:0:0/96``), NAT64 ``64:ff9b::/96`` and ``64:ff9b:1::/48``, 6to4
-  ``2002::/16`` and Teredo ``2001::/32`` (its server and its de-obfuscated client). A router
-  that translates them would deliver the packet to that IPv4 address.
+  ``::1``), SIIT ``::ffff:0:a.b.c.d`` (``::ffff:0:0:0/96``), NAT64 ``64:ff9b::/96`` and
+  ``64:ff9b:1::/48``, 6to4 ``2002::/16`` and Teredo ``2001::/32`` (its server and its
+  de-obfuscated client). A router that translates them delivers to that IPv4 address.
 * Site-local ``fec0::/10`` (deprecated, routed like private space) is refused like private.
 * The same policy guards blob URLs, the hosts of SQL sources and the PostgreSQL destination.
 """
