@@ -17,6 +17,7 @@ from ingestd.control.quarantine import Quarantine, QuarantineReplay
 from ingestd.control.runs import Runs
 from ingestd.control.scheduler import Scheduler
 from ingestd.control.streams import Streams
+from ingestd.dataplane.decompress import DecompressionLimits
 from ingestd.dataplane.destination import Destination
 from ingestd.dataplane.pipeline import DataPlane
 from ingestd.dataplane.postgres_warehouse import PostgresWarehouse
@@ -65,7 +66,15 @@ class Services:
 
     @cached_property
     def dataplane(self) -> DataPlane:
-        return DataPlane(self.warehouse, self.settings.data_dir / "staging")
+        return DataPlane(
+            self.warehouse,
+            self.settings.data_dir / "staging",
+            DecompressionLimits(
+                max_bytes=self.settings.max_decompressed_bytes,
+                max_ratio=self.settings.max_compression_ratio,
+                max_members=self.settings.max_archive_members,
+            ),
+        )
 
     @cached_property
     def quarantine(self) -> Quarantine:
