@@ -17,7 +17,7 @@ import pytest
 import zstandard
 
 from ingestd.dataplane.decompress import RATIO_GRACE_BYTES, DecompressionLimits
-from ingestd.dataplane.files import prepare
+from ingestd.dataplane.files import LocalFile, prepare
 from ingestd.domain.sources import DataFormat, ReadOptions
 from ingestd.errors import CorruptCompression, DecompressionLimit, FailureClass
 
@@ -63,7 +63,7 @@ def csv_text(size: int) -> bytes:
 
 def run(
     tmp_path: Path, name: str, data: bytes, limits: DecompressionLimits | None = None
-) -> list[object]:
+) -> list[LocalFile]:
     path = tmp_path / name
     path.write_bytes(data)
     staging = tmp_path / "staging"
@@ -150,7 +150,7 @@ def test_a_compressed_member_of_a_zip_is_not_expanded(
     name, make = inner
     packed = make()
     (file,) = run(tmp_path, "nested.zip", zip_of({name: packed}, zipfile.ZIP_STORED))
-    assert getattr(file, "size") == len(packed)
+    assert file.size == len(packed)
 
 
 def test_too_many_zip_members(tmp_path: Path) -> None:
