@@ -19,6 +19,7 @@ from ingestd.control.scheduler import Scheduler
 from ingestd.control.streams import Streams
 from ingestd.dataplane.decompress import DecompressionLimits
 from ingestd.dataplane.destination import Destination
+from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.pipeline import DataPlane
 from ingestd.dataplane.postgres_warehouse import PostgresWarehouse
 from ingestd.dataplane.warehouse import Warehouse
@@ -130,6 +131,7 @@ class Services:
             self.dataplane,
             self.settings.allowed_file_roots,
             self.settings.data_dir / "staging",
+            EgressPolicy(self.settings.fetch_allowed_networks),
         )
 
     def pool(self, workers: int | None = None) -> WorkerPool:

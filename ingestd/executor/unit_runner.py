@@ -18,6 +18,7 @@ from ingestd.control.blob_units import REQUIRES_MAPPING, already_ingested, missi
 from ingestd.control.catalog import Catalog
 from ingestd.control.runs import Claim, Runs
 from ingestd.dataplane.contract import CancelToken, LoadRequest, Progress
+from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.files import expand
 from ingestd.dataplane.pipeline import DataPlane
 from ingestd.dataplane.sql_extract import extract
@@ -82,7 +83,10 @@ class UnitRunner:
         dataplane: DataPlane,
         file_roots: tuple[Path, ...],
         staging_root: Path,
+        egress: EgressPolicy | None = None,
     ) -> None:
+        self.egress = egress if egress is not None else EgressPolicy()
+        """Hosts of SQL sources must pass it (INGESTD_FETCH_ALLOWED_NETWORKS)."""
         self.store = store
         self.catalog = catalog
         self.runs = runs
@@ -212,6 +216,7 @@ class UnitRunner:
             self.staging_root / f"extract-{unit_id}",
             self.file_roots,
             cancel,
+            self.egress,
         )
         return (extracted.path,), (extracted.name,), ReadOptions(format=extracted.format)
 

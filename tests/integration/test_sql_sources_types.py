@@ -20,6 +20,7 @@ import pytest
 
 from ingestd.control.services import Services
 from ingestd.dataplane.contract import LoadRequest
+from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.sql import extract
 from ingestd.domain.mapping import identity_mapping
 from ingestd.domain.sources import ReadOptions
@@ -78,7 +79,7 @@ SNOWFLAKE_QUERY = (
 
 @pytest.fixture
 def svc(tmp_path: Path) -> Iterator[Services]:
-    services = make_services(tmp_path / "data")
+    services = make_services(tmp_path / "data", fetch_allowed_networks="127.0.0.0/8,::1/128")
     yield services
     services.close()
 
@@ -185,7 +186,14 @@ def _load(
     """Extract, stage and load as a query source's unit does; loaded rows, staged types, and
     the staged ``raw`` column."""
     staged = extract(
-        kind, kind, config, secrets, query, tmp_path / "staged", svc.settings.allowed_file_roots
+        kind,
+        kind,
+        config,
+        secrets,
+        query,
+        tmp_path / "staged",
+        svc.settings.allowed_file_roots,
+        egress=EgressPolicy(svc.settings.fetch_allowed_networks),
     )
     with duckdb.connect() as con:
         described = con.execute(f"DESCRIBE SELECT * FROM read_parquet('{staged.path}')").fetchall()

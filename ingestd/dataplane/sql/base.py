@@ -10,6 +10,7 @@ connection and, for failing SQL, the statement; no secret of the connection ever
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ingestd.dataplane.contract import CancelToken
+from ingestd.dataplane.egress import EgressPolicy
 from ingestd.domain.sources import DataFormat
 from ingestd.errors import (
     AuthenticationError,
@@ -50,6 +52,23 @@ class SourceQuery:
     sql: str
     file_roots: tuple[Path, ...] = ()
     cancel: CancelToken | None = None
+    egress: EgressPolicy = field(default_factory=EgressPolicy)
+    """Which addresses the connection's host may resolve to (INGESTD_FETCH_ALLOWED_NETWORKS)."""
+
+    def checked_address(self, host: str, port: int) -> str:
+        """The address to connect to for ``host``: resolved once and checked against the
+        egress policy (FETCH_NOT_ALLOWED, Permanent, before any connection attempt, so a refusal
+        says nothing about the address's ports). A local socket path counts as loopback."""
+        if host.startswith(("/", "@")):
+            self.egress.check(
+                ipaddress.ip_address("127.0.0.1"), f"{host} (a local socket)", self._what
+            )
+            return host
+        return str(self.egress.resolve(host, port, self._what)[0])
+
+    @property
+    def _what(self) -> str:
+        return f"connect {self.label} ({self.kind}) to"
 
     @property
     def statement(self) -> str:
