@@ -5,6 +5,7 @@ carries a secret of the connection."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import sys
 from pathlib import Path
@@ -12,10 +13,14 @@ from typing import Any
 
 import pytest
 
+from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.sql import extract
 from ingestd.errors import ConnectionConfigError, FailureClass, UnitError
 from tests.integration.http_stub import http_stub
 from tests.integration.sql_runs import FAKESNOW_WARNINGS, fakesnow_server
+
+LOCAL = EgressPolicy((ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")))
+"""The stub servers listen on loopback, which the default egress policy refuses."""
 
 SECRET = "s3cr3t-value-never-shown"
 
@@ -34,7 +39,17 @@ EXTRAS = {
 
 def fail(kind: str, config: dict[str, Any], secrets: dict[str, Any], tmp_path: Path) -> UnitError:
     with pytest.raises(UnitError) as raised:
-        extract(kind, kind, config, secrets, "SELECT 1 AS x", tmp_path / "staged", (tmp_path,))
+        extract(
+            kind,
+            kind,
+            config,
+            secrets,
+            "SELECT 1 AS x",
+            tmp_path / "staged",
+            (tmp_path,),
+            None,
+            LOCAL,
+        )
     error = raised.value
     assert SECRET not in str(error)
     return error
@@ -119,7 +134,14 @@ def test_a_missing_setting_is_a_config_error(
 def test_snowflake_sql_errors_are_query_errors(tmp_path: Path) -> None:
     with fakesnow_server() as (settings, secrets), pytest.raises(UnitError) as raised:
         extract(
-            "snowflake", "sf", settings, secrets, "SELECT nope FROM missing_table", tmp_path, ()
+            "snowflake",
+            "sf",
+            settings,
+            secrets,
+            "SELECT nope FROM missing_table",
+            tmp_path,
+            (),
+            egress=LOCAL,
         )
     error = raised.value
     assert (error.code, error.failure_class) == ("QUERY_ERROR", FailureClass.PERMANENT)

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ingestd.dataplane.contract import CancelToken
 from ingestd.dataplane.egress import EgressPolicy
@@ -65,6 +66,20 @@ class SourceQuery:
             )
             return host
         return str(self.egress.resolve(host, port, self._what)[0])
+
+    def check_host(self, host: str, port: int) -> None:
+        """Refuse (FETCH_NOT_ALLOWED) a host outside the egress policy, for drivers that resolve
+        names themselves (Snowflake, Databricks, Synapse, Athena, BigQuery endpoints): the check
+        precedes any connection; the driver's own later resolution is not pinned."""
+        self.checked_address(host, port)
+
+    def check_url(self, url: str) -> None:
+        """``check_host`` for an endpoint URL (``https://host:port/...``)."""
+        parsed = urlsplit(url if "//" in url else f"https://{url}")
+        if not parsed.hostname:
+            raise ConnectionConfigError(f"{self.label} ({self.kind}): {url!r} is not a URL")
+        default = 80 if parsed.scheme == "http" else 443
+        self.check_host(parsed.hostname, parsed.port or default)
 
     @property
     def _what(self) -> str:

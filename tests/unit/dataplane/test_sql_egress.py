@@ -99,3 +99,28 @@ def test_an_allowed_network_lets_the_connection_through_to_the_driver(
     assert not isinstance(raised.value, FetchNotAllowed)
     thread.join(10)
     assert knocked.is_set()
+
+
+OTHER_DRIVERS = {
+    "snowflake host": ("snowflake", {"account": "acme", "user": "u", "host": "127.0.0.1"}),
+    "databricks host": ("databricks", {"server_hostname": "10.0.0.1", "http_path": "/p"}),
+    "synapse host": ("synapse", {"host": "169.254.169.254", "user": "sa"}),
+    "athena endpoint": ("athena", {"region_name": "us-east-1", "endpoint_url": "http://[::1]:1"}),
+    "bigquery endpoint": (
+        "bigquery",
+        {"project": "p", "api_endpoint": "http://[64:ff9b::127.0.0.1]:1"},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(OTHER_DRIVERS), ids=list(OTHER_DRIVERS))
+def test_other_drivers_user_given_hosts_and_endpoints_are_checked(
+    tmp_path: Path, case: str
+) -> None:
+    kind, config = OTHER_DRIVERS[case]
+    with pytest.raises(UnitError) as raised:
+        extract(kind, "w", config, {"password": "s3cret"}, "SELECT 1", tmp_path, ())
+    if raised.value.code == "CONNECTION_CONFIG_ERROR" and "not installed" in raised.value.message:
+        pytest.skip(raised.value.message)
+    assert raised.value.code == "FETCH_NOT_ALLOWED", raised.value.message
+    assert "s3cret" not in str(raised.value)
