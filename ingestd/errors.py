@@ -21,7 +21,7 @@ dashboards and the three API dialects key on; the class decides whether the run 
         |-- (queries)                QUERY_ERROR, QUERY_CONSTRUCTION_ERROR
         |-- (content)                EMPTY_SOURCE, WRONG_FORMAT, CORRUPT_COMPRESSION, EMPTY_ARCHIVE,
         |                            INVALID_ENCODING, FIELD_TOO_LARGE, FORMAT_NOT_SUPPORTED,
-        |                            MALFORMED_RECORDS
+        |                            MALFORMED_RECORDS, DECOMPRESSION_LIMIT
         |-- (mapping, tables)        MAPPING_MISSING, MAPPING_INVALID, MAPPING_INCONSISTENT,
         |                            TABLE_NOT_FOUND
         |-- (policy, accounting)     ERROR_LIMIT_EXCEEDED, ACCOUNTING_MISMATCH
@@ -224,6 +224,13 @@ class CorruptCompression(UnitError):
     code = "CORRUPT_COMPRESSION"
 
 
+class DecompressionLimit(UnitError):
+    """A compressed input expands past INGESTD_MAX_DECOMPRESSED_BYTES or
+    INGESTD_MAX_COMPRESSION_RATIO (a decompression bomb, or a file too large to load)."""
+
+    code = "DECOMPRESSION_LIMIT"
+
+
 class EmptyArchive(UnitError):
     """A zip archive holds no member that matches the name pattern."""
 
@@ -336,6 +343,7 @@ UNIT_ERRORS: tuple[type[UnitError], ...] = (
     EmptySource,
     WrongFormat,
     CorruptCompression,
+    DecompressionLimit,
     EmptyArchive,
     InvalidEncoding,
     FieldTooLarge,

@@ -80,13 +80,33 @@ class Settings(BaseSettings):
     ] = Field(
         default=(),
         description="Comma-separated CIDRs exempted from the refusal of loopback and private "
-        "addresses when fetching blob URLs, e.g. `127.0.0.0/8`.",
+        "addresses when fetching blob URLs and connecting to SQL sources' hosts, e.g. "
+        "`127.0.0.0/8`.",
     )
     blob_max_bytes: int = Field(
         default=6_442_450_944,
         ge=1,
         description="Largest blob a queued ingestion downloads (bytes); a larger one fails with "
         "BadRequest_FileTooLarge. Reported as `maxDataSize` by the Kusto configuration endpoint.",
+    )
+    max_decompressed_bytes: int = Field(
+        default=64 * 1024**3,
+        ge=1,
+        description="Largest size (bytes) a compressed input (gzip, zstd, bz2, each zip member "
+        "and a zip's members together) may expand to; past it the unit fails with "
+        "DECOMPRESSION_LIMIT as soon as the limit is crossed. Default 64 GiB.",
+    )
+    max_compression_ratio: float = Field(
+        default=200.0,
+        gt=1,
+        description="Largest ratio of decompressed to compressed bytes an input may have (gzip "
+        "of real CSV is 5-20x, of very repetitive logs up to ~100x); checked as it decompresses, "
+        "once 16 MiB have come out. Past it: DECOMPRESSION_LIMIT.",
+    )
+    max_archive_members: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most members a zip archive may hold; more fails with DECOMPRESSION_LIMIT.",
     )
     fetch_timeout_seconds: float = Field(
         default=60.0,

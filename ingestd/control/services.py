@@ -18,7 +18,9 @@ from ingestd.control.quarantine import Quarantine, QuarantineReplay
 from ingestd.control.runs import Runs
 from ingestd.control.scheduler import Scheduler
 from ingestd.control.streams import Streams
+from ingestd.dataplane.decompress import DecompressionLimits
 from ingestd.dataplane.destination import Destination
+from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.pipeline import DataPlane
 from ingestd.dataplane.postgres_warehouse import PostgresWarehouse
 from ingestd.dataplane.warehouse import Warehouse
@@ -65,7 +67,15 @@ class Services:
 
     @cached_property
     def dataplane(self) -> DataPlane:
-        return DataPlane(self.warehouse, self.settings.data_dir / "staging")
+        return DataPlane(
+            self.warehouse,
+            self.settings.data_dir / "staging",
+            DecompressionLimits(
+                max_bytes=self.settings.max_decompressed_bytes,
+                max_ratio=self.settings.max_compression_ratio,
+                max_members=self.settings.max_archive_members,
+            ),
+        )
 
     @cached_property
     def quarantine(self) -> Quarantine:
@@ -121,6 +131,7 @@ class Services:
             self.dataplane,
             self.file_access,
             self.settings.data_dir / "staging",
+            EgressPolicy(self.settings.fetch_allowed_networks),
         )
 
     def pool(self, workers: int | None = None) -> WorkerPool:

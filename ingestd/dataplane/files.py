@@ -4,25 +4,27 @@ Path templates are rendered for the day, globbed and each match checked against 
 file policy (``domain.file_access.ProjectFiles``). bz2 and
 zstd streams and zip members are unpacked into the unit's staging folder with bounded buffers;
 gzip stays compressed and is decoded by the reader itself (except under columnar formats,
-which need a seekable file).
+which need a seekable file), after a measuring pass. Every decompression is metered against the
+limits of ingestd.dataplane.decompress.
 """
 
 from __future__ import annotations
 
-import bz2
 import fnmatch
 import glob
-import shutil
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingestd.dataplane import decompress
+from ingestd.dataplane.decompress import DecompressionLimits, Meter
 from ingestd.dataplane.detect import compression_of, format_of, strip_compression_suffix
 from ingestd.domain.file_access import ProjectFiles
 from ingestd.domain.sources import Compression, DataFormat, ReadOptions
 from ingestd.errors import (
     CorruptCompression,
+    DecompressionLimit,
     EmptyArchive,
     SourceForbidden,
     SourceNotFound,
@@ -88,25 +90,39 @@ def _head(path: Path) -> bytes:
         raise SourceForbidden(f"{path} cannot be read: permission denied") from exc
 
 
-def prepare(path: Path, name: str, options: ReadOptions, staging: Path) -> list[LocalFile]:
-    """Turn one input file into the local files to read (several for a zip archive)."""
+def prepare(
+    path: Path,
+    name: str,
+    options: ReadOptions,
+    staging: Path,
+    limits: DecompressionLimits | None = None,
+    meter: Meter | None = None,
+) -> list[LocalFile]:
+    """Turn one input file into the local files to read (several for a zip archive).
+
+    Every decompression goes through ``meter`` (one per input file, shared by its nested
+    archives), which enforces ``limits``: see ingestd.dataplane.decompress."""
     head = _head(path)
+    if meter is None:
+        meter = Meter(name, path.stat().st_size, limits or DecompressionLimits())
     compression = options.compression or compression_of(name, head)
     if compression in (Compression.BZ2, Compression.ZSTD):
         # zstd too: DuckDB and zstandard's stream reader end a truncated zstd stream silently,
         # so it is unpacked here, where a missing end of frame is detected.
         target = staging / strip_compression_suffix(path.name)
         if compression is Compression.BZ2:
-            _unpack_bz2(path, target, name)
+            decompress.unpack(decompress.bunzip2, path, target, meter)
         else:
-            _unpack_zstd(path, target, name)
+            decompress.unpack(decompress.unzstd, path, target, meter)
         # Users see the name they gave (people.csv.bz2); the format comes from what is inside.
-        return prepare(target, name, _plain(options), staging)
+        return prepare(target, name, _plain(options), staging, meter=meter)
     if compression is Compression.ZIP:
+        members = _unpack_zip(path, name, options.zip_pattern, staging, meter)
+        # A member may itself be compressed or an archive: judged with the same meter.
         return [
             file
-            for member_path, member_name in _unpack_zip(path, name, options.zip_pattern, staging)
-            for file in prepare(member_path, member_name, _plain(options), staging)
+            for member_path, member_name in members
+            for file in prepare(member_path, member_name, _plain(options), staging, meter=meter)
         ]
     data_format = options.format or format_of(
         name, head if compression is Compression.NONE else b""
@@ -118,8 +134,11 @@ def prepare(path: Path, name: str, options: ReadOptions, staging: Path) -> list[
     ):
         # Columnar readers need a seekable plain file.
         target = staging / strip_compression_suffix(path.name)
-        _unpack_gzip(path, target, name)
+        decompress.unpack(decompress.gunzip, path, target, meter)
         return [LocalFile(name, target, data_format, Compression.NONE, target.stat().st_size)]
+    if compression is Compression.GZIP:
+        # The reader (DuckDB) decodes gzip itself; a measuring pass applies the limits first.
+        decompress.measure_gzip(path, meter)
     return [LocalFile(name, path, data_format, compression, path.stat().st_size)]
 
 
@@ -129,53 +148,29 @@ def _plain(options: ReadOptions) -> ReadOptions:
     return replace(options, compression=Compression.NONE)
 
 
-def _unpack_bz2(source: Path, target: Path, name: str) -> None:
-    try:
-        with bz2.open(source, "rb") as reader, target.open("wb") as writer:
-            shutil.copyfileobj(reader, writer, _COPY_BUFFER)
-    except (OSError, EOFError, ValueError) as exc:
-        raise CorruptCompression(f"{name}: the bz2 stream is corrupt or truncated ({exc})") from exc
-
-
-def _unpack_zstd(source: Path, target: Path, name: str) -> None:
-    import zstandard
-
-    context = zstandard.ZstdDecompressor()
-    frame, in_frame = context.decompressobj(), False
-    try:
-        with source.open("rb") as reader, target.open("wb") as writer:
-            while chunk := reader.read(_COPY_BUFFER):
-                while chunk:
-                    writer.write(frame.decompress(chunk))
-                    in_frame = True
-                    if not frame.eof:
-                        break
-                    # The frame ended; whatever follows is the next frame.
-                    chunk = frame.unused_data
-                    frame, in_frame = context.decompressobj(), False
-    except zstandard.ZstdError as exc:
-        raise CorruptCompression(f"{name}: the zstd stream is corrupt ({exc})") from exc
-    if in_frame:
-        raise CorruptCompression(
-            f"{name}: the zstd stream is truncated (its last frame has no end)"
+def _check_directory(infos: list[zipfile.ZipInfo], meter: Meter) -> None:
+    """Judge an archive by its central directory before extracting anything."""
+    limits = meter.limits
+    if len(infos) > limits.max_members:
+        raise DecompressionLimit(
+            f"{meter.name}: the zip archive has {len(infos)} members, more than "
+            f"{limits.max_members} (the INGESTD_MAX_ARCHIVE_MEMBERS limit)",
+            hint="split the archive, or raise INGESTD_MAX_ARCHIVE_MEMBERS",
         )
-
-
-def _unpack_gzip(source: Path, target: Path, name: str) -> None:
-    import gzip
-
-    try:
-        with (
-            source.open("rb") as raw,
-            gzip.GzipFile(fileobj=raw) as reader,
-            target.open("wb") as writer,
+    declared = sum(info.file_size for info in infos)
+    if meter.total + declared > limits.max_bytes:
+        raise meter.over_size(meter.total + declared)
+    for info in infos:
+        if (
+            info.file_size > decompress.RATIO_GRACE_BYTES
+            and info.file_size > limits.max_ratio * max(info.compress_size, 1)
         ):
-            shutil.copyfileobj(reader, writer, _COPY_BUFFER)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise CorruptCompression(f"{name}: the gzip stream is corrupt ({exc})") from exc
+            raise meter.over_ratio(info.file_size, info.compress_size)
 
 
-def _unpack_zip(source: Path, name: str, pattern: str, staging: Path) -> list[tuple[Path, str]]:
+def _unpack_zip(
+    source: Path, name: str, pattern: str, staging: Path, meter: Meter
+) -> list[tuple[Path, str]]:
     try:
         with zipfile.ZipFile(source) as archive:
             members = [
@@ -183,6 +178,7 @@ def _unpack_zip(source: Path, name: str, pattern: str, staging: Path) -> list[tu
                 for info in archive.infolist()
                 if not info.is_dir() and fnmatch.fnmatch(info.filename, pattern)
             ]
+            _check_directory(members, meter)
             if not members:
                 raise EmptyArchive(
                     f"{name}: no member matches {pattern!r}",
@@ -192,7 +188,12 @@ def _unpack_zip(source: Path, name: str, pattern: str, staging: Path) -> list[tu
             for index, info in enumerate(members):
                 target = staging / f"zip{index}_{Path(info.filename).name}"
                 with archive.open(info) as reader, target.open("wb") as writer:
-                    shutil.copyfileobj(reader, writer, _COPY_BUFFER)
+                    # zipfile reads no more than the declared size; count what comes out
+                    produced = 0
+                    while chunk := reader.read(_COPY_BUFFER):
+                        produced += len(chunk)
+                        writer.write(chunk)
+                        meter.add(len(chunk), produced, info.compress_size)
                 out.append((target, f"{name}/{info.filename}"))
             return out
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:

@@ -42,6 +42,7 @@ from ingestd.dataplane.contract import (
     Progress,
     ProgressCallback,
 )
+from ingestd.dataplane.decompress import DecompressionLimits
 from ingestd.dataplane.destination import Destination, StagedLoad, ValuesRefused
 from ingestd.dataplane.files import LocalFile, prepare
 from ingestd.domain.names import quote
@@ -72,9 +73,15 @@ class _Staged:
 class DataPlane:
     """Executes load requests against one destination (DuckDB or PostgreSQL)."""
 
-    def __init__(self, warehouse: Destination, staging_root: Path) -> None:
+    def __init__(
+        self,
+        warehouse: Destination,
+        staging_root: Path,
+        limits: DecompressionLimits | None = None,
+    ) -> None:
         self.warehouse = warehouse
         self.staging_root = staging_root
+        self.limits = limits or DecompressionLimits()
         removed = scratch.remove_orphans(staging_root)
         if removed:
             log.info("removed %d scratch folders left by stopped processes", len(removed))
@@ -101,13 +108,17 @@ class DataPlane:
                 remove_hook = cancel.on_cancel(cur.interrupt)
                 try:
                     try:
-                        return _Load(self.warehouse, cur, request, staging, progress, cancel).run()
+                        return _Load(
+                            self.warehouse, cur, request, staging, progress, cancel, self.limits
+                        ).run()
                     except ValuesRefused:
                         # Rare: checking every value against the destination's limits costs a
                         # scan with regular expressions, so it runs only once one was refused.
                         again = staging / "unstorable"
                         again.mkdir()
-                        load = _Load(self.warehouse, cur, request, again, progress, cancel)
+                        load = _Load(
+                            self.warehouse, cur, request, again, progress, cancel, self.limits
+                        )
                         load.check_unstorable = True
                         return load.run()
                 finally:
@@ -125,8 +136,10 @@ class _Load:
         staging: Path,
         progress: ProgressCallback | None,
         cancel: CancelToken,
+        limits: DecompressionLimits,
     ) -> None:
         self.warehouse = warehouse
+        self.limits = limits
         self.cur = cur
         self.request = request
         self.table = request.table
@@ -205,7 +218,7 @@ class _Load:
         staged: list[_Staged] = []
         index = 0
         for path, name in zip(self.request.inputs, self.request.input_names, strict=True):
-            for file in prepare(path, name, self.request.read_options, self.staging):
+            for file in prepare(path, name, self.request.read_options, self.staging, self.limits):
                 if file.size == 0 and self.request.empty_is_error:
                     raise EmptySource(f"{file.name} is empty (0 bytes)")
                 staged.append(_Staged(file, index))

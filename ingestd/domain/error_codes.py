@@ -138,6 +138,8 @@ _KUSTO_BY_CODE: Mapping[str, str] = MappingProxyType(
         "EMPTY_SOURCE": "BadRequest_EmptyBlob",
         "WRONG_FORMAT": "BadRequest_NoRecordsOrWrongFormat",
         "CORRUPT_COMPRESSION": "BadRequest_InvalidArchive",
+        # A decompression bomb or an input that expands too far: too large to ingest.
+        "DECOMPRESSION_LIMIT": "BadRequest_FileTooLarge",
         "EMPTY_ARCHIVE": "BadRequest_EmptyArchive",
         "INVALID_ENCODING": "BadRequest_UnexpectedCharacterInInputStream",
         "FIELD_TOO_LARGE": "Stream_InputStreamTooLarge",
@@ -198,6 +200,7 @@ _STATSIG_BY_CODE: Mapping[str, str] = MappingProxyType(
         "EMPTY_SOURCE": "BULK_LOAD_ERROR",
         "WRONG_FORMAT": "BULK_LOAD_ERROR",
         "CORRUPT_COMPRESSION": "BULK_LOAD_ERROR",
+        "DECOMPRESSION_LIMIT": "BULK_LOAD_ERROR",
         "EMPTY_ARCHIVE": "BULK_LOAD_ERROR",
         "INVALID_ENCODING": "BULK_LOAD_ERROR",
         "FIELD_TOO_LARGE": "BULK_LOAD_ERROR",

@@ -19,6 +19,7 @@ from ingestd.control.catalog import Catalog
 from ingestd.control.file_access import FileAccess
 from ingestd.control.runs import Claim, Runs
 from ingestd.dataplane.contract import CancelToken, LoadRequest, Progress
+from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.files import expand
 from ingestd.dataplane.pipeline import DataPlane
 from ingestd.dataplane.sql_extract import extract
@@ -83,7 +84,10 @@ class UnitRunner:
         dataplane: DataPlane,
         file_access: FileAccess,
         staging_root: Path,
+        egress: EgressPolicy | None = None,
     ) -> None:
+        self.egress = egress if egress is not None else EgressPolicy()
+        """Hosts of SQL sources must pass it (INGESTD_FETCH_ALLOWED_NETWORKS)."""
         self.store = store
         self.catalog = catalog
         self.runs = runs
@@ -213,6 +217,7 @@ class UnitRunner:
             self.staging_root / f"extract-{unit_id}",
             self.file_access.for_project(project_id),
             cancel,
+            self.egress,
         )
         return (extracted.path,), (extracted.name,), ReadOptions(format=extracted.format)
 

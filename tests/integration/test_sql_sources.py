@@ -30,7 +30,12 @@ ROWS = [
 
 @pytest.fixture
 def svc(tmp_path: Path) -> Iterator[Services]:
-    services = make_services(tmp_path / "data", retry_base_seconds=0.01, retry_max_attempts=2)
+    services = make_services(
+        tmp_path / "data",
+        retry_base_seconds=0.01,
+        retry_max_attempts=2,
+        fetch_allowed_networks="127.0.0.0/8,::1/128",
+    )
     yield services
     services.close()
 

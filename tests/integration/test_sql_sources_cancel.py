@@ -3,6 +3,7 @@ ends CANCELED long before the query would have finished (each query here runs 30
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from ingestd.control.services import Services
+from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.sql import extract
 from ingestd.domain.datasets import DATASET_TABLES, mapping_from_column_mapping
 from ingestd.domain.file_access import ProjectFiles
@@ -18,6 +20,9 @@ from ingestd.domain.states import RunState, UnitState
 from ingestd.errors import Canceled
 from tests.conftest import make_services
 from tests.integration.sql_runs import DAY, MARIADB, canceled_after, duckdb_file, mariadb
+
+LOCAL = EgressPolicy((ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")))
+"""The local test servers are on loopback, which the default egress policy refuses."""
 
 FINISHES_WELL_BEFORE = 20.0
 """Seconds: every slow query below runs at least 30 s when nobody cancels it."""
@@ -80,6 +85,7 @@ def test_a_cancel_stops_the_query_mid_way(
             tmp_path / "staged",
             ProjectFiles("test", (tmp_path,)),
             token,
+            LOCAL,
         )
     assert elapsed() < FINISHES_WELL_BEFORE
     assert raised.value.code == "CANCELED"
@@ -105,7 +111,9 @@ def test_a_canceled_token_runs_no_query(tmp_path: Path) -> None:
 
 @pytest.fixture
 def svc(tmp_path: Path) -> Iterator[Services]:
-    services = make_services(tmp_path / "data", lease_seconds=2)
+    services = make_services(
+        tmp_path / "data", lease_seconds=2, fetch_allowed_networks="127.0.0.0/8,::1/128"
+    )
     yield services
     services.close()
 

@@ -5,6 +5,7 @@ carries a secret of the connection."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import sys
 from pathlib import Path
@@ -12,11 +13,15 @@ from typing import Any
 
 import pytest
 
+from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.sql import extract
 from ingestd.domain.file_access import NO_FILES, ProjectFiles
 from ingestd.errors import ConnectionConfigError, FailureClass, UnitError
 from tests.integration.http_stub import http_stub
 from tests.integration.sql_runs import FAKESNOW_WARNINGS, fakesnow_server
+
+LOCAL = EgressPolicy((ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")))
+"""The stub servers listen on loopback, which the default egress policy refuses."""
 
 SECRET = "s3cr3t-value-never-shown"
 
@@ -43,6 +48,8 @@ def fail(kind: str, config: dict[str, Any], secrets: dict[str, Any], tmp_path: P
             "SELECT 1 AS x",
             tmp_path / "staged",
             ProjectFiles("test", (tmp_path,)),
+            None,
+            LOCAL,
         )
     error = raised.value
     assert SECRET not in str(error)
@@ -135,6 +142,7 @@ def test_snowflake_sql_errors_are_query_errors(tmp_path: Path) -> None:
             "SELECT nope FROM missing_table",
             tmp_path,
             NO_FILES,
+            egress=LOCAL,
         )
     error = raised.value
     assert (error.code, error.failure_class) == ("QUERY_ERROR", FailureClass.PERMANENT)

@@ -20,6 +20,7 @@ import pytest
 
 from ingestd.control.services import Services
 from ingestd.dataplane.contract import LoadRequest
+from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.sql import extract
 from ingestd.domain.mapping import identity_mapping
 from ingestd.domain.sources import ReadOptions
@@ -78,7 +79,7 @@ SNOWFLAKE_QUERY = (
 
 @pytest.fixture
 def svc(tmp_path: Path) -> Iterator[Services]:
-    services = make_services(tmp_path / "data")
+    services = make_services(tmp_path / "data", fetch_allowed_networks="127.0.0.0/8,::1/128")
     yield services
     services.close()
 
@@ -192,6 +193,7 @@ def _load(
         query,
         tmp_path / "staged",
         svc.file_access.for_project(svc.access.ensure_project("acme")),
+        egress=EgressPolicy(svc.settings.fetch_allowed_networks),
     )
     with duckdb.connect() as con:
         described = con.execute(f"DESCRIBE SELECT * FROM read_parquet('{staged.path}')").fetchall()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ingestd.dataplane.contract import CancelToken
+from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.sql import (
     athena,
     bigquery,
@@ -61,16 +62,27 @@ def extract(
     target_dir: Path,
     files: ProjectFiles,
     cancel: CancelToken | None = None,
+    egress: EgressPolicy | None = None,
 ) -> Extracted:
     """Run ``query`` (rendered for its day) on the connection and stage its whole result as
-    one file under ``target_dir``. Canceling ``cancel`` stops the query and raises CANCELED."""
+    one file under ``target_dir``. Canceling ``cancel`` stops the query and raises CANCELED.
+    The connection's host must pass ``egress`` (default: public addresses only)."""
     reader = READERS.get(kind)
     if reader is None:
         raise ConnectionConfigError(
             f"connection {connection_name!r} of kind {kind!r} cannot run queries",
             hint=f"query sources need a connection of kind {', '.join(sorted(SQL_KINDS))}",
         )
-    source = SourceQuery(kind, connection_name, config, secrets, query, files, cancel)
+    source = SourceQuery(
+        kind,
+        connection_name,
+        config,
+        secrets,
+        query,
+        files,
+        cancel,
+        egress if egress is not None else EgressPolicy(),
+    )
     target_dir.mkdir(parents=True, exist_ok=True)
     try:
         return reader(source, target_dir)

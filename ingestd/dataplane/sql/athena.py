@@ -121,6 +121,7 @@ def read(query: SourceQuery, target_dir: Path) -> Extracted:
         if value is not None:
             args[argument] = value
     if query.setting("endpoint_url"):
+        query.check_url(str(query.setting("endpoint_url")))
         args["endpoint_url"] = query.setting("endpoint_url")
     target = target_dir / "result.parquet"
     foreign = (

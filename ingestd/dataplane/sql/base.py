@@ -10,13 +10,16 @@ connection and, for failing SQL, the statement; no secret of the connection ever
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ingestd.dataplane.contract import CancelToken
+from ingestd.dataplane.egress import EgressPolicy
 from ingestd.domain.file_access import NO_FILES, ProjectFiles
 from ingestd.domain.sources import DataFormat
 from ingestd.errors import (
@@ -52,6 +55,37 @@ class SourceQuery:
     files: ProjectFiles = NO_FILES
     """The file policy of the unit's project: where ``database_file`` may point."""
     cancel: CancelToken | None = None
+    egress: EgressPolicy = field(default_factory=EgressPolicy)
+    """Which addresses the connection's host may resolve to (INGESTD_FETCH_ALLOWED_NETWORKS)."""
+
+    def checked_address(self, host: str, port: int) -> str:
+        """The address to connect to for ``host``: resolved once and checked against the
+        egress policy (FETCH_NOT_ALLOWED, Permanent, before any connection attempt, so a refusal
+        says nothing about the address's ports). A local socket path counts as loopback."""
+        if host.startswith(("/", "@")):
+            self.egress.check(
+                ipaddress.ip_address("127.0.0.1"), f"{host} (a local socket)", self._what
+            )
+            return host
+        return str(self.egress.resolve(host, port, self._what)[0])
+
+    def check_host(self, host: str, port: int) -> None:
+        """Refuse (FETCH_NOT_ALLOWED) a host outside the egress policy, for drivers that resolve
+        names themselves (Snowflake, Databricks, Synapse, Athena, BigQuery endpoints): the check
+        precedes any connection; the driver's own later resolution is not pinned."""
+        self.checked_address(host, port)
+
+    def check_url(self, url: str) -> None:
+        """``check_host`` for an endpoint URL (``https://host:port/...``)."""
+        parsed = urlsplit(url if "//" in url else f"https://{url}")
+        if not parsed.hostname:
+            raise ConnectionConfigError(f"{self.label} ({self.kind}): {url!r} is not a URL")
+        default = 80 if parsed.scheme == "http" else 443
+        self.check_host(parsed.hostname, parsed.port or default)
+
+    @property
+    def _what(self) -> str:
+        return f"connect {self.label} ({self.kind}) to"
 
     @property
     def statement(self) -> str:

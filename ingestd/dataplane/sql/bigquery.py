@@ -121,6 +121,8 @@ def read(query: SourceQuery, target_dir: Path) -> Extracted:
     except ImportError as exc:
         raise missing_driver("bigquery", "google-cloud-bigquery") from exc
     project = query.required("project", "the Google Cloud project that runs the query")
+    if query.setting("api_endpoint"):
+        query.check_url(str(query.setting("api_endpoint")))
     target = target_dir / "result.parquet"
     foreign = (
         api.GoogleAPICallError,

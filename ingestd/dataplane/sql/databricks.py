@@ -43,6 +43,8 @@ def _connect_args(query: SourceQuery) -> dict[str, Any]:
     # ``host`` and ``path`` are the names of Statsig's Databricks connection.
     host = query.setting("server_hostname") or query.setting("host")
     path = query.setting("http_path") or query.setting("path")
+    if host:
+        query.check_host(str(host), int(query.setting("port") or 443))
     args: dict[str, Any] = {
         "server_hostname": host or query.required("server_hostname", "the workspace host name"),
         "http_path": path or query.required("http_path", "the SQL warehouse's HTTP path"),

@@ -49,9 +49,13 @@ _BINARY_CHARSET = 63
 
 def _connect_args(query: SourceQuery, pymysql_module: Any) -> dict[str, Any]:
     ssl_ca = query.setting("ssl_ca")
+    port = int(query.setting("port", DEFAULT_PORT))
+    # Connect to the address the egress policy checked (never resolve the name again).
+    address = query.checked_address(str(query.setting("host", "localhost")), port)
+    where = {"unix_socket": address} if address.startswith(("/", "@")) else {"host": address}
     return {
-        "host": query.setting("host", "localhost"),
-        "port": int(query.setting("port", DEFAULT_PORT)),
+        **where,
+        "port": port,
         "user": query.setting("user"),
         "password": query.secret("password") or "",
         "database": query.setting("database") or query.setting("dbname"),

@@ -49,6 +49,16 @@ def _conninfo(query: SourceQuery) -> str:
     values: dict[str, Any] = {k: query.config[k] for k in _SETTINGS if k in query.config}
     values.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
     values.setdefault("host", "localhost")
+    # libpq connects to hostaddr (checked by the egress policy) and keeps host for TLS and
+    # verify-full; a list of hosts gets a list of addresses, each checked.
+    hosts = str(values["host"]).split(",")
+    ports = str(values.get("port", DEFAULT_PORT)).split(",")
+    addresses = []
+    for index, host in enumerate(hosts):
+        port = ports[index] if index < len(ports) else ports[-1]
+        addresses.append(query.checked_address(host.strip(), int(port or DEFAULT_PORT)))
+    if not any(a.startswith(("/", "@")) for a in addresses):
+        values["hostaddr"] = ",".join(addresses)
     if query.secret("password") is not None:
         values["password"] = query.secret("password")
     values["application_name"] = "ingestd"
@@ -103,8 +113,9 @@ def read(query: SourceQuery, target_dir: Path) -> Extracted:
     except ImportError as exc:
         raise missing_driver("postgres", "adbc-driver-postgresql") from exc
     target = target_dir / "result.parquet"
+    conninfo = _conninfo(query)  # refuses a host outside the egress policy, connecting nowhere
     try:
-        with dbapi.connect(_conninfo(query)) as conn, conn.cursor() as cursor:
+        with dbapi.connect(conninfo) as conn, conn.cursor() as cursor:
 
             def interrupt() -> None:
                 # the statement ended meanwhile

@@ -118,6 +118,8 @@ def read(query: SourceQuery, target_dir: Path) -> Extracted:
         raise missing_driver("snowflake", "snowflake-connector-python") from exc
     query.required("account", "the Snowflake account identifier")
     query.required("user", "the Snowflake user name")
+    if query.setting("host"):  # the default, <account>.snowflakecomputing.com, is public
+        query.check_host(str(query.setting("host")), int(query.setting("port") or 443))
     target = target_dir / "result.parquet"
     try:
         with snowflake.connector.connect(**_connect_args(query)) as conn:

@@ -55,6 +55,10 @@ def _connection_string(query: SourceQuery) -> str:
     def flag(key: str, default: bool) -> str:
         return "yes" if bool(query.setting(key, default)) else "no"
 
+    query.check_host(
+        str(query.required("host", "the server host name")),
+        int(query.setting("port", DEFAULT_PORT)),
+    )
     parts = {
         "Server": f"tcp:{query.required('host', 'the server host name')},"
         f"{int(query.setting('port', DEFAULT_PORT))}",

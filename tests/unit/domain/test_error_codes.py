@@ -32,6 +32,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "WRONG_FORMAT": ("BadRequest_NoRecordsOrWrongFormat", "BULK_LOAD_ERROR"),
     "CORRUPT_COMPRESSION": ("BadRequest_InvalidArchive", "BULK_LOAD_ERROR"),
     "EMPTY_ARCHIVE": ("BadRequest_EmptyArchive", "BULK_LOAD_ERROR"),
+    "DECOMPRESSION_LIMIT": ("BadRequest_FileTooLarge", "BULK_LOAD_ERROR"),
     "INVALID_ENCODING": ("BadRequest_UnexpectedCharacterInInputStream", "BULK_LOAD_ERROR"),
     "FIELD_TOO_LARGE": ("Stream_InputStreamTooLarge", "BULK_LOAD_ERROR"),
     "FORMAT_NOT_SUPPORTED": ("BadRequest_FormatNotSupported", "BULK_LOAD_ERROR"),
