@@ -178,18 +178,29 @@ class World:
             ),
         )
         keep("statsig runs", self.statsig("GET", "/console/v1/ingestion/runs", key))
-        keep("statsig status", self.statsig("GET", "/console/v1/ingestion/status", key, params=window))
+        keep(
+            "statsig status",
+            self.statsig("GET", "/console/v1/ingestion/status", key, params=window),
+        )
         keep(
             "statsig schedule",
-            self.statsig("GET", "/console/v1/ingestion/schedule", key, params={"dataset": "Events"}),
+            self.statsig(
+                "GET", "/console/v1/ingestion/schedule", key, params={"dataset": "Events"}
+            ),
         )
         for kind in ("file", "postgres", "databricks"):
             keep(
                 f"statsig connection {kind}",
                 self.statsig("GET", f"/console/v1/ingestion/connection/{kind}", key),
             )
-        keep("statsig count", self.statsig("GET", "/console/v1/ingestion/events/count", key, params=count))
-        keep("statsig delta", self.statsig("GET", "/console/v1/ingestion/events/delta", key, params=count))
+        keep(
+            "statsig count",
+            self.statsig("GET", "/console/v1/ingestion/events/count", key, params=count),
+        )
+        keep(
+            "statsig delta",
+            self.statsig("GET", "/console/v1/ingestion/events/delta", key, params=count),
+        )
         keep(
             "amperity workflows",
             self.amperity("GET", "/api/workflow/runs", key, tenant.name, params={"limit": 1000}),
@@ -248,9 +259,7 @@ def build_app(services: Services) -> FastAPI:
     rate (a 429 would make every cell pass for the wrong reason)."""
     app = FastAPI()
     app.include_router(statsig.build_router(services))
-    app.include_router(
-        amperity.build_router(services, limiter=RateLimiter([(1_000_000, 1.0)]))
-    )
+    app.include_router(amperity.build_router(services, limiter=RateLimiter([(1_000_000, 1.0)])))
     app.include_router(kusto.build_router(services))
     return app
 
@@ -288,7 +297,11 @@ def populate(world: World, tenant: Tenant, files: Path) -> None:
             f"{tag}-user2,{tag}-view,1767600001,/{tag}\n"
         )
     # Statsig: connections of several types, sources (same name ``orders`` in both), schedule.
-    _ok(world.statsig("POST", "/console/v1/ingestion/connection/file", key, body={"root": str(root)}))
+    _ok(
+        world.statsig(
+            "POST", "/console/v1/ingestion/connection/file", key, body={"root": str(root)}
+        )
+    )
     _ok(
         world.statsig(
             "POST",
@@ -308,7 +321,11 @@ def populate(world: World, tenant: Tenant, files: Path) -> None:
             "POST",
             "/console/v1/ingestion/connection/databricks",
             key,
-            body={"token": f"{tag}-token", "host": f"{tag.lower()}.databricks.example", "path": "/sql/1"},
+            body={
+                "token": f"{tag}-token",
+                "host": f"{tag.lower()}.databricks.example",
+                "path": "/sql/1",
+            },
         )
     )
     for name in ["orders", *(["beta_marker_only"] if beta else ["alpha_only"])]:
@@ -367,9 +384,9 @@ def populate(world: World, tenant: Tenant, files: Path) -> None:
     _ok(world.mgmt(f".create table T (name:string, n:long, {column}:string)", key))
     _ok(
         world.mgmt(
-            f".create table T ingestion csv mapping \"{'beta_marker_map' if beta else 'alpha_map'}\" "
-            "'[{\"column\":\"name\",\"Properties\":{\"Ordinal\":\"0\"}},"
-            "{\"column\":\"n\",\"Properties\":{\"Ordinal\":\"1\"}}]'",
+            f'.create table T ingestion csv mapping "{"beta_marker_map" if beta else "alpha_map"}" '
+            '\'[{"column":"name","Properties":{"Ordinal":"0"}},'
+            '{"column":"n","Properties":{"Ordinal":"1"}}]\'',
             key,
         )
     )

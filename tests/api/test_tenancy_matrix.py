@@ -20,7 +20,16 @@ from httpx2 import Response
 
 from ingestd.api.app import create_app
 from ingestd.control.access import KeyKind, Permission
-from tests.api.tenancy_world import DAYS, MAPPING, Tenant, World, leaked, make_world
+from tests.api.tenancy_world import (
+    DAYS,
+    MAPPING,
+    MARKER,
+    Tenant,
+    World,
+    _stable,
+    leaked,
+    make_world,
+)
 from tests.conftest import make_services
 
 NOT_TENANT_ROUTES = frozenset(
@@ -107,7 +116,11 @@ def _cells() -> list[Cell]:
             src,
             "delete source beta_marker_only",
             conf,
-            _st("DELETE", src, params={"type": "file", "dataset": "Events", "source_name": "beta_marker_only"}),
+            _st(
+                "DELETE",
+                src,
+                params={"type": "file", "dataset": "Events", "source_name": "beta_marker_only"},
+            ),
             True,
         )
     )
@@ -135,14 +148,25 @@ def _cells() -> list[Cell]:
         return call
 
     c += [
-        Cell("GET", "/console/v1/ingestion/runs", "list runs", read, _st("GET", f"{src}/runs"), False),
-        Cell("GET", "/console/v1/ingestion/runs/{run_id}", "read run", read, run_of("statsig_run"), True),
+        Cell(
+            "GET", "/console/v1/ingestion/runs", "list runs", read, _st("GET", f"{src}/runs"), False
+        ),
+        Cell(
+            "GET",
+            "/console/v1/ingestion/runs/{run_id}",
+            "read run",
+            read,
+            run_of("statsig_run"),
+            True,
+        ),
         Cell(
             "GET",
             "/console/v1/ingestion/status",
             "list status",
             read,
-            _st("GET", f"{src}/status", params={"startDate": "2026-01-01", "endDate": "2026-01-31"}),
+            _st(
+                "GET", f"{src}/status", params={"startDate": "2026-01-01", "endDate": "2026-01-31"}
+            ),
             False,
         ),
         Cell(
@@ -166,7 +190,9 @@ def _cells() -> list[Cell]:
             "/v1/mark_data_ready_dwh",
             "mark data ready",
             ingest,
-            _st("POST", "/v1/mark_data_ready_dwh", body={"type": "events", "datestamps": [DAYS[0]]}),
+            _st(
+                "POST", "/v1/mark_data_ready_dwh", body={"type": "events", "datestamps": [DAYS[0]]}
+            ),
             False,
         ),
         Cell(
@@ -189,7 +215,13 @@ def _cells() -> list[Cell]:
             _st(
                 "POST",
                 f"{src}/connection/postgres",
-                body={"host": "h.example", "port": 5432, "database": "d", "user": "u", "password": "p"},
+                body={
+                    "host": "h.example",
+                    "port": 5432,
+                    "database": "d",
+                    "user": "u",
+                    "password": "p",
+                },
             ),
             False,
         ),
@@ -206,7 +238,11 @@ def _cells() -> list[Cell]:
             "/console/v1/ingestion/events/count",
             "event count",
             read,
-            _st("GET", f"{src}/events/count", params={"start_date": "2026-01-01", "end_date": "2026-01-31"}),
+            _st(
+                "GET",
+                f"{src}/events/count",
+                params={"start_date": "2026-01-01", "end_date": "2026-01-31"},
+            ),
             False,
         ),
         Cell(
@@ -214,7 +250,11 @@ def _cells() -> list[Cell]:
             "/console/v1/ingestion/events/delta",
             "event delta",
             read,
-            _st("GET", f"{src}/events/delta", params={"start_date": "2026-01-01", "end_date": "2026-01-31"}),
+            _st(
+                "GET",
+                f"{src}/events/delta",
+                params={"start_date": "2026-01-01", "end_date": "2026-01-31"},
+            ),
             False,
         ),
         # Destructive ones last: alpha's own same-named resources go away with them.
@@ -232,17 +272,21 @@ def _cells() -> list[Cell]:
     def am(method: str, path_of: Callable[[Tenant], str], **kw: object) -> Call:
         def call(w: World, key: str | None, tenant: str, target: Tenant) -> Response:
             body = kw.get("body")
-            if callable(body):
-                kw2 = {**kw, "body": body(target)}
-            else:
-                kw2 = kw
+            kw2 = {**kw, "body": body(target)} if callable(body) else kw
             return w.amperity(method, path_of(target), key, tenant, **kw2)  # type: ignore[arg-type]
 
         return call
 
     window = {"created_from": "2020-01-01T00:00:00Z", "created_to": "2020-01-07T00:00:00Z"}
     c += [
-        Cell("GET", "/api/ingest/jobs", "list jobs", read, am("GET", lambda t: "/api/ingest/jobs", params=window), False),
+        Cell(
+            "GET",
+            "/api/ingest/jobs",
+            "list jobs",
+            read,
+            am("GET", lambda t: "/api/ingest/jobs", params=window),
+            False,
+        ),
         Cell(
             "GET",
             "/api/ingest/jobs/{job_id:amperity_any}",
@@ -264,7 +308,11 @@ def _cells() -> list[Cell]:
             "/api/workflow/runs/{workflow_id:amperity_any}",
             "read workflow",
             read,
-            am("GET", lambda t: f"/api/workflow/runs/{t.ids['workflow']}", params={"view": "verbose"}),
+            am(
+                "GET",
+                lambda t: f"/api/workflow/runs/{t.ids['workflow']}",
+                params={"view": "verbose"},
+            ),
             True,
         ),
         Cell(
@@ -275,7 +323,10 @@ def _cells() -> list[Cell]:
             am(
                 "POST",
                 lambda t: "/api/workflow/runs",
-                body=lambda t: {"config_id": f"df-{t.ids['orders_source_id']}", "range_from": "2026-01-05T00:00:00Z"},
+                body=lambda t: {
+                    "config_id": f"df-{t.ids['orders_source_id']}",
+                    "range_from": "2026-01-05T00:00:00Z",
+                },
             ),
             True,
         ),
@@ -335,7 +386,11 @@ def _cells() -> list[Cell]:
             "/v1/rest/ingestion/queued/{database}/{table}/{operation_id}",
             "operation status",
             read,
-            ku("GET", lambda t: f"/v1/rest/ingestion/queued/db/T/{t.ids['kusto_op']}", params={"details": "true"}),
+            ku(
+                "GET",
+                lambda t: f"/v1/rest/ingestion/queued/db/T/{t.ids['kusto_op']}",
+                params={"details": "true"},
+            ),
             True,
         ),
         Cell(
@@ -355,9 +410,23 @@ def _cells() -> list[Cell]:
             False,
         ),
         Cell(*mgmt, ".show tables", read, mg(lambda t: ".show tables"), False),
-        Cell(*mgmt, ".show table schema", read, mg(lambda t: ".show table T schema as json"), False),
-        Cell(*mgmt, ".show table BetaMarkerOnly schema", read, mg(lambda t: ".show table BetaMarkerOnly cslschema"), True),
-        Cell(*mgmt, ".show mappings", read, mg(lambda t: ".show table T ingestion csv mappings"), False),
+        Cell(
+            *mgmt, ".show table schema", read, mg(lambda t: ".show table T schema as json"), False
+        ),
+        Cell(
+            *mgmt,
+            ".show table BetaMarkerOnly schema",
+            read,
+            mg(lambda t: ".show table BetaMarkerOnly cslschema"),
+            True,
+        ),
+        Cell(
+            *mgmt,
+            ".show mappings",
+            read,
+            mg(lambda t: ".show table T ingestion csv mappings"),
+            False,
+        ),
         Cell(
             *mgmt,
             ".show queued ingestion operations",
@@ -372,14 +441,22 @@ def _cells() -> list[Cell]:
             mg(lambda t: f".cancel queued ingestion operation '{t.ids['pending_op']}'"),
             True,
         ),
-        Cell(*mgmt, ".create-merge table T", conf, mg(lambda t: ".create-merge table T (alpha_extra:string)"), False),
+        Cell(
+            *mgmt,
+            ".create-merge table T",
+            conf,
+            mg(lambda t: ".create-merge table T (alpha_extra:string)"),
+            False,
+        ),
         Cell(
             *mgmt,
             ".create-or-alter mapping on T",
             conf,
             mg(
-                lambda t: '.create-or-alter table T ingestion csv mapping "beta_marker_map" '
-                "'[{\"column\":\"name\",\"Properties\":{\"Ordinal\":\"1\"}}]'"
+                lambda t: (
+                    '.create-or-alter table T ingestion csv mapping "beta_marker_map" '
+                    '\'[{"column":"name","Properties":{"Ordinal":"1"}}]\''
+                )
             ),
             False,
         ),
@@ -408,7 +485,10 @@ def _blob(w: World) -> str:
 
 def _queue(table: str) -> Call:
     def call(w: World, key: str | None, tenant: str, target: Tenant) -> Response:
-        body = {"blobs": [{"url": _blob(w)}], "properties": {"enableTracking": True, "format": "csv"}}
+        body = {
+            "blobs": [{"url": _blob(w)}],
+            "properties": {"enableTracking": True, "format": "csv"},
+        }
         return w.kusto("POST", f"/v1/rest/ingestion/queued/db/{table}", key, body=body)
 
     return call
@@ -430,12 +510,12 @@ def _token(w: World, key: str | None, tenant: str, target: Tenant) -> Response:
     tenant header names ``tenant``. No key: no credentials."""
     form = {"grant_type": "client_credentials"}
     if key is not None:
-        kind = next((k for k, v in w.alpha.keys.items() if v == key), KeyKind.READ)
-        client = w.clients[kind]
-        form |= {"client_id": client.client_id, "client_secret": client.client_secret}
-    return w.client.post(
-        "/api/v0/oauth2/token", data=form, headers={"amperity-tenant": tenant}
-    )
+        kind = next((k for k, v in w.alpha.keys.items() if v == key), None)
+        client = w.clients[kind or KeyKind.READ]
+        # Any other key stands for a wrong secret of a real client.
+        secret = client.client_secret if kind is not None else key
+        form |= {"client_id": client.client_id, "client_secret": secret}
+    return w.client.post("/api/v0/oauth2/token", data=form, headers={"amperity-tenant": tenant})
 
 
 CELLS = _cells()
@@ -497,7 +577,9 @@ def test_alpha_keys_read_and_change_nothing_of_beta(world: World) -> None:
         for kind in ALPHA_KINDS:
             key = world.alpha.keys[kind]
             response = cell.call(world, key, "alpha", world.beta)
-            sent = json.dumps(str(response.request.url)) + (response.request.content or b"").decode()
+            sent = (
+                json.dumps(str(response.request.url)) + (response.request.content or b"").decode()
+            )
             found = leaked(response, sent)
             if found:
                 failures.append(f"{cell.label} [{kind}]: beta's {found} in {response.text[:300]}")
@@ -527,3 +609,193 @@ def _diff(before: dict[str, object], after: dict[str, object]) -> str:
             if b.get(k) != a.get(k):
                 out.append(f"{part}/{k}: {str(b.get(k))[:200]} -> {str(a.get(k))[:200]}")
     return "; ".join(out)
+
+
+REFUSED = frozenset({401, 403})
+
+
+def test_key_kinds_within_a_project(world: World) -> None:
+    """Read keys change nothing, ingest keys may not configure: every cell whose permission a
+    kind lacks is refused (401/403) and leaves the project as it was."""
+    failures: list[str] = []
+    for kind in (KeyKind.READ, KeyKind.INGEST):
+        for cell in CELLS:
+            if kind_may(kind, cell) or cell.path == "/api/v0/oauth2/token":
+                continue
+            before = world.metadata_of(world.alpha)
+            response = cell.call(world, world.alpha.keys[kind], "alpha", world.alpha)
+            if response.status_code not in REFUSED:
+                failures.append(
+                    f"{cell.label} [{kind}]: {response.status_code} {response.text[:200]}"
+                )
+            if world.metadata_of(world.alpha) != before:
+                failures.append(f"{cell.label} [{kind}]: alpha's metadata changed")
+    assert not failures, "\n".join(failures)
+
+
+def test_ingest_and_read_keys_may_do_what_they_are_granted(world: World) -> None:
+    """The other half: a kind is not refused what it is granted (else the refusals above
+    would prove nothing)."""
+    failures: list[str] = []
+    for kind in (KeyKind.READ, KeyKind.INGEST):
+        for cell in CELLS:
+            if not kind_may(kind, cell) or cell.path == "/api/v0/oauth2/token":
+                continue
+            response = cell.call(world, world.alpha.keys[kind], "alpha", world.alpha)
+            if response.status_code in REFUSED:
+                failures.append(
+                    f"{cell.label} [{kind}]: {response.status_code} {response.text[:200]}"
+                )
+    assert not failures, "\n".join(failures)
+
+
+def test_bad_credentials_get_nothing(world: World) -> None:
+    """No key, a malformed key, a revoked key, beta's key under tenant alpha and alpha's key
+    under tenant beta: 401 on every cell, and neither project changes."""
+    bad: list[tuple[str, str | None, str]] = [
+        ("no key", None, "alpha"),
+        ("malformed key", "console-not-a-real-key", "alpha"),
+        ("revoked alpha key", world.alpha.revoked_key, "alpha"),
+        ("revoked beta key", world.beta.revoked_key, "beta"),
+        ("alpha console key, tenant beta", world.alpha.keys[KeyKind.CONSOLE], "beta"),
+    ]
+    failures: list[str] = []
+    before = (world.metadata_of(world.alpha), world.metadata_of(world.beta))
+    for label, key, tenant in bad:
+        for cell in CELLS:
+            dialect = _dialect(cell)
+            if (
+                tenant == "beta"
+                and key == world.alpha.keys[KeyKind.CONSOLE]
+                and dialect != "amperity"
+            ):
+                continue  # only Amperity has a tenant header
+            if (
+                cell.path == "/api/v0/oauth2/token"
+                and key is not None
+                and label.startswith("revoked")
+            ):
+                continue  # the grant takes client credentials, not keys
+            response = cell.call(world, key, tenant, world.beta)
+            if response.status_code != 401 and not (
+                cell.path == "/api/v0/oauth2/token" and response.status_code == 400 and key is None
+            ):
+                failures.append(
+                    f"{cell.label} [{label}]: {response.status_code} {response.text[:200]}"
+                )
+            found = leaked(response, str(response.request.url))
+            if found:
+                failures.append(f"{cell.label} [{label}]: beta's {found}")
+    after = (world.metadata_of(world.alpha), world.metadata_of(world.beta))
+    if before != after:
+        failures.append("a refused call changed a project's metadata")
+    assert not failures, "\n".join(failures)
+
+
+def test_same_names_change_only_their_own_project(world: World) -> None:
+    """Alpha acts on its resources named like beta's: beta's stay as they were."""
+    key = world.alpha.keys[KeyKind.CONSOLE]
+    before = world.state_of(world.beta)
+    deleted = world.statsig(
+        "DELETE",
+        "/console/v1/ingestion",
+        key,
+        params={"type": "file", "dataset": "Events", "source_name": "orders"},
+    )
+    assert deleted.status_code == 200, deleted.text
+    dropped = world.statsig("DELETE", "/console/v1/ingestion/connection/postgres", key)
+    assert dropped.status_code == 200, dropped.text
+    cancelled = world.mgmt(
+        f".cancel queued ingestion operation '{world.alpha.ids['pending_op']}'", key
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    stopped = world.amperity(
+        "POST", f"/api/workflow/runs/{world.alpha.ids['pending_workflow']}/stop", key, "alpha"
+    )
+    assert stopped.status_code == 200, stopped.text
+    assert world.state_of(world.beta) == before, _diff(before, world.state_of(world.beta))
+    beta_orders = world.statsig(
+        "GET",
+        "/console/v1/ingestion",
+        world.beta.keys[KeyKind.CONSOLE],
+        params={"type": "file", "dataset": "Events", "source_name": "orders"},
+    )
+    assert beta_orders.status_code == 200 and "orders" in beta_orders.text
+
+
+def test_destination_rows_are_per_project(tmp_path: Path) -> None:
+    """Data level (task A makes destination rows project-scoped): each project's loads of the
+    same Statsig dataset, Kusto table and Amperity stream land in its own rows, and alpha's
+    reloads do not replace or show beta's."""
+    services = make_services(
+        tmp_path / "data",
+        retry_base_seconds=0.01,
+        statsig_mutations_per_10s=1_000_000,
+        statsig_mutations_per_15m=1_000_000,
+    )
+    try:
+        for world in make_world(services):
+            beta_key, alpha_key = (
+                world.beta.keys[KeyKind.CONSOLE],
+                world.alpha.keys[KeyKind.CONSOLE],
+            )
+            world.drain()
+            count = {"start_date": "2026-01-01", "end_date": "2026-01-31"}
+            beta_counts = world.statsig(
+                "GET", "/console/v1/ingestion/events/count", beta_key, params=count
+            )
+            alpha_counts = world.statsig(
+                "GET", "/console/v1/ingestion/events/count", alpha_key, params=count
+            )
+            failures: list[str] = []
+            if leaked(alpha_counts):
+                failures.append(
+                    f"alpha's event count shows beta's events: {alpha_counts.text[:300]}"
+                )
+            if MARKER_EVENT not in beta_counts.text:
+                failures.append(f"beta's event count lost beta's events: {beta_counts.text[:300]}")
+            # Alpha reloads dataset Events: beta's rows stay.
+            _ = world.statsig(
+                "POST",
+                "/console/v1/ingestion/backfill",
+                alpha_key,
+                body={
+                    "type": "file",
+                    "dataset": "Events",
+                    "datestamp_start": DAYS[0],
+                    "datestamp_end": DAYS[1],
+                },
+            )
+            world.drain()
+            again = world.statsig(
+                "GET", "/console/v1/ingestion/events/count", beta_key, params=count
+            )
+            if _stable(again) != _stable(beta_counts):
+                failures.append(f"alpha's backfill changed beta's counts: {again.text[:300]}")
+            # Kusto db.T: each project sees only its rows (the blob rows are loaded per project).
+            for tenant, other in ((world.alpha, "beta"), (world.beta, "alpha")):
+                status = world.kusto(
+                    "GET",
+                    f"/v1/rest/ingestion/queued/db/T/{tenant.ids['kusto_op']}",
+                    tenant.keys[KeyKind.CONSOLE],
+                    params={"details": "true"},
+                )
+                if status.status_code != 200 or other in status.text.replace(tenant.name, ""):
+                    failures.append(
+                        f"{tenant.name}'s db.T operation: {status.status_code} {status.text[:200]}"
+                    )
+            names = world.services.warehouse.query(
+                "SELECT table_schema, table_name FROM information_schema.tables ORDER BY 1, 2"
+            )
+            t_tables = [n for n in names if n[1] in ("T", "signups", "events")]
+            for schema, table in t_tables:
+                rows = world.services.warehouse.query(f'SELECT * FROM "{schema}"."{table}"')
+                text = repr(rows)
+                if "alpha" in text and MARKER in text:
+                    failures.append(f"{schema}.{table} holds rows of both projects")
+            assert not failures, "\n".join(failures)
+    finally:
+        services.close()
+
+
+MARKER_EVENT = "BETA-MARKER-click"
