@@ -739,6 +739,8 @@ def test_destination_rows_are_per_project(tmp_path: Path) -> None:
                 world.beta.keys[KeyKind.CONSOLE],
                 world.alpha.keys[KeyKind.CONSOLE],
             )
+            for tenant in (world.alpha, world.beta):
+                world.services.streams.flush(tenant.project_id, "signups")
             world.drain()
             count = {"start_date": "2026-01-01", "end_date": "2026-01-31"}
             beta_counts = world.statsig(
@@ -787,12 +789,17 @@ def test_destination_rows_are_per_project(tmp_path: Path) -> None:
             names = world.services.warehouse.query(
                 "SELECT table_schema, table_name FROM information_schema.tables ORDER BY 1, 2"
             )
-            t_tables = [n for n in names if n[1] in ("T", "signups", "events")]
-            for schema, table in t_tables:
-                rows = world.services.warehouse.query(f'SELECT * FROM "{schema}"."{table}"')
-                text = repr(rows)
+            everything = ""
+            for schema, table in names:
+                text = repr(world.services.warehouse.query(f'SELECT * FROM "{schema}"."{table}"'))
+                everything += text
                 if "alpha" in text and MARKER in text:
-                    failures.append(f"{schema}.{table} holds rows of both projects")
+                    failures.append(f"warehouse table {schema}.{table} holds rows of both projects")
+            # Stream ``signups`` upserts by id into crm.signups in both projects, same id 1:
+            # each project's record must survive the other's load.
+            for record in ("alpha-signup", f"{MARKER}-signup"):
+                if record not in everything:
+                    failures.append(f"record {record!r} of stream signups was lost (overwritten?)")
             assert not failures, "\n".join(failures)
     finally:
         services.close()
