@@ -786,6 +786,25 @@ def test_destination_rows_are_per_project(tmp_path: Path) -> None:
                     failures.append(
                         f"{tenant.name}'s db.T operation: {status.status_code} {status.text[:200]}"
                     )
+            # Kusto ingestIfNotExists: beta's ``ingest-by`` tag on db.T must not skip alpha's
+            # ingestion into its own db.T (nor tell alpha that beta used the tag).
+            blob = world.services.settings.data_dir / "files" / "alpha" / "kusto" / "iine.csv"
+            blob.write_text("alpha-iine-row,5,alpha\n")
+            queued = world.kusto(
+                "POST",
+                "/v1/rest/ingestion/queued/db/T",
+                alpha_key,
+                body={
+                    "blobs": [{"url": blob.as_uri()}],
+                    "properties": {
+                        "enableTracking": True,
+                        "format": "csv",
+                        "ingestIfNotExists": [f"{MARKER}-tag"],
+                    },
+                },
+            )
+            assert queued.status_code == 200, queued.text
+            world.drain()
             names = world.services.warehouse.query(
                 "SELECT table_schema, table_name FROM information_schema.tables ORDER BY 1, 2"
             )
@@ -800,6 +819,11 @@ def test_destination_rows_are_per_project(tmp_path: Path) -> None:
             for record in ("alpha-signup", f"{MARKER}-signup"):
                 if record not in everything:
                     failures.append(f"record {record!r} of stream signups was lost (overwritten?)")
+            if "alpha-iine-row" not in everything:
+                failures.append(
+                    "alpha's ingestion into its db.T was skipped by beta's ingest-by tag "
+                    "(ingestIfNotExists sees the other project's tags)"
+                )
             assert not failures, "\n".join(failures)
     finally:
         services.close()
