@@ -837,3 +837,20 @@ def test_destination_rows_are_per_project(tmp_path: Path) -> None:
 
 
 MARKER_EVENT = "BETA-MARKER-click"
+
+
+def test_the_planted_markers_are_visible_to_their_own_project(world: World) -> None:
+    """The leak checks can fire: beta's own key reads beta's markers through the same cells,
+    and beta's snapshot holds rows of every kind of resource the matrix protects."""
+    key = world.beta.keys[KeyKind.CONSOLE]
+    seen = [
+        cell.label
+        for cell in CELLS
+        if cell.needs is Permission.READ and leaked(cell.call(world, key, "beta", world.beta))
+    ]
+    for expected in ("read source beta_marker_only", "read postgres connection", ".show mappings"):
+        assert expected in seen, seen
+    assert len(seen) >= 7, seen
+    metadata = world.metadata_of(world.beta)
+    for table in ("connections", "sources", "runs", "api_keys"):
+        assert metadata.get(table), f"beta has no {table} rows: {sorted(metadata)}"
