@@ -276,7 +276,7 @@ def _cells() -> list[Cell]:
         def call(w: World, key: str | None, tenant: str, target: Tenant) -> Response:
             body = kw.get("body")
             kw2 = {**kw, "body": body(target)} if callable(body) else kw
-            return w.amperity(method, path_of(target), key, tenant, **kw2)  # type: ignore[arg-type]
+            return w.amperity(method, path_of(target), key, tenant, **kw2)
 
         return call
 
