@@ -702,7 +702,27 @@ def test_bad_credentials_get_nothing(world: World) -> None:
 def test_same_names_change_only_their_own_project(world: World) -> None:
     """Alpha acts on its resources named like beta's: beta's stay as they were."""
     key = world.alpha.keys[KeyKind.CONSOLE]
+    backfill = {
+        "type": "file",
+        "dataset": "Events",
+        "datestamp_start": DAYS[1],
+        "datestamp_end": DAYS[1],
+        "source": "orders",
+    }
+    shared = {"Idempotency-Key": "shared-idempotency-key"}
+    beta_run = world.client.post(
+        "/console/v1/ingestion/backfill",
+        json=backfill,
+        headers={"STATSIG-API-KEY": world.beta.keys[KeyKind.CONSOLE], **shared},
+    )
+    assert beta_run.status_code == 200, beta_run.text
     before = world.state_of(world.beta)
+    # The same Idempotency-Key in alpha is alpha's own: a new run, not beta's stored answer.
+    alpha_run = world.client.post(
+        "/console/v1/ingestion/backfill", json=backfill, headers={"STATSIG-API-KEY": key, **shared}
+    )
+    assert alpha_run.status_code == 200, alpha_run.text
+    assert alpha_run.json()["data"]["runID"] != beta_run.json()["data"]["runID"]
     deleted = world.statsig(
         "DELETE",
         "/console/v1/ingestion",
