@@ -750,6 +750,12 @@ def test_same_names_change_only_their_own_project(world: World) -> None:
     assert beta_orders.status_code == 200 and "orders" in beta_orders.text
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue #11 part 1 (data per project) is not built yet: destination tables, the "
+    "ledger, the quarantine and ingest-by tags are still shared between projects; strict, so "
+    "this fails the suite the day they are isolated and the mark must go",
+)
 def test_destination_rows_are_per_project(tmp_path: Path) -> None:
     """Data level (task A makes destination rows project-scoped): each project's loads of the
     same Statsig dataset, Kusto table and Amperity stream land in its own rows, and alpha's

@@ -19,6 +19,7 @@ from ingestd.control.services import Services
 from ingestd.dataplane.sql import duckdb_file, sqlite_file
 from ingestd.dataplane.sql.base import SourceQuery
 from ingestd.domain.datasets import DATASET_TABLES
+from ingestd.domain.file_access import ProjectFiles
 from ingestd.domain.states import UnitState
 from ingestd.errors import ConnectionConfigError, QueryError
 from tests.conftest import make_services
@@ -239,20 +240,14 @@ def test_an_escape_fails_the_unit_permanently(tmp_path: Path) -> None:
 
 @pytest.fixture
 def svc_with_data_dir_root(tmp_path: Path) -> Iterator[Services]:
-    """A misconfigured deployment whose file roots include the data directory itself."""
-    data = tmp_path / "data"
-    services = make_services(
-        data, retry_base_seconds=0.01, retry_max_attempts=1, file_roots=(data,)
-    )
+    """Services whose test policy (below) makes the whole data directory a root: ingestd's own
+    files must stay refused even then (a grant like that is refused at start; the policy is
+    built by hand to show the forbidden list holds on its own)."""
+    services = make_services(tmp_path / "data", retry_base_seconds=0.01, retry_max_attempts=1)
     yield services
     services.close()
 
 
-@pytest.mark.xfail(
-    reason="needs the per-project file-root policy of task C (database_file refusing "
-    "ingestd's own files); this branch does not change path resolution",
-    strict=False,
-)
 @pytest.mark.parametrize(
     ("kind", "name"), [("sqlite", "metadata.sqlite"), ("duckdb", "warehouse.duckdb")]
 )
@@ -260,13 +255,16 @@ def test_a_source_on_ingestds_own_files_is_refused(
     svc_with_data_dir_root: Services, staging: Path, kind: str, name: str
 ) -> None:
     svc = svc_with_data_dir_root
-    svc.access.ensure_project("acme")
+    project_id = svc.access.ensure_project("acme")
     svc.warehouse.query("SELECT 1")  # the warehouse file exists once used
+    whole_data_dir = ProjectFiles(
+        "acme",
+        (svc.settings.data_dir.resolve(),),
+        svc.file_access.for_project(project_id).forbidden,
+    )
     own = svc.settings.data_dir / name
     assert own.is_file()
     reader = sqlite_file.read if kind == "sqlite" else duckdb_file.read
-    query = SourceQuery(
-        kind, "db", {"path": str(own)}, {}, "SELECT 1", svc.settings.allowed_file_roots
-    )
+    query = SourceQuery(kind, "db", {"path": str(own)}, {}, "SELECT 1", whole_data_dir)
     with pytest.raises(ConnectionConfigError):
         reader(query, staging)
