@@ -33,7 +33,7 @@ def write_events(path: Path, rows: int, *, bad: int = 0, start: int = 1_709_251_
 
 def add_source(services: Services, project: str = "acme") -> int:
     project_id = services.access.ensure_project(project)
-    root = services.settings.data_dir / "files"
+    root = services.settings.data_dir / "files" / project
     services.catalog.create_table(project_id, DATASET_TABLES["events"], merge=True)
     services.catalog.create_connection(project_id, "files", "file", {"root": str(root)})
     services.catalog.create_source(
@@ -55,7 +55,7 @@ def drain(services: Services) -> None:
 
 def test_a_backfill_loads_each_day_with_exact_counts(services: Services) -> None:
     project_id = add_source(services)
-    files = services.settings.data_dir / "files" / "events"
+    files = services.settings.data_dir / "files" / "acme" / "events"
     write_events(files / DAY.isoformat() / "a.csv", 100, bad=2)
     write_events(files / DAY.isoformat() / "b.csv", 50, start=1_800_000_000)
     write_events(files / (DAY + timedelta(days=1)).isoformat() / "a.csv", 10)
@@ -84,7 +84,9 @@ def test_a_backfill_loads_each_day_with_exact_counts(services: Services) -> None
 
 def test_rerunning_a_day_replaces_it_instead_of_duplicating(services: Services) -> None:
     project_id = add_source(services)
-    write_events(services.settings.data_dir / "files" / "events" / DAY.isoformat() / "a.csv", 40)
+    write_events(
+        services.settings.data_dir / "files" / "acme" / "events" / DAY.isoformat() / "a.csv", 40
+    )
     for _ in range(3):
         services.runs.start_source_run(project_id, ["events"], [DAY], trigger="backfill")
         drain(services)
@@ -105,7 +107,7 @@ def test_a_missing_day_fails_permanently_without_retry(services: Services) -> No
 
 def test_an_empty_day_succeeds_as_empty(services: Services) -> None:
     project_id = add_source(services)
-    path = services.settings.data_dir / "files" / "events" / DAY.isoformat() / "a.csv"
+    path = services.settings.data_dir / "files" / "acme" / "events" / DAY.isoformat() / "a.csv"
     path.parent.mkdir(parents=True)
     path.write_text("user,event,ts\n")
     run = services.runs.start_source_run(project_id, ["events"], [DAY], trigger="manual")
@@ -119,7 +121,7 @@ def test_the_pool_runs_units_in_parallel_threads(services: Services) -> None:
     days = [DAY + timedelta(days=i) for i in range(6)]
     for day in days:
         write_events(
-            services.settings.data_dir / "files" / "events" / day.isoformat() / "a.csv", 20
+            services.settings.data_dir / "files" / "acme" / "events" / day.isoformat() / "a.csv", 20
         )
     run = services.runs.start_source_run(project_id, ["events"], days, trigger="backfill")
     pool = services.pool(workers=3)
@@ -159,7 +161,7 @@ def test_a_unit_killed_mid_load_is_picked_up_again_and_loaded_once(tmp_path: Pat
     data_dir = tmp_path / "data"
     services = make_services(data_dir, lease_seconds=1)
     project_id = add_source(services)
-    write_events(data_dir / "files" / "events" / DAY.isoformat() / "a.csv", 200_000, bad=3)
+    write_events(data_dir / "files" / "acme" / "events" / DAY.isoformat() / "a.csv", 200_000, bad=3)
     run = services.runs.start_source_run(project_id, ["events"], [DAY], trigger="manual")
     services.close()  # the child process must own the DuckDB file
 
@@ -200,7 +202,9 @@ def test_canceling_stops_a_running_unit_before_it_commits(
     from ingestd.dataplane import pipeline
 
     project_id = add_source(services)
-    write_events(services.settings.data_dir / "files" / "events" / DAY.isoformat() / "a.csv", 500)
+    write_events(
+        services.settings.data_dir / "files" / "acme" / "events" / DAY.isoformat() / "a.csv", 500
+    )
     original = pipeline._Load._commit
 
     def commit_after_cancel(self: pipeline._Load, *args: object) -> None:

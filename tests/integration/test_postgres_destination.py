@@ -100,7 +100,7 @@ def _replay_scenario(services: Services) -> dict[str, Any]:
         (Column("id", ColumnType.INT64, nullable=False), Column("amount", ColumnType.INT64)),
     )
     services.catalog.create_table(project_id, orders)
-    folder = services.settings.data_dir / "files" / "orders"
+    folder = services.settings.data_dir / "files" / "acme" / "orders"
     folder.mkdir(parents=True)
     (folder / f"{DAY}.csv").write_text('id,amount\n1,10\n2,10.5\n3,7\n4,x\n5,"a,b\n')
     services.catalog.create_connection(project_id, "in", "file", {"root": str(folder)})
@@ -176,7 +176,7 @@ def _json(text: str) -> Any:
 def test_event_counts_and_tags_read_postgresql(pg_services: Services) -> None:
     services = pg_services
     project_id = services.access.ensure_project("acme")
-    root = services.settings.data_dir / "files"
+    root = services.settings.data_dir / "files" / "acme"
     services.catalog.create_table(project_id, DATASET_TABLES["events"], merge=True)
     services.catalog.create_connection(project_id, "files", "file", {"root": str(root)})
     services.catalog.create_source(

@@ -25,7 +25,7 @@ def test_replay_after_a_mapping_fix_moves_rows_from_errors_to_inserted(services:
         (Column("id", ColumnType.INT64, nullable=False), Column("amount", ColumnType.INT64)),
     )
     services.catalog.create_table(project_id, orders)
-    folder = services.settings.data_dir / "files" / "orders"
+    folder = services.settings.data_dir / "files" / "acme" / "orders"
     folder.mkdir(parents=True)
     (folder / f"{DAY}.csv").write_text('id,amount\n1,10\n2,10.5\n3,7\n4,x\n5,"a,b\n')
     services.catalog.create_connection(project_id, "in", "file", {"root": str(folder)})

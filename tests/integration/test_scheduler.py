@@ -37,7 +37,7 @@ def test_several_processes_ticking_at_once_create_one_run(
     second = make_services(tmp_path / "b", database_url)
     project_id = first.access.ensure_project("acme")
     first.catalog.create_connection(
-        project_id, "file", "file", {"root": str(first.settings.data_dir / "files")}
+        project_id, "file", "file", {"root": str(first.settings.data_dir / "files" / "acme")}
     )
     first.datasets.create(
         project_id,

@@ -71,7 +71,9 @@ def _sqlite_db(root: Path) -> Path:
 
 
 def _query(kind: str, database: Path, sql: str, root: Path) -> SourceQuery:
-    return SourceQuery(kind, "db", {"path": str(database)}, {}, sql, (root,))
+    return SourceQuery(
+        kind, "db", {"path": str(database)}, {}, sql, ProjectFiles("test", (root.resolve(),))
+    )
 
 
 def _files(*folders: Path) -> set[Path]:
@@ -221,7 +223,7 @@ def test_a_sqlite_path_cannot_smuggle_uri_parameters(root: Path, staging: Path) 
 def test_an_escape_fails_the_unit_permanently(tmp_path: Path) -> None:
     svc = make_services(tmp_path / "data", retry_base_seconds=0.01, retry_max_attempts=2)
     try:
-        path = svc.settings.data_dir / "files" / "source.duckdb"
+        path = svc.settings.data_dir / "files" / "acme" / "source.duckdb"
         path.parent.mkdir(parents=True, exist_ok=True)
         _duckdb_db(path.parent).rename(path)
         unit = run_query_source(

@@ -25,7 +25,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
 @pytest.mark.slow
 def test_connection_source_backfill_run_status_and_counts(server: Server) -> None:
     url, key, data = server.url, server.key, server.data
-    files = data / "files"
+    files = data / "files" / "acme"
     rows = {
         DAYS[0]: [("u1", "view", 1_709_251_200), ("u2", "buy", 1_709_251_260)],
         DAYS[1]: [("u3", "view", 1_709_337_600)],
