@@ -69,7 +69,9 @@ def test_migrations_apply_to_an_empty_database_and_are_idempotent(database_url: 
         "alembic_version",
     } <= names
     with store.read() as session:
-        assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == (
+            "0006_idempotency_pending"
+        )
     store.dispose()
 
 

@@ -1,0 +1,77 @@
+"""Idempotency-Key under concurrency: one key makes one run, and every request gets its answer."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy import func, select
+
+from ingestd.store.schema import IdempotentResponse, Run
+from tests.api.statsig.conftest import Console
+
+DAY1, DAY2 = "2024-03-01", "2024-03-02"
+BACKFILL = {"datestamp_start": DAY1, "datestamp_end": DAY2, "type": "file", "dataset": "Events"}
+
+
+def count_runs(console: Console) -> int:
+    with console.services.store.read() as session:
+        return int(session.scalar(select(func.count(Run.id))) or 0)
+
+
+def test_sixteen_simultaneous_backfills_with_one_key_make_one_run(console: Console) -> None:
+    console.file_source()
+    threads = 16
+    start = threading.Barrier(threads)
+    answers: list[tuple[int, Any]] = []
+    lock = threading.Lock()
+
+    def send() -> None:
+        start.wait()
+        response = console.post(
+            "/console/v1/ingestion/backfill", BACKFILL, **{"Idempotency-Key": "same-key"}
+        )
+        with lock:
+            answers.append((response.status_code, response.json()))
+
+    workers = [threading.Thread(target=send) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+
+    assert len(answers) == threads
+    assert count_runs(console) == 1
+    first = answers[0]
+    assert first[0] == 200 and first[1]["message"] == "Ingestion backfilled successfully."
+    assert all(answer == first for answer in answers)
+
+
+def test_a_failed_first_request_releases_its_key_so_a_retry_runs(console: Console) -> None:
+    failed = console.post(
+        "/console/v1/ingestion/backfill", BACKFILL, **{"Idempotency-Key": "retry-key"}
+    )
+    assert failed.status_code == 404
+    with console.services.store.read() as session:
+        assert session.scalar(select(func.count(IdempotentResponse.id))) == 0
+
+    console.file_source()
+    retried = console.post(
+        "/console/v1/ingestion/backfill", BACKFILL, **{"Idempotency-Key": "retry-key"}
+    )
+    again = console.post(
+        "/console/v1/ingestion/backfill", BACKFILL, **{"Idempotency-Key": "retry-key"}
+    )
+    assert retried.status_code == 200 and again.json() == retried.json()
+    assert count_runs(console) == 1
+
+
+def test_a_key_reused_on_another_path_is_refused(console: Console) -> None:
+    console.file_source()
+    console.post("/console/v1/ingestion/backfill", BACKFILL, **{"Idempotency-Key": "one-use"})
+    other = console.post(
+        "/console/v1/ingestion",
+        {"type": "file", "dataset": "Events", "source_name": "x", "query": "q/{ds}/*.csv"},
+        **{"Idempotency-Key": "one-use"},
+    )
+    assert other.status_code == 409
