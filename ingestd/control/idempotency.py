@@ -5,7 +5,9 @@ constraint ``(project_id, key)`` lets exactly one request win, in SQLite and Pos
 The winner runs the request and stores its answer on the row; a request that lost the claim
 polls (bounded, with backoff) until the answer is there and returns it. If the winner's request
 raises, its pending row is deleted so a retry with the key can run. Refused requests (4xx) are
-therefore not cached: the caller may fix the request and send it again with the same key.
+therefore not cached: the caller may fix the request and send it again with the same key. If the
+winner's process dies before answering, its pending row is taken over once it is older than
+``lease_seconds`` (by the injected clock), so a later request never waits forever.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -20,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ingestd.errors import Conflict
 from ingestd.store.database import Store
-from ingestd.store.schema import IdempotentResponse
+from ingestd.store.schema import IdempotentResponse, utcnow
 
 
 @dataclass(frozen=True)
@@ -55,11 +58,15 @@ class Idempotency:
         store: Store,
         *,
         wait_seconds: float = 10.0,
+        lease_seconds: float = 300.0,
+        clock: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store = store
         self.wait_seconds = wait_seconds
+        self.lease = timedelta(seconds=lease_seconds)
+        self.clock = clock
         self._monotonic = monotonic
         self._sleep = sleep
 
@@ -77,22 +84,30 @@ class Idempotency:
             return StoredResponse(row.status_code, dict(row.body))
 
     def claim(self, project_id: int, key: str, method: str, path: str) -> Claim:
-        """Claim the key with a pending row; on losing, wait for and return the winner's answer."""
-        try:
-            with self.store.write() as session:
-                session.add(
-                    IdempotentResponse(
-                        project_id=project_id,
-                        key=key[:255],
-                        method=method,
-                        path=path[:512],
-                        status_code=None,
-                        body=None,
+        """Claim the key with a pending row; on losing, wait for and return the winner's answer.
+
+        If the winner's claim goes away (its request failed, or its lease ran out), claim again.
+        """
+        while True:
+            try:
+                with self.store.write() as session:
+                    session.add(
+                        IdempotentResponse(
+                            project_id=project_id,
+                            key=key[:255],
+                            method=method,
+                            path=path[:512],
+                            status_code=None,
+                            body=None,
+                            created_at=self.clock(),
+                        )
                     )
-                )
-        except IntegrityError:
-            return Claim(False, self._wait(project_id, key, method, path))
-        return Claim(True, None)
+            except IntegrityError:
+                answer = self._wait(project_id, key, method, path)
+                if answer is None:
+                    continue
+                return Claim(False, answer)
+            return Claim(True, None)
 
     def complete(self, project_id: int, key: str, status: int, body: dict[str, Any]) -> None:
         """Store the winner's answer on its pending row."""
@@ -118,7 +133,8 @@ class Idempotency:
             )
 
     def _wait(self, project_id: int, key: str, method: str, path: str) -> StoredResponse | None:
-        """Poll for the first request's answer; None if its claim was released (it failed)."""
+        """Poll for the first request's answer; None if its claim was released (it failed) or
+        was older than the lease and is now deleted (its process died)."""
         deadline = self._monotonic() + self.wait_seconds
         pause = 0.01
         while True:
@@ -139,6 +155,11 @@ class Idempotency:
                     )
                 if row.status_code is not None and row.body is not None:
                     return StoredResponse(row.status_code, dict(row.body))
+                stale = row.created_at + self.lease <= self.clock()
+                pending_id = row.id
+            if stale:
+                self._drop_pending(pending_id)
+                return None
             if self._monotonic() >= deadline:
                 raise IdempotencyPending(
                     f"a request with this Idempotency-Key is still running after "
@@ -147,3 +168,11 @@ class Idempotency:
                 )
             self._sleep(pause)
             pause = min(pause * 2, 0.5)
+
+    def _drop_pending(self, row_id: int) -> None:
+        with self.store.write() as session:
+            session.execute(
+                delete(IdempotentResponse).where(
+                    IdempotentResponse.id == row_id, IdempotentResponse.status_code.is_(None)
+                )
+            )

@@ -89,19 +89,16 @@ def build_router(services: Services) -> APIRouter:
         if not key:
             return JSONResponse(produce())
         # Claim first (unique constraint): one request runs, the others get its answer.
-        while True:
-            claim = idempotency.claim(who.project_id, key, request.method, request.url.path)
-            if not claim.won:
-                if claim.answer is not None:
-                    return JSONResponse(claim.answer.body, claim.answer.status_code)
-                continue  # the first request failed and released the key: claim it again
-            try:
-                body = produce()
-            except BaseException:
-                idempotency.release(who.project_id, key)
-                raise
-            idempotency.complete(who.project_id, key, 200, body)
-            return JSONResponse(body)
+        claim = idempotency.claim(who.project_id, key, request.method, request.url.path)
+        if claim.answer is not None:
+            return JSONResponse(claim.answer.body, claim.answer.status_code)
+        try:
+            body = produce()
+        except BaseException:
+            idempotency.release(who.project_id, key)  # a retry with the key may run
+            raise
+        idempotency.complete(who.project_id, key, 200, body)
+        return JSONResponse(body)
 
     # -- sources ------------------------------------------------------------------------------
 

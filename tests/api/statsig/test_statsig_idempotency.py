@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
+from ingestd.control.idempotency import Idempotency, IdempotencyPending, StoredResponse
 from ingestd.store.schema import IdempotentResponse, Run
 from tests.api.statsig.conftest import Console
 
@@ -75,3 +78,31 @@ def test_a_key_reused_on_another_path_is_refused(console: Console) -> None:
         **{"Idempotency-Key": "one-use"},
     )
     assert other.status_code == 409
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_a_pending_claim_older_than_its_lease_is_taken_over(console: Console) -> None:
+    store = console.services.store
+    project_id = console.services.access.project_id("acme")
+    clock = Clock(datetime(2024, 3, 1, 12, 0, tzinfo=UTC))
+    never_waits = Idempotency(store, wait_seconds=0.0, lease_seconds=300, clock=clock)
+    # the winner claims the key, then its process dies before answering
+    assert never_waits.claim(project_id, "died", "POST", "/x").won
+
+    clock.now += timedelta(seconds=299)
+    with pytest.raises(IdempotencyPending):
+        never_waits.claim(project_id, "died", "POST", "/x")
+
+    clock.now += timedelta(seconds=1)
+    taken_over = never_waits.claim(project_id, "died", "POST", "/x")
+    assert taken_over.won and taken_over.answer is None
+    never_waits.complete(project_id, "died", 200, {"runID": "r"})
+    repeat = never_waits.claim(project_id, "died", "POST", "/x")
+    assert repeat.answer == StoredResponse(200, {"runID": "r"})
