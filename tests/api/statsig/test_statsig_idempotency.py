@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from ingestd.api.app import create_app
+from ingestd.control.access import KeyKind
 from ingestd.control.idempotency import Idempotency, IdempotencyPending, StoredResponse
 from ingestd.store.schema import IdempotentResponse, Run
 from tests.api.statsig.conftest import Console
+from tests.conftest import make_services
 
 DAY1, DAY2 = "2024-03-01", "2024-03-02"
 BACKFILL = {"datestamp_start": DAY1, "datestamp_end": DAY2, "type": "file", "dataset": "Events"}
@@ -22,7 +28,22 @@ def count_runs(console: Console) -> int:
         return int(session.scalar(select(func.count(Run.id))) or 0)
 
 
-def test_sixteen_simultaneous_backfills_with_one_key_make_one_run(console: Console) -> None:
+@pytest.fixture
+def any_store_console(tmp_path: Path, database_url: str) -> Iterator[Console]:
+    """The console of conftest.py, once on SQLite and once on PostgreSQL metadata."""
+    services = make_services(
+        tmp_path / "data", database_url, retry_base_seconds=0.01, statsig_mutations_per_10s=1000
+    )
+    key = services.access.create_key("acme", KeyKind.CONSOLE)
+    with TestClient(create_app(services, background=False)) as client:
+        yield Console(client, services, key, services.settings.data_dir / "files")
+    services.close()
+
+
+def test_sixteen_simultaneous_backfills_with_one_key_make_one_run(
+    any_store_console: Console,
+) -> None:
+    console = any_store_console
     console.file_source()
     threads = 16
     start = threading.Barrier(threads)
