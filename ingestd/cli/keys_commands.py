@@ -27,6 +27,6 @@ def revoke(
     ctx: typer.Context,
     project: str = typer.Option(..., "--project", "-p"),
 ) -> None:
-    """Revoke every key of a project."""
+    """Revoke every key of a project, and its OAuth clients and their tokens."""
     count = state(ctx).services().access.revoke_keys(project)
-    console.print(f"Revoked {count} key(s) of {project}.")
+    console.print(f"Revoked {count} key(s) of {project}, and its OAuth clients and tokens.")

@@ -14,11 +14,11 @@ import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from ingestd.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from ingestd.store.database import Store
-from ingestd.store.schema import ApiKey, Project, utcnow
+from ingestd.store.schema import AccessToken, ApiKey, OAuthClient, Project, utcnow
 
 _PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _PREFIX_LENGTH = 16
@@ -131,11 +131,22 @@ class Access:
         raise Unauthenticated("the API key is not valid")
 
     def revoke_keys(self, project: str) -> int:
+        """Revoke every key of ``project`` and, in the same transaction, every OAuth client of
+        the project (clients are per project, not per key): their secrets stop minting tokens
+        and their tokens are deleted, so a revoked project has no credential left."""
         project_id = self.project_id(project)
+        now = utcnow()
         with self.store.write() as session:
             keys = session.scalars(
                 select(ApiKey).where(ApiKey.project_id == project_id, ApiKey.revoked_at.is_(None))
             ).all()
             for key in keys:
-                key.revoked_at = utcnow()
+                key.revoked_at = now
+            clients = select(OAuthClient.id).where(OAuthClient.project_id == project_id)
+            session.execute(delete(AccessToken).where(AccessToken.client_id.in_(clients)))
+            session.execute(
+                update(OAuthClient)
+                .where(OAuthClient.project_id == project_id, OAuthClient.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
             return len(keys)

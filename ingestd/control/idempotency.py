@@ -1,15 +1,29 @@
-"""Idempotency keys on mutations: the first answer is kept, with no expiry; repeats get it."""
+"""Idempotency keys on mutations: the first answer is kept, with no expiry; repeats get it.
+
+The key is claimed first: an INSERT of a pending row (no status, no body) that the unique
+constraint ``(project_id, key)`` lets exactly one request win, in SQLite and PostgreSQL alike.
+The winner runs the request and stores its answer on the row; a request that lost the claim
+polls (bounded, with backoff) until the answer is there and returns it. If the winner's request
+raises, its pending row is deleted so a retry with the key can run. Refused requests (4xx) are
+therefore not cached: the caller may fix the request and send it again with the same key. If the
+winner's process dies before answering, its pending row is taken over once it is older than
+``lease_seconds`` (by the injected clock), so a later request never waits forever.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ingestd.errors import Conflict
 from ingestd.store.database import Store
-from ingestd.store.schema import IdempotentResponse
+from ingestd.store.schema import IdempotentResponse, utcnow
 
 
 @dataclass(frozen=True)
@@ -18,37 +32,147 @@ class StoredResponse:
     body: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of claiming a key: ``won`` (run the request) or the first request's answer."""
+
+    won: bool
+    answer: StoredResponse | None
+
+
+class IdempotencyPending(Conflict):
+    """A request with the key is still running after the wait; the caller retries later."""
+
+    code = "IDEMPOTENCY_PENDING"
+
+
+class IdempotencyMismatch(Conflict):
+    """The key was used for another method or path."""
+
+    code = "IDEMPOTENCY_MISMATCH"
+
+
 class Idempotency:
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        wait_seconds: float = 10.0,
+        lease_seconds: float = 300.0,
+        clock: Callable[[], datetime] = utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.store = store
+        self.wait_seconds = wait_seconds
+        self.lease = timedelta(seconds=lease_seconds)
+        self.clock = clock
+        self._monotonic = monotonic
+        self._sleep = sleep
 
     def find(self, project_id: int, key: str) -> StoredResponse | None:
+        """The stored answer, or None if the key is unknown or its request is still running."""
         with self.store.read() as session:
             row = session.scalar(
                 select(IdempotentResponse).where(
-                    IdempotentResponse.project_id == project_id, IdempotentResponse.key == key
+                    IdempotentResponse.project_id == project_id,
+                    IdempotentResponse.key == key[:255],
                 )
             )
-        return None if row is None else StoredResponse(row.status_code, dict(row.body))
+            if row is None or row.status_code is None or row.body is None:
+                return None
+            return StoredResponse(row.status_code, dict(row.body))
 
-    def save(
-        self, project_id: int, key: str, method: str, path: str, status: int, body: dict[str, Any]
-    ) -> StoredResponse:
-        """Keep the answer; if a concurrent request with the key won, return its answer."""
-        try:
-            with self.store.write() as session:
-                session.add(
-                    IdempotentResponse(
-                        project_id=project_id,
-                        key=key[:255],
-                        method=method,
-                        path=path[:512],
-                        status_code=status,
-                        body=body,
+    def claim(self, project_id: int, key: str, method: str, path: str) -> Claim:
+        """Claim the key with a pending row; on losing, wait for and return the winner's answer.
+
+        If the winner's claim goes away (its request failed, or its lease ran out), claim again.
+        """
+        while True:
+            try:
+                with self.store.write() as session:
+                    session.add(
+                        IdempotentResponse(
+                            project_id=project_id,
+                            key=key[:255],
+                            method=method,
+                            path=path[:512],
+                            status_code=None,
+                            body=None,
+                            created_at=self.clock(),
+                        )
+                    )
+            except IntegrityError:
+                answer = self._wait(project_id, key, method, path)
+                if answer is None:
+                    continue
+                return Claim(False, answer)
+            return Claim(True, None)
+
+    def complete(self, project_id: int, key: str, status: int, body: dict[str, Any]) -> None:
+        """Store the winner's answer on its pending row."""
+        with self.store.write() as session:
+            session.execute(
+                update(IdempotentResponse)
+                .where(
+                    IdempotentResponse.project_id == project_id,
+                    IdempotentResponse.key == key[:255],
+                )
+                .values(status_code=status, body=body)
+            )
+
+    def release(self, project_id: int, key: str) -> None:
+        """Drop a pending claim whose request failed, so a retry with the key can run."""
+        with self.store.write() as session:
+            session.execute(
+                delete(IdempotentResponse).where(
+                    IdempotentResponse.project_id == project_id,
+                    IdempotentResponse.key == key[:255],
+                    IdempotentResponse.status_code.is_(None),
+                )
+            )
+
+    def _wait(self, project_id: int, key: str, method: str, path: str) -> StoredResponse | None:
+        """Poll for the first request's answer; None if its claim was released (it failed) or
+        was older than the lease and is now deleted (its process died)."""
+        deadline = self._monotonic() + self.wait_seconds
+        pause = 0.01
+        while True:
+            with self.store.read() as session:
+                row = session.scalar(
+                    select(IdempotentResponse).where(
+                        IdempotentResponse.project_id == project_id,
+                        IdempotentResponse.key == key[:255],
                     )
                 )
-        except IntegrityError:
-            first = self.find(project_id, key)
-            assert first is not None
-            return first
-        return StoredResponse(status, body)
+                if row is None:
+                    return None
+                if row.method != method or row.path != path[:512]:
+                    raise IdempotencyMismatch(
+                        f"Idempotency-Key was first used for {row.method} {row.path}, "
+                        f"not {method} {path}",
+                        hint="use a new key for a different request",
+                    )
+                if row.status_code is not None and row.body is not None:
+                    return StoredResponse(row.status_code, dict(row.body))
+                stale = row.created_at + self.lease <= self.clock()
+                pending_id = row.id
+            if stale:
+                self._drop_pending(pending_id)
+                return None
+            if self._monotonic() >= deadline:
+                raise IdempotencyPending(
+                    f"a request with this Idempotency-Key is still running after "
+                    f"{self.wait_seconds:g} s",
+                    hint="retry the request later with the same key",
+                )
+            self._sleep(pause)
+            pause = min(pause * 2, 0.5)
+
+    def _drop_pending(self, row_id: int) -> None:
+        with self.store.write() as session:
+            session.execute(
+                delete(IdempotentResponse).where(
+                    IdempotentResponse.id == row_id, IdempotentResponse.status_code.is_(None)
+                )
+            )

@@ -246,7 +246,10 @@ class DatasetSchedule(Base):
 
 
 class IdempotentResponse(Base):
-    """The first answer to a request sent with an ``Idempotency-Key``; repeats get it back."""
+    """The first answer to a request sent with an ``Idempotency-Key``; repeats get it back.
+
+    The row is inserted pending first (the unique constraint picks one winner), then answered.
+    """
 
     __tablename__ = "idempotent_responses"
     __table_args__ = (UniqueConstraint("project_id", "key"),)
@@ -255,8 +258,9 @@ class IdempotentResponse(Base):
     key: Mapped[str] = mapped_column(String(255))
     method: Mapped[str] = mapped_column(String(8))
     path: Mapped[str] = mapped_column(String(512))
-    status_code: Mapped[int] = mapped_column(Integer)
-    body: Mapped[dict[str, Any]] = mapped_column()
+    # Both None while the request that claimed the key is still running (a pending claim).
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    body: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

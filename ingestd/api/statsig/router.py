@@ -86,13 +86,18 @@ def build_router(services: Services) -> APIRouter:
     def replay_or(request: Request, who: Principal, produce: Any) -> Response:
         """Idempotency-Key: the first answer is stored; a repeat gets it and changes nothing."""
         key = request.headers.get("idempotency-key")
-        if key:
-            stored = idempotency.find(who.project_id, key)
-            if stored is not None:
-                return JSONResponse(stored.body, stored.status_code)
-        body = produce()
-        if key:
-            idempotency.save(who.project_id, key, request.method, request.url.path, 200, body)
+        if not key:
+            return JSONResponse(produce())
+        # Claim first (unique constraint): one request runs, the others get its answer.
+        claim = idempotency.claim(who.project_id, key, request.method, request.url.path)
+        if claim.answer is not None:
+            return JSONResponse(claim.answer.body, claim.answer.status_code)
+        try:
+            body = produce()
+        except BaseException:
+            idempotency.release(who.project_id, key)  # a retry with the key may run
+            raise
+        idempotency.complete(who.project_id, key, 200, body)
         return JSONResponse(body)
 
     # -- sources ------------------------------------------------------------------------------
