@@ -53,6 +53,7 @@ from ingestd.errors import (
     EmptySource,
     ErrorLimitExceeded,
     InvalidInput,
+    UnitError,
     WrongFormat,
 )
 
@@ -251,6 +252,11 @@ class _Load:
             try:
                 scan.shape = scans.describe(self.cur, scan)  # binds the schema; reads no batch
                 self._insert_scan(scan, index)
+            except UnitError:
+                if scan.reader_failures:  # the reader's own error, not DuckDB's wrapping of it
+                    failure = scan.reader_failures[0]
+                    raise failure from failure.__cause__
+                raise
             finally:
                 self.cur.unregister(view)
         self._check_readable(file, index)

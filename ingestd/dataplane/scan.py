@@ -13,6 +13,7 @@ import codecs
 import csv
 import io
 import itertools
+import struct
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,6 +70,9 @@ class Scan:
     arrow_views: list[str] = field(default_factory=list)
     temp_tables: list[str] = field(default_factory=list)
     """Tables the scan created; ``drop_rejects`` drops them."""
+    reader_failures: list[UnitError] = field(default_factory=list)
+    """Arrow scans: the error the reader raised while DuckDB pulled its batches (DuckDB wraps
+    it in its own error; the pipeline raises this one instead)."""
 
 
 def _compression_arg(file: LocalFile) -> str:
@@ -324,8 +328,10 @@ def parquet_scan(file: LocalFile) -> Scan:
 def arrow_scan(
     file: LocalFile, data_format: DataFormat, view: str
 ) -> tuple[Scan, pa.RecordBatchReader]:
-    reader = _avro_batches(file.path) if data_format is DataFormat.AVRO else _orc_batches(file.path)
-    return Scan(view, SourceShape((), file.name), arrow_views=[view]), reader
+    scan = Scan(view, SourceShape((), file.name), arrow_views=[view])
+    if data_format is DataFormat.AVRO:
+        return scan, _avro_batches(file.path, scan.reader_failures)
+    return scan, _orc_batches(file.path)
 
 
 def _orc_batches(path: Path) -> pa.RecordBatchReader:
@@ -345,19 +351,65 @@ def _orc_batches(path: Path) -> pa.RecordBatchReader:
     return pa.RecordBatchReader.from_batches(orc_file.schema, stripes())
 
 
-def _avro_batches(path: Path) -> pa.RecordBatchReader:
+_AVRO_READ_ERRORS = (ValueError, EOFError, OSError, zlib.error, struct.error, IndexError)
+"""What fastavro raises on a truncated or corrupt file: EOFError for a block cut short,
+ValueError for a missing sync marker, a bad header or bad UTF-8 (UnicodeDecodeError), zlib.error
+for a corrupt deflate block, struct.error/IndexError for a value cut short."""
+
+
+def _avro_broken(path: Path, handle: BinaryIO, read: int, exc: Exception) -> WrongFormat:
+    try:
+        where = f"at byte {handle.tell():,} of {path.stat().st_size:,}"
+    except (OSError, ValueError):  # closed meanwhile
+        where = "mid-file"
+    return WrongFormat(
+        f"{path.name}: the Avro file is truncated or corrupt: reading stopped after record "
+        f"{read:,}, {where} ({type(exc).__name__}: {first_line_of(exc)})",
+        hint="upload the complete file again; nothing of this file was loaded",
+    )
+
+
+def _avro_records(
+    path: Path, handle: BinaryIO, records: Iterator[object], failures: list[UnitError]
+) -> Iterator[object]:
+    """The file's records; a read failure becomes WRONG_FORMAT naming the file and where (also
+    put in ``failures``, for when DuckDB is the one pulling the records)."""
+    read = 0
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            return
+        except _AVRO_READ_ERRORS as exc:
+            failures.append(_avro_broken(path, handle, read, exc))
+            raise failures[-1] from exc
+        read += 1
+        yield record
+
+
+def first_line_of(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def _avro_batches(path: Path, failures: list[UnitError]) -> pa.RecordBatchReader:
     import fastavro
 
     handle = path.open("rb")
     try:
-        records = fastavro.reader(handle)
-    except (ValueError, EOFError, OSError) as exc:
+        reader = fastavro.reader(handle)
+    except _AVRO_READ_ERRORS as exc:
         handle.close()
         raise WrongFormat(f"{path.name}: not a readable Avro file ({exc})") from exc
     schema_fields = (
-        records.writer_schema.get("fields", []) if isinstance(records.writer_schema, dict) else []
+        reader.writer_schema.get("fields", []) if isinstance(reader.writer_schema, dict) else []
     )
-    first = list(itertools.islice(records, ARROW_BATCH_ROWS))
+    records = _avro_records(path, handle, iter(reader), failures)
+    try:
+        first = list(itertools.islice(records, ARROW_BATCH_ROWS))
+    except WrongFormat:
+        handle.close()
+        raise
     if not first:
         handle.close()
         arrow_schema = pa.schema([(f["name"], pa.string()) for f in schema_fields])
