@@ -289,17 +289,69 @@ def json_lines_scan(
         raise translate(exc, file.name) from exc
     finally:
         con.execute(f"DROP TABLE IF EXISTS {lines}_read")
-    extracted = ", ".join(
+    good = f"(SELECT {_json_extracts(fields, 'l.line')} FROM {lines} AS l WHERE l._kind = 'OBJECT')"
+    shape = SourceShape(tuple(fields.items()), file.name, json_paths=True)
+    return Scan(good, shape, rejects_table=rejects, temp_tables=[lines])
+
+
+def _json_extracts(fields: dict[str, str], column: str) -> str:
+    return ", ".join(
         (
-            f"json_extract(l.line, {sql_literal(json_path((k,)))}) AS {_q(k)}"
+            f"json_extract({column}, {sql_literal(json_path((k,)))}) AS {_q(k)}"
             if t == "JSON"
-            else f"json_extract_string(l.line, {sql_literal(json_path((k,)))}) AS {_q(k)}"
+            else f"json_extract_string({column}, {sql_literal(json_path((k,)))}) AS {_q(k)}"
         )
         for k, t in fields.items()
     )
-    good = f"(SELECT {extracted} FROM {lines} AS l WHERE l._kind = 'OBJECT')"
+
+
+def json_elements_scan(
+    con: duckdb.DuckDBPyConnection, file: LocalFile, fields: dict[str, str], scan_id: str
+) -> Scan | None:
+    """A ``multijson`` file read element by element: the precise path when the read of the
+    whole file failed. Returns None when every element is an object or the file cannot be read
+    as elements (the failure is then the file's, not its elements'); else a scan of the
+    objects, and ``json_element_rejects`` lists the other elements with their position
+    (1-based) in the array."""
+    elements = f"_elems_{scan_id}"
+    try:
+        # One scan in file order (insertion order is preserved), so row_number() is the
+        # element's position in the array.
+        con.execute(
+            f"CREATE TEMP TABLE {elements} AS SELECT row_number() OVER () AS _record, "
+            f"json AS element, json_type(json) AS _kind FROM read_json_objects("
+            f"{sql_literal(str(file.path))}, format='auto', "
+            f"compression={sql_literal(_compression_arg(file))}, "
+            f"maximum_object_size={MAX_RECORD_BYTES})"
+        )
+        [(others,)] = con.execute(
+            f"SELECT count(*) FROM {elements} WHERE _kind IS DISTINCT FROM 'OBJECT'"
+        ).fetchall()
+    except duckdb.Error:
+        # Not readable as elements either: the caller reports the first read's error.
+        con.execute(f"DROP TABLE IF EXISTS {elements}")
+        return None
+    if others == 0:
+        con.execute(f"DROP TABLE {elements}")
+        return None
+    good = (
+        f"(SELECT {_json_extracts(fields, 'e.element')} FROM {elements} AS e "
+        "WHERE e._kind = 'OBJECT' ORDER BY e._record)"
+    )
     shape = SourceShape(tuple(fields.items()), file.name, json_paths=True)
-    return Scan(good, shape, rejects_table=rejects, temp_tables=[lines])
+    return Scan(good, shape, temp_tables=[elements])
+
+
+def json_element_rejects(scan: Scan) -> str:
+    """SELECT of the scan's elements that are not JSON objects, as quarantine rows:
+    ``line, record, column_name, code, message, raw`` (record: the position in the array)."""
+    elements = scan.temp_tables[0]
+    return (
+        f"SELECT NULL, _record, NULL, {sql_literal(RowError.NOT_AN_OBJECT.value)}, "
+        f"'element ' || _record || ' of the array is JSON ' || "
+        f"lower(coalesce(_kind, 'null')) || ', not an object', element FROM {elements} "
+        f"WHERE _kind IS DISTINCT FROM 'OBJECT' ORDER BY _record"
+    )
 
 
 def json_line_rejects(scan: Scan) -> str:

@@ -11,7 +11,7 @@ import pytest
 from ingestd.domain.error_codes import kusto_error_code
 from ingestd.errors import FailureClass, WrongFormat
 
-from .harness import PEOPLE, PEOPLE_BY_NAME, Harness
+from .harness import PEOPLE, PEOPLE_BY_NAME, Count, Harness, count_of
 
 AVRO_SCHEMA = {
     "type": "record",
@@ -61,3 +61,63 @@ def test_truncated_avro_fails_with_wrong_format_saying_where(
     assert f"of {cut:,}" in error.message
     assert harness.ledger() == []
     assert harness.quarantine() == []
+
+
+def test_multijson_array_with_non_objects_loads_the_objects(harness: Harness) -> None:
+    path = harness.write(
+        "people.multijson",
+        '[{"id": 1, "name": "Ann"}, 5, "x", null, [1], {"id": 2, "name": "Bob"}]',
+    )
+
+    result = harness.load(PEOPLE, PEOPLE_BY_NAME, path)
+
+    assert count_of(result.counts) == Count(read=6, inserted=2, updated=0, rejected=0, errors=4)
+    assert harness.rows(PEOPLE) == [(1, "Ann", None), (2, "Bob", None)]
+    assert [(q.file, q.record, q.code, q.message, q.raw) for q in harness.quarantine()] == [
+        (
+            "people.multijson",
+            2,
+            "NOT_AN_OBJECT",
+            "element 2 of the array is JSON ubigint, not an object",
+            "5",
+        ),
+        (
+            "people.multijson",
+            3,
+            "NOT_AN_OBJECT",
+            "element 3 of the array is JSON varchar, not an object",
+            '"x"',
+        ),
+        (
+            "people.multijson",
+            4,
+            "NOT_AN_OBJECT",
+            "element 4 of the array is JSON null, not an object",
+            "null",
+        ),
+        (
+            "people.multijson",
+            5,
+            "NOT_AN_OBJECT",
+            "element 5 of the array is JSON array, not an object",
+            "[1]",
+        ),
+    ]
+
+
+def test_multijson_of_only_non_objects_is_wrong_format(harness: Harness) -> None:
+    path = harness.write("people.multijson", "[1, 2, 3]")
+
+    with pytest.raises(WrongFormat) as caught:
+        harness.load(PEOPLE, PEOPLE_BY_NAME, path)
+
+    assert caught.value.failure_class is FailureClass.PERMANENT
+    assert "people.multijson" in caught.value.message
+
+
+def test_malformed_multijson_still_fails_whole(harness: Harness) -> None:
+    path = harness.write("people.multijson", '[{"id": 1}, 5, {"id": ')
+
+    with pytest.raises(WrongFormat):
+        harness.load(PEOPLE, PEOPLE_BY_NAME, path)
+    assert harness.ledger() == []
