@@ -135,8 +135,11 @@ def translate(query: SourceQuery, exc: Exception) -> UnitError:
 
     detail = first_line(exc)
     lowered = str(exc).lower()
-    host = query.setting("server_hostname") or query.setting("host")
-    where = f"{host}:{query.setting('port', 443)}"
+    try:
+        args = _connect_args(query)
+        where = f"{args['server_hostname']}:{args.get('_port', 443)}"
+    except ConnectionConfigError:  # not reached: read() parsed the settings before connecting
+        where = str(query.setting("server_hostname") or query.setting("host"))
     if any(sign in lowered for sign in _AUTH_SIGNS) and not isinstance(
         exc, dbx.ServerOperationError
     ):

@@ -81,3 +81,15 @@ def test_unusable_host_is_a_config_error_naming_the_field(
     assert caught.value.code == "CONNECTION_CONFIG_ERROR"
     assert field in str(caught.value)
     assert "dapi-secret" not in str(caught.value)
+
+
+def test_unreachable_names_the_parsed_host_and_port() -> None:
+    from databricks.sql import exc as dbx
+
+    from ingestd.dataplane.sql.databricks import translate
+
+    query = _query(host="https://adb-1.net:8443/", http_path="/p")
+    error = translate(query, dbx.RequestError("connection refused"))
+
+    assert error.code == "CONNECTION_ERROR"
+    assert "cannot reach adb-1.net:8443 " in error.message
