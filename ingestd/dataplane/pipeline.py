@@ -54,6 +54,7 @@ from ingestd.errors import (
     EmptySource,
     ErrorLimitExceeded,
     InvalidInput,
+    UnitError,
     WrongFormat,
 )
 
@@ -248,11 +249,16 @@ class _Load:
             try:
                 self._insert_scan(scan, index, translate=False)
             except duckdb.Error as exc:
-                if fmt is not DataFormat.JSON or not scans.needs_line_scan(exc):
-                    raise scans.translate(exc, file.name) from exc
-                # Bad lines: redo this file line by line to quarantine exactly those.
                 self._sql(f"DELETE FROM {self.stage} WHERE _file = ?", [index])
-                self._stage_json_lines(file, index, fields, scan_id)
+                if fmt is DataFormat.MULTIJSON:
+                    # Elements that are not objects: redo it element by element.
+                    if not self._stage_json_elements(file, index, fields, scan_id):
+                        raise scans.translate(exc, file.name) from exc
+                elif scans.needs_line_scan(exc):
+                    # Bad lines: redo this file line by line to quarantine exactly those.
+                    self._stage_json_lines(file, index, fields, scan_id)
+                else:
+                    raise scans.translate(exc, file.name) from exc
         elif fmt is DataFormat.PARQUET:
             scan = scans.parquet_scan(file)
             scan.shape = scans.describe(self.cur, scan)
@@ -264,6 +270,11 @@ class _Load:
             try:
                 scan.shape = scans.describe(self.cur, scan)  # binds the schema; reads no batch
                 self._insert_scan(scan, index)
+            except UnitError:
+                if scan.reader_failures:  # the reader's own error, not DuckDB's wrapping of it
+                    failure = scan.reader_failures[0]
+                    raise failure from failure.__cause__
+                raise
             finally:
                 self.cur.unregister(view)
         self._check_readable(file, index)
@@ -282,6 +293,24 @@ class _Load:
             raise scans.translate(exc, scan.shape.file_name) from exc
         except pa.ArrowInvalid as exc:
             raise WrongFormat(f"{scan.shape.file_name}: {exc}") from exc
+
+    def _stage_json_elements(
+        self, file: LocalFile, index: int, fields: dict[str, str], scan_id: str
+    ) -> bool:
+        """Stage the objects of a multijson file and quarantine its other elements; False (and
+        nothing staged) if every element is an object or the file cannot be read as elements."""
+        elements = scans.json_elements_scan(self.cur, file, fields, scan_id)
+        if elements is None:
+            return False
+        try:
+            self._insert_scan(elements, index)
+            self._sql(
+                f"INSERT INTO {self.qstage} SELECT {index}, * "
+                f"FROM ({scans.json_element_rejects(elements)})"
+            )
+        finally:
+            scans.drop_rejects(self.cur, elements)
+        return True
 
     def _stage_json_lines(
         self, file: LocalFile, index: int, fields: dict[str, str], scan_id: str

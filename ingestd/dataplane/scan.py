@@ -13,6 +13,7 @@ import codecs
 import csv
 import io
 import itertools
+import struct
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,6 +70,9 @@ class Scan:
     arrow_views: list[str] = field(default_factory=list)
     temp_tables: list[str] = field(default_factory=list)
     """Tables the scan created; ``drop_rejects`` drops them."""
+    reader_failures: list[UnitError] = field(default_factory=list)
+    """Arrow scans: the error the reader raised while DuckDB pulled its batches (DuckDB wraps
+    it in its own error; the pipeline raises this one instead)."""
 
 
 def _compression_arg(file: LocalFile) -> str:
@@ -285,17 +289,69 @@ def json_lines_scan(
         raise translate(exc, file.name) from exc
     finally:
         con.execute(f"DROP TABLE IF EXISTS {lines}_read")
-    extracted = ", ".join(
+    good = f"(SELECT {_json_extracts(fields, 'l.line')} FROM {lines} AS l WHERE l._kind = 'OBJECT')"
+    shape = SourceShape(tuple(fields.items()), file.name, json_paths=True)
+    return Scan(good, shape, rejects_table=rejects, temp_tables=[lines])
+
+
+def _json_extracts(fields: dict[str, str], column: str) -> str:
+    return ", ".join(
         (
-            f"json_extract(l.line, {sql_literal(json_path((k,)))}) AS {_q(k)}"
+            f"json_extract({column}, {sql_literal(json_path((k,)))}) AS {_q(k)}"
             if t == "JSON"
-            else f"json_extract_string(l.line, {sql_literal(json_path((k,)))}) AS {_q(k)}"
+            else f"json_extract_string({column}, {sql_literal(json_path((k,)))}) AS {_q(k)}"
         )
         for k, t in fields.items()
     )
-    good = f"(SELECT {extracted} FROM {lines} AS l WHERE l._kind = 'OBJECT')"
+
+
+def json_elements_scan(
+    con: duckdb.DuckDBPyConnection, file: LocalFile, fields: dict[str, str], scan_id: str
+) -> Scan | None:
+    """A ``multijson`` file read element by element: the precise path when the read of the
+    whole file failed. Returns None when every element is an object or the file cannot be read
+    as elements (the failure is then the file's, not its elements'); else a scan of the
+    objects, and ``json_element_rejects`` lists the other elements with their position
+    (1-based) in the array."""
+    elements = f"_elems_{scan_id}"
+    try:
+        # One scan in file order (insertion order is preserved), so row_number() is the
+        # element's position in the array.
+        con.execute(
+            f"CREATE TEMP TABLE {elements} AS SELECT row_number() OVER () AS _record, "
+            f"json AS element, json_type(json) AS _kind FROM read_json_objects("
+            f"{sql_literal(str(file.path))}, format='auto', "
+            f"compression={sql_literal(_compression_arg(file))}, "
+            f"maximum_object_size={MAX_RECORD_BYTES})"
+        )
+        [(others,)] = con.execute(
+            f"SELECT count(*) FROM {elements} WHERE _kind IS DISTINCT FROM 'OBJECT'"
+        ).fetchall()
+    except duckdb.Error:
+        # Not readable as elements either: the caller reports the first read's error.
+        con.execute(f"DROP TABLE IF EXISTS {elements}")
+        return None
+    if others == 0:
+        con.execute(f"DROP TABLE {elements}")
+        return None
+    good = (
+        f"(SELECT {_json_extracts(fields, 'e.element')} FROM {elements} AS e "
+        "WHERE e._kind = 'OBJECT' ORDER BY e._record)"
+    )
     shape = SourceShape(tuple(fields.items()), file.name, json_paths=True)
-    return Scan(good, shape, rejects_table=rejects, temp_tables=[lines])
+    return Scan(good, shape, temp_tables=[elements])
+
+
+def json_element_rejects(scan: Scan) -> str:
+    """SELECT of the scan's elements that are not JSON objects, as quarantine rows:
+    ``line, record, column_name, code, message, raw`` (record: the position in the array)."""
+    elements = scan.temp_tables[0]
+    return (
+        f"SELECT NULL, _record, NULL, {sql_literal(RowError.NOT_AN_OBJECT.value)}, "
+        f"'element ' || _record || ' of the array is JSON ' || "
+        f"lower(coalesce(_kind, 'null')) || ', not an object', element FROM {elements} "
+        f"WHERE _kind IS DISTINCT FROM 'OBJECT' ORDER BY _record"
+    )
 
 
 def json_line_rejects(scan: Scan) -> str:
@@ -324,8 +380,10 @@ def parquet_scan(file: LocalFile) -> Scan:
 def arrow_scan(
     file: LocalFile, data_format: DataFormat, view: str
 ) -> tuple[Scan, pa.RecordBatchReader]:
-    reader = _avro_batches(file.path) if data_format is DataFormat.AVRO else _orc_batches(file.path)
-    return Scan(view, SourceShape((), file.name), arrow_views=[view]), reader
+    scan = Scan(view, SourceShape((), file.name), arrow_views=[view])
+    if data_format is DataFormat.AVRO:
+        return scan, _avro_batches(file.path, scan.reader_failures)
+    return scan, _orc_batches(file.path)
 
 
 def _orc_batches(path: Path) -> pa.RecordBatchReader:
@@ -345,19 +403,65 @@ def _orc_batches(path: Path) -> pa.RecordBatchReader:
     return pa.RecordBatchReader.from_batches(orc_file.schema, stripes())
 
 
-def _avro_batches(path: Path) -> pa.RecordBatchReader:
+_AVRO_READ_ERRORS = (ValueError, EOFError, OSError, zlib.error, struct.error, IndexError)
+"""What fastavro raises on a truncated or corrupt file: EOFError for a block cut short,
+ValueError for a missing sync marker, a bad header or bad UTF-8 (UnicodeDecodeError), zlib.error
+for a corrupt deflate block, struct.error/IndexError for a value cut short."""
+
+
+def _avro_broken(path: Path, handle: BinaryIO, read: int, exc: Exception) -> WrongFormat:
+    try:
+        where = f"at byte {handle.tell():,} of {path.stat().st_size:,}"
+    except (OSError, ValueError):  # closed meanwhile
+        where = "mid-file"
+    return WrongFormat(
+        f"{path.name}: the Avro file is truncated or corrupt: reading stopped after record "
+        f"{read:,}, {where} ({type(exc).__name__}: {first_line_of(exc)})",
+        hint="upload the complete file again; nothing of this file was loaded",
+    )
+
+
+def _avro_records(
+    path: Path, handle: BinaryIO, records: Iterator[object], failures: list[UnitError]
+) -> Iterator[object]:
+    """The file's records; a read failure becomes WRONG_FORMAT naming the file and where (also
+    put in ``failures``, for when DuckDB is the one pulling the records)."""
+    read = 0
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            return
+        except _AVRO_READ_ERRORS as exc:
+            failures.append(_avro_broken(path, handle, read, exc))
+            raise failures[-1] from exc
+        read += 1
+        yield record
+
+
+def first_line_of(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def _avro_batches(path: Path, failures: list[UnitError]) -> pa.RecordBatchReader:
     import fastavro
 
     handle = path.open("rb")
     try:
-        records = fastavro.reader(handle)
-    except (ValueError, EOFError, OSError) as exc:
+        reader = fastavro.reader(handle)
+    except _AVRO_READ_ERRORS as exc:
         handle.close()
         raise WrongFormat(f"{path.name}: not a readable Avro file ({exc})") from exc
     schema_fields = (
-        records.writer_schema.get("fields", []) if isinstance(records.writer_schema, dict) else []
+        reader.writer_schema.get("fields", []) if isinstance(reader.writer_schema, dict) else []
     )
-    first = list(itertools.islice(records, ARROW_BATCH_ROWS))
+    records = _avro_records(path, handle, iter(reader), failures)
+    try:
+        first = list(itertools.islice(records, ARROW_BATCH_ROWS))
+    except WrongFormat:
+        handle.close()
+        raise
     if not first:
         handle.close()
         arrow_schema = pa.schema([(f["name"], pa.string()) for f in schema_fields])
