@@ -1,4 +1,4 @@
-"""Migration 0005 (idempotency pending claims): pending claims fit, and it goes down and up again."""
+"""Migration 0005 (idempotency claims): pending claims fit, and it goes down and up again."""
 
 from __future__ import annotations
 
