@@ -36,7 +36,7 @@ def any_store_console(tmp_path: Path, database_url: str) -> Iterator[Console]:
     )
     key = services.access.create_key("acme", KeyKind.CONSOLE)
     with TestClient(create_app(services, background=False)) as client:
-        yield Console(client, services, key, services.settings.data_dir / "files")
+        yield Console(client, services, key, services.settings.data_dir / "files" / "acme")
     services.close()
 
 
