@@ -112,7 +112,6 @@ def _connect_args(query: SourceQuery) -> dict[str, Any]:
                 f"has a port that differs from config.port {port_text}",
             )
         port = int(port_text)
-    query.check_host(address.host, port or 443)
     args: dict[str, Any] = {
         "server_hostname": address.host,
         "http_path": path
@@ -169,6 +168,8 @@ def read(query: SourceQuery, target_dir: Path) -> Extracted:
     except ImportError as exc:
         raise missing_driver("databricks", "databricks-sql-connector") from exc
     args = _connect_args(query)
+    # Egress: the workspace host is checked before the connector (which resolves it itself) runs.
+    query.check_host(str(args["server_hostname"]), int(args.get("_port", 443)))
     target = target_dir / "result.parquet"
     foreign = (sql.exc.Error, urllib3.exceptions.HTTPError, OSError)
     try:
