@@ -109,7 +109,7 @@ class Idempotency:
                 return Claim(False, answer)
             return Claim(True, None)
 
-    def complete(self, project_id: int, key: str, status: int, body: dict[str, Any]) -> None:
+    def complete(self, project_id: int, key: str, answer: StoredResponse) -> None:
         """Store the winner's answer on its pending row."""
         with self.store.write() as session:
             session.execute(
@@ -118,7 +118,7 @@ class Idempotency:
                     IdempotentResponse.project_id == project_id,
                     IdempotentResponse.key == key[:255],
                 )
-                .values(status_code=status, body=body)
+                .values(status_code=answer.status_code, body=answer.body)
             )
 
     def release(self, project_id: int, key: str) -> None:

@@ -29,7 +29,7 @@ from ingestd.api.statsig.schemas import (
 from ingestd.control.access import Permission, Principal
 from ingestd.control.catalog import ConnectionView
 from ingestd.control.datasets import DatasetSources
-from ingestd.control.idempotency import Idempotency
+from ingestd.control.idempotency import Idempotency, StoredResponse
 from ingestd.control.runs import day_range
 from ingestd.control.services import Services
 from ingestd.domain.datasets import dataset_key
@@ -97,7 +97,7 @@ def build_router(services: Services) -> APIRouter:
         except BaseException:
             idempotency.release(who.project_id, key)  # a retry with the key may run
             raise
-        idempotency.complete(who.project_id, key, 200, body)
+        idempotency.complete(who.project_id, key, StoredResponse(200, body))
         return JSONResponse(body)
 
     # -- sources ------------------------------------------------------------------------------

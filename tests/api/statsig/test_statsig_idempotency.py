@@ -124,6 +124,6 @@ def test_a_pending_claim_older_than_its_lease_is_taken_over(console: Console) ->
     clock.now += timedelta(seconds=1)
     taken_over = never_waits.claim(project_id, "died", "POST", "/x")
     assert taken_over.won and taken_over.answer is None
-    never_waits.complete(project_id, "died", 200, {"runID": "r"})
+    never_waits.complete(project_id, "died", StoredResponse(200, {"runID": "r"}))
     repeat = never_waits.claim(project_id, "died", "POST", "/x")
     assert repeat.answer == StoredResponse(200, {"runID": "r"})
