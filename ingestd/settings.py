@@ -10,7 +10,7 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _POSTGRES_SCHEMES = ("postgresql+psycopg://", "postgresql://", "postgres://")
@@ -159,6 +159,17 @@ class Settings(BaseSettings):
         default=1 << 20,
         ge=1,
         description="Amperity streaming: largest record accepted (bytes); larger ones get 413.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log lines on standard error: `text`, or `json` (one object per line with "
+        "timestamp, level, logger, message, request_id, project, run_id, unit_id when known). "
+        "Secrets (keys, Authorization headers, SAS signatures) are redacted in both.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token `GET /metrics` requires (`Authorization: Bearer ...`). Unset: "
+        "/metrics answers loopback clients only (it names every project and table).",
     )
     amperity_strict_errors: bool = Field(
         default=False,

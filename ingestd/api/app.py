@@ -18,6 +18,7 @@ import ingestd
 from ingestd.api.amperity import router as amperity
 from ingestd.api.amperity.protocol import render as amperity_render
 from ingestd.api.kusto import router as kusto
+from ingestd.api.observability import install as install_observability
 from ingestd.api.statsig import router as statsig
 from ingestd.control.scheduler import pst_today
 from ingestd.control.services import Services
@@ -54,6 +55,7 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     app.include_router(amperity.build_router(services))
     app.include_router(kusto.build_router(services))
     _answer_unknown_paths_in_dialect(app, services)
+    app.state.metrics = install_observability(app, services)
 
     @app.get("/healthz", tags=["ingestd"])
     def healthz() -> JSONResponse:

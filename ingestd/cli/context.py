@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from ingestd.control.services import Services
+from ingestd.observability import logging as observability_logging
 from ingestd.settings import Settings
 
 console = Console()
@@ -28,7 +29,10 @@ class CliState:
 
     def services(self) -> Services:
         if self._services is None:
-            self._services = Services(self.settings())
+            settings = self.settings()
+            # INGESTD_LOG_FORMAT is known only now: the log lines of the command follow it.
+            observability_logging.configure(settings.log_format, debug=self.debug)
+            self._services = Services(settings)
         return self._services
 
     def close(self) -> None:

@@ -18,10 +18,12 @@ from ingestd.cli import (
     projects_commands,
     quarantine_commands,
     run_commands,
+    status_command,
     stream_commands,
 )
 from ingestd.cli.context import CliState, console, err_console, state
 from ingestd.errors import IngestdError
+from ingestd.observability import logging as observability_logging
 from ingestd.settings import Settings
 
 app = typer.Typer(
@@ -41,6 +43,7 @@ app.add_typer(quarantine_commands.app, name="quarantine")
 app.add_typer(projects_commands.app, name="projects")
 app.command("run")(run_commands.run_source)
 app.command("demo")(demo_command.demo)
+app.command("status")(status_command.status)
 
 
 @app.callback()
@@ -73,8 +76,19 @@ def serve(
     services = state(ctx).services()
     settings = services.settings
     bind_host, bind_port = host or settings.host, port or settings.port
+    # One line per request and per unit (ingestd.access, ingestd.executor), in
+    # INGESTD_LOG_FORMAT; uvicorn's own loggers go through the same handler (log_config=None)
+    # and its access log is off: the app writes a richer one (docs/operations.md).
+    observability_logging.configure(settings.log_format, debug=state(ctx).debug, access_log=True)
     console.print(f"ingestd serving on http://{bind_host}:{bind_port} (data: {settings.data_dir})")
-    uvicorn.run(create_app(services), host=bind_host, port=bind_port, log_level="warning")
+    uvicorn.run(
+        create_app(services),
+        host=bind_host,
+        port=bind_port,
+        log_level="warning",
+        log_config=None,
+        access_log=False,
+    )
 
 
 @app.command("settings")

@@ -17,6 +17,7 @@ from enum import StrEnum
 from sqlalchemy import delete, select, update
 
 from ingestd.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from ingestd.observability import logging as log_context
 from ingestd.store.database import Store
 from ingestd.store.schema import AccessToken, ApiKey, OAuthClient, Project, utcnow
 
@@ -127,6 +128,8 @@ class Access:
             ).all()
         for key, project_name in rows:
             if hmac.compare_digest(key.key_hash, digest):
+                # The request's log lines and access-log line name the project from here on.
+                log_context.note_project(project_name)
                 return Principal(key.project_id, project_name, KeyKind(key.kind))
         raise Unauthenticated("the API key is not valid")
 

@@ -27,6 +27,7 @@ from sqlalchemy import delete, select
 
 from ingestd.control.access import Access, KeyKind, Principal
 from ingestd.errors import NotFound, Unauthenticated
+from ingestd.observability import logging as log_context
 from ingestd.store.database import Store
 from ingestd.store.schema import AccessToken, OAuthClient, Project, utcnow
 
@@ -147,6 +148,7 @@ class OAuth:
                 f"the access token expired at {expires_at:%Y-%m-%dT%H:%M:%SZ}",
                 hint="request a new one from POST /api/v0/oauth2/token",
             )
+        log_context.note_project(project)  # the request's log lines name it from here on
         return Principal(client.project_id, project, KeyKind(client.kind))
 
     def authenticate_bearer(self, raw: str | None) -> Principal:

@@ -32,7 +32,7 @@ from ingestd.domain.states import (
 )
 from ingestd.errors import FailureClass, IllegalTransition, InvalidInput, NotFound, UnitError
 from ingestd.store.database import Store
-from ingestd.store.schema import Run, Source, StatusEvent, Unit, UnitFile, utcnow
+from ingestd.store.schema import Project, Run, Source, StatusEvent, Unit, UnitFile, utcnow
 
 MAX_DAYS_PER_RUN = 366
 
@@ -43,6 +43,8 @@ class Claim:
     run_id: str
     project_id: int
     attempt: int
+    project: str | None = None
+    """The project's name (for log lines)."""
 
 
 @dataclass(frozen=True)
@@ -292,7 +294,9 @@ class Runs:
             self._transition(
                 session, unit, UnitState.STARTED, f"attempt {unit.attempt} by {worker}"
             )
-            return Claim(unit.id, unit.run_id, unit.project_id, unit.attempt)
+            project = session.get(Project, unit.project_id)
+            name = project.name if project is not None else None
+            return Claim(unit.id, unit.run_id, unit.project_id, unit.attempt, name)
 
     def heartbeat(self, unit_id: str, worker: str, lease_seconds: float) -> bool:
         """Extend the lease; False if the unit is no longer ours or its cancel was asked for."""

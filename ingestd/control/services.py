@@ -17,6 +17,7 @@ from ingestd.control.oauth import OAuth
 from ingestd.control.quarantine import Quarantine, QuarantineReplay
 from ingestd.control.runs import Runs
 from ingestd.control.scheduler import Scheduler
+from ingestd.control.status_grid import StatusGrids
 from ingestd.control.streams import Streams
 from ingestd.dataplane.decompress import DecompressionLimits
 from ingestd.dataplane.destination import Destination
@@ -24,6 +25,7 @@ from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.pipeline import DataPlane
 from ingestd.dataplane.postgres_warehouse import PostgresWarehouse
 from ingestd.dataplane.warehouse import Warehouse
+from ingestd.domain.clock import Clock, system_clock
 from ingestd.domain.retry import RetryPolicy
 from ingestd.executor.pool import WorkerPool
 from ingestd.executor.unit_runner import UnitRunner
@@ -45,8 +47,10 @@ def open_destination(settings: Settings) -> Destination:
 
 
 class Services:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock = system_clock) -> None:
         self.settings = settings
+        self.clock = clock
+        """Where services built here take "now" from (tests pass a fixed one)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         (settings.data_dir / "files").mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.metadata_url)
@@ -84,6 +88,10 @@ class Services:
     @cached_property
     def replay(self) -> QuarantineReplay:
         return QuarantineReplay(self.quarantine, self.settings.data_dir / "staging")
+
+    @cached_property
+    def status_grids(self) -> StatusGrids:
+        return StatusGrids(self.catalog, self.runs)
 
     @cached_property
     def scheduler(self) -> Scheduler:

@@ -40,6 +40,8 @@ from ingestd.errors import (
     UnitError,
 )
 from ingestd.executor.blob_inputs import blob_format, declared_format, stage_blob
+from ingestd.observability import logging as log_context
+from ingestd.observability.logging import LogContext
 from ingestd.store.database import Store
 from ingestd.store.schema import Unit
 
@@ -96,6 +98,13 @@ class UnitRunner:
         self.staging_root = staging_root
 
     def run(self, claim: Claim, worker: str, cancel: CancelToken) -> None:
+        """Run the unit; every log line meanwhile names its project, run and unit."""
+        context = LogContext(project=claim.project, run_id=claim.run_id, unit_id=claim.unit_id)
+        with log_context.bound(context):
+            log.info("unit %s started (attempt %d, %s)", claim.unit_id, claim.attempt, worker)
+            self._run(claim, worker, cancel)
+
+    def _run(self, claim: Claim, worker: str, cancel: CancelToken) -> None:
         unit_id = claim.unit_id
         try:
             self.runs.advance(unit_id, worker, UnitState.DOWNLOADING)
@@ -111,6 +120,15 @@ class UnitRunner:
                 result,
                 f"read {c.read}, inserted {c.inserted}, updated {c.updated}, "
                 f"rejected {c.rejected}, errors {c.errors}",
+            )
+            log.info(
+                "unit %s succeeded: read %d, inserted %d, updated %d, rejected %d, errors %d",
+                unit_id,
+                c.read,
+                c.inserted,
+                c.updated,
+                c.rejected,
+                c.errors,
             )
         except Canceled:
             self.runs.finish_canceled(unit_id, worker)

@@ -14,6 +14,7 @@ from ingestd.api.rate_limit import RateLimiter
 from ingestd.control.access import Permission, Principal
 from ingestd.control.oauth import OAuth
 from ingestd.errors import IngestdError, InvalidInput, RateLimited, Unauthenticated
+from ingestd.observability import logging as log_context
 
 API_VERSION = "2024-04-01"
 TENANT_HEADERS = ("amperity-tenant", "x-amperity-tenant")
@@ -27,7 +28,9 @@ def render(request: Request, exc: IngestdError, *, strict: bool = False) -> Resp
     ``ErrorResponse`` (§5 item 16); ``strict`` leaves it out. A 5xx never says more than that
     the server failed.
     """
-    request_id = uuid.uuid4().hex
+    # The request's own id (ingestd.api.observability), so the body, header and log agree.
+    context = log_context.current()
+    request_id = context.request_id if context and context.request_id else uuid.uuid4().hex
     message = str(exc) if exc.http_status < 500 else "internal error; see the server log"
     body = ErrorBody(status=exc.http_status, message=message, request_id=request_id)
     headers = {"X-Request-Id": request_id}
