@@ -35,6 +35,9 @@ from tests.conftest import make_services
 NOT_TENANT_ROUTES = frozenset(
     {
         ("GET", "/healthz"),  # liveness: no project's data, no key
+        # Operator-only (INGESTD_METRICS_TOKEN or a loopback client); no project key opens
+        # it: tests/api/observability/test_metrics_endpoint.py.
+        ("GET", "/metrics"),
         ("GET", "/openapi.json"),  # FastAPI's schema of the routes: no data
         ("GET", "/docs"),
         ("GET", "/docs/oauth2-redirect"),
