@@ -82,7 +82,8 @@ _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         r"\1***",
     ),
-    (re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE), r"\1 ***"),
+    (re.compile(r"\b([Bb]earer)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 ***"),
+    (re.compile(r"\b(Basic)\s+[A-Za-z0-9+/]{8,}={0,2}"), r"\1 ***"),
     # ingestd's own credentials: API keys (kind-...), access tokens (oat-...).
     (re.compile(r"\b(console|ingest|read|oat)-[A-Za-z0-9_-]{16,}"), r"\1-***"),
     # user:password@ in URLs; Kusto's ";<account key>" suffix on blob URLs.

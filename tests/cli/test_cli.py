@@ -12,8 +12,15 @@ import pytest
 DAY = "2024-03-01"
 
 
-def ingestd(data_dir: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "INGESTD_DATA_DIR": str(data_dir)}
+def ingestd(
+    data_dir: Path, *args: str, ok: bool = True, log_format: str = "text"
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "COLUMNS": "200",
+        "INGESTD_DATA_DIR": str(data_dir),
+        "INGESTD_LOG_FORMAT": log_format,
+    }
     result = subprocess.run(
         [sys.executable, "-c", "from ingestd.cli.main import run; run()", *args],
         capture_output=True,

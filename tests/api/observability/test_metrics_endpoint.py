@@ -124,7 +124,17 @@ def test_a_load_of_known_rows_moves_every_counter_by_exactly_that_much(ops: Ops)
     assert value(queued, "ingestd_queue_depth") == 1
     assert delta(before, queued, "ingestd_units_total", state="enqueued") == 1
     assert value(queued, "ingestd_units_current", state="enqueued") == 1
-    assert delta(before, queued, "ingestd_rows_total", project="acme", table="statsig.events", outcome="read") == 0  # fmt: skip
+    assert (
+        delta(
+            before,
+            queued,
+            "ingestd_rows_total",
+            project="acme",
+            table="statsig.events",
+            outcome="read",
+        )
+        == 0
+    )
 
     pool = ops.services.pool(workers=1)
     assert pool.run_once() and not pool.run_once()
@@ -144,7 +154,10 @@ def test_a_load_of_known_rows_moves_every_counter_by_exactly_that_much(ops: Ops)
     assert value(after, "ingestd_queue_depth") == 0
     assert value(after, "ingestd_oldest_lease_age_seconds") == 0
     assert delta(before, after, "ingestd_unit_duration_seconds_count", state="succeeded") == 1
-    assert delta(before, after, "ingestd_unit_duration_seconds_bucket", state="succeeded", le="+Inf") == 1  # fmt: skip
+    assert (
+        delta(before, after, "ingestd_unit_duration_seconds_bucket", state="succeeded", le="+Inf")
+        == 1
+    )
 
     # The duration is the unit's own first claim to end, computed by the database.
     with ops.services.store.read() as session:
@@ -160,7 +173,9 @@ def test_a_load_of_known_rows_moves_every_counter_by_exactly_that_much(ops: Ops)
     # Only the backfill and the scrapes were HTTP requests in between, in their dialects.
     assert delta(before, after, "ingestd_http_requests_total", dialect="statsig", status="200") == 1
     assert delta(before, after, "ingestd_http_requests_total", dialect="other", status="200") == 2
-    assert delta(before, after, "ingestd_http_request_duration_seconds_count", dialect="statsig") == 1  # fmt: skip
+    assert (
+        delta(before, after, "ingestd_http_request_duration_seconds_count", dialect="statsig") == 1
+    )
 
 
 def test_a_second_table_and_project_are_counted_apart(ops: Ops) -> None:
