@@ -239,7 +239,20 @@ class _Load:
                     raise EmptySource(f"{file.name} holds no data once decompressed")
                 return
             try:
-                self._insert_scan(scan, index)
+                try:
+                    self._insert_scan(scan, index, translate=False)
+                except duckdb.Error as exc:
+                    # The strict reader refuses a file whose records end in a mix of CRLF, LF
+                    # and CR: read it again with LF ends (nothing of the failed read is staged).
+                    rewritten = scans.with_lf_line_ends(
+                        file, self.request.read_options, self.staging / f"lf_{scan_id}"
+                    )
+                    if rewritten is None:
+                        raise scans.translate(exc, file.name) from exc
+                    scans.drop_rejects(self.cur, scan)
+                    scan = scans.csv_scan(rewritten, self.request.read_options, fmt, scan_id)
+                    assert scan is not None  # the rewritten file holds the same bytes, nearly
+                    self._insert_scan(scan, index)
                 self._stage_reader_rejects(scan, index, CSV_REJECT_CODES)
             finally:
                 scans.drop_rejects(self.cur, scan)
