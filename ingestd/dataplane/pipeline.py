@@ -250,8 +250,10 @@ class _Load:
                     if rewritten is None:
                         raise scans.translate(exc, file.name) from exc
                     scans.drop_rejects(self.cur, scan)
-                    scan = scans.csv_scan(rewritten, self.request.read_options, fmt, scan_id)
-                    assert scan is not None  # the rewritten file holds the same bytes, nearly
+                    again = scans.csv_scan(rewritten, self.request.read_options, fmt, scan_id)
+                    if again is None:  # cannot be: it holds the bytes the first read had
+                        raise scans.translate(exc, file.name) from exc
+                    scan = again
                     self._insert_scan(scan, index)
                 self._stage_reader_rejects(scan, index, CSV_REJECT_CODES)
             finally:
