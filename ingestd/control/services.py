@@ -75,6 +75,7 @@ class Services:
                 max_ratio=self.settings.max_compression_ratio,
                 max_members=self.settings.max_archive_members,
             ),
+            max_columns=self.settings.max_columns,
         )
 
     @cached_property
