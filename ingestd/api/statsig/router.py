@@ -26,7 +26,7 @@ from ingestd.api.statsig.schemas import (
     SourceUpdate,
     single,
 )
-from ingestd.control.access import Permission, Principal
+from ingestd.control.access import KeyKind, Permission, Principal
 from ingestd.control.catalog import ConnectionView
 from ingestd.control.datasets import DatasetSources
 from ingestd.control.idempotency import Idempotency, StoredResponse
@@ -39,11 +39,21 @@ API_VERSION = "20240601"
 BAD_REQUEST = "Invalid request. Please check the request input and try again."
 
 
+def masked_key(raw: str) -> str:
+    """A refused key as a 401 may show it: its kind prefix (``console-``) when it has one of
+    ours, then ``***``; nothing of the secret part."""
+    kind, dash, _ = raw.strip().partition("-")
+    known = dash and kind.lower() in {k.value for k in KeyKind}
+    return f"{kind.lower()}-***" if known else "***"
+
+
 def render_error(request: Request, exc: IngestdError) -> Response:
     """The one Statsig error body (§1.1): ``{"status": <http code>, "message": ...}``."""
     status = exc.http_status
     if isinstance(exc, Unauthenticated):
-        key = request.headers.get("statsig-api-key", "")[:200]
+        # §1.1: the vendor echoes the key it refused. A revoked or mistyped real key would then
+        # sit in every proxy log and client error report, so only its kind is shown.
+        key = masked_key(request.headers.get("statsig-api-key", ""))
         message = (
             "This endpoint only accepts an active CONSOLE key, but an invalid key was sent. "
             f"Key: {key}"
