@@ -13,6 +13,7 @@ from ingestd.control.catalog import Catalog
 from ingestd.control.data_checks import DataChecks
 from ingestd.control.datasets import DatasetSources
 from ingestd.control.file_access import FileAccess
+from ingestd.control.idempotency import Idempotency
 from ingestd.control.oauth import OAuth
 from ingestd.control.quarantine import Quarantine, QuarantineReplay
 from ingestd.control.runs import Runs
@@ -107,6 +108,10 @@ class Services:
             lookback_days=self.settings.data_check_lookback_days,
             threshold=self.settings.data_check_threshold,
         )
+
+    @cached_property
+    def idempotency(self) -> Idempotency:
+        return Idempotency(self.store)
 
     @cached_property
     def oauth(self) -> OAuth:
