@@ -21,9 +21,10 @@ from ingestd.control.scheduler import Scheduler
 from ingestd.control.streams import Streams
 from ingestd.dataplane.decompress import DecompressionLimits
 from ingestd.dataplane.destination import Destination
+from ingestd.dataplane.destination_host import check_destination
 from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.pipeline import DataPlane
-from ingestd.dataplane.postgres_warehouse import PostgresWarehouse
+from ingestd.dataplane.postgres_warehouse import PostgresWarehouse, psycopg_conninfo
 from ingestd.dataplane.warehouse import Warehouse
 from ingestd.domain.retry import RetryPolicy
 from ingestd.executor.pool import WorkerPool
@@ -39,6 +40,11 @@ def open_destination(settings: Settings) -> Destination:
     spill = settings.data_dir / "spill"
     if settings.destination_kind == "postgresql":
         assert settings.destination_url is not None
+        # The same egress policy and allowed networks as blob URLs and SQL sources.
+        check_destination(
+            psycopg_conninfo(settings.destination_url),
+            EgressPolicy(settings.fetch_allowed_networks),
+        )
         return PostgresWarehouse(
             settings.destination_url, memory_limit=settings.memory_limit, spill_dir=spill
         )
