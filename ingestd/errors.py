@@ -21,7 +21,7 @@ dashboards and the three API dialects key on; the class decides whether the run 
         |-- (queries)                QUERY_ERROR, QUERY_CONSTRUCTION_ERROR
         |-- (content)                EMPTY_SOURCE, WRONG_FORMAT, CORRUPT_COMPRESSION, EMPTY_ARCHIVE,
         |                            INVALID_ENCODING, FIELD_TOO_LARGE, FORMAT_NOT_SUPPORTED,
-        |                            MALFORMED_RECORDS, DECOMPRESSION_LIMIT
+        |                            MALFORMED_RECORDS, DECOMPRESSION_LIMIT, TOO_MANY_COLUMNS
         |-- (mapping, tables)        MAPPING_MISSING, MAPPING_INVALID, MAPPING_INCONSISTENT,
         |                            TABLE_NOT_FOUND
         |-- (policy, accounting)     ERROR_LIMIT_EXCEEDED, ACCOUNTING_MISMATCH
@@ -231,6 +231,13 @@ class DecompressionLimit(UnitError):
     code = "DECOMPRESSION_LIMIT"
 
 
+class TooManyColumns(UnitError):
+    """An input's records or the target table have more columns than a load may hold
+    (INGESTD_MAX_COLUMNS, or what INGESTD_MEMORY_LIMIT allows): refused before reading."""
+
+    code = "TOO_MANY_COLUMNS"
+
+
 class EmptyArchive(UnitError):
     """A zip archive holds no member that matches the name pattern."""
 
@@ -344,6 +351,7 @@ UNIT_ERRORS: tuple[type[UnitError], ...] = (
     WrongFormat,
     CorruptCompression,
     DecompressionLimit,
+    TooManyColumns,
     EmptyArchive,
     InvalidEncoding,
     FieldTooLarge,

@@ -108,6 +108,14 @@ class Settings(BaseSettings):
         ge=1,
         description="Most members a zip archive may hold; more fails with DECOMPRESSION_LIMIT.",
     )
+    max_columns: int = Field(
+        default=4096,
+        ge=1,
+        description="Most fields a record of an input file (a CSV's first record, a Parquet, "
+        "Avro or ORC schema) and most columns a target table may have. Wider inputs fail with "
+        "TOO_MANY_COLUMNS before they are read. Tables are held to a lower limit when the memory "
+        "budget is small: about 2 columns per MiB DuckDB gets from INGESTD_MEMORY_LIMIT.",
+    )
     fetch_timeout_seconds: float = Field(
         default=60.0,
         gt=0,

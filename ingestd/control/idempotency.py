@@ -2,7 +2,10 @@
 
 The key is claimed first: an INSERT of a pending row (no status, no body) that the unique
 constraint ``(project_id, key)`` lets exactly one request win, in SQLite and PostgreSQL alike.
-The winner runs the request and stores its answer on the row; a request that lost the claim
+The winner runs the request and stores its answer on the row. A request whose work is one
+transaction (a run's creation) stores the answer in that same transaction (``Claimed.complete``
+with the work's session): the work and the answer commit together or not at all, so no crash
+can leave a run whose key has no answer. A request that lost the claim
 polls (bounded, with backoff) until the answer is there and returns it. If the winner's request
 raises, its pending row is deleted so a retry with the key can run. Refused requests (4xx) are
 therefore not cached: the caller may fix the request and send it again with the same key. If the
@@ -20,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from ingestd.errors import Conflict
 from ingestd.store.database import Store
@@ -38,6 +42,32 @@ class Claim:
 
     won: bool
     answer: StoredResponse | None
+
+
+class Claimed:
+    """A key this request won: its answer is stored by ``complete``, in the session of the
+    transaction that does the request's work when there is one."""
+
+    def __init__(self, idempotency: Idempotency, project_id: int, key: str) -> None:
+        self._idempotency = idempotency
+        self.project_id = project_id
+        self.key = key
+        self.completed = False
+
+    def complete(self, session: Session, answer: StoredResponse) -> None:
+        """Store ``answer`` on the pending row within ``session`` (it commits with the work)."""
+        self._idempotency.before_answer()
+        self._idempotency.store_answer(session, self.project_id, self.key, answer)
+        self.completed = True
+
+    def with_run(self, body: Callable[[str], dict[str, Any]]) -> Callable[[Session, str], None]:
+        """A ``Runs.create_run`` hook that stores ``body(run_id)`` (status 200) as the answer, in
+        the run's own transaction."""
+
+        def store(session: Session, run_id: str) -> None:
+            self.complete(session, StoredResponse(200, body(run_id)))
+
+        return store
 
 
 class IdempotencyPending(Conflict):
@@ -62,8 +92,12 @@ class Idempotency:
         clock: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        before_answer: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
+        self.before_answer = before_answer
+        """Called after a request's work and before its answer is stored, in the same
+        transaction: a seam where tests inject a failure (a crash between the two)."""
         self.wait_seconds = wait_seconds
         self.lease = timedelta(seconds=lease_seconds)
         self.clock = clock
@@ -110,16 +144,23 @@ class Idempotency:
             return Claim(True, None)
 
     def complete(self, project_id: int, key: str, answer: StoredResponse) -> None:
-        """Store the winner's answer on its pending row."""
+        """Store the winner's answer on its pending row, in a transaction of its own (for work
+        that is not one transaction; see ``Claimed`` for work that is)."""
+        self.before_answer()
         with self.store.write() as session:
-            session.execute(
-                update(IdempotentResponse)
-                .where(
-                    IdempotentResponse.project_id == project_id,
-                    IdempotentResponse.key == key[:255],
-                )
-                .values(status_code=answer.status_code, body=answer.body)
+            self.store_answer(session, project_id, key, answer)
+
+    def store_answer(
+        self, session: Session, project_id: int, key: str, answer: StoredResponse
+    ) -> None:
+        session.execute(
+            update(IdempotentResponse)
+            .where(
+                IdempotentResponse.project_id == project_id,
+                IdempotentResponse.key == key[:255],
             )
+            .values(status_code=answer.status_code, body=answer.body)
+        )
 
     def release(self, project_id: int, key: str) -> None:
         """Drop a pending claim whose request failed, so a retry with the key can run."""

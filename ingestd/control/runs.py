@@ -9,7 +9,7 @@ once, and a unit whose worker died is picked up again once its lease runs out.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -86,9 +86,11 @@ class Runs:
         *,
         trigger: str,
         idempotency_key: str | None = None,
+        then: Callable[[Session, str], None] | None = None,
     ) -> RunView:
         """One run with a unit per source and day. A repeated idempotency key returns the first
-        run and creates nothing."""
+        run and creates nothing. ``then(session, run_id)`` runs in the run's own transaction
+        (e.g. to store a request's answer with it)."""
         if not source_names:
             raise InvalidInput("a run needs at least one source")
         if not days:
@@ -113,6 +115,7 @@ class Runs:
             days=sorted({d.isoformat() for d in days}),
             source_names=[s.name for s in sources],
             idempotency_key=idempotency_key,
+            then=then,
         )
 
     def create_run(
@@ -127,7 +130,10 @@ class Runs:
         idempotency_key: str | None = None,
         request: dict[str, Any] | None = None,
         max_attempts: int | None = None,
+        then: Callable[[Session, str], None] | None = None,
     ) -> RunView:
+        """Create a run and its units in one transaction, with ``then(session, run_id)`` run in
+        it before it commits."""
         if idempotency_key is not None:
             existing = self.find_by_idempotency_key(project_id, idempotency_key)
             if existing is not None:
@@ -179,6 +185,9 @@ class Runs:
                     session.add(
                         StatusEvent(run_id=run_id, unit_id=unit_id, state="enqueued", at=now)
                     )
+                if then is not None:
+                    session.flush()
+                    then(session, run_id)
         except IntegrityError:
             # Lost a race with the same idempotency key: the winner's run is the answer.
             if idempotency_key is None:

@@ -13,6 +13,7 @@ from ingestd.control.catalog import Catalog
 from ingestd.control.data_checks import DataChecks
 from ingestd.control.datasets import DatasetSources
 from ingestd.control.file_access import FileAccess
+from ingestd.control.idempotency import Idempotency
 from ingestd.control.oauth import OAuth
 from ingestd.control.quarantine import Quarantine, QuarantineReplay
 from ingestd.control.runs import Runs
@@ -21,9 +22,10 @@ from ingestd.control.status_grid import StatusGrids
 from ingestd.control.streams import Streams
 from ingestd.dataplane.decompress import DecompressionLimits
 from ingestd.dataplane.destination import Destination
+from ingestd.dataplane.destination_host import check_destination
 from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.pipeline import DataPlane
-from ingestd.dataplane.postgres_warehouse import PostgresWarehouse
+from ingestd.dataplane.postgres_warehouse import PostgresWarehouse, psycopg_conninfo
 from ingestd.dataplane.warehouse import Warehouse
 from ingestd.domain.clock import Clock, system_clock
 from ingestd.domain.retry import RetryPolicy
@@ -40,6 +42,11 @@ def open_destination(settings: Settings) -> Destination:
     spill = settings.data_dir / "spill"
     if settings.destination_kind == "postgresql":
         assert settings.destination_url is not None
+        # The same egress policy and allowed networks as blob URLs and SQL sources.
+        check_destination(
+            psycopg_conninfo(settings.destination_url),
+            EgressPolicy(settings.fetch_allowed_networks),
+        )
         return PostgresWarehouse(
             settings.destination_url, memory_limit=settings.memory_limit, spill_dir=spill
         )
@@ -79,6 +86,7 @@ class Services:
                 max_ratio=self.settings.max_compression_ratio,
                 max_members=self.settings.max_archive_members,
             ),
+            max_columns=self.settings.max_columns,
         )
 
     @cached_property
@@ -114,6 +122,10 @@ class Services:
             lookback_days=self.settings.data_check_lookback_days,
             threshold=self.settings.data_check_threshold,
         )
+
+    @cached_property
+    def idempotency(self) -> Idempotency:
+        return Idempotency(self.store)
 
     @cached_property
     def oauth(self) -> OAuth:

@@ -29,7 +29,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ingestd.dataplane import ledger, scratch
+from ingestd.dataplane import ledger, scratch, width
 from ingestd.dataplane import scan as scans
 from ingestd.dataplane.coerce import SQL_TYPES, sql_literal
 from ingestd.dataplane.compile import SEP, compile_select
@@ -79,10 +79,12 @@ class DataPlane:
         warehouse: Destination,
         staging_root: Path,
         limits: DecompressionLimits | None = None,
+        max_columns: int = width.DEFAULT_MAX_COLUMNS,
     ) -> None:
         self.warehouse = warehouse
         self.staging_root = staging_root
         self.limits = limits or DecompressionLimits()
+        self.max_columns = max_columns
         removed = scratch.remove_orphans(staging_root)
         if removed:
             log.info("removed %d scratch folders left by stopped processes", len(removed))
@@ -110,7 +112,14 @@ class DataPlane:
                 try:
                     try:
                         return _Load(
-                            self.warehouse, cur, request, staging, progress, cancel, self.limits
+                            self.warehouse,
+                            cur,
+                            request,
+                            staging,
+                            progress,
+                            cancel,
+                            self.limits,
+                            self.max_columns,
                         ).run()
                     except ValuesRefused:
                         # Rare: checking every value against the destination's limits costs a
@@ -118,7 +127,14 @@ class DataPlane:
                         again = staging / "unstorable"
                         again.mkdir()
                         load = _Load(
-                            self.warehouse, cur, request, again, progress, cancel, self.limits
+                            self.warehouse,
+                            cur,
+                            request,
+                            again,
+                            progress,
+                            cancel,
+                            self.limits,
+                            self.max_columns,
                         )
                         load.check_unstorable = True
                         return load.run()
@@ -138,9 +154,11 @@ class _Load:
         progress: ProgressCallback | None,
         cancel: CancelToken,
         limits: DecompressionLimits,
+        max_columns: int,
     ) -> None:
         self.warehouse = warehouse
         self.limits = limits
+        self.max_columns = max_columns
         self.cur = cur
         self.request = request
         self.table = request.table
@@ -191,6 +209,8 @@ class _Load:
     # -- the steps ----------------------------------------------------------------------------
 
     def run(self) -> LoadResult:
+        [budget] = self._one("SELECT current_setting('memory_limit')") or ("",)
+        width.check_table(self.table, str(budget), self.max_columns)
         types = ", ".join(f"{quote(c.name)} {SQL_TYPES[c.type]}" for c in self.table.columns)
         self._sql(
             f"CREATE TEMP TABLE {self.stage} "
@@ -239,7 +259,22 @@ class _Load:
                     raise EmptySource(f"{file.name} holds no data once decompressed")
                 return
             try:
-                self._insert_scan(scan, index)
+                try:
+                    self._insert_scan(scan, index, translate=False)
+                except duckdb.Error as exc:
+                    # The strict reader refuses a file whose records end in a mix of CRLF, LF
+                    # and CR: read it again with LF ends (nothing of the failed read is staged).
+                    rewritten = scans.with_lf_line_ends(
+                        file, self.request.read_options, self.staging / f"lf_{scan_id}"
+                    )
+                    if rewritten is None:
+                        raise scans.translate(exc, file.name) from exc
+                    scans.drop_rejects(self.cur, scan)
+                    again = scans.csv_scan(rewritten, self.request.read_options, fmt, scan_id)
+                    if again is None:  # cannot be: it holds the bytes the first read had
+                        raise scans.translate(exc, file.name) from exc
+                    scan = again
+                    self._insert_scan(scan, index)
                 self._stage_reader_rejects(scan, index, CSV_REJECT_CODES)
             finally:
                 scans.drop_rejects(self.cur, scan)
@@ -280,6 +315,7 @@ class _Load:
         self._check_readable(file, index)
 
     def _insert_scan(self, scan: scans.Scan, index: int, *, translate: bool = True) -> None:
+        width.check_file(scan.shape.file_name, len(scan.shape.columns), self.max_columns)
         select = compile_select(
             self.table, self.request.mapping, scan.shape, file_index=index, scan_sql=scan.sql
         )

@@ -25,6 +25,7 @@ import duckdb
 import pyarrow as pa
 import zstandard
 
+from ingestd.dataplane import line_ends
 from ingestd.dataplane.coerce import sql_literal
 from ingestd.dataplane.compile import SourceShape, json_path
 from ingestd.dataplane.files import LocalFile
@@ -106,7 +107,7 @@ def _decoded_lines(head: bytes, stream: BinaryIO, encoding: str) -> Iterator[str
     rest = iter(lambda: stream.readline(_SNIFF_BYTES), b"")
     for chunk in itertools.chain(io.BytesIO(head), rest):
         pending += decoder.decode(chunk)
-        while (end := pending.find("\n")) >= 0:
+        while (end := _line_end(pending)) >= 0:
             if end >= MAX_RECORD_BYTES:
                 break
             yield pending[: end + 1]
@@ -114,8 +115,23 @@ def _decoded_lines(head: bytes, stream: BinaryIO, encoding: str) -> Iterator[str
         if len(pending) > MAX_RECORD_BYTES:
             raise FieldTooLarge(f"the first record is longer than {MAX_RECORD_BYTES} bytes")
     pending += decoder.decode(b"", final=True)
+    while (end := _line_end(pending)) >= 0:
+        yield pending[: end + 1]
+        pending = pending[end + 1 :]
     if pending:
         yield pending
+
+
+def _line_end(text: str) -> int:
+    """Index of the last character of the first line ending (LF, CRLF or a lone CR, as in
+    universal newlines) in ``text``, or -1. A CR at the very end waits for more text: it may be
+    the first half of a CRLF."""
+    lf, cr = text.find("\n"), text.find("\r")
+    if cr < 0 or (0 <= lf < cr):
+        return lf
+    if cr + 1 < len(text):
+        return cr + 1 if text[cr + 1] == "\n" else cr
+    return -1
 
 
 def _first_record(file: LocalFile, options: ReadOptions, delimiter: str) -> list[str] | None:
@@ -199,6 +215,27 @@ def csv_scan(
     )
     shape = SourceShape(tuple((n, "VARCHAR") for n in names), file.name)
     return Scan(sql, shape, rejects_table=rejects)
+
+
+def with_lf_line_ends(file: LocalFile, options: ReadOptions, target: Path) -> LocalFile | None:
+    """The file rewritten at ``target`` with LF record ends, when its records end in a mix of
+    CRLF, LF and CR (see ingestd.dataplane.line_ends); None when they do not (its failure has
+    another cause) or its encoding cannot be rewritten byte-wise."""
+    quote = options.quote or ""
+    if not line_ends.rewritable(options.encoding, quote, options.escape):
+        return None
+    try:
+        with _byte_stream(file) as stream:
+            found = line_ends.rewrite_with_lf(
+                stream, target, quote=quote, escape=options.escape, encoding=options.encoding
+            )
+    except (EOFError, OSError, zlib.error, zstandard.ZstdError) as exc:
+        target.unlink(missing_ok=True)
+        raise CorruptCompression(f"{file.name}: cannot decompress ({exc})") from exc
+    if not found.mixed:
+        target.unlink()
+        return None
+    return LocalFile(file.name, target, file.format, Compression.NONE, target.stat().st_size)
 
 
 def json_fields(table: TableSpec, mapping: Mapping) -> dict[str, str]:

@@ -140,6 +140,8 @@ _KUSTO_BY_CODE: Mapping[str, str] = MappingProxyType(
         "CORRUPT_COMPRESSION": "BadRequest_InvalidArchive",
         # A decompression bomb or an input that expands too far: too large to ingest.
         "DECOMPRESSION_LIMIT": "BadRequest_FileTooLarge",
+        # Too wide to load within the limits: too large, in columns rather than bytes.
+        "TOO_MANY_COLUMNS": "BadRequest_FileTooLarge",
         "EMPTY_ARCHIVE": "BadRequest_EmptyArchive",
         "INVALID_ENCODING": "BadRequest_UnexpectedCharacterInInputStream",
         "FIELD_TOO_LARGE": "Stream_InputStreamTooLarge",
@@ -201,6 +203,7 @@ _STATSIG_BY_CODE: Mapping[str, str] = MappingProxyType(
         "WRONG_FORMAT": "BULK_LOAD_ERROR",
         "CORRUPT_COMPRESSION": "BULK_LOAD_ERROR",
         "DECOMPRESSION_LIMIT": "BULK_LOAD_ERROR",
+        "TOO_MANY_COLUMNS": "BULK_LOAD_ERROR",
         "EMPTY_ARCHIVE": "BULK_LOAD_ERROR",
         "INVALID_ENCODING": "BULK_LOAD_ERROR",
         "FIELD_TOO_LARGE": "BULK_LOAD_ERROR",

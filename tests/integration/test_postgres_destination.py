@@ -32,7 +32,7 @@ from ingestd.domain.datasets import DATASET_TABLES, mapping_from_column_mapping
 from ingestd.domain.mapping import FieldMapping, Mapping, RefKind, SourceRef, identity_mapping
 from ingestd.domain.sources import LoadMode
 from ingestd.domain.tables import Column, ColumnType, TableSpec
-from ingestd.errors import Canceled, FailureClass, IngestdError, UnitError
+from ingestd.errors import Canceled, FailureClass, FetchNotAllowed, IngestdError, UnitError
 from ingestd.settings import Settings
 from tests.conftest import make_services
 from tests.unit.dataplane.harness import PEOPLE, PEOPLE_ROWS, csv_text, empty_postgres
@@ -49,9 +49,19 @@ def pg_url(postgres_url: str) -> str:
     return postgres_url
 
 
+LOCAL_NETWORKS = "127.0.0.1/32,::1/128"
+
+
 def _services(kind: str, root: Path, pg_url: str) -> Services:
     url = pg_url if kind == "postgres" else None
-    return make_services(root / kind, destination_url=url, retry_base_seconds=0.01, lease_seconds=2)
+    # The test server is local: its addresses must be allowed explicitly (egress policy).
+    return make_services(
+        root / kind,
+        destination_url=url,
+        fetch_allowed_networks=LOCAL_NETWORKS,
+        retry_base_seconds=0.01,
+        lease_seconds=2,
+    )
 
 
 @pytest.fixture
@@ -68,7 +78,9 @@ def _drain(services: Services) -> None:
 
 
 def test_the_destination_url_selects_postgresql(tmp_path: Path, pg_url: str) -> None:
-    settings = Settings(data_dir=tmp_path, destination_url=pg_url)
+    settings = Settings(
+        data_dir=tmp_path, destination_url=pg_url, fetch_allowed_networks=LOCAL_NETWORKS
+    )
     assert settings.destination_kind == "postgresql"
     assert Settings(data_dir=tmp_path).destination_kind == "duckdb"
     services = Services(settings)
@@ -77,6 +89,37 @@ def test_the_destination_url_selects_postgresql(tmp_path: Path, pg_url: str) -> 
         assert services.warehouse.url.startswith("postgresql+psycopg://")
     finally:
         services.close()
+
+
+@pytest.mark.parametrize(
+    ("allowed", "host"),
+    [
+        ("", "127.0.0.1"),  # loopback, not listed
+        ("", "localhost"),
+        ("", "10.1.2.3"),  # private
+        ("", "%2Fvar%2Frun%2Fpostgresql"),  # a local socket is judged as loopback
+        ("0.0.0.0/0", "169.254.169.254"),  # cloud metadata: only an exact listing opens it
+        ("127.0.0.1/32", "[::1]"),  # 127.0.0.1 is allowed, ::1 is not
+    ],
+    ids=["loopback", "localhost", "private", "socket", "metadata", "other-loopback"],
+)
+def test_a_destination_the_egress_policy_refuses_is_never_connected_to(
+    tmp_path: Path, allowed: str, host: str
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        destination_url=f"postgresql+psycopg://ingestd:pw-9f3k@{host}:5432/data",
+        fetch_allowed_networks=allowed,
+    )
+    services = Services(settings)
+    try:
+        with pytest.raises(FetchNotAllowed) as caught:
+            services.warehouse  # noqa: B018 - opening it is the act under test
+    finally:
+        services.close()
+    assert caught.value.code == "FETCH_NOT_ALLOWED"
+    assert "refused to connect to the destination at" in caught.value.message
+    assert "pw-9f3k" not in str(caught.value)
 
 
 def test_an_unknown_destination_is_refused() -> None:

@@ -7,6 +7,7 @@ the vendor's envelopes. Every error is rendered by ``render_error`` in the vendo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -26,10 +27,10 @@ from ingestd.api.statsig.schemas import (
     SourceUpdate,
     single,
 )
-from ingestd.control.access import Permission, Principal
+from ingestd.control.access import KeyKind, Permission, Principal
 from ingestd.control.catalog import ConnectionView
 from ingestd.control.datasets import DatasetSources
-from ingestd.control.idempotency import Idempotency, StoredResponse
+from ingestd.control.idempotency import Claimed, StoredResponse
 from ingestd.control.runs import day_range
 from ingestd.control.services import Services
 from ingestd.domain.datasets import dataset_key
@@ -39,11 +40,21 @@ API_VERSION = "20240601"
 BAD_REQUEST = "Invalid request. Please check the request input and try again."
 
 
+def masked_key(raw: str) -> str:
+    """A refused key as a 401 may show it: its kind prefix (``console-``) when it has one of
+    ours, then ``***``; nothing of the secret part."""
+    kind, dash, _ = raw.strip().partition("-")
+    known = dash and kind.lower() in {k.value for k in KeyKind}
+    return f"{kind.lower()}-***" if known else "***"
+
+
 def render_error(request: Request, exc: IngestdError) -> Response:
     """The one Statsig error body (§1.1): ``{"status": <http code>, "message": ...}``."""
     status = exc.http_status
     if isinstance(exc, Unauthenticated):
-        key = request.headers.get("statsig-api-key", "")[:200]
+        # §1.1: the vendor echoes the key it refused. A revoked or mistyped real key would then
+        # sit in every proxy log and client error report, so only its kind is shown.
+        key = masked_key(request.headers.get("statsig-api-key", ""))
         message = (
             "This endpoint only accepts an active CONSOLE key, but an invalid key was sent. "
             f"Key: {key}"
@@ -64,7 +75,7 @@ def render_error(request: Request, exc: IngestdError) -> Response:
 def build_router(services: Services) -> APIRouter:
     settings = services.settings
     datasets = DatasetSources(services.store, services.catalog, services.runs)
-    idempotency = Idempotency(services.store)
+    idempotency = services.idempotency
     mutations = RateLimiter(
         [(settings.statsig_mutations_per_10s, 10.0), (settings.statsig_mutations_per_15m, 900.0)]
     )
@@ -83,21 +94,27 @@ def build_router(services: Services) -> APIRouter:
             mutations.hit(f"project:{who.project_id}")
         return who
 
-    def replay_or(request: Request, who: Principal, produce: Any) -> Response:
-        """Idempotency-Key: the first answer is stored; a repeat gets it and changes nothing."""
+    def replay_or(
+        request: Request, who: Principal, produce: Callable[[Claimed | None], dict[str, Any]]
+    ) -> Response:
+        """Idempotency-Key: the first answer is stored; a repeat gets it and changes nothing.
+        ``produce`` gets the claimed key to store its answer in its own transaction (a run's);
+        if it does not, the answer is stored after it."""
         key = request.headers.get("idempotency-key")
         if not key:
-            return JSONResponse(produce())
+            return JSONResponse(produce(None))
         # Claim first (unique constraint): one request runs, the others get its answer.
         claim = idempotency.claim(who.project_id, key, request.method, request.url.path)
         if claim.answer is not None:
             return JSONResponse(claim.answer.body, claim.answer.status_code)
+        claimed = Claimed(idempotency, who.project_id, key)
         try:
-            body = produce()
+            body = produce(claimed)
+            if not claimed.completed:
+                idempotency.complete(who.project_id, key, StoredResponse(200, body))
         except BaseException:
             idempotency.release(who.project_id, key)  # a retry with the key may run
             raise
-        idempotency.complete(who.project_id, key, StoredResponse(200, body))
         return JSONResponse(body)
 
     # -- sources ------------------------------------------------------------------------------
@@ -114,7 +131,7 @@ def build_router(services: Services) -> APIRouter:
     def create_source(request: Request, body: SourceCreate) -> Response:
         who = principal(request, Permission.CONFIGURE)
 
-        def create() -> dict[str, Any]:
+        def create(_: Claimed | None) -> dict[str, Any]:
             source = datasets.create(
                 who.project_id,
                 connection_type=body.type,
@@ -152,7 +169,7 @@ def build_router(services: Services) -> APIRouter:
     def backfill(request: Request, body: Backfill) -> Response:
         who = principal(request, Permission.INGEST)
 
-        def start() -> dict[str, Any]:
+        def start(claimed: Claimed | None) -> dict[str, Any]:
             try:
                 days = day_range(
                     date.fromisoformat(body.datestamp_start), date.fromisoformat(body.datestamp_end)
@@ -166,13 +183,19 @@ def build_router(services: Services) -> APIRouter:
             known = {s.name for s in sources}
             if names and any(n not in known for n in names):
                 raise InvalidInput(BAD_REQUEST, hint=f"unknown source in {names}")
+
+            def answer(run_id: str) -> dict[str, Any]:
+                return single("Ingestion backfilled successfully.", {"runID": run_id})
+
             run = services.runs.start_source_run(
                 who.project_id,
                 names or sorted(s.name for s in sources if s.enabled),
                 days,
                 trigger="backfill",
+                # The run and the key's answer commit together.
+                then=None if claimed is None else claimed.with_run(answer),
             )
-            return single("Ingestion backfilled successfully.", {"runID": run.id})
+            return answer(run.id)
 
         response = replay_or(request, who, start)
         return response

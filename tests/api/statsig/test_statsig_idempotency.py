@@ -127,3 +127,74 @@ def test_a_pending_claim_older_than_its_lease_is_taken_over(console: Console) ->
     never_waits.complete(project_id, "died", StoredResponse(200, {"runID": "r"}))
     repeat = never_waits.claim(project_id, "died", "POST", "/x")
     assert repeat.answer == StoredResponse(200, {"runID": "r"})
+
+
+class Crash(Exception):
+    """The failure injected between a run's creation and the storing of its key's answer."""
+
+
+@pytest.fixture
+def seamed_console(tmp_path: Path, database_url: str) -> Iterator[tuple[Console, list[str]]]:
+    """A console whose idempotency fails (``Crash``) right after a request's work, before its
+    answer is stored, for as long as the list it yields holds ``"crash"``; each time, it first
+    notes what a separate connection sees at that instant."""
+    services = make_services(
+        tmp_path / "data", database_url, retry_base_seconds=0.01, statsig_mutations_per_10s=1000
+    )
+    mode: list[str] = ["crash"]
+
+    def between_run_and_answer() -> None:
+        with services.store.read() as session:  # another connection: only committed state
+            seen = session.scalar(select(func.count(Run.id)))
+        mode.append(f"runs visible: {seen}")
+        if mode[0] == "crash":
+            raise Crash("the process died between the run and its answer")
+
+    services.idempotency = Idempotency(services.store, before_answer=between_run_and_answer)
+    key = services.access.create_key("acme", KeyKind.CONSOLE)
+    app = create_app(services, background=False)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Console(client, services, key, services.settings.data_dir / "files" / "acme"), mode
+    services.close()
+
+
+def test_a_failure_between_the_run_and_its_answer_leaves_neither(
+    seamed_console: tuple[Console, list[str]],
+) -> None:
+    console, mode = seamed_console
+    console.file_source()
+    crashed = console.post("/console/v1/ingestion/backfill", BACKFILL, **{"Idempotency-Key": "k"})
+
+    assert crashed.status_code == 500
+    assert mode[1:] == ["runs visible: 0"]  # at the failure the run was not committed alone
+    assert count_runs(console) == 0  # and it went with the failed transaction
+    with console.services.store.read() as session:
+        assert session.scalar(select(func.count(IdempotentResponse.id))) == 0  # key released
+
+    mode[0] = "run"
+    first = console.post("/console/v1/ingestion/backfill", BACKFILL, **{"Idempotency-Key": "k"})
+    repeat = console.post("/console/v1/ingestion/backfill", BACKFILL, **{"Idempotency-Key": "k"})
+
+    assert first.status_code == 200 and repeat.json() == first.json()
+    assert count_runs(console) == 1
+    with console.services.store.read() as session:
+        run_id = session.scalar(select(Run.id))
+        stored = session.scalar(select(IdempotentResponse.body))
+    assert first.json()["data"]["runID"] == run_id
+    assert stored == first.json()
+
+
+def test_a_run_and_its_answer_become_visible_together(
+    seamed_console: tuple[Console, list[str]],
+) -> None:
+    console, mode = seamed_console
+    mode[0] = "run"
+    console.file_source()
+    runs_before = count_runs(console)
+
+    answered = console.post("/console/v1/ingestion/backfill", BACKFILL, **{"Idempotency-Key": "v"})
+
+    assert answered.status_code == 200
+    # Just before the answer was stored, no other connection could see the new run yet.
+    assert mode[-1] == f"runs visible: {runs_before}"
+    assert count_runs(console) == runs_before + 1

@@ -33,6 +33,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "CORRUPT_COMPRESSION": ("BadRequest_InvalidArchive", "BULK_LOAD_ERROR"),
     "EMPTY_ARCHIVE": ("BadRequest_EmptyArchive", "BULK_LOAD_ERROR"),
     "DECOMPRESSION_LIMIT": ("BadRequest_FileTooLarge", "BULK_LOAD_ERROR"),
+    "TOO_MANY_COLUMNS": ("BadRequest_FileTooLarge", "BULK_LOAD_ERROR"),
     "INVALID_ENCODING": ("BadRequest_UnexpectedCharacterInInputStream", "BULK_LOAD_ERROR"),
     "FIELD_TOO_LARGE": ("Stream_InputStreamTooLarge", "BULK_LOAD_ERROR"),
     "FORMAT_NOT_SUPPORTED": ("BadRequest_FormatNotSupported", "BULK_LOAD_ERROR"),
