@@ -126,3 +126,22 @@ def test_migration_0006_encrypts_plain_rows(database_url: str) -> None:
         assert value == {"password": SECRET}
     finally:
         store.dispose()
+
+
+def test_the_cli_rotates_the_key_file_and_prints_a_new_key(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ingestd.cli.main import app
+
+    data = tmp_path / "data"
+    _connection(data)
+    before = read_key_file(data / "secret.key")
+    rotated = CliRunner().invoke(app, ["--data-dir", str(data), "secrets", "rotate-key"])
+    assert rotated.exit_code == 0, rotated.output
+    assert "Re-encrypted the secrets of 1 connection(s)" in rotated.output
+    assert read_key_file(data / "secret.key") != before
+    assert SECRET not in rotated.output and before[0].decode() not in rotated.output
+    assert _secrets(data) == {"password": SECRET}
+    made = CliRunner().invoke(app, ["secrets", "generate-key"])
+    assert made.exit_code == 0
+    SecretBox([made.output.strip().splitlines()[-1].encode()])  # a usable Fernet key
