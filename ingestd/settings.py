@@ -36,6 +36,13 @@ class Settings(BaseSettings):
         description="Where loaded data goes. Default: `duckdb:///<data_dir>/warehouse.duckdb`. "
         "PostgreSQL: `postgresql+psycopg://user[:password]@host[:port]/db`.",
     )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet keys that encrypt connection secrets and blob URL credentials in the "
+        "metadata database, comma-separated: the first encrypts, all decrypt (rotation). "
+        "Default: `<data_dir>/secret.key`, created with mode 0600 on first start. Set it when "
+        "workers on other machines share the metadata database.",
+    )
     workers: int = Field(
         default=2, ge=1, le=64, description="Units the local worker pool runs at the same time."
     )
@@ -230,6 +237,11 @@ class Settings(BaseSettings):
     @property
     def metadata_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'metadata.sqlite'}"
+
+    @property
+    def secret_key_file(self) -> Path:
+        """Where the secret keys live when ``INGESTD_SECRET_KEY`` is unset."""
+        return self.data_dir / "secret.key"
 
     @property
     def destination_kind(self) -> Literal["duckdb", "postgresql"]:

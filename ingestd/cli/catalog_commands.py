@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ingestd.cli.context import ProjectOption, console, state
 from ingestd.control.catalog import split_table_name
+from ingestd.domain.connections import BODIES, connection_body
 from ingestd.domain.datasets import mapping_from_column_mapping
 from ingestd.domain.mapping import Mapping, mapping_from_kusto
 from ingestd.domain.sources import DataFormat, ErrorPolicy, LoadMode, OnError, ReadOptions
@@ -44,22 +45,33 @@ def parse_json(text: str | None, what: str) -> Any:
 def create_connection(
     ctx: typer.Context,
     name: str,
-    kind: str = typer.Option(..., "--kind", help="file, duckdb, sqlite, postgres, ..."),
+    kind: str = typer.Option(
+        ..., "--kind", help=f"One of {', '.join(sorted(BODIES))} (docs/sql-sources.md)."
+    ),
     config: str = typer.Option("{}", "--config", help="Settings as JSON (or @file)."),
-    secret: list[str] = typer.Option([], "--secret", help="KEY=VALUE, repeatable; never shown."),
+    secret: list[str] = typer.Option(
+        [], "--secret", help="KEY=VALUE, repeatable; stored encrypted, never shown."
+    ),
     project: str = ProjectOption,
 ) -> None:
-    """Create a connection."""
+    """Create a connection: its body is checked against the kind's typed body (unknown or
+    missing fields are refused by name); which fields are secret is the kind's to say."""
     secrets = {}
-    for item in secret:
+    for number, item in enumerate(secret, 1):
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise InvalidInput(f"--secret {item!r} must be KEY=VALUE")
+            # Not repeated: without '=' the whole item may be the secret itself.
+            raise InvalidInput(
+                f"--secret number {number} is not KEY=VALUE",
+                hint="write --secret password=... (the value is stored encrypted)",
+            )
         secrets[key] = value
+    settings = parse_json(config, "--config")
+    if not isinstance(settings, dict):
+        raise InvalidInput("--config must be a JSON object of the connection's settings")
+    body = connection_body(kind, settings, secrets)
     services = state(ctx).services()
-    view = services.catalog.create_connection(
-        services.access.ensure_project(project), name, kind, parse_json(config, "--config"), secrets
-    )
+    view = services.catalog.create_connection(services.access.ensure_project(project), name, body)
     console.print(f"Created {view.kind} connection {view.name}.")
 
 

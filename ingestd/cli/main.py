@@ -18,6 +18,7 @@ from ingestd.cli import (
     projects_commands,
     quarantine_commands,
     run_commands,
+    secrets_commands,
     status_command,
     stream_commands,
 )
@@ -41,6 +42,7 @@ app.add_typer(catalog_commands.sources, name="sources")
 app.add_typer(run_commands.runs, name="runs")
 app.add_typer(quarantine_commands.app, name="quarantine")
 app.add_typer(projects_commands.app, name="projects")
+app.add_typer(secrets_commands.app, name="secrets")
 app.command("run")(run_commands.run_source)
 app.command("demo")(demo_command.demo)
 app.command("status")(status_command.status)

@@ -34,6 +34,7 @@ def blob_unit_spec(
     table: str,
     url: str,
     *,
+    sealed_url: str,
     mapping: Mapping | None,
     read_options: ReadOptions,
     error_policy: ErrorPolicy,
@@ -48,7 +49,9 @@ def blob_unit_spec(
     unit runner downloads it first) and Kusto's rules (a mapping is required for JSON and Avro;
     identity mapping by position for delimited formats, §3.9).
 
-    ``inputs`` holds the redacted URL: it is what marks a unit that carries its description."""
+    ``url`` and ``inputs`` hold the redacted URL (shown, it marks a unit that carries its
+    description); the whole URL, with its credential part (SAS ``sig=``, key suffix,
+    ``user:password@``), is kept only encrypted, in ``sealed_url`` (``Store.secret_box``)."""
     try:
         name = parse_blob_url(url).name
     except IngestdError:
@@ -57,7 +60,8 @@ def blob_unit_spec(
         "table": table,
         "inputs": [redact(url)],
         "input_names": [name],
-        "url": url,
+        "url": redact(url),
+        "sealed_url": sealed_url,
         "mapping": mapping.to_list() if mapping is not None else None,
         "read_options": read_options.to_dict(),
         "mode": LoadMode.APPEND.value,

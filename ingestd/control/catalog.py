@@ -1,11 +1,13 @@
 """Connections, tables and sources of a project: create, change, read, delete.
 
 Everything is validated before anything is written, so a rejected request changes nothing.
-Connection secrets are stored apart from their settings and are never part of a view.
+Connections are typed bodies (``domain.connections``): their settings are stored and shown,
+their secrets are stored only encrypted and are never part of a view.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ingestd.dataplane.files import check_allowed
 from ingestd.dataplane.sql_extract import SQL_KINDS
+from ingestd.domain.connections import ConnectionBody, FileConnection
 from ingestd.domain.file_access import ProjectFiles
 from ingestd.domain.mapping import Mapping, identity_mapping
 from ingestd.domain.names import check_identifier
@@ -25,9 +28,6 @@ from ingestd.domain.tables import Column, TableSpec
 from ingestd.errors import Conflict, FetchNotAllowed, InvalidInput, NotFound
 from ingestd.store.database import Store
 from ingestd.store.schema import Connection, Source, TableDef, Unit, utcnow
-
-CONNECTION_KINDS = frozenset({"file", "s3", "adls", "gcs"} | SQL_KINDS)
-"""Kinds of connection a source can read through: files, object stores and the SQL kinds."""
 
 
 @dataclass(frozen=True)
@@ -99,30 +99,21 @@ class Catalog:
     # -- connections --------------------------------------------------------------------------
 
     def create_connection(
-        self,
-        project_id: int,
-        name: str,
-        kind: str,
-        config: dict[str, Any],
-        secrets: dict[str, Any] | None = None,
-        *,
-        replace: bool = False,
+        self, project_id: int, name: str, body: ConnectionBody, *, replace: bool = False
     ) -> ConnectionView:
-        if kind not in CONNECTION_KINDS:
-            raise InvalidInput(
-                f"connection kind {kind!r} is not supported",
-                hint=f"use one of {', '.join(sorted(CONNECTION_KINDS))}",
-            )
+        """Create (or with ``replace``, replace) a connection from its typed body. Its settings
+        are stored as they are; its secrets only encrypted (``Store.secret_box``)."""
         if not name or len(name) > 128:
             raise InvalidInput("a connection needs a name of 1 to 128 characters")
-        if kind == "file":
-            root = config.get("root")
-            if not isinstance(root, str) or not root:
-                raise InvalidInput("a file connection needs config.root, a directory")
+        if isinstance(body, FileConnection):
             try:
-                check_allowed(Path(root), self.files_of(project_id))
+                check_allowed(Path(body.root), self.files_of(project_id))
             except FetchNotAllowed as exc:
                 raise InvalidInput(exc.message, hint=exc.hint) from exc
+        secrets = body.secrets()
+        sealed = (
+            self.store.secret_box.seal(json.dumps(secrets, sort_keys=True)) if secrets else None
+        )
         with self.store.write() as session:
             row = session.scalar(
                 select(Connection).where(
@@ -132,9 +123,9 @@ class Catalog:
             if row is not None and not replace:
                 raise Conflict(f"connection {name!r} exists already")
             if row is None:
-                row = Connection(project_id=project_id, name=name, kind=kind)
+                row = Connection(project_id=project_id, name=name, kind=body.kind)
                 session.add(row)
-            row.kind, row.config, row.secrets = kind, dict(config), dict(secrets or {})
+            row.kind, row.config, row.sealed_secrets = body.kind, body.settings(), sealed
             session.flush()
             return _connection_view(row)
 
@@ -151,10 +142,14 @@ class Catalog:
         with self.store.read() as session:
             return _connection_view(_connection_row(session, project_id, name))
 
-    def connection_secrets(self, project_id: int, name: str) -> dict[str, Any]:
-        """For the data plane only: the secrets a reader needs to connect."""
+    def connection_secrets(self, project_id: int, name: str) -> dict[str, str]:
+        """For the data plane only: the secrets a reader needs to connect, decrypted."""
         with self.store.read() as session:
-            return dict(_connection_row(session, project_id, name).secrets)
+            sealed = _connection_row(session, project_id, name).sealed_secrets
+        if sealed is None:
+            return {}
+        opened: dict[str, str] = json.loads(self.store.secret_box.open(sealed))
+        return opened
 
     def delete_connection(self, project_id: int, name: str) -> None:
         with self.store.write() as session:
@@ -364,7 +359,7 @@ class Catalog:
 
 
 def _connection_view(row: Connection) -> ConnectionView:
-    return ConnectionView(row.id, row.name, row.kind, dict(row.config), bool(row.secrets))
+    return ConnectionView(row.id, row.name, row.kind, dict(row.config), bool(row.sealed_secrets))
 
 
 def _connection_row(session: Session, project_id: int, name: str) -> Connection:

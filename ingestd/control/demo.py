@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ingestd.control.access import KeyKind
 from ingestd.control.services import Services
+from ingestd.domain.connections import FileConnection
 from ingestd.domain.datasets import DATASET_TABLES, mapping_from_column_mapping
 from ingestd.domain.mapping import mapping_from_kusto
 from ingestd.domain.sources import DataFormat, LoadMode, ReadOptions
@@ -93,7 +94,7 @@ def set_up(services: Services, *, days_back: int = 3, today: date | None = None)
     for table in (DATASET_TABLES["events"], ORDERS):
         catalog.create_table(project_id, table, merge=True)
     with contextlib.suppress(Conflict):  # a second `make run` reuses the connection
-        catalog.create_connection(project_id, "demo-files", "file", {"root": str(folder)})
+        catalog.create_connection(project_id, "demo-files", FileConnection(root=str(folder)))
     existing = {s.name for s in catalog.list_sources(project_id)}
     if "demo-events" not in existing:
         column_mapping = {

@@ -267,6 +267,7 @@ class QueuedIngestion:
         return blob_unit_spec(
             qualified,
             url,
+            sealed_url=self.catalog.store.secret_box.seal(url),
             mapping=mapping,
             read_options=properties.read_options(),
             error_policy=properties.error_policy,

@@ -33,6 +33,7 @@ from ingestd.executor.pool import WorkerPool
 from ingestd.executor.unit_runner import UnitRunner
 from ingestd.settings import Settings
 from ingestd.store.database import Store
+from ingestd.store.secret_box import open_secret_box
 
 log = logging.getLogger("ingestd")
 
@@ -60,7 +61,7 @@ class Services:
         """Where services built here take "now" from (tests pass a fixed one)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         (settings.data_dir / "files").mkdir(parents=True, exist_ok=True)
-        self.store = Store(settings.metadata_url)
+        self.store = Store(settings.metadata_url, open_secret_box(settings))
         self.store.migrate()
         self.retry = RetryPolicy(
             settings.retry_max_attempts, settings.retry_base_seconds, settings.retry_max_seconds

@@ -119,10 +119,12 @@ def parse_blob_url(url: str) -> BlobLocation:
     if scheme == "file":
         return _file(text, parts.netloc, parts.path)
     if scheme in ("s3", "gs"):
+        # The ';' suffix is a credential, never part of the key (or of the name shown).
+        base, _, secret = text.partition(";")
+        parts = urlsplit(base)
         bucket, key = parts.netloc, unquote(parts.path.lstrip("/"))
         if not bucket or not key:
             raise ConnectionConfigError(f"{redact(text)} names no {scheme}://bucket/key")
-        base, _, secret = text.partition(";")
         kind = StoreKind.S3 if scheme == "s3" else StoreKind.GCS
         return BlobLocation(kind, base, bucket=bucket, key=key, inline_secret=secret or None)
     if scheme in ("abfs", "abfss", "wasb", "wasbs"):

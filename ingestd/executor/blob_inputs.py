@@ -95,7 +95,8 @@ def stage_blob(
     cancel: CancelToken | None = None,
 ) -> StagedBlob:
     policy = fetch_policy(spec, files)
-    location = parse_blob_url(str(spec["url"]))
+    # The whole URL (with its SAS or key) exists only here, in memory, until the fetch.
+    location = parse_blob_url(store.secret_box.open(str(spec["sealed_url"])))
     resolved = resolve_blob(catalog, project_id, location)
     if not spec.get("delete_after_download"):
         path = download(

@@ -21,15 +21,20 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ingestd.errors import InvalidInput
+from ingestd.store.secret_box import SecretBox
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 class Store:
-    """The metadata database. ``write()`` for changes, ``read()`` for queries."""
+    """The metadata database. ``write()`` for changes, ``read()`` for queries.
 
-    def __init__(self, url: str) -> None:
+    ``secret_box`` encrypts what the database keeps of secrets (connection secrets, blob URL
+    credentials); a store opened without one can do everything but read or write a secret."""
+
+    def __init__(self, url: str, secret_box: SecretBox | None = None) -> None:
         self.url = url
+        self._secret_box = secret_box
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"future": True}
         if self.is_sqlite:
@@ -48,12 +53,23 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = threading.RLock() if self.is_sqlite else None
 
+    @property
+    def secret_box(self) -> SecretBox:
+        if self._secret_box is None:
+            raise InvalidInput(
+                "this metadata store was opened without a secret key",
+                hint="open it through Services, which reads INGESTD_SECRET_KEY or secret.key",
+            )
+        return self._secret_box
+
     def migrate(self) -> None:
         """Apply every Alembic migration not yet applied (idempotent)."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self._locked(), self.engine.begin() as connection:
             config.attributes["connection"] = connection
+            # 0006 encrypts the secrets earlier versions kept in plain text.
+            config.attributes["secret_box"] = self._secret_box
             command.upgrade(config, "head")
 
     @contextmanager
@@ -94,6 +110,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=60000")
+    # Deleted and overwritten content is zeroed, so a replaced secret (or one 0006 encrypted)
+    # does not linger in free pages of the file.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

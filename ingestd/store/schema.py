@@ -91,8 +91,9 @@ class Connection(Base):
     name: Mapped[str] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(32))
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    secrets: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    """Never returned by the API or the CLI, never logged."""
+    sealed_secrets: Mapped[str | None] = mapped_column(Text, default=None)
+    """The connection's secrets as one JSON object, Fernet-encrypted (``store.secret_box``);
+    None when it has none. Never returned by the API or the CLI, never logged."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -16,6 +16,7 @@ import pytest
 
 from ingestd.control.services import Services
 from ingestd.dataplane.contract import CancelToken
+from ingestd.domain.connections import connection_body
 from ingestd.domain.mapping import Mapping, identity_mapping
 from ingestd.domain.states import TERMINAL_UNIT_STATES
 from ingestd.domain.tables import TableSpec
@@ -42,7 +43,9 @@ def run_query_source(
     """Create table, connection and source, run the source for DAY inline; the ended unit."""
     project_id = svc.access.ensure_project("acme")
     svc.catalog.create_table(project_id, table, merge=True)
-    svc.catalog.create_connection(project_id, kind, kind, config, secrets, replace=True)
+    svc.catalog.create_connection(
+        project_id, kind, connection_body(kind, config, secrets), replace=True
+    )
     svc.catalog.create_source(
         project_id,
         name="src",

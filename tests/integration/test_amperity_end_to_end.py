@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from ingestd.api.app import create_app
 from ingestd.control.access import KeyKind
 from ingestd.control.services import Services
+from ingestd.domain.connections import connection_body
 from ingestd.domain.sources import LoadMode
 from ingestd.domain.tables import Column, ColumnType, TableSpec
 from tests.conftest import make_services
@@ -45,7 +46,9 @@ def test_job_counts_equal_the_destination(services: Services) -> None:
     files = services.settings.data_dir / "files" / TENANT
     services.catalog.create_table(project_id, CUSTOMERS)
     services.catalog.create_table(project_id, SIGNUPS)
-    services.catalog.create_connection(project_id, "files", "file", {"root": str(files)})
+    services.catalog.create_connection(
+        project_id, "files", connection_body("file", {"root": str(files)})
+    )
     feed = services.catalog.create_source(
         project_id,
         name="customers",

@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from ingestd.control.services import Services
+from ingestd.domain.connections import connection_body
 from ingestd.domain.datasets import DATASET_TABLES, mapping_from_column_mapping
 from ingestd.domain.states import RunState, UnitState
 from ingestd.errors import FailureClass
@@ -35,7 +36,9 @@ def add_source(services: Services, project: str = "acme") -> int:
     project_id = services.access.ensure_project(project)
     root = services.settings.data_dir / "files" / project
     services.catalog.create_table(project_id, DATASET_TABLES["events"], merge=True)
-    services.catalog.create_connection(project_id, "files", "file", {"root": str(root)})
+    services.catalog.create_connection(
+        project_id, "files", connection_body("file", {"root": str(root)})
+    )
     services.catalog.create_source(
         project_id,
         name="events",

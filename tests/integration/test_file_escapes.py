@@ -23,6 +23,7 @@ from ingestd.dataplane.blob_urls import parse_blob_url
 from ingestd.dataplane.fetch import FetchPolicy, delete, download
 from ingestd.dataplane.files import expand
 from ingestd.dataplane.sql_extract import extract
+from ingestd.domain.connections import connection_body
 from ingestd.domain.file_access import ProjectFiles
 from ingestd.domain.tables import Column, ColumnType, TableSpec
 from ingestd.errors import (
@@ -160,7 +161,9 @@ def test_a_file_connection_rooted_in_another_project_is_refused(svc: Services) -
     alpha_id, _ = _ids(svc)
     beta_dir = _beta_secret(svc).parent
     with pytest.raises(InvalidInput, match="outside the directories project alpha may read"):
-        svc.catalog.create_connection(alpha_id, "b", "file", {"root": str(beta_dir)})
+        svc.catalog.create_connection(
+            alpha_id, "b", connection_body("file", {"root": str(beta_dir)})
+        )
 
 
 # -- ingestd's own files --------------------------------------------------------------------

@@ -28,6 +28,7 @@ from ingestd.dataplane.postgres_warehouse import (
     to_pyformat,
 )
 from ingestd.dataplane.warehouse import Warehouse
+from ingestd.domain.connections import connection_body
 from ingestd.domain.datasets import DATASET_TABLES, mapping_from_column_mapping
 from ingestd.domain.mapping import FieldMapping, Mapping, RefKind, SourceRef, identity_mapping
 from ingestd.domain.sources import LoadMode
@@ -146,7 +147,9 @@ def _replay_scenario(services: Services) -> dict[str, Any]:
     folder = services.settings.data_dir / "files" / "acme" / "orders"
     folder.mkdir(parents=True)
     (folder / f"{DAY}.csv").write_text('id,amount\n1,10\n2,10.5\n3,7\n4,x\n5,"a,b\n')
-    services.catalog.create_connection(project_id, "in", "file", {"root": str(folder)})
+    services.catalog.create_connection(
+        project_id, "in", connection_body("file", {"root": str(folder)})
+    )
     services.catalog.create_source(
         project_id, name="orders", table="shop.orders", connection="in", path_template="{ds}.csv"
     )
@@ -221,7 +224,9 @@ def test_event_counts_and_tags_read_postgresql(pg_services: Services) -> None:
     project_id = services.access.ensure_project("acme")
     root = services.settings.data_dir / "files" / "acme"
     services.catalog.create_table(project_id, DATASET_TABLES["events"], merge=True)
-    services.catalog.create_connection(project_id, "files", "file", {"root": str(root)})
+    services.catalog.create_connection(
+        project_id, "files", connection_body("file", {"root": str(root)})
+    )
     services.catalog.create_source(
         project_id,
         name="events",

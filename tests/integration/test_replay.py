@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from ingestd.control.services import Services
+from ingestd.domain.connections import connection_body
 from ingestd.domain.mapping import FieldMapping, Mapping, RefKind, SourceRef
 from ingestd.domain.tables import Column, ColumnType, TableSpec
 
@@ -28,7 +29,9 @@ def test_replay_after_a_mapping_fix_moves_rows_from_errors_to_inserted(services:
     folder = services.settings.data_dir / "files" / "acme" / "orders"
     folder.mkdir(parents=True)
     (folder / f"{DAY}.csv").write_text('id,amount\n1,10\n2,10.5\n3,7\n4,x\n5,"a,b\n')
-    services.catalog.create_connection(project_id, "in", "file", {"root": str(folder)})
+    services.catalog.create_connection(
+        project_id, "in", connection_body("file", {"root": str(folder)})
+    )
     services.catalog.create_source(
         project_id, name="orders", table="shop.orders", connection="in", path_template="{ds}.csv"
     )

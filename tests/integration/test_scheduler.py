@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingestd.control.scheduler import due_day
+from ingestd.domain.connections import connection_body
 from tests.conftest import make_services
 
 MAPPING = {"unit_id": "u", "event_name": "e", "timestamp": "t", "ids": {"id": "u"}}
@@ -37,7 +38,9 @@ def test_several_processes_ticking_at_once_create_one_run(
     second = make_services(tmp_path / "b", database_url)
     project_id = first.access.ensure_project("acme")
     first.catalog.create_connection(
-        project_id, "file", "file", {"root": str(first.settings.data_dir / "files" / "acme")}
+        project_id,
+        "file",
+        connection_body("file", {"root": str(first.settings.data_dir / "files" / "acme")}),
     )
     first.datasets.create(
         project_id,

@@ -14,6 +14,7 @@ import pytest
 from ingestd.control.services import Services
 from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.sql import extract
+from ingestd.domain.connections import connection_body
 from ingestd.domain.datasets import DATASET_TABLES, mapping_from_column_mapping
 from ingestd.domain.file_access import ProjectFiles
 from ingestd.domain.states import RunState, UnitState
@@ -123,7 +124,7 @@ def test_canceling_a_unit_stops_its_running_query(svc: Services, postgres_url: s
     svc.catalog.create_table(project_id, DATASET_TABLES["events"], merge=True)
     dbname = postgres_url.rsplit("/", 1)[1]
     config = {"host": "127.0.0.1", "port": 5432, "dbname": dbname, "user": "postgres"}
-    svc.catalog.create_connection(project_id, "pg", "postgres", config)
+    svc.catalog.create_connection(project_id, "pg", connection_body("postgres", config))
     svc.catalog.create_source(
         project_id,
         name="slow",

@@ -12,6 +12,7 @@ from sqlalchemy import inspect, select, text
 
 from ingestd.control.access import KeyKind, Permission
 from ingestd.control.services import Services
+from ingestd.domain.connections import connection_body
 from ingestd.domain.datasets import DATASET_TABLES
 from ingestd.domain.states import RunState, UnitState
 from ingestd.errors import (
@@ -70,7 +71,7 @@ def test_migrations_apply_to_an_empty_database_and_are_idempotent(database_url: 
         "alembic_version",
     } <= names
     with store.read() as session:
-        assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+        assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
     store.dispose()
 
 
@@ -97,14 +98,19 @@ def test_connection_secrets_are_kept_apart_from_views(svc: Services, tmp_path: P
     project_id = svc.access.ensure_project("acme")
     root = svc.settings.data_dir / "files" / "acme"
     view = svc.catalog.create_connection(
-        project_id, "files", "file", {"root": str(root)}, {"token": "s3cret"}
+        # A file connection has no secret fields: a Snowflake one (its `token` is secret).
+        project_id,
+        "files",
+        connection_body("snowflake", {"account": "acct", "user": "u"}, {"token": "s3cret"}),
     )
     assert view.has_secrets and "s3cret" not in repr(view)
     assert svc.catalog.connection_secrets(project_id, "files") == {"token": "s3cret"}
     with pytest.raises(Conflict):
-        svc.catalog.create_connection(project_id, "files", "file", {"root": str(root)})
+        svc.catalog.create_connection(
+            project_id, "files", connection_body("file", {"root": str(root)})
+        )
     with pytest.raises(InvalidInput, match="outside"):
-        svc.catalog.create_connection(project_id, "etc", "file", {"root": "/etc"})
+        svc.catalog.create_connection(project_id, "etc", connection_body("file", {"root": "/etc"}))
 
 
 def test_a_rejected_source_changes_nothing(svc: Services) -> None:

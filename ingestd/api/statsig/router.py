@@ -20,11 +20,11 @@ from ingestd.api.statsig import wire
 from ingestd.api.statsig.schemas import (
     CONNECTION_KIND_OF_TYPE,
     Backfill,
-    DatabricksConnection,
     MarkDataReady,
     ScheduleUpdate,
     SourceCreate,
     SourceUpdate,
+    connection_bodies_openapi,
     single,
 )
 from ingestd.control.access import KeyKind, Permission, Principal
@@ -33,6 +33,7 @@ from ingestd.control.datasets import DatasetSources
 from ingestd.control.idempotency import Claimed, StoredResponse
 from ingestd.control.runs import day_range
 from ingestd.control.services import Services
+from ingestd.domain.connections import DatabricksConnection, parse_connection
 from ingestd.domain.datasets import dataset_key
 from ingestd.errors import IngestdError, InvalidInput, NotFound, Unauthenticated
 
@@ -311,25 +312,23 @@ def build_router(services: Services) -> APIRouter:
     @router.post("/console/v1/ingestion/connection/databricks")
     def databricks(request: Request, body: DatabricksConnection) -> Any:
         who = principal(request, Permission.CONFIGURE)
-        config = {"host": body.host, "path": body.path, "verified": bool(body.verified)}
-        secrets = {"token": body.token}
-        if body.deltaSharingCredentials:
-            secrets["deltaSharingCredentials"] = body.deltaSharingCredentials
-        view = services.catalog.create_connection(
-            who.project_id, "databricks", "databricks", config, secrets, replace=True
-        )
+        view = services.catalog.create_connection(who.project_id, "databricks", body, replace=True)
         return single("Ingestion connection created successfully.", wire.connection(view))
 
-    @router.post("/console/v1/ingestion/connection/{connection_type}")
+    @router.post(
+        "/console/v1/ingestion/connection/{connection_type}",
+        openapi_extra=connection_bodies_openapi(),
+    )
     def create_connection(request: Request, connection_type: str, body: dict[str, Any]) -> Any:
-        """ingestd extension: the same path shape for every type ingestd can read."""
+        """ingestd extension: the same path shape for every type ingestd can read; the body is
+        the typed body of the path's type (unknown fields are refused, each one named)."""
         who = principal(request, Permission.CONFIGURE)
         kind = CONNECTION_KIND_OF_TYPE.get(connection_type)
         if kind is None:
             raise NotFound(f"Ingestion of type {connection_type} not found.")
-        config, secrets = wire.split_secrets(body)
+        typed = parse_connection(kind, body)
         view = services.catalog.create_connection(
-            who.project_id, connection_type, kind, config, secrets, replace=True
+            who.project_id, connection_type, typed, replace=True
         )
         return single("Ingestion connection created successfully.", wire.connection(view))
 

@@ -2,7 +2,8 @@
 
 Field names and casing are the vendor's. Request models refuse unknown fields, except the
 documented ingestd extensions (``api_triggered`` on sources; connection bodies for the
-connection types ingestd adds).
+connection types ingestd adds). Connection bodies are the domain's typed bodies
+(``domain.connections``), which accept the vendor's Databricks fields.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from ingestd.domain.connections import BODIES
 
 # §1.3: the vendor's connector types, then ingestd's own (a documented extension).
 VENDOR_TYPES = (
@@ -38,6 +41,8 @@ CONNECTION_KIND_OF_TYPE = {
     "databricks": "databricks",
     "athena": "athena",
     "azure-synapse": "synapse",
+    "s3": "s3",
+    "adls": "adls",
 }
 DATASETS = (
     "Events",
@@ -108,14 +113,6 @@ class Backfill(_Strict):
     source: str | list[str] | None = None
 
 
-class DatabricksConnection(_Strict):
-    token: str
-    host: str
-    path: str
-    deltaSharingCredentials: str | None = None
-    verified: bool | None = None
-
-
 class ScheduleUpdate(_Strict):
     dataset: str
     scheduled_hour_pst: float = Field(default=10, ge=0, le=23)
@@ -127,6 +124,30 @@ class MarkDataReady(BaseModel):
     datestamps: str | list[str]
     type: Literal["metrics", "events"]
     sources: list[str] | None = None
+
+
+def connection_bodies_openapi() -> dict[str, Any]:
+    """The request body of ``POST /console/v1/ingestion/connection/{type}`` for /openapi.json:
+    one of the typed bodies (``domain.connections``), the one of the path's type. The route
+    takes a JSON object and validates it against that body itself, since the type is in the
+    path, not in the body."""
+    bodies = []
+    for connection_type, kind in CONNECTION_KIND_OF_TYPE.items():
+        if connection_type == "databricks":
+            continue  # its own route, declared with its body
+        schema = BODIES[kind].model_json_schema(by_alias=True)
+        schema["title"] = f"{connection_type} connection"
+        schema["description"] = (
+            f"The body of POST /console/v1/ingestion/connection/{connection_type}. "
+            + (schema.get("description") or "")
+        ).strip()
+        bodies.append(schema)
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"oneOf": bodies}}},
+        }
+    }
 
 
 def single(message: str, data: Any) -> dict[str, Any]:

@@ -24,23 +24,6 @@ from ingestd.errors import InvalidInput
 
 MAX_LIMIT = 100
 MAX_RANGE_DAYS = 366
-_SECRET_FIELDS = frozenset(
-    {
-        "password",
-        "token",
-        "secret",
-        "private_key",
-        "access_key",
-        "secret_key",
-        "sas",
-        "deltaSharingCredentials",
-        "account_key",
-        "credentials_json",
-        "aws_secret_access_key",
-        "aws_session_token",
-        "access_token",
-    }
-)
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -89,12 +72,6 @@ def parse_range(start: str, end: str) -> tuple[date, date]:
     if (last - first).days > MAX_RANGE_DAYS:
         raise InvalidInput(f"the range covers more than {MAX_RANGE_DAYS} days")
     return first, last
-
-
-def split_secrets(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    config = {k: v for k, v in body.items() if k not in _SECRET_FIELDS}
-    secrets = {k: v for k, v in body.items() if k in _SECRET_FIELDS}
-    return config, secrets
 
 
 def connection(view: ConnectionView) -> dict[str, Any]:

@@ -47,6 +47,11 @@ _AUTH_SIGNS = (
 def _conninfo(query: SourceQuery) -> str:
     """libpq keyword/value settings (never echoed in libpq's messages, unlike a URI)."""
     values: dict[str, Any] = {k: query.config[k] for k in _SETTINGS if k in query.config}
+    # The typed body stores ``database`` (the name users write); libpq calls it dbname.
+    # Without it libpq would silently connect to the server's default database.
+    database = query.setting("database") or query.setting("dbname")
+    if database:
+        values["dbname"] = database
     values.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
     values.setdefault("host", "localhost")
     # libpq connects to hostaddr (checked by the egress policy) and keeps host for TLS and

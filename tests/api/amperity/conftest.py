@@ -18,6 +18,7 @@ from ingestd.api.rate_limit import RateLimiter
 from ingestd.control.access import KeyKind
 from ingestd.control.catalog import SourceView
 from ingestd.control.services import Services
+from ingestd.domain.connections import connection_body
 from ingestd.domain.sources import LoadMode, ReadOptions
 from ingestd.domain.tables import Column, ColumnType, TableSpec
 from tests.conftest import make_services
@@ -84,7 +85,10 @@ class Amperity:
         catalog = self.services.catalog
         catalog.create_table(self.project_id, CUSTOMERS, merge=True)
         catalog.create_connection(
-            self.project_id, "files", "file", {"root": str(self.files)}, replace=True
+            self.project_id,
+            "files",
+            connection_body("file", {"root": str(self.files)}),
+            replace=True,
         )
         return catalog.create_source(
             self.project_id,

@@ -38,6 +38,7 @@ from sqlalchemy import select
 from ingestd.control.access import KeyKind
 from ingestd.control.runs import NewUnit
 from ingestd.control.services import Services
+from ingestd.domain.connections import connection_body
 from ingestd.domain.sources import LoadMode, ReadOptions
 from ingestd.executor.unit_runner import file_unit_spec
 from ingestd.store.schema import Run, Unit
@@ -119,7 +120,7 @@ def _seed(services: Services) -> list[str]:
     files = services.settings.data_dir / "files" / TENANT
     catalog = services.catalog
     catalog.create_table(project_id, CUSTOMERS)
-    catalog.create_connection(project_id, "files", "file", {"root": str(files)})
+    catalog.create_connection(project_id, "files", connection_body("file", {"root": str(files)}))
     catalog.create_source(
         project_id,
         name="customers",

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from ingestd.domain.connections import connection_body
 from tests.api.kusto.conftest import Kusto
 
 JSON_MAPPING = [
@@ -229,7 +230,9 @@ def test_delete_after_download_only_where_a_connection_allows_it(kusto: Kusto) -
     )
     assert _code(in_command) == "BadRequest_IngestionPropertyNotSupportedInThisContext"
     kusto.services.catalog.create_connection(
-        kusto.project(), "drops", "file", {"root": str(kusto.files / "drop"), "allow_delete": True}
+        kusto.project(),
+        "drops",
+        connection_body("file", {"root": str(kusto.files / "drop"), "allow_delete": True}),
     )
     body = _run(kusto, [url], {"format": "csv", "deleteAfterDownload": True})
     assert body["status"]["Succeeded"] == 1

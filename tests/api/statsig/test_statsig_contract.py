@@ -21,6 +21,7 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance
 from ingestd.api.app import create_app
 from ingestd.control.access import KeyKind
 from ingestd.control.services import Services
+from ingestd.domain.connections import connection_body
 from tests.conftest import make_services
 
 VENDOR_DOCUMENT = (
@@ -80,7 +81,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     files = services.settings.data_dir / "files" / "contract"
     # Something real to read: a file connection, a source and a loaded day.
     project_id = services.access.project_id("contract")
-    services.catalog.create_connection(project_id, "file", "file", {"root": str(files)})
+    services.catalog.create_connection(
+        project_id, "file", connection_body("file", {"root": str(files)})
+    )
     (files / "events" / "2024-03-01").mkdir(parents=True)
     (files / "events" / "2024-03-01" / "a.csv").write_text("u,e,t\nu1,view,1709251200\n")
     services.datasets.create(

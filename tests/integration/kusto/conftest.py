@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from ingestd.api.app import create_app
 from ingestd.control.access import KeyKind
+from ingestd.domain.connections import connection_body
 from ingestd.executor.pool import WorkerPool
 from tests.api.kusto.conftest import POLL_LIMIT_SECONDS, Kusto
 from tests.conftest import make_services, require_service
@@ -110,7 +111,9 @@ class Env(Kusto):
         self.rows(f".create table {table} (name:string, n:long)")
 
     def connection(self, name: str, kind: str, config: dict[str, Any], **secrets: str) -> None:
-        self.services.catalog.create_connection(self.project_id, name, kind, config, secrets)
+        self.services.catalog.create_connection(
+            self.project_id, name, connection_body(kind, config, secrets)
+        )
 
     def submit(self, urls: list[str], properties: dict[str, Any] | None = None) -> str:
         response = self.queue(urls, {"format": "csv", **(properties or {})})
