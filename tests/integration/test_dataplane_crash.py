@@ -41,6 +41,7 @@ TABLE = TableSpec(
         Column("name", ColumnType.STRING),
         Column("score", ColumnType.FLOAT64),
     ),
+    project="test",
 )
 
 CHILD = """
@@ -63,6 +64,7 @@ table = TableSpec(
         Column("name", ColumnType.STRING),
         Column("score", ColumnType.FLOAT64),
     ),
+    project="test",
 )
 spill = Path(root) / "spill"
 if url == "-":

@@ -98,6 +98,7 @@ def _replay_scenario(services: Services) -> dict[str, Any]:
         "shop",
         "orders",
         (Column("id", ColumnType.INT64, nullable=False), Column("amount", ColumnType.INT64)),
+        project="test",
     )
     services.catalog.create_table(project_id, orders)
     folder = services.settings.data_dir / "files" / "acme" / "orders"
@@ -112,7 +113,12 @@ def _replay_scenario(services: Services) -> dict[str, Any]:
     listed, total = services.quarantine.list(["shop.orders"], limit=2)
     services.catalog.create_table(
         project_id,
-        TableSpec("shop", "orders", (Column("amount_exact", ColumnType.FLOAT64), *orders.columns)),
+        TableSpec(
+            "shop",
+            "orders",
+            (Column("amount_exact", ColumnType.FLOAT64), *orders.columns),
+            project="test",
+        ),
         merge=True,
     )
     services.catalog.update_source(
@@ -213,6 +219,7 @@ ACCOUNTS = TableSpec(
     "accounts",
     (Column("id", ColumnType.INT64, nullable=False), Column("plan", ColumnType.STRING)),
     primary_key=("id",),
+    project="test",
 )
 
 
@@ -316,6 +323,7 @@ def test_both_destinations_store_the_same_values(tmp_path: Path, pg_url: str) ->
             Column("j", ColumnType.JSON),
             Column("e", ColumnType.EPOCH_SECONDS),
         ),
+        project="test",
     )
     rows = [
         (

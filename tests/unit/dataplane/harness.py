@@ -44,6 +44,7 @@ PEOPLE = TableSpec(
         Column("name", ColumnType.STRING),
         Column("score", ColumnType.FLOAT64),
     ),
+    project="test",
 )
 PEOPLE_BY_NAME = identity_mapping(PEOPLE)
 PEOPLE_ROWS: list[Row] = [
@@ -209,7 +210,7 @@ class Harness:
 
     def ledger(self) -> list[dict[str, Any]]:
         keys = [str(k) for (k,) in self.warehouse.query("SELECT load_key FROM _ingestd.ledger")]
-        return [entry for k in sorted(keys) if (entry := self.warehouse.ledger_entry(k))]
+        return [entry for k in sorted(keys) if (entry := self.warehouse.ledger_entry("test", k))]
 
 
 def check_accounting(warehouse: Destination, result: LoadResult) -> None:
@@ -235,7 +236,7 @@ def check_accounting(warehouse: Destination, result: LoadResult) -> None:
         if file.counts.errors:
             errors[file.name] += file.counts.errors
     assert quarantined == errors, "each error row must be in the quarantine, and only those"
-    entry = warehouse.ledger_entry(result.load_key)
+    entry = warehouse.ledger_entry("test", result.load_key)
     assert entry is not None
     ledger = Count(
         entry["read"], entry["inserted"], entry["updated"], entry["rejected"], entry["errors"]
