@@ -11,8 +11,8 @@ to the project whose ledger entry loaded it (its ``_ingestd_load_key`` → the e
 that run's project, from ``RunOwners``); rows no project's entry claims (no entry, or a run the
 metadata store does not know) go to schema ``LEGACY_SCHEMA``, and their ledger and quarantine
 rows to project ``LEGACY_SCHEMA`` (not a valid project name, so no project ever reads them).
-The marker table makes a second start do nothing. The SQL is what DuckDB and PostgreSQL share;
-what differs is declared by the destination in ``LayoutDialect``.
+The marker table (``MARKER``) makes a second start do nothing. The SQL is what DuckDB and
+PostgreSQL share; what differs is declared by the destination in ``LayoutDialect``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,10 @@ LEGACY_PROJECT = LEGACY_SCHEMA
 Run = Callable[[str, list[Any]], list[tuple[Any, ...]]]
 """Runs one statement (``?`` placeholders) in the open transaction; returns its rows."""
 
-_LAYOUT_TABLE = "CREATE TABLE _ingestd.layout (version INTEGER NOT NULL)"
+MARKER = f"layout_v{LAYOUT_VERSION}"
+"""The marker of layout 2: a table in ``_ingestd`` named after the version (its existence is
+the version, so reading it takes no privilege on it)."""
+_MARKER_TABLE = f"CREATE TABLE _ingestd.{MARKER} (upgraded BOOLEAN)"
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,9 @@ class LayoutDialect:
     """The layout-2 DDL of schema ``_ingestd`` (``IF NOT EXISTS`` throughout)."""
     text_type: str
     """The type of the ``project`` column."""
+    exists_sql: str
+    """A query that returns a row when the table named by its two parameters (schema, table)
+    exists."""
     bookkeeping_keys: tuple[str, ...]
     """Statements that give an upgraded ledger and quarantine layout 2's keys and indexes
     (after ``project`` is filled in)."""
@@ -61,22 +67,14 @@ class UpgradeReport:
     legacy: dict[str, int]
 
 
-def _exists(run: Run, schema: str, table: str) -> bool:
-    return bool(
-        run(
-            "SELECT 1 FROM information_schema.tables WHERE table_catalog = current_database() "
-            "AND table_schema = ? AND table_name = ?",
-            [schema, table],
-        )
-    )
+def _exists(run: Run, dialect: LayoutDialect, schema: str, table: str) -> bool:
+    return bool(run(dialect.exists_sql, [schema, table]))
 
 
-def current(run: Run) -> bool:
-    """Whether the destination has layout 2 already (the usual start: one cheap query)."""
-    if not _exists(run, "_ingestd", "layout"):
-        return False
-    rows = run("SELECT max(version) FROM _ingestd.layout", [])
-    return bool(rows and rows[0][0] is not None and int(rows[0][0]) >= LAYOUT_VERSION)
+def current(run: Run, dialect: LayoutDialect) -> bool:
+    """Whether the destination has layout 2 already (the usual start: one cheap query, which
+    needs no privilege on the bookkeeping tables: a role that may only load can start)."""
+    return _exists(run, dialect, "_ingestd", MARKER)
 
 
 def prepare(
@@ -84,13 +82,12 @@ def prepare(
 ) -> UpgradeReport | None:
     """Give the destination layout 2, inside the caller's transaction (see the module
     docstring). Returns what an upgrade moved, or None when there was nothing to upgrade."""
-    if current(run):
+    if current(run, dialect):
         return None
-    if not _exists(run, "_ingestd", "ledger"):
+    if not _exists(run, dialect, "_ingestd", "ledger"):
         for statement in _statements(dialect.schema):
             run(statement, [])
-        run(_LAYOUT_TABLE, [])
-        run("INSERT INTO _ingestd.layout VALUES (?)", [LAYOUT_VERSION])
+        run(_MARKER_TABLE, [])
         return None
     if owners is None:
         raise DestinationError(
@@ -99,8 +96,7 @@ def prepare(
             hint="open it through ingestd (serve, run or any command), which upgrades it",
         )
     report = _upgrade(run, dialect, owners)
-    run(_LAYOUT_TABLE, [])
-    run("INSERT INTO _ingestd.layout VALUES (?)", [LAYOUT_VERSION])
+    run(_MARKER_TABLE, [])
     return report
 
 

@@ -1,8 +1,8 @@
 """The ledger entry of a load, built the same way for every destination.
 
 One row per project and load key in ``_ingestd.ledger``: what was loaded (table, unit, run,
-mode, day), a content fingerprint, the per-file counts as JSON, the totals and the tags. A quarantine replay
-adds to the entry of the load it repairs instead of replacing it.
+mode, day), a content fingerprint, the per-file counts as JSON, the totals and the tags. A
+quarantine replay adds to the entry of the load it repairs instead of replacing it.
 """
 
 from __future__ import annotations

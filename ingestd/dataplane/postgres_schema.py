@@ -63,7 +63,13 @@ UPGRADE_KEYS = (
 """An upgraded layout-1 ledger and quarantine (their project filled in) get layout 2's keys
 and indexes (layout 1's names are PostgreSQL's defaults and ``SCHEMA``'s)."""
 
-DIALECT = LayoutDialect(schema=SCHEMA, text_type="text", bookkeeping_keys=UPGRADE_KEYS)
+DIALECT = LayoutDialect(
+    schema=SCHEMA,
+    text_type="text",
+    # to_regclass needs no privilege on the table (information_schema hides what one may not read)
+    exists_sql="SELECT 1 WHERE to_regclass(quote_ident(?) || '.' || quote_ident(?)) IS NOT NULL",
+    bookkeeping_keys=UPGRADE_KEYS,
+)
 
 DDL_LOCK = "ingestd:ddl"
 """Advisory lock name held while creating or altering anything: ``CREATE ... IF NOT EXISTS``

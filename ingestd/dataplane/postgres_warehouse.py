@@ -208,7 +208,7 @@ class PostgresWarehouse:
                 return cur.fetchall() if cur.description else []
 
             # The layout is current: no DDL, no lock, at every start.
-            if not layout.current(run):
+            if not layout.current(run, DIALECT):
                 with conn.transaction():
                     conn.execute(LOCK_SQL, [DDL_LOCK])
                     layout.prepare(run, DIALECT, owners)  # again: another process may have won

@@ -58,7 +58,13 @@ CREATE TABLE IF NOT EXISTS _ingestd.quarantine (
 """Layout 2 (``layout`` module). The ledger's key is (project, load_key); DuckDB keeps no
 index, as before: its scans are fast enough for the ledger's size."""
 
-DIALECT = LayoutDialect(schema=_SCHEMA, text_type="VARCHAR", bookkeeping_keys=())
+DIALECT = LayoutDialect(
+    schema=_SCHEMA,
+    text_type="VARCHAR",
+    exists_sql="SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() "
+    "AND schema_name = ? AND table_name = ?",
+    bookkeeping_keys=(),
+)
 
 
 _LOCKS: dict[Path, threading.Lock] = {}
@@ -106,7 +112,7 @@ class Warehouse:
             def run(statement: str, params: list[Any]) -> list[tuple[Any, ...]]:
                 return cur.execute(statement, params).fetchall()
 
-            if layout.current(run):
+            if layout.current(run, DIALECT):
                 return
             try:
                 cur.execute("BEGIN TRANSACTION")
