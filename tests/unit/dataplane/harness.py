@@ -183,7 +183,7 @@ class Harness:
             empty_is_error=empty_is_error,
         )
         result = self.plane.load(request, progress=progress, cancel=cancel)
-        check_accounting(self.warehouse, result)
+        check_accounting(self.warehouse, result, table.project or "test")
         return result
 
     def rows(self, table: TableSpec, *, where: str = "true") -> list[Row]:
@@ -213,7 +213,7 @@ class Harness:
         return [entry for k in sorted(keys) if (entry := self.warehouse.ledger_entry("test", k))]
 
 
-def check_accounting(warehouse: Destination, result: LoadResult) -> None:
+def check_accounting(warehouse: Destination, result: LoadResult, project: str = "test") -> None:
     """Every file balances, the total is their sum, every error row is quarantined, and the
     ledger holds the same numbers."""
     total = Counts()
@@ -226,8 +226,9 @@ def check_accounting(warehouse: Destination, result: LoadResult) -> None:
         {
             str(name): int(n)
             for name, n in warehouse.query(
-                "SELECT file, count(*) FROM _ingestd.quarantine WHERE load_key = ? GROUP BY file",
-                [result.load_key],
+                "SELECT file, count(*) FROM _ingestd.quarantine WHERE project = ? AND load_key = ? "
+                "GROUP BY file",
+                [project, result.load_key],
             )
         }
     )
@@ -236,7 +237,7 @@ def check_accounting(warehouse: Destination, result: LoadResult) -> None:
         if file.counts.errors:
             errors[file.name] += file.counts.errors
     assert quarantined == errors, "each error row must be in the quarantine, and only those"
-    entry = warehouse.ledger_entry("test", result.load_key)
+    entry = warehouse.ledger_entry(project, result.load_key)
     assert entry is not None
     ledger = Count(
         entry["read"], entry["inserted"], entry["updated"], entry["rejected"], entry["errors"]
