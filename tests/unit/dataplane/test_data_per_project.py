@@ -48,9 +48,10 @@ def test_same_table_and_load_key_in_two_projects_stay_apart(harness: Harness) ->
     beta_entry = h.warehouse.ledger_entry("beta", "k")
     assert alpha_entry is not None and beta_entry is not None
     assert (alpha_entry["inserted"], beta_entry["inserted"]) == (2, 1)
-    assert h.warehouse.query(
-        "SELECT project, raw FROM _ingestd.quarantine ORDER BY project"
-    ) == [("alpha", '{"id":"bad","v":"x"}'), ("beta", '{"id":"bad","v":"y"}')]
+    assert h.warehouse.query("SELECT project, raw FROM _ingestd.quarantine ORDER BY project") == [
+        ("alpha", '{"id":"bad","v":"x"}'),
+        ("beta", '{"id":"bad","v":"y"}'),
+    ]
     # Beta replaces the day: alpha's rows of that day stay.
     again = h.write("b2.csv", csv_text(["id", "v"], [("b9", 9)]))
     h.load(BETA, MAPPING, again, key="k2", mode=LoadMode.REPLACE_DAY, day=DAY)
