@@ -52,7 +52,7 @@ TABLE = TableSpec(
         Column("blank", ColumnType.STRING),
         Column("doc", ColumnType.JSON),
     ),
-    project="test",
+    project="acme",
 )
 QUERY = "SELECT i, big, amount, ratio, flag, dt, ts, ts_tz, label, blank, doc, raw FROM typed"
 EXPECTED = (
