@@ -114,7 +114,9 @@ def _upgrade(run: Run, dialect: LayoutDialect, owners_of: RunOwnersSource) -> Up
     for run_id in sorted({r for r in runs if r is not None}):
         project = owners.project_of(str(run_id))
         if project is not None:
-            physical_schema(project, "x")  # a name the metadata holds, checked all the same
+            # The metadata checked the name when the project was made; a name no schema can
+            # hold stops the upgrade here, before anything moved.
+            physical_schema(project, "x")
             run("UPDATE _ingestd.ledger SET project = ? WHERE run_id = ?", [project, run_id])
     run("UPDATE _ingestd.ledger SET project = ? WHERE project IS NULL", [LEGACY_PROJECT])
     # A quarantine row belongs to the load that kept it (the load key was unique before).
@@ -144,12 +146,12 @@ def _upgrade(run: Run, dialect: LayoutDialect, owners_of: RunOwnersSource) -> Up
             LEGACY_SCHEMA,
             _legacy_name(*name.split(".", 1)),
         )
-    claimed = run("SELECT count(*) FROM _ingestd.ledger WHERE project = ?", [LEGACY_PROJECT])[0][0]
+    orphans = run("SELECT count(*) FROM _ingestd.ledger WHERE project = ?", [LEGACY_PROJECT])[0][0]
     log.info(
         "upgrade: destination moved to data per project (%d tables, %d ledger entries of no "
         "known run)",
         len(report.moved),
-        int(claimed),
+        int(orphans),
     )
     return report
 
