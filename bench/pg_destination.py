@@ -229,7 +229,7 @@ def child(source: Path, url: str, work: Path, result: Path, memory_limit: str) -
             LOAD_KEY,
             "u1",
             "r1",
-            DATASET_TABLES["events"],
+            DATASET_TABLES["events"].in_project("bench"),
             mapping_from_column_mapping("Events", EVENTS_MAPPING),
             (source,),
             (source.name,),

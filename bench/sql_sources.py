@@ -107,7 +107,7 @@ def _load(work: Path, path: Path, fmt: str) -> dict[str, Any]:
             "bench:1",
             "u1",
             "r1",
-            DATASET_TABLES["events"],
+            DATASET_TABLES["events"].in_project("bench"),
             mapping_from_column_mapping("Events", EVENTS_MAPPING),
             (path,),
             (path.name,),
@@ -115,7 +115,7 @@ def _load(work: Path, path: Path, fmt: str) -> dict[str, Any]:
             day=DAY,
         )
         counts = plane.load(request).counts
-        (inserted,) = warehouse.query("SELECT count(*) FROM statsig.events")[0]
+        (inserted,) = warehouse.query("SELECT count(*) FROM bench__statsig.events")[0]
     finally:
         warehouse.close()
     return {"inserted": int(inserted), "counts": asdict(counts)}

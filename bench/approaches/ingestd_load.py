@@ -20,14 +20,14 @@ def load(job: Job) -> Outcome:
             LOAD_KEY,
             "u1",
             "r1",
-            DATASET_TABLES["events"],
+            DATASET_TABLES["events"].in_project("bench"),
             mapping_from_column_mapping("Events", EVENTS_MAPPING),
             (job.source,),
             (job.source.name,),
             day=datetime.date.fromisoformat(DAY),
         )
         result = plane.load(request)
-        (inserted,) = warehouse.query("SELECT count(*) FROM statsig.events")[0]
+        (inserted,) = warehouse.query("SELECT count(*) FROM bench__statsig.events")[0]
     finally:
         warehouse.close()
     return Outcome(int(inserted), result.counts.read, asdict(result.counts))

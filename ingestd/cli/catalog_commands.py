@@ -14,6 +14,8 @@ from ingestd.control.catalog import split_table_name
 from ingestd.domain.connections import BODIES, connection_body
 from ingestd.domain.datasets import mapping_from_column_mapping
 from ingestd.domain.mapping import Mapping, mapping_from_kusto
+from ingestd.domain.names import quote
+from ingestd.domain.physical_names import physical_schema
 from ingestd.domain.sources import DataFormat, ErrorPolicy, LoadMode, OnError, ReadOptions
 from ingestd.domain.tables import Column, TableSpec
 from ingestd.errors import InvalidInput
@@ -131,13 +133,15 @@ def create_table(
 def list_tables(ctx: typer.Context, project: str = ProjectOption) -> None:
     services = state(ctx).services()
     table = Table(title=f"Tables of {project}")
-    for column in ("table", "columns", "primary key"):
+    for column in ("table", "in the destination", "columns", "primary key"):
         table.add_column(column)
     for spec in services.catalog.list_tables(services.access.project_id(project)):
         cols = ", ".join(
             f"{c.name} {c.type.value}{'' if c.nullable else ' required'}" for c in spec.columns
         )
-        table.add_row(spec.qualified_name, cols, ", ".join(spec.primary_key))
+        # The name to query it by: each project's tables live in its own schema.
+        physical = f"{quote(physical_schema(project, spec.namespace))}.{quote(spec.name)}"
+        table.add_row(spec.qualified_name, physical, cols, ", ".join(spec.primary_key))
     console.print(table)
 
 

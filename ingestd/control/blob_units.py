@@ -18,6 +18,7 @@ from ingestd.dataplane.blob_urls import parse_blob_url, redact
 from ingestd.dataplane.fetch import FetchPolicy
 from ingestd.domain.mapping import Mapping
 from ingestd.domain.sources import DataFormat, ErrorPolicy, LoadMode, ReadOptions
+from ingestd.domain.tables import TableSpec
 from ingestd.errors import IngestdError, MappingMissing
 
 REQUIRES_MAPPING = frozenset({DataFormat.JSON, DataFormat.MULTIJSON, DataFormat.AVRO})
@@ -84,15 +85,16 @@ class TagLedger(Protocol):
     """What ``already_ingested`` needs of a destination: its ledger's tags."""
 
     def tag_exists(
-        self, table_name: str, tag: str, *, excluding_run: str | None = None
+        self, table: TableSpec, tag: str, *, excluding_run: str | None = None
     ) -> bool: ...
 
 
 def already_ingested(
-    warehouse: TagLedger, table: str, spec: dict[str, Any], *, excluding_run: str
+    warehouse: TagLedger, table: TableSpec, spec: dict[str, Any], *, excluding_run: str
 ) -> str | None:
     """The ``ingest-by:`` tag of ``spec["ingest_if_not_exists"]`` that a committed load of
     another operation carried into ``table`` (no expiry, DESIGN.md "exactly-once"), or None.
+    Only the table's own project's loads count: another project's tags are not seen.
 
     Blobs of the same operation do not skip each other: they are one ingestion. The check runs
     when the blob is about to be read, so an operation that committed in the meantime counts.

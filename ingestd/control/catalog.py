@@ -27,7 +27,7 @@ from ingestd.domain.sources import DELIMITED, ErrorPolicy, LoadMode, ReadOptions
 from ingestd.domain.tables import Column, TableSpec
 from ingestd.errors import Conflict, FetchNotAllowed, InvalidInput, NotFound
 from ingestd.store.database import Store
-from ingestd.store.schema import Connection, Source, TableDef, Unit, utcnow
+from ingestd.store.schema import Connection, Project, Source, TableDef, Unit, utcnow
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ class Catalog:
                         spec=table_spec_to_dict(table),
                     )
                 )
-                return table
+                return table.in_project(_project_name(session, project_id))
             if not merge:
                 raise Conflict(f"table {table.qualified_name} exists already")
             current = table_spec_from_dict(row.namespace, row.name, row.spec)
@@ -194,20 +194,23 @@ class Catalog:
                 current.columns + added,
                 current.primary_key,
                 current.require_one_of,
+                project=_project_name(session, project_id),
             )
             row.spec = table_spec_to_dict(merged)
             return merged
 
     def get_table(self, project_id: int, qualified: str) -> TableSpec:
+        """The table, placed in its project (``TableSpec.project``), as every table this
+        catalog returns is."""
         with self.store.read() as session:
             row = _table_row(session, project_id, qualified)
             assert row is not None
-            return table_spec_from_dict(row.namespace, row.name, row.spec)
+            return _placed(session, row)
 
     def find_table(self, project_id: int, qualified: str) -> TableSpec | None:
         with self.store.read() as session:
             row = _table_row(session, project_id, qualified, missing_ok=True)
-            return None if row is None else table_spec_from_dict(row.namespace, row.name, row.spec)
+            return None if row is None else _placed(session, row)
 
     def list_tables(self, project_id: int, namespace: str | None = None) -> list[TableSpec]:
         with self.store.read() as session:
@@ -215,7 +218,7 @@ class Catalog:
             if namespace is not None:
                 query = query.where(TableDef.namespace == namespace)
             rows = session.scalars(query.order_by(TableDef.namespace, TableDef.name)).all()
-            return [table_spec_from_dict(r.namespace, r.name, r.spec) for r in rows]
+            return [_placed(session, r) for r in rows]
 
     # -- sources ------------------------------------------------------------------------------
 
@@ -369,6 +372,19 @@ def _connection_row(session: Session, project_id: int, name: str) -> Connection:
     if row is None:
         raise NotFound(f"connection {name!r} does not exist")
     return row
+
+
+def _project_name(session: Session, project_id: int) -> str:
+    project = session.get(Project, project_id)
+    if project is None:
+        raise NotFound(f"project {project_id} does not exist")
+    return project.name
+
+
+def _placed(session: Session, row: TableDef) -> TableSpec:
+    """The table of ``row`` in its project: what a destination can name."""
+    spec = table_spec_from_dict(row.namespace, row.name, row.spec)
+    return spec.in_project(_project_name(session, row.project_id))
 
 
 def _table_row(

@@ -21,7 +21,6 @@ from ingestd.control.runs import Runs
 from ingestd.dataplane.destination import Destination
 from ingestd.dataplane.pipeline import DataPlane
 from ingestd.dataplane.warehouse import Warehouse
-from ingestd.domain.datasets import DATASET_TABLES
 from ingestd.domain.states import UnitState
 from ingestd.errors import UnitError
 from ingestd.executor.unit_runner import UnitRunner
@@ -86,9 +85,8 @@ class DataChecks:
                 project_id, source.name, day, f"check:{source.id}:{day}", "check", "check"
             )
             DataPlane(warehouse, scratch / "staging").load(request)
-            table = DATASET_TABLES["events"]
             rows = warehouse.query(
-                f"SELECT event_name, count(*) FROM {warehouse.table_sql(table)} GROUP BY 1"
+                f"SELECT event_name, count(*) FROM {warehouse.table_sql(request.table)} GROUP BY 1"
             )
             return {str(event): int(n) for event, n in rows}
         finally:

@@ -244,14 +244,15 @@ class DatasetSources:
         if event is not None:
             where += " AND e.event_name = ?"
             params.append(event)
-        table = DATASET_TABLES["events"]
-        if not warehouse.table_exists(table):
+        table = self.catalog.find_table(project_id, DATASET_TABLES["events"].qualified_name)
+        if table is None or not warehouse.table_exists(table):
             return []
+        # The project's own events table, joined to the project's own ledger entries.
         rows = warehouse.query(
             f"SELECT e._ingestd_day, e.event_name, count(*), max(l.loaded_at) "
             f"FROM {warehouse.table_sql(table)} e JOIN _ingestd.ledger l "
-            f"ON l.load_key = e._ingestd_load_key WHERE {where} "
+            f"ON l.project = ? AND l.load_key = e._ingestd_load_key WHERE {where} "
             "GROUP BY 1, 2 ORDER BY 1, 2",
-            params,
+            [table.project, *params],
         )
         return [EventCount(d, str(e), int(n), t) for d, e, n, t in rows]

@@ -28,6 +28,7 @@ from ingestd.domain.mapping import Mapping, RefKind, SourceRef, identity_mapping
 from ingestd.domain.sources import DataFormat, LoadMode, ReadOptions
 from ingestd.domain.tables import TableSpec
 from ingestd.store.database import Store
+from ingestd.store.run_owners import project_name
 from ingestd.store.schema import Unit, UnitFile
 
 
@@ -65,6 +66,7 @@ class Quarantine:
 
     def list(
         self,
+        project_id: int,
         tables: list[str],
         *,
         unit_id: str | None = None,
@@ -72,11 +74,12 @@ class Quarantine:
         limit: int = 100,
         offset: int = 0,
     ) -> tuple[list[QuarantinedRow], int]:
-        """Rows of the given tables (the caller's project's tables), oldest first, and the total."""
+        """Rows of the project's given tables, oldest first, and the total. Only that project's
+        rows: another project's table of the same name is another table."""
         if not tables:
             return [], 0
-        where = [f"table_name IN ({', '.join('?' for _ in tables)})"]
-        params: list[Any] = list(tables)
+        where = ["project = ?", f"table_name IN ({', '.join('?' for _ in tables)})"]
+        params: list[Any] = [project_name(self.store, project_id), *tables]
         if unit_id is not None:
             where.append("unit_id = ?")
             params.append(unit_id)
@@ -178,8 +181,8 @@ class QuarantineReplay:
     def replay(self, project_id: int, table: str, *, unit_id: str | None = None) -> ReplayResult:
         q = self.quarantine
         spec = q.catalog.get_table(project_id, table)
-        where = "table_name = ?" + (" AND unit_id = ?" if unit_id else "")
-        params: list[Any] = [spec.qualified_name, *([unit_id] if unit_id else [])]
+        where = "project = ? AND table_name = ?" + (" AND unit_id = ?" if unit_id else "")
+        params: list[Any] = [spec.project, spec.qualified_name, *([unit_id] if unit_id else [])]
         rows = q.warehouse.query(
             f"SELECT id, load_key, unit_id, file, code, raw FROM _ingestd.quarantine "
             f"WHERE {where} ORDER BY id",

@@ -29,17 +29,21 @@ from ingestd.dataplane.postgres_warehouse import PostgresWarehouse, psycopg_conn
 from ingestd.dataplane.warehouse import Warehouse
 from ingestd.domain.clock import Clock, system_clock
 from ingestd.domain.retry import RetryPolicy
+from ingestd.domain.run_owners import RunOwnersSource
 from ingestd.executor.pool import WorkerPool
 from ingestd.executor.unit_runner import UnitRunner
 from ingestd.settings import Settings
 from ingestd.store.database import Store
+from ingestd.store.run_owners import run_owners
 from ingestd.store.secret_box import open_secret_box
 
 log = logging.getLogger("ingestd")
 
 
-def open_destination(settings: Settings) -> Destination:
-    """The destination ``INGESTD_DESTINATION_URL`` names (DuckDB by default)."""
+def open_destination(settings: Settings, owners: RunOwnersSource) -> Destination:
+    """The destination ``INGESTD_DESTINATION_URL`` names (DuckDB by default). ``owners`` (each
+    run's project, from the metadata) lets it upgrade a destination of the layout before data
+    per project."""
     spill = settings.data_dir / "spill"
     if settings.destination_kind == "postgresql":
         assert settings.destination_url is not None
@@ -49,9 +53,17 @@ def open_destination(settings: Settings) -> Destination:
             EgressPolicy(settings.fetch_allowed_networks),
         )
         return PostgresWarehouse(
-            settings.destination_url, memory_limit=settings.memory_limit, spill_dir=spill
+            settings.destination_url,
+            memory_limit=settings.memory_limit,
+            spill_dir=spill,
+            owners=owners,
         )
-    return Warehouse(settings.destination_path, memory_limit=settings.memory_limit, spill_dir=spill)
+    return Warehouse(
+        settings.destination_path,
+        memory_limit=settings.memory_limit,
+        spill_dir=spill,
+        owners=owners,
+    )
 
 
 class Services:
@@ -75,7 +87,7 @@ class Services:
     def warehouse(self) -> Destination:
         """Opened on first use: commands that only read metadata never lock the DuckDB file
         (or connect to PostgreSQL)."""
-        return open_destination(self.settings)
+        return open_destination(self.settings, lambda: run_owners(self.store))
 
     @cached_property
     def dataplane(self) -> DataPlane:

@@ -8,9 +8,14 @@ PostgreSQL with COPY). Backend differences are declared here, not branched on by
 (CONVENTIONS.md "Structure").
 
 Every destination keeps the same bookkeeping: user tables carry ``_ingestd_load_key`` and
-``_ingestd_day``; schema ``_ingestd`` holds ``ledger`` (one row per load key) and ``quarantine``
-with the same columns everywhere, so a unit's rows, its quarantined rows and its ledger entry
-commit in one destination transaction (DESIGN.md "Row accounting and exactly-once").
+``_ingestd_day``; schema ``_ingestd`` holds ``ledger`` (one row per project and load key) and
+``quarantine`` with the same columns everywhere, so a unit's rows, its quarantined rows and its
+ledger entry commit in one destination transaction (DESIGN.md "Row accounting and
+exactly-once").
+
+Data per project (docs/security/data-per-project.md): a table lives in schema
+``physical_schema(project, namespace)``, and every ledger and quarantine row carries its project;
+every read of them filters by it. ``table_sql`` is the one place a table's SQL name is made.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ import duckdb
 
 from ingestd.dataplane.contract import Counts, FileResult, LoadRequest
 from ingestd.domain.names import quote
+from ingestd.domain.physical_names import physical_schema
 from ingestd.domain.tables import Column, TableSpec
-from ingestd.errors import MalformedRecords
+from ingestd.errors import InvalidInput, MalformedRecords
 
 LOAD_KEY = "_ingestd_load_key"
 DAY = "_ingestd_day"
@@ -46,9 +52,31 @@ QUARANTINE_COLUMNS = (
 the destination), in the order ``StagedLoad.quarantine_sql`` yields them."""
 
 
+LAYOUT_VERSION = 2
+"""The bookkeeping layout a destination writes (``_ingestd.layout``): 2 is data per project.
+Version 1 (no marker table) kept tables in ``"<namespace>"`` schemas and no project column."""
+
+
+def table_schema(table: TableSpec) -> str:
+    """The (unquoted) schema that holds the table: its project's schema for its namespace."""
+    if table.project is None:
+        raise InvalidInput(
+            f"table {table.qualified_name} belongs to no project, so no destination can hold it",
+            hint="get the table from the catalog, which places it in its project",
+        )
+    return physical_schema(table.project, table.namespace)
+
+
+def table_project(table: TableSpec) -> str:
+    """The table's project (which ``table_schema`` checked is set)."""
+    table_schema(table)
+    assert table.project is not None
+    return table.project
+
+
 def table_sql(table: TableSpec) -> str:
     """The table's quoted, qualified name; the same in DuckDB and PostgreSQL."""
-    return f"{quote(table.namespace)}.{quote(table.name)}"
+    return f"{quote(table_schema(table))}.{quote(table.name)}"
 
 
 @dataclass(frozen=True)
@@ -134,13 +162,15 @@ class Destination(Protocol):
         placeholders. JSON values come back as text, timestamps as naive UTC datetimes."""
         ...
 
-    def ledger_entry(self, load_key: str) -> dict[str, Any] | None:
-        """The ledger row of ``load_key`` by column name (``files``, ``tags`` as JSON text)."""
+    def ledger_entry(self, project: str, load_key: str) -> dict[str, Any] | None:
+        """The ledger row of ``project``'s ``load_key`` by column name (``files``, ``tags`` as
+        JSON text)."""
         ...
 
-    def tag_exists(self, table_name: str, tag: str, *, excluding_run: str | None = None) -> bool:
-        """Whether any committed load into the table carried ``tag`` (Kusto ingest-by tags);
-        ``excluding_run`` leaves out the loads of that run (the blobs of one operation)."""
+    def tag_exists(self, table: TableSpec, tag: str, *, excluding_run: str | None = None) -> bool:
+        """Whether any committed load into the table (of the table's project) carried ``tag``
+        (Kusto ingest-by tags); ``excluding_run`` leaves out the loads of that run (the blobs of
+        one operation)."""
         ...
 
     def table_exists(self, table: TableSpec) -> bool: ...

@@ -1,8 +1,8 @@
 """The ledger entry of a load, built the same way for every destination.
 
-One row per load key in ``_ingestd.ledger``: what was loaded (table, unit, run, mode, day), a
-content fingerprint, the per-file counts as JSON, the totals and the tags. A quarantine replay
-adds to the entry of the load it repairs instead of replacing it.
+One row per project and load key in ``_ingestd.ledger``: what was loaded (table, unit, run,
+mode, day), a content fingerprint, the per-file counts as JSON, the totals and the tags. A
+quarantine replay adds to the entry of the load it repairs instead of replacing it.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import json
 from typing import Any
 
 from ingestd.dataplane.contract import Counts, FileResult
-from ingestd.dataplane.destination import StagedLoad
+from ingestd.dataplane.destination import StagedLoad, table_project
 
 LEDGER_COLUMNS = (
+    "project",
     "load_key",
     "table_name",
     "unit_id",
@@ -60,6 +61,7 @@ def entry_values(load: StagedLoad, files: list[FileResult], total: Counts) -> li
     """The ledger row of a (non-replay) load, in ``LEDGER_COLUMNS`` order."""
     request = load.request
     return [
+        table_project(request.table),
         request.load_key,
         request.table.qualified_name,
         request.unit_id,

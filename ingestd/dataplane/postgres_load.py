@@ -28,6 +28,7 @@ from ingestd.dataplane.destination import (
     QUARANTINE_COLUMNS,
     StagedLoad,
     WriteProgress,
+    table_project,
 )
 from ingestd.dataplane.postgres_schema import (
     LOCK_SQL,
@@ -65,6 +66,7 @@ class PostgresLoad:
         self.progress = progress
         self.scratch = scratch
         self.table = load.table
+        self.project = table_project(load.table)
         self.target = target(load.table)
         self.names = [c.name for c in load.table.columns]
         self.locked = False
@@ -188,12 +190,13 @@ class PostgresLoad:
         request = self.load.request
         if request.replay_of:
             self._execute(
-                sql.SQL("DELETE FROM _ingestd.quarantine WHERE id = ANY(%s)"),
-                [list(request.replay_of)],
+                sql.SQL("DELETE FROM _ingestd.quarantine WHERE project = %s AND id = ANY(%s)"),
+                [self.project, list(request.replay_of)],
             )
         else:
             self._execute(
-                sql.SQL("DELETE FROM _ingestd.quarantine WHERE load_key = %s"), [request.load_key]
+                sql.SQL("DELETE FROM _ingestd.quarantine WHERE project = %s AND load_key = %s"),
+                [self.project, request.load_key],
             )
         # A raw record or message may hold a NUL character, which PostgreSQL text cannot:
         # keep the rest of it, with U+FFFD in its place.
@@ -202,10 +205,10 @@ class PostgresLoad:
             for c in QUARANTINE_COLUMNS
         )
         with self.pg.cursor() as cur:
-            into = sql.SQL("_ingestd.quarantine ({})").format(_ids(QUARANTINE_COLUMNS))
+            into = sql.SQL("_ingestd.quarantine (project, {})").format(_ids(QUARANTINE_COLUMNS))
             postgres_copy.copy_in(
                 self.duck,
-                f"SELECT {cleaned} FROM ({self.load.quarantine_sql})",
+                f"SELECT {sql_literal(self.project)}, {cleaned} FROM ({self.load.quarantine_sql})",
                 cur,
                 into,
                 lambda _: None,
@@ -220,13 +223,14 @@ class PostgresLoad:
         self._execute(
             sql.SQL(
                 "INSERT INTO _ingestd.ledger ({}, loaded_at) "
-                "VALUES ({}, now() AT TIME ZONE 'UTC') ON CONFLICT (load_key) DO UPDATE SET {}"
+                "VALUES ({}, now() AT TIME ZONE 'UTC') "
+                "ON CONFLICT (project, load_key) DO UPDATE SET {}"
             ).format(
                 _ids(columns),
                 sql.SQL(", ").join(placeholders),
                 sql.SQL(", ").join(
                     sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
-                    for c in (*columns[1:], "loaded_at")
+                    for c in (*columns[2:], "loaded_at")
                 ),
             ),
             values,
@@ -235,8 +239,11 @@ class PostgresLoad:
     def _add_replay(self, files: list[FileResult], total: Counts) -> None:
         request = self.load.request
         row = self._execute(
-            sql.SQL("SELECT files::text FROM _ingestd.ledger WHERE load_key = %s FOR UPDATE"),
-            [request.load_key],
+            sql.SQL(
+                "SELECT files::text FROM _ingestd.ledger WHERE project = %s AND load_key = %s "
+                "FOR UPDATE"
+            ),
+            [self.project, request.load_key],
         ).fetchone()
         if row is None:
             raise AccountingMismatch(
@@ -247,12 +254,14 @@ class PostgresLoad:
             sql.SQL(
                 "UPDATE _ingestd.ledger SET inserted = inserted + %s, updated = updated + %s, "
                 "rejected = rejected + %s, errors = errors + %s, files = %s::jsonb, "
-                "fingerprint = %s, loaded_at = now() AT TIME ZONE 'UTC' WHERE load_key = %s"
+                "fingerprint = %s, loaded_at = now() AT TIME ZONE 'UTC' "
+                "WHERE project = %s AND load_key = %s"
             ),
             [
                 *ledger.replay_deltas(total),
                 ledger.replayed_files(row[0], files),
                 self._key_fingerprint(),
+                self.project,
                 request.load_key,
             ],
         )

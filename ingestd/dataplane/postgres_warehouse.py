@@ -22,25 +22,28 @@ import psycopg
 from psycopg import sql
 from psycopg.types.string import TextLoader
 
+from ingestd.dataplane import layout
 from ingestd.dataplane.coerce import sql_literal
 from ingestd.dataplane.destination import (
     StagedLoad,
     Unstorable,
     ValuesRefused,
     WriteProgress,
+    table_project,
+    table_schema,
     table_sql,
 )
 from ingestd.dataplane.memory import duckdb_memory_limit
 from ingestd.dataplane.postgres_load import PostgresLoad
 from ingestd.dataplane.postgres_schema import (
     DDL_LOCK,
+    DIALECT,
     LOCK_SQL,
     PG_TYPES,
-    SCHEMA,
-    SCHEMA_LAST,
     create_table,
     target,
 )
+from ingestd.domain.run_owners import RunOwnersSource
 from ingestd.domain.tables import Column, ColumnType, TableSpec
 from ingestd.errors import Canceled, DestinationError, DestinationRefused
 
@@ -183,18 +186,32 @@ class _Pool:
 class PostgresWarehouse:
     """One PostgreSQL destination database (implements ``Destination``)."""
 
-    def __init__(self, url: str, *, memory_limit: str, spill_dir: Path, pool_size: int = 4) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        memory_limit: str,
+        spill_dir: Path,
+        pool_size: int = 4,
+        owners: RunOwnersSource | None = None,
+    ) -> None:
+        """Connect and give the database the current layout; ``owners`` says which project
+        each run belongs to, needed only to upgrade a database of the old layout."""
         self.url = redact(url)
         self.spill_dir = spill_dir
         spill_dir.mkdir(parents=True, exist_ok=True)
         self._pool = _Pool(psycopg_conninfo(url), self.url, pool_size)
-        with self._writing("creating the _ingestd schema"), self._pool.connection() as conn:
-            # SCHEMA's last object exists: so does the rest (no DDL, no lock, at every start).
-            [(ready,)] = conn.execute(f"SELECT to_regclass('{SCHEMA_LAST}') IS NOT NULL")
-            if not ready:
+        with self._writing("preparing the _ingestd schema"), self._pool.connection() as conn:
+
+            def run(statement: str, params: list[Any]) -> list[tuple[Any, ...]]:
+                cur = conn.execute(to_pyformat(statement), params)
+                return cur.fetchall() if cur.description else []
+
+            # The layout is current: no DDL, no lock, at every start.
+            if not layout.current(run, DIALECT):
                 with conn.transaction():
                     conn.execute(LOCK_SQL, [DDL_LOCK])
-                    conn.execute(SCHEMA)
+                    layout.prepare(run, DIALECT, owners)  # again: another process may have won
         # One in-memory DuckDB for every load's staging: loads share its memory limit, and
         # each load's temporary tables live in its own cursor.
         self._duck = duckdb.connect()
@@ -237,7 +254,7 @@ class PostgresWarehouse:
         rows = conn.execute(
             "SELECT column_name FROM information_schema.columns "
             "WHERE table_schema = %s AND table_name = %s",
-            [table.namespace, table.name],
+            [table_schema(table), table.name],
         ).fetchall()
         return {str(r[0]) for r in rows}
 
@@ -317,21 +334,24 @@ class PostgresWarehouse:
         except psycopg.Error as exc:
             raise DestinationError(f"query on the destination failed: {exc}") from exc
 
-    def ledger_entry(self, load_key: str) -> dict[str, Any] | None:
+    def ledger_entry(self, project: str, load_key: str) -> dict[str, Any] | None:
         try:
             with self._pool.connection() as conn:
-                cur = conn.execute("SELECT * FROM _ingestd.ledger WHERE load_key = %s", [load_key])
+                cur = conn.execute(
+                    "SELECT * FROM _ingestd.ledger WHERE project = %s AND load_key = %s",
+                    [project, load_key],
+                )
                 names = [d.name for d in cur.description or []]
                 row = cur.fetchone()
         except psycopg.Error as exc:
             raise DestinationError(f"reading the ledger failed: {exc}") from exc
         return None if row is None else dict(zip(names, row, strict=True))
 
-    def tag_exists(self, table_name: str, tag: str, *, excluding_run: str | None = None) -> bool:
+    def tag_exists(self, table: TableSpec, tag: str, *, excluding_run: str | None = None) -> bool:
         rows = self.query(
-            "SELECT 1 FROM _ingestd.ledger WHERE table_name = ? "
+            "SELECT 1 FROM _ingestd.ledger WHERE project = ? AND table_name = ? "
             "AND tags @> jsonb_build_array(CAST(? AS text)) "
             "AND (CAST(? AS text) IS NULL OR run_id IS DISTINCT FROM ?) LIMIT 1",
-            [table_name, tag, excluding_run, excluding_run],
+            [table_project(table), table.qualified_name, tag, excluding_run, excluding_run],
         )
         return bool(rows)

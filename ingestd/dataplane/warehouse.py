@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from ingestd.dataplane import ledger
+from ingestd.dataplane import layout, ledger
 from ingestd.dataplane.coerce import SQL_TYPES
 from ingestd.dataplane.contract import Counts, FileResult
 from ingestd.dataplane.destination import (
@@ -25,10 +25,14 @@ from ingestd.dataplane.destination import (
     StagedLoad,
     Unstorable,
     WriteProgress,
+    table_project,
+    table_schema,
     table_sql,
 )
+from ingestd.dataplane.layout import LayoutDialect
 from ingestd.dataplane.memory import duckdb_memory_limit
 from ingestd.domain.names import quote
+from ingestd.domain.run_owners import RunOwnersSource
 from ingestd.domain.sources import LoadMode
 from ingestd.domain.tables import Column, TableSpec
 from ingestd.errors import AccountingMismatch, Canceled, DestinationBusy, DestinationError
@@ -38,18 +42,30 @@ __all__ = ["DAY", "LOAD_KEY", "Warehouse"]
 _SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS _ingestd;
 CREATE TABLE IF NOT EXISTS _ingestd.ledger (
-    load_key VARCHAR NOT NULL, table_name VARCHAR NOT NULL, unit_id VARCHAR, run_id VARCHAR,
-    mode VARCHAR, day DATE, fingerprint VARCHAR, files JSON, read BIGINT, inserted BIGINT,
-    updated BIGINT, rejected BIGINT, errors BIGINT, tags JSON, loaded_at TIMESTAMP
+    project VARCHAR NOT NULL, load_key VARCHAR NOT NULL, table_name VARCHAR NOT NULL,
+    unit_id VARCHAR, run_id VARCHAR, mode VARCHAR, day DATE, fingerprint VARCHAR, files JSON,
+    read BIGINT, inserted BIGINT, updated BIGINT, rejected BIGINT, errors BIGINT, tags JSON,
+    loaded_at TIMESTAMP
 );
 CREATE SEQUENCE IF NOT EXISTS _ingestd.quarantine_id;
 CREATE TABLE IF NOT EXISTS _ingestd.quarantine (
-    id BIGINT DEFAULT nextval('_ingestd.quarantine_id'), load_key VARCHAR NOT NULL,
-    unit_id VARCHAR, run_id VARCHAR, table_name VARCHAR NOT NULL, file VARCHAR, line BIGINT,
-    record BIGINT, column_name VARCHAR, code VARCHAR NOT NULL, message VARCHAR, raw VARCHAR,
-    quarantined_at TIMESTAMP
+    id BIGINT DEFAULT nextval('_ingestd.quarantine_id'), project VARCHAR NOT NULL,
+    load_key VARCHAR NOT NULL, unit_id VARCHAR, run_id VARCHAR, table_name VARCHAR NOT NULL,
+    file VARCHAR, line BIGINT, record BIGINT, column_name VARCHAR, code VARCHAR NOT NULL,
+    message VARCHAR, raw VARCHAR, quarantined_at TIMESTAMP
 );
 """
+"""Layout 2 (``layout`` module). The ledger's key is (project, load_key); DuckDB keeps no
+index, as before: its scans are fast enough for the ledger's size."""
+
+DIALECT = LayoutDialect(
+    schema=_SCHEMA,
+    text_type="VARCHAR",
+    exists_sql="SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() "
+    "AND schema_name = ? AND table_name = ?",
+    bookkeeping_keys=(),
+)
+
 
 _LOCKS: dict[Path, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -63,7 +79,16 @@ def _lock_for(path: Path) -> threading.Lock:
 class Warehouse:
     """One DuckDB destination file, opened once per process (implements ``Destination``)."""
 
-    def __init__(self, path: Path, *, memory_limit: str, spill_dir: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        memory_limit: str,
+        spill_dir: Path,
+        owners: RunOwnersSource | None = None,
+    ) -> None:
+        """Open (or create) the file and give it the current layout; ``owners`` says which
+        project each run belongs to, needed only to upgrade a file of the old layout."""
         self.path = path.resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
         spill_dir.mkdir(parents=True, exist_ok=True)
@@ -77,8 +102,30 @@ class Warehouse:
         self._con.execute(f"SET memory_limit = '{duckdb_memory_limit(memory_limit)}'")
         self._con.execute(f"SET temp_directory = '{spill_dir}'")
         self._con.execute("SET TimeZone = 'UTC'")
-        self._con.execute(_SCHEMA)
         self.write_lock = _lock_for(self.path)
+        self._prepare(owners)
+
+    def _prepare(self, owners: RunOwnersSource | None) -> None:
+        """The layout, in one transaction: an upgrade that fails leaves the file as it was."""
+        with self.cursor() as cur:
+
+            def run(statement: str, params: list[Any]) -> list[tuple[Any, ...]]:
+                return cur.execute(statement, params).fetchall()
+
+            if layout.current(run, DIALECT):
+                return
+            try:
+                cur.execute("BEGIN TRANSACTION")
+                try:
+                    layout.prepare(run, DIALECT, owners)
+                    cur.execute("COMMIT")
+                except BaseException:
+                    cur.execute("ROLLBACK")
+                    raise
+            except duckdb.Error as exc:
+                raise DestinationError(
+                    f"preparing the destination {self.path} failed: {exc}"
+                ) from exc
 
     def close(self) -> None:
         self._con.close()
@@ -99,14 +146,15 @@ class Warehouse:
 
     def ensure_table(self, table: TableSpec) -> None:
         target = self.table_sql(table)
+        schema = table_schema(table)
         with self.cursor() as cur:
-            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(table.namespace)}")
+            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
             existing = {
                 str(row[0])
                 for row in cur.execute(
                     "SELECT column_name FROM information_schema.columns "
                     "WHERE table_schema = ? AND table_name = ?",
-                    [table.namespace, table.name],
+                    [schema, table.name],
                 ).fetchall()
             }
             if not existing:
@@ -149,7 +197,7 @@ class Warehouse:
         return bool(
             self.query(
                 "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                [table.namespace, table.name],
+                [table_schema(table), table.name],
             )
         )
 
@@ -161,19 +209,22 @@ class Warehouse:
             except duckdb.Error as exc:
                 raise DestinationError(f"query on the destination failed: {exc}") from exc
 
-    def ledger_entry(self, load_key: str) -> dict[str, Any] | None:
+    def ledger_entry(self, project: str, load_key: str) -> dict[str, Any] | None:
         with self.cursor() as cur:
-            result = cur.execute("SELECT * FROM _ingestd.ledger WHERE load_key = ?", [load_key])
+            result = cur.execute(
+                "SELECT * FROM _ingestd.ledger WHERE project = ? AND load_key = ?",
+                [project, load_key],
+            )
             names = [d[0] for d in result.description or []]
             rows = result.fetchall()
         return dict(zip(names, rows[0], strict=True)) if rows else None
 
-    def tag_exists(self, table_name: str, tag: str, *, excluding_run: str | None = None) -> bool:
+    def tag_exists(self, table: TableSpec, tag: str, *, excluding_run: str | None = None) -> bool:
         rows = self.query(
-            "SELECT 1 FROM _ingestd.ledger WHERE table_name = ? "
+            "SELECT 1 FROM _ingestd.ledger WHERE project = ? AND table_name = ? "
             "AND list_contains(CAST(tags AS VARCHAR[]), ?) "
             "AND (CAST(? AS VARCHAR) IS NULL OR run_id IS DISTINCT FROM ?) LIMIT 1",
-            [table_name, tag, excluding_run, excluding_run],
+            [table_project(table), table.qualified_name, tag, excluding_run, excluding_run],
         )
         return bool(rows)
 
@@ -192,6 +243,7 @@ class _DuckDBLoad:
         self.progress = progress
         self.load = load
         self.target = target
+        self.project = table_project(load.table)
         self.columns = ", ".join(quote(c.name) for c in load.table.columns)
         self.key = ", ".join(quote(k) for k in load.table.primary_key)
 
@@ -227,20 +279,28 @@ class _DuckDBLoad:
         self.progress(int(inserted))
         if replaying:
             self._sql(
-                "DELETE FROM _ingestd.quarantine WHERE id IN (SELECT unnest(?::BIGINT[]))",
-                [list(request.replay_of)],
+                "DELETE FROM _ingestd.quarantine WHERE project = ? "
+                "AND id IN (SELECT unnest(?::BIGINT[]))",
+                [self.project, list(request.replay_of)],
             )
         else:
-            self._sql("DELETE FROM _ingestd.quarantine WHERE load_key = ?", [request.load_key])
+            self._sql(
+                "DELETE FROM _ingestd.quarantine WHERE project = ? AND load_key = ?",
+                [self.project, request.load_key],
+            )
         names = ", ".join(QUARANTINE_COLUMNS)
         self._sql(
-            f"INSERT INTO _ingestd.quarantine ({names}, quarantined_at) "
-            f"SELECT *, now() FROM ({self.load.quarantine_sql})"
+            f"INSERT INTO _ingestd.quarantine (project, {names}, quarantined_at) "
+            f"SELECT ?, *, now() FROM ({self.load.quarantine_sql})",
+            [self.project],
         )
         if replaying:
             self._add_replay(files, total)
         else:
-            self._sql("DELETE FROM _ingestd.ledger WHERE load_key = ?", [request.load_key])
+            self._sql(
+                "DELETE FROM _ingestd.ledger WHERE project = ? AND load_key = ?",
+                [self.project, request.load_key],
+            )
             values = ledger.entry_values(self.load, files, total)
             self._sql(
                 f"INSERT INTO _ingestd.ledger ({', '.join(ledger.LEDGER_COLUMNS)}, loaded_at) "
@@ -251,7 +311,10 @@ class _DuckDBLoad:
 
     def _add_replay(self, files: list[FileResult], total: Counts) -> None:
         request = self.load.request
-        rows = self._sql("SELECT files FROM _ingestd.ledger WHERE load_key = ?", [request.load_key])
+        rows = self._sql(
+            "SELECT files FROM _ingestd.ledger WHERE project = ? AND load_key = ?",
+            [self.project, request.load_key],
+        )
         if not rows:
             raise AccountingMismatch(
                 f"no ledger entry for {request.load_key}: nothing to replay into",
@@ -265,11 +328,12 @@ class _DuckDBLoad:
         self._sql(
             "UPDATE _ingestd.ledger SET inserted = inserted + ?, updated = updated + ?, "
             "rejected = rejected + ?, errors = errors + ?, files = ?, fingerprint = ?, "
-            "loaded_at = now() WHERE load_key = ?",
+            "loaded_at = now() WHERE project = ? AND load_key = ?",
             [
                 *ledger.replay_deltas(total),
                 ledger.replayed_files(rows[0][0], files),
                 ledger.fingerprint(row),
+                self.project,
                 request.load_key,
             ],
         )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from ingestd.domain.names import check_identifier
+from ingestd.domain.physical_names import physical_schema
 from ingestd.errors import InvalidInput
 
 
@@ -92,17 +93,27 @@ class Column:
 class TableSpec:
     """What a destination table holds. ``require_one_of`` lists groups of columns of which at
     least one group must be entirely non-null (e.g. a metric value, or numerator and
-    denominator)."""
+    denominator).
+
+    ``project`` is the name of the project the table belongs to: a destination names the table
+    ``physical_schema(project, namespace).name`` (docs/security/data-per-project.md), so two
+    projects' tables of one name never share rows. It is None only for a table not yet placed
+    in a project (a Statsig dataset's schema, a definition a user typed); the catalog stamps the
+    project on every table it returns, and a destination refuses a table without one.
+    """
 
     namespace: str
     name: str
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...] = ()
     require_one_of: tuple[tuple[str, ...], ...] = field(default=())
+    project: str | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
         check_identifier(self.namespace, what="namespace")
         check_identifier(self.name, what="table")
+        if self.project is not None:
+            physical_schema(self.project, self.namespace)  # refuses a name it cannot place
         if not self.columns:
             raise InvalidInput(f"table {self.qualified_name} needs at least one column")
         names = [c.name for c in self.columns]
@@ -122,6 +133,10 @@ class TableSpec:
     @property
     def qualified_name(self) -> str:
         return f"{self.namespace}.{self.name}"
+
+    def in_project(self, project: str) -> TableSpec:
+        """This table, placed in ``project``."""
+        return replace(self, project=project)
 
     def column(self, name: str) -> Column:
         for col in self.columns:

@@ -270,9 +270,7 @@ class UnitRunner:
             raise TableNotFound(
                 f"{exc.message} (it was dropped after the blob was queued)"
             ) from exc
-        found = already_ingested(
-            self.dataplane.warehouse, table.qualified_name, spec, excluding_run=unit.run_id
-        )
+        found = already_ingested(self.dataplane.warehouse, table, spec, excluding_run=unit.run_id)
         if found is not None:
             # API-SURFACE §3.3: ingestIfNotExists; nothing is read, the blob reports Succeeded.
             log.info("unit %s skipped: %s is loaded already", unit.id, found)

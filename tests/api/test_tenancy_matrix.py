@@ -753,12 +753,6 @@ def test_same_names_change_only_their_own_project(world: World) -> None:
     assert beta_orders.status_code == 200 and "orders" in beta_orders.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #11 part 1 (data per project) is not built yet: destination tables, the "
-    "ledger, the quarantine and ingest-by tags are still shared between projects; strict, so "
-    "this fails the suite the day they are isolated and the mark must go",
-)
 def test_destination_rows_are_per_project(tmp_path: Path) -> None:
     """Data level (task A makes destination rows project-scoped): each project's loads of the
     same Statsig dataset, Kusto table and Amperity stream land in its own rows, and alpha's
@@ -848,7 +842,12 @@ def test_destination_rows_are_per_project(tmp_path: Path) -> None:
             for schema, table in names:
                 text = repr(world.services.warehouse.query(f'SELECT * FROM "{schema}"."{table}"'))
                 everything += text
-                if "alpha" in text and MARKER in text:
+                if schema == "_ingestd":
+                    # The bookkeeping is one table for every project, a project on each row
+                    # (docs/security/data-per-project.md): no row may mix them, and each row
+                    # carries the project whose data it describes.
+                    failures += _bookkeeping_leaks(world, table)
+                elif "alpha" in text and MARKER in text:
                     failures.append(f"warehouse table {schema}.{table} holds rows of both projects")
             # Stream ``signups`` upserts by id into crm.signups in both projects, same id 1:
             # each project's record must survive the other's load.
@@ -866,6 +865,33 @@ def test_destination_rows_are_per_project(tmp_path: Path) -> None:
 
 
 MARKER_EVENT = "BETA-MARKER-click"
+
+
+def _bookkeeping_leaks(world: World, table: str) -> list[str]:
+    """Rows of ``_ingestd.<table>`` filed under a project their content is not of: every row
+    has a project, and a row that holds beta's marker is beta's."""
+    warehouse = world.services.warehouse
+    columns = [
+        str(name)
+        for (name,) in warehouse.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = '_ingestd' "
+            "AND table_name = ?",
+            [table],
+        )
+    ]
+    if table in ("ledger", "quarantine") and "project" not in columns:
+        return [f"_ingestd.{table} has no project column"]
+    if "project" not in columns:
+        return []
+    failures = []
+    for project, text in warehouse.query(
+        f'SELECT project, CAST(t AS VARCHAR) FROM "_ingestd"."{table}" t'
+    ):
+        if project not in ("alpha", "beta"):
+            failures.append(f"_ingestd.{table} files a row under project {project!r}: {text}")
+        elif MARKER in text and project != "beta":
+            failures.append(f"_ingestd.{table} files beta's row under {project}: {text[:200]}")
+    return failures
 
 
 def test_the_planted_markers_are_visible_to_their_own_project(world: World) -> None:

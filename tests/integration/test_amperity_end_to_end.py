@@ -154,8 +154,8 @@ def test_job_counts_equal_the_destination(services: Services) -> None:
     customers = totals["crm.customers"]
     expected = {"read": 8, "errors": 2, "rejected": 1, "inserted": 4, "updated": 1}
     assert customers == expected
-    assert warehouse.query("SELECT count(*) FROM crm.customers") == [(customers["inserted"],)]
-    assert warehouse.query("SELECT age FROM crm.customers WHERE id = 1") == [(31,)]
+    assert warehouse.query("SELECT count(*) FROM acme__crm.customers") == [(customers["inserted"],)]
+    assert warehouse.query("SELECT age FROM acme__crm.customers WHERE id = 1") == [(31,)]
     signups = totals["web.signups"]
     assert signups == {"read": 3, "errors": 0, "rejected": 1, "inserted": 2, "updated": 0}
-    assert warehouse.query("SELECT count(*) FROM web.signups") == [(signups["inserted"],)]
+    assert warehouse.query("SELECT count(*) FROM acme__web.signups") == [(signups["inserted"],)]

@@ -41,6 +41,7 @@ TABLE = TableSpec(
         Column("name", ColumnType.STRING),
         Column("score", ColumnType.FLOAT64),
     ),
+    project="test",
 )
 
 CHILD = """
@@ -63,6 +64,7 @@ table = TableSpec(
         Column("name", ColumnType.STRING),
         Column("score", ColumnType.FLOAT64),
     ),
+    project="test",
 )
 spill = Path(root) / "spill"
 if url == "-":
@@ -100,7 +102,9 @@ class State:
 
 
 def _state(warehouse: Destination) -> State:
-    [(rows, distinct)] = warehouse.query("SELECT count(*), count(DISTINCT id) FROM crash.events")
+    [(rows, distinct)] = warehouse.query(
+        "SELECT count(*), count(DISTINCT id) FROM test__crash.events"
+    )
     entries = warehouse.query("SELECT fingerprint FROM _ingestd.ledger WHERE load_key = ?", [KEY])
     return State(rows, distinct, entries[0][0] if entries else None, len(entries))
 
@@ -232,6 +236,8 @@ def test_sigkill_mid_load_then_rerun_is_exactly_once(
         assert recovered == clean
         assert recovered.rows == recovered.distinct_ids == 2 * target.rows_per_file
         assert recovered.ledger_entries == 1
-        assert warehouse.query("SELECT count(*) FROM crash.events WHERE name = 'earlier'") == [(0,)]
+        assert warehouse.query(
+            "SELECT count(*) FROM test__crash.events WHERE name = 'earlier'"
+        ) == [(0,)]
     finally:
         warehouse.close()

@@ -75,7 +75,7 @@ def test_a_backfill_loads_each_day_with_exact_counts(services: Services) -> None
         (f"events/{DAY}/b.csv", 50),
     ]
     assert second.counts.inserted == 10
-    assert services.warehouse.query("SELECT count(*) FROM statsig.events") == [(160,)]
+    assert services.warehouse.query("SELECT count(*) FROM acme__statsig.events") == [(160,)]
     assert [h.state for h in first.history] == [
         "enqueued",
         "started",
@@ -93,7 +93,7 @@ def test_rerunning_a_day_replaces_it_instead_of_duplicating(services: Services) 
     for _ in range(3):
         services.runs.start_source_run(project_id, ["events"], [DAY], trigger="backfill")
         drain(services)
-    assert services.warehouse.query("SELECT count(*) FROM statsig.events") == [(40,)]
+    assert services.warehouse.query("SELECT count(*) FROM acme__statsig.events") == [(40,)]
     ledger = services.warehouse.query("SELECT count(*), max(inserted) FROM _ingestd.ledger")
     assert ledger == [(1, 40)]
 
@@ -136,7 +136,7 @@ def test_the_pool_runs_units_in_parallel_threads(services: Services) -> None:
             time.sleep(0.1)
     finally:
         pool.stop()
-    assert services.warehouse.query("SELECT count(*) FROM statsig.events") == [(120,)]
+    assert services.warehouse.query("SELECT count(*) FROM acme__statsig.events") == [(120,)]
 
 
 _CHILD = """
@@ -188,7 +188,8 @@ def test_a_unit_killed_mid_load_is_picked_up_again_and_loaded_once(tmp_path: Pat
         assert "retrying" in [h.state for h in unit.history]
         assert (unit.counts.read, unit.counts.inserted, unit.counts.errors) == (200_003, 200_000, 3)
         loaded = services.warehouse.query(
-            "SELECT count(*), count(DISTINCT (unit_id, event_name, timestamp)) FROM statsig.events"
+            "SELECT count(*), count(DISTINCT (unit_id, event_name, timestamp)) "
+            "FROM acme__statsig.events"
         )
         assert loaded == [(200_000, 200_000)]
         assert services.warehouse.query("SELECT count(*) FROM _ingestd.quarantine") == [(3,)]
@@ -237,5 +238,5 @@ def test_canceling_stops_a_running_unit_before_it_commits(
         pool.stop()
     unit = services.runs.get_run(project_id, run.id).units[0]
     assert unit.state is UnitState.CANCELED
-    assert services.warehouse.query("SELECT count(*) FROM statsig.events") == [(0,)]
+    assert services.warehouse.query("SELECT count(*) FROM acme__statsig.events") == [(0,)]
     assert services.warehouse.query("SELECT count(*) FROM _ingestd.ledger") == [(0,)]

@@ -36,7 +36,7 @@ from ingestd.errors import (
 from tests.conftest import make_services
 
 DAY = date(2024, 3, 1)
-TABLE = TableSpec("raw", "people", (Column("id", ColumnType.INT64),))
+TABLE = TableSpec("raw", "people", (Column("id", ColumnType.INT64),), project="test")
 
 
 @pytest.fixture

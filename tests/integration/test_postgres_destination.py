@@ -155,10 +155,14 @@ def _replay_scenario(services: Services) -> dict[str, Any]:
     )
     services.runs.start_source_run(project_id, ["orders"], [DAY], trigger="manual")
     _drain(services)
-    listed, total = services.quarantine.list(["shop.orders"], limit=2)
+    listed, total = services.quarantine.list(project_id, ["shop.orders"], limit=2)
     services.catalog.create_table(
         project_id,
-        TableSpec("shop", "orders", (Column("amount_exact", ColumnType.FLOAT64), *orders.columns)),
+        TableSpec(
+            "shop",
+            "orders",
+            (Column("amount_exact", ColumnType.FLOAT64), *orders.columns),
+        ),
         merge=True,
     )
     services.catalog.update_source(
@@ -177,7 +181,9 @@ def _replay_scenario(services: Services) -> dict[str, Any]:
         "listed": [(q.line, q.record, q.column, q.code) for q in listed],
         "total": total,
         "replayed": replayed,
-        "rows": warehouse.query("SELECT id, amount, amount_exact FROM shop.orders ORDER BY id"),
+        "rows": warehouse.query(
+            "SELECT id, amount, amount_exact FROM acme__shop.orders ORDER BY id"
+        ),
         "quarantine": warehouse.query(
             "SELECT file, line, record, column_name, code, message, raw "
             "FROM _ingestd.quarantine ORDER BY id"
@@ -190,7 +196,7 @@ def _replay_scenario(services: Services) -> dict[str, Any]:
     }
     services.runs.start_source_run(project_id, ["orders"], [DAY], trigger="backfill")
     _drain(services)
-    outcome["after_rerun"] = warehouse.query("SELECT count(*) FROM shop.orders")
+    outcome["after_rerun"] = warehouse.query("SELECT count(*) FROM acme__shop.orders")
     return outcome
 
 
@@ -249,9 +255,11 @@ def test_event_counts_and_tags_read_postgresql(pg_services: Services) -> None:
     counts = services.datasets.event_counts(services.warehouse, project_id, DAY, DAY)
     assert [(c.day, c.event, c.count) for c in counts] == [(DAY, "e0", 4), (DAY, "e1", 3)]
     assert all(c.last_updated is not None for c in counts)
-    [row], total = services.quarantine.list(["statsig.events"])
+    [row], total = services.quarantine.list(project_id, ["statsig.events"])
     assert (total, row.record, row.column, row.code) == (1, 8, "timestamp", "INVALID_TIMESTAMP")
-    assert not services.warehouse.tag_exists("statsig.events", "ingest-by:x")
+    assert not services.warehouse.tag_exists(
+        services.catalog.get_table(project_id, "statsig.events"), "ingest-by:x"
+    )
 
 
 # -- concurrent loads ---------------------------------------------------------------------------
@@ -261,6 +269,7 @@ ACCOUNTS = TableSpec(
     "accounts",
     (Column("id", ColumnType.INT64, nullable=False), Column("plan", ColumnType.STRING)),
     primary_key=("id",),
+    project="test",
 )
 
 
@@ -317,7 +326,7 @@ def test_concurrent_appends_into_one_table_all_land(tmp_path: Path, pg_url: str)
     assert [r.counts.inserted for r in results] == [500, 500, 500, 500]
     warehouse = PostgresWarehouse(pg_url, memory_limit="256MB", spill_dir=tmp_path / "spill")
     try:
-        assert warehouse.query("SELECT count(*), count(DISTINCT id) FROM crm.accounts") == [
+        assert warehouse.query("SELECT count(*), count(DISTINCT id) FROM test__crm.accounts") == [
             (1500, 1500)
         ]
         assert warehouse.query(
@@ -342,7 +351,7 @@ def test_concurrent_upserts_count_each_key_once(tmp_path: Path, pg_url: str) -> 
     try:
         [(rows, keys, pro)] = warehouse.query(
             "SELECT count(*), count(DISTINCT id), count(*) FILTER (WHERE plan = 'pro') "
-            "FROM crm.accounts"
+            "FROM test__crm.accounts"
         )
         assert rows == keys == 900
         assert pro == (600 if b.counts.updated else 300)
@@ -364,6 +373,7 @@ def test_both_destinations_store_the_same_values(tmp_path: Path, pg_url: str) ->
             Column("j", ColumnType.JSON),
             Column("e", ColumnType.EPOCH_SECONDS),
         ),
+        project="test",
     )
     rows = [
         (
@@ -401,7 +411,7 @@ def test_both_destinations_store_the_same_values(tmp_path: Path, pg_url: str) ->
             loaded[kind] = [
                 tuple(_comparable(v) for v in row)
                 for row in warehouse.query(
-                    "SELECT id, s, f, b, d, t, j, e FROM demo.typed ORDER BY id"
+                    "SELECT id, s, f, b, d, t, j, e FROM test__demo.typed ORDER BY id"
                 )
             ]
         finally:
@@ -450,7 +460,7 @@ def test_text_arrives_intact_in_a_database_that_is_not_utf8(
             "k", "u", "r", PEOPLE, identity_mapping(PEOPLE), (path,), (path.name,)
         )
         DataPlane(warehouse, tmp_path / "staging").load(request)
-        assert warehouse.query("SELECT id, name, score FROM demo.people ORDER BY id") == (
+        assert warehouse.query("SELECT id, name, score FROM test__demo.people ORDER BY id") == (
             PEOPLE_ROWS
         )
     finally:
@@ -458,7 +468,7 @@ def test_text_arrives_intact_in_a_database_that_is_not_utf8(
     # What another client sees: the characters, not their UTF-8 bytes as Latin-1.
     conninfo = psycopg_conninfo(latin1_url)
     with psycopg.connect(conninfo, client_encoding="utf8") as conn:
-        names = conn.execute("SELECT name FROM demo.people ORDER BY id").fetchall()
+        names = conn.execute("SELECT name FROM test__demo.people ORDER BY id").fetchall()
     assert [n for (n,) in names] == [r[1] for r in PEOPLE_ROWS]
     # A character LATIN1 lacks: the load fails for good and writes nothing.
     snowman = tmp_path / "snowman.csv"
@@ -472,8 +482,8 @@ def test_text_arrives_intact_in_a_database_that_is_not_utf8(
             DataPlane(warehouse, tmp_path / "staging").load(request)
         assert refused.value.code == "MALFORMED_RECORDS"
         assert refused.value.failure_class is FailureClass.PERMANENT
-        assert warehouse.query("SELECT count(*) FROM demo.people") == [(3,)]
-        assert warehouse.ledger_entry("k2") is None
+        assert warehouse.query("SELECT count(*) FROM test__demo.people") == [(3,)]
+        assert warehouse.ledger_entry("test", "k2") is None
     finally:
         warehouse.close()
 
@@ -502,7 +512,7 @@ def test_a_server_statement_timeout_does_not_cut_a_load_short(
             "k", "u", "r", PEOPLE, identity_mapping(PEOPLE), (path,), (path.name,)
         )
         DataPlane(warehouse, tmp_path / "staging").load(request)
-        assert warehouse.query("SELECT count(*) FROM demo.people") == [(20_000,)]
+        assert warehouse.query("SELECT count(*) FROM test__demo.people") == [(20_000,)]
     finally:
         warehouse.close()
 
@@ -575,11 +585,11 @@ def test_a_cancel_while_waiting_for_the_table_commits_nothing(tmp_path: Path, pg
             other.rollback()  # releases the lock
             loader.join(timeout=60)
         assert len(outcome) == 1 and isinstance(outcome[0], Canceled), outcome
-        assert warehouse.query("SELECT id, plan FROM crm.accounts ORDER BY id") == [
+        assert warehouse.query("SELECT id, plan FROM test__crm.accounts ORDER BY id") == [
             (1, "free"),
             (2, "free"),
         ]
-        assert warehouse.ledger_entry("second") is None
+        assert warehouse.ledger_entry("test", "second") is None
     finally:
         warehouse.close()
 
@@ -631,7 +641,9 @@ def test_what_a_retry_cannot_fix_fails_for_good(
     owner = PostgresWarehouse(pg_url, memory_limit="256MB", spill_dir=spill)
     try:
         _load_accounts(owner, tmp_path / "first", [(1, "free")])
-        owner.query("ALTER TABLE crm.accounts ADD CONSTRAINT no_banned CHECK (plan <> 'banned')")
+        owner.query(
+            "ALTER TABLE test__crm.accounts ADD CONSTRAINT no_banned CHECK (plan <> 'banned')"
+        )
         with pytest.raises(UnitError) as constraint:
             _load_accounts(owner, tmp_path / "second", [(2, "banned")])
     finally:

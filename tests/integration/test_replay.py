@@ -67,7 +67,9 @@ def test_replay_after_a_mapping_fix_moves_rows_from_errors_to_inserted(services:
     unit = services.runs.get_run(project_id, run.id).units[0]
     assert (unit.counts.read, unit.counts.inserted, unit.counts.errors) == (5, 3, 2)
     assert unit.files[0].counts.inserted == 3 and unit.files[0].counts.errors == 2
-    rows = services.warehouse.query("SELECT id, amount, amount_exact FROM shop.orders ORDER BY id")
+    rows = services.warehouse.query(
+        "SELECT id, amount, amount_exact FROM acme__shop.orders ORDER BY id"
+    )
     assert rows == [(1, 10, None), (2, None, 10.5), (3, 7, None)]
     codes = services.warehouse.query(
         "SELECT code, raw FROM _ingestd.quarantine ORDER BY coalesce(line, record)"
@@ -81,4 +83,4 @@ def test_replay_after_a_mapping_fix_moves_rows_from_errors_to_inserted(services:
     # A rerun of the day still replaces everything the key loaded: nothing doubles.
     services.runs.start_source_run(project_id, ["orders"], [DAY], trigger="backfill")
     _drain(services)
-    assert services.warehouse.query("SELECT count(*) FROM shop.orders") == [(3,)]
+    assert services.warehouse.query("SELECT count(*) FROM acme__shop.orders") == [(3,)]

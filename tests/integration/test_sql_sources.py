@@ -61,7 +61,7 @@ def test_a_duckdb_query_source_loads_the_day(svc: Services) -> None:
     unit = run_source(svc, "duckdb", {"path": str(path)})
     assert unit.state is UnitState.SUCCEEDED, unit.error_message
     assert (unit.counts.read, unit.counts.inserted) == (2, 2)
-    assert svc.warehouse.query("SELECT count(*) FROM statsig.events") == [(2,)]
+    assert svc.warehouse.query("SELECT count(*) FROM acme__statsig.events") == [(2,)]
 
 
 def test_a_sqlite_query_source_loads_the_day(svc: Services) -> None:
@@ -94,7 +94,7 @@ def test_a_postgres_query_source_loads_the_day(svc: Services, pg_source: dict[st
     assert unit.state is UnitState.SUCCEEDED, unit.error_message
     assert (unit.counts.read, unit.counts.inserted) == (2, 2)
     assert svc.warehouse.query(
-        "SELECT unit_id, event_name, timestamp FROM statsig.events ORDER BY 1"
+        "SELECT unit_id, event_name, timestamp FROM acme__statsig.events ORDER BY 1"
     ) == [("u1", "view", 1_709_251_200), ("u2", "buy", 1_709_251_300)]
 
 

@@ -62,7 +62,7 @@ def test_a_mysql_query_source_loads_the_day(svc: Services) -> None:
     assert unit.state is UnitState.SUCCEEDED, unit.error_message
     assert (unit.counts.read, unit.counts.inserted) == (2, 2)
     assert svc.warehouse.query(
-        "SELECT unit_id, event_name, timestamp FROM statsig.events ORDER BY 1"
+        "SELECT unit_id, event_name, timestamp FROM acme__statsig.events ORDER BY 1"
     ) == [("u1", "view", 1_709_251_200), ("u2", "buy", 1_709_251_300)]
 
 

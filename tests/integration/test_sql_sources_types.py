@@ -52,6 +52,7 @@ TABLE = TableSpec(
         Column("blank", ColumnType.STRING),
         Column("doc", ColumnType.JSON),
     ),
+    project="acme",
 )
 QUERY = "SELECT i, big, amount, ratio, flag, dt, ts, ts_tz, label, blank, doc, raw FROM typed"
 EXPECTED = (
@@ -216,7 +217,7 @@ def _load(
     result = svc.dataplane.load(request)
     assert (result.counts.read, result.counts.inserted, result.counts.errors) == (2, 2, 0)
     columns = ", ".join(c.name for c in TABLE.columns)
-    rows = svc.warehouse.query(f"SELECT {columns} FROM src.typed ORDER BY i NULLS LAST")
+    rows = svc.warehouse.query(f"SELECT {columns} FROM acme__src.typed ORDER BY i NULLS LAST")
     return rows, {str(r[0]): str(r[1]) for r in described}, raw
 
 

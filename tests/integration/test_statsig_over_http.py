@@ -88,7 +88,7 @@ def test_connection_source_backfill_run_status_and_counts(server: Server) -> Non
     # Stop the server (it holds the DuckDB file), then count what the destination really holds.
     server.stop()
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
-        held = con.execute("SELECT count(*) FROM statsig.events").fetchone()
+        held = con.execute("SELECT count(*) FROM acme__statsig.events").fetchone()
         quarantined = con.execute("SELECT count(*) FROM _ingestd.quarantine").fetchone()
     assert held == (api_total,) == (3,)
     assert quarantined == (2,)

@@ -83,7 +83,7 @@ def test_a_feed_with_a_key_counts_updates_and_keeps_bad_rows_in_quarantine(
     table = amperity.get(f"/api/ingest/jobs/{second}").json()["tables"][0]
     counts = {k: table[k] for k in ("read", "errors", "rejected", "inserted", "updated")}
     assert counts == {"read": 3, "errors": 0, "rejected": 1, "inserted": 1, "updated": 1}
-    rows = amperity.services.warehouse.query("SELECT id, age FROM crm.customers ORDER BY id")
+    rows = amperity.services.warehouse.query("SELECT id, age FROM acme__crm.customers ORDER BY id")
     assert rows == [(1, 31), (2, 41), (4, 22)]
     quarantined = amperity.services.warehouse.query(
         "SELECT run_id, code, raw FROM _ingestd.quarantine"
@@ -259,7 +259,7 @@ def test_every_kind_of_ingestion_is_an_ingest_job(amperity: Amperity) -> None:
         assert_balanced(job)
         assert job["tables"][0]["state"] == "succeeded"
     # the backfill's load of the first day replaced the scheduled one: 2 + 1 + 1 + 1 rows
-    loaded = services.warehouse.query("SELECT count(*) FROM crm.customers")
+    loaded = services.warehouse.query("SELECT count(*) FROM acme__crm.customers")
     assert loaded == [(5,)]
 
 

@@ -127,7 +127,7 @@ def test_records_flush_by_size_and_load_as_one_job(amperity: Amperity, stream: S
     assert table["state"] == "succeeded"
     (file,) = table["files"]
     assert file["name"].endswith(".ndjson") and file["read"] == 3
-    rows = amperity.services.warehouse.query("SELECT id, age FROM crm.customers ORDER BY id")
+    rows = amperity.services.warehouse.query("SELECT id, age FROM acme__crm.customers ORDER BY id")
     assert rows == [(1, 31), (2, 41)]
 
 
@@ -196,7 +196,7 @@ def test_a_flush_interrupted_anywhere_is_finished_by_the_next_and_loads_once(
     all_runs, total = amperity.services.runs.list_runs(amperity.project_id, kind="stream")
     assert total == 1 and [r.id for r in runs] == [all_runs[0].id]
     assert job_table(amperity)["read"] == 5
-    assert amperity.services.warehouse.query("SELECT count(*) FROM crm.customers") == [(5,)]
+    assert amperity.services.warehouse.query("SELECT count(*) FROM acme__crm.customers") == [(5,)]
 
 
 def test_the_cli_flushes_every_pending_stream_now(amperity: Amperity, stream: Streams) -> None:

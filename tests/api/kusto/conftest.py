@@ -88,10 +88,12 @@ class Kusto:
         return self.services.access.authenticate(self.key).project_id
 
     def table_rows(self, table: str = "db.T", order: str = "1") -> list[tuple[Any, ...]]:
-        namespace, name = table.split(".")
+        # The project's own table, by its physical name (docs/security/data-per-project.md).
+        target = self.services.warehouse.table_sql(
+            self.services.catalog.get_table(self.project(), table)
+        )
         return self.services.warehouse.query(
-            f'SELECT * EXCLUDE (_ingestd_load_key, _ingestd_day) FROM "{namespace}"."{name}" '
-            f"ORDER BY {order}"
+            f"SELECT * EXCLUDE (_ingestd_load_key, _ingestd_day) FROM {target} ORDER BY {order}"
         )
 
     def file_url(self, name: str, content: str | bytes) -> str:

@@ -135,7 +135,7 @@ def test_ignore_first_record_and_creation_time(kusto: Kusto) -> None:
         {"format": "csv", "ignoreFirstRecord": "true", "creationTime": "2024-02-29T10:00:00Z"},
     )
     assert body["status"]["Succeeded"] == 1
-    assert kusto.services.warehouse.query('SELECT name, n, _ingestd_day FROM db."T"') == [
+    assert kusto.services.warehouse.query('SELECT name, n, _ingestd_day FROM acme__db."T"') == [
         ("ann", 1, __import__("datetime").date(2024, 2, 29))
     ]
 

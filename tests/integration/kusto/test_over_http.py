@@ -155,7 +155,9 @@ def test_create_map_queue_poll_and_count_over_http(
 
     server.stop()
     with duckdb.connect(str(server.data / "warehouse.duckdb"), read_only=True) as con:
-        held = con.execute('SELECT id, customer, amount FROM sales."Orders" ORDER BY id').fetchall()
+        held = con.execute(
+            'SELECT id, customer, amount FROM acme__sales."Orders" ORDER BY id'
+        ).fetchall()
         quarantined = con.execute("SELECT code FROM _ingestd.quarantine").fetchall()
     assert held == [(1, "ann", 9.5), (3, "cy", 1.0)]
     assert quarantined == [("TYPE_MISMATCH",)]

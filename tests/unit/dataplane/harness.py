@@ -44,6 +44,7 @@ PEOPLE = TableSpec(
         Column("name", ColumnType.STRING),
         Column("score", ColumnType.FLOAT64),
     ),
+    project="test",
 )
 PEOPLE_BY_NAME = identity_mapping(PEOPLE)
 PEOPLE_ROWS: list[Row] = [
@@ -182,7 +183,7 @@ class Harness:
             empty_is_error=empty_is_error,
         )
         result = self.plane.load(request, progress=progress, cancel=cancel)
-        check_accounting(self.warehouse, result)
+        check_accounting(self.warehouse, result, table.project or "test")
         return result
 
     def rows(self, table: TableSpec, *, where: str = "true") -> list[Row]:
@@ -209,10 +210,10 @@ class Harness:
 
     def ledger(self) -> list[dict[str, Any]]:
         keys = [str(k) for (k,) in self.warehouse.query("SELECT load_key FROM _ingestd.ledger")]
-        return [entry for k in sorted(keys) if (entry := self.warehouse.ledger_entry(k))]
+        return [entry for k in sorted(keys) if (entry := self.warehouse.ledger_entry("test", k))]
 
 
-def check_accounting(warehouse: Destination, result: LoadResult) -> None:
+def check_accounting(warehouse: Destination, result: LoadResult, project: str = "test") -> None:
     """Every file balances, the total is their sum, every error row is quarantined, and the
     ledger holds the same numbers."""
     total = Counts()
@@ -225,8 +226,9 @@ def check_accounting(warehouse: Destination, result: LoadResult) -> None:
         {
             str(name): int(n)
             for name, n in warehouse.query(
-                "SELECT file, count(*) FROM _ingestd.quarantine WHERE load_key = ? GROUP BY file",
-                [result.load_key],
+                "SELECT file, count(*) FROM _ingestd.quarantine WHERE project = ? AND load_key = ? "
+                "GROUP BY file",
+                [project, result.load_key],
             )
         }
     )
@@ -235,7 +237,7 @@ def check_accounting(warehouse: Destination, result: LoadResult) -> None:
         if file.counts.errors:
             errors[file.name] += file.counts.errors
     assert quarantined == errors, "each error row must be in the quarantine, and only those"
-    entry = warehouse.ledger_entry(result.load_key)
+    entry = warehouse.ledger_entry(project, result.load_key)
     assert entry is not None
     ledger = Count(
         entry["read"], entry["inserted"], entry["updated"], entry["rejected"], entry["errors"]

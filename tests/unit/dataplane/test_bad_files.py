@@ -58,7 +58,7 @@ def _assert_nothing_committed(harness: Harness) -> None:
     assert harness.ledger() == []
     assert harness.quarantine() == []
     tables = harness.warehouse.query(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'demo'"
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'test__demo'"
     )
     if tables != [(0,)]:
         assert harness.count(PEOPLE) == 0

@@ -61,6 +61,7 @@ def _load_values(harness: Harness, column: ColumnType, values: list[str]) -> dic
         "prop",
         f"t_{column.value}",
         (Column("id", ColumnType.INT64, nullable=False), Column("v", column)),
+        project="test",
     )
     key = f"k{next(_keys)}"
     lines = ['"id","v"', *(f'"{i}","' + v.replace('"', '""') + '"' for i, v in enumerate(values))]
@@ -71,7 +72,7 @@ def _load_values(harness: Harness, column: ColumnType, values: list[str]) -> dic
     assert result.counts.read == len(values)
     loaded = dict(
         harness.warehouse.query(
-            f"SELECT id, v FROM prop.t_{column.value} WHERE _ingestd_load_key = ?", [key]
+            f"SELECT id, v FROM test__prop.t_{column.value} WHERE _ingestd_load_key = ?", [key]
         )
     )
     quarantined = harness.quarantine(key)

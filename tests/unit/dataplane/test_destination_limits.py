@@ -21,6 +21,7 @@ TABLE = TableSpec(
         Column("doc", ColumnType.JSON),
         Column("day", ColumnType.DATE),
     ),
+    project="test",
 )
 # id -> (doc, day) as CSV text; the rows PostgreSQL refuses, with the column it refuses.
 CSV_ROWS = {
@@ -43,7 +44,7 @@ def test_values_postgresql_cannot_store_are_quarantined_there(harness: Harness) 
 
     result = harness.load(TABLE, identity_mapping(TABLE), path)
 
-    loaded = {r[0] for r in harness.warehouse.query("SELECT id FROM demo.limits")}
+    loaded = {r[0] for r in harness.warehouse.query("SELECT id FROM test__demo.limits")}
     if not isinstance(harness.warehouse, PostgresWarehouse):
         assert count_of(result.counts) == Count(8, 8, 0, 0, 0)
         assert loaded == set(CSV_ROWS)
@@ -58,7 +59,7 @@ def test_values_postgresql_cannot_store_are_quarantined_there(harness: Harness) 
     assert "before the year 1" in quarantined[-1].message
     # The raw record is the typed row, as for a skipped file's rows.
     assert json.loads(quarantined[0].raw or "")["id"] == 2
-    [(doc,)] = harness.warehouse.query("SELECT doc FROM demo.limits WHERE id = 6")
+    [(doc,)] = harness.warehouse.query("SELECT doc FROM test__demo.limits WHERE id = 6")
     assert json.loads(doc) == {"k": "a\\u0000b"}
 
 

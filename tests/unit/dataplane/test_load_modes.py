@@ -25,6 +25,7 @@ ACCOUNTS = TableSpec(
         Column("plan", ColumnType.STRING),
     ),
     primary_key=("region", "id"),
+    project="test",
 )
 ACCOUNTS_BY_NAME = identity_mapping(ACCOUNTS)
 DAY_1, DAY_2 = date(2024, 5, 1), date(2024, 5, 2)
@@ -64,8 +65,8 @@ def test_the_ledger_records_the_load(harness: Harness) -> None:
     assert (entry["read"], entry["inserted"], entry["rejected"], entry["errors"]) == (3, 1, 1, 1)
     assert entry["fingerprint"] == result.fingerprint
     assert result.fingerprint.startswith("rows=1;")
-    assert harness.warehouse.tag_exists("demo.people", "ingest-by:abc")
-    assert not harness.warehouse.tag_exists("demo.people", "ingest-by:other")
+    assert harness.warehouse.tag_exists(PEOPLE, "ingest-by:abc")
+    assert not harness.warehouse.tag_exists(PEOPLE, "ingest-by:other")
 
 
 def test_same_rows_give_the_same_fingerprint(harness: Harness) -> None:
@@ -171,7 +172,7 @@ def test_replace_day_replaces_the_day_whatever_loaded_it(harness: Harness) -> No
 
     assert count_of(result.counts) == Count(1, 1, 0, 0, 0)
     assert harness.warehouse.query(
-        "SELECT id, _ingestd_day, _ingestd_load_key FROM demo.people ORDER BY id"
+        "SELECT id, _ingestd_day, _ingestd_load_key FROM test__demo.people ORDER BY id"
     ) == [(3, DAY_1, "backfill-7"), (4, DAY_2, "src-a/2024-05-02")]
 
 

@@ -22,8 +22,8 @@ from ingestd.errors import MappingInconsistent, MappingInvalid, MappingMissing
 
 from .harness import Count, Harness, QuarantineRow, count_of, csv_text, ndjson_text
 
-EVENTS = DATASET_TABLES["events"]
-METRICS = DATASET_TABLES["metrics"]
+EVENTS = DATASET_TABLES["events"].in_project("test")
+METRICS = DATASET_TABLES["metrics"].in_project("test")
 
 
 def _json(value: Any) -> Any:
@@ -62,7 +62,7 @@ def test_statsig_events_column_mapping(harness: Harness) -> None:
         (unit, name, ts, _json(ids), _json(meta), _json(obj), value)
         for unit, name, ts, ids, meta, obj, value in harness.warehouse.query(
             "SELECT unit_id, event_name, timestamp, ids, metadata, metadata_object, event_value "
-            "FROM statsig.events ORDER BY unit_id"
+            "FROM test__statsig.events ORDER BY unit_id"
         )
     ]
     assert rows == [
@@ -151,6 +151,7 @@ ORDERS = TableSpec(
         Column("paid", ColumnType.BOOL),
     ),
     primary_key=("order_id",),
+    project="test",
 )
 
 
@@ -232,6 +233,7 @@ VISITS = TableSpec(
         Column("origin", ColumnType.STRING),
         Column("at", ColumnType.TIMESTAMP),
     ),
+    project="test",
 )
 VISITS_JSON_MAPPING = mapping_from_kusto(
     "json",
@@ -374,6 +376,7 @@ STAMPS = TableSpec(
         Column("at", ColumnType.TIMESTAMP),
         Column("second", ColumnType.EPOCH_SECONDS),
     ),
+    project="test",
 )
 
 

@@ -45,7 +45,7 @@ def _breakout(canary: Path) -> str:
     return f"x'); COPY (SELECT 42) TO '{canary}' (FORMAT csv); SELECT ('"
 
 
-TEXT = TableSpec("demo", "text", (Column("v", ColumnType.STRING),))
+TEXT = TableSpec("demo", "text", (Column("v", ColumnType.STRING),), project="test")
 
 
 def _by_column(target: str, source: str) -> Mapping:
@@ -146,7 +146,9 @@ def test_zip_member_names_and_patterns_with_quotes_are_data(h: Harness, canary: 
 def test_a_target_column_name_in_a_rule_message_is_quoted(h: Harness, canary: Path) -> None:
     """A too-long value's message names the column inside a SQL literal."""
     name = f"v{_breakout(canary)}"
-    table = TableSpec("demo", "limited", (Column(name, ColumnType.STRING, max_length=2),))
+    table = TableSpec(
+        "demo", "limited", (Column(name, ColumnType.STRING, max_length=2),), project="test"
+    )
     path = h.write("l.csv", "a\nabc\nok\n")
     result = h.load(table, _by_column(name, "a"), path)
     assert (result.counts.inserted, result.counts.rejected + result.counts.errors) == (1, 1)

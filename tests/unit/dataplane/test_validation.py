@@ -30,6 +30,7 @@ TYPED = TableSpec(
         Column("at", ColumnType.TIMESTAMP),
         Column("doc", ColumnType.JSON),
     ),
+    project="test",
 )
 HEADER = [c.name for c in TYPED.columns]
 GOOD: dict[str, str] = {
@@ -124,11 +125,11 @@ def test_a_good_value_loads_exactly(harness: Harness, column: str, value: str, l
     result = harness.load(TYPED, identity_mapping(TYPED), harness.root / "in" / "typed.csv")
 
     assert count_of(result.counts) == Count(3, 3, 0, 0, 0)
-    [got] = harness.warehouse.query(f'SELECT "{column}" FROM demo.typed WHERE id = 2')
+    [got] = harness.warehouse.query(f'SELECT "{column}" FROM test__demo.typed WHERE id = 2')
     assert got == (loaded,)
 
 
-EVENTS = DATASET_TABLES["events"]
+EVENTS = DATASET_TABLES["events"].in_project("test")
 EVENTS_MAPPING = mapping_from_column_mapping(
     "Events",
     {"unit_id": "user", "event_name": "event", "timestamp": "ts", "ids": {"userID": "user"}},
@@ -161,7 +162,7 @@ def test_statsig_event_rules(harness: Harness, fmt: str) -> None:
 
     assert count_of(result.counts) == Count(7, 2, 0, 0, 5)
     assert harness.warehouse.query(
-        "SELECT unit_id, length(event_name), timestamp FROM statsig.events ORDER BY unit_id"
+        "SELECT unit_id, length(event_name), timestamp FROM test__statsig.events ORDER BY unit_id"
     ) == [("u1", 2, 1704067200), ("u4", 128, 1704067200)]
     quarantined = harness.quarantine()
     assert [(q.file, q.record, q.column, q.code) for q in quarantined] == [
@@ -232,6 +233,7 @@ TYPED_SOURCE = TableSpec(
         Column("second", ColumnType.EPOCH_SECONDS),
         Column("text", ColumnType.STRING),
     ),
+    project="test",
 )
 
 
