@@ -43,12 +43,14 @@ def blob_unit_spec(
     delete_after_download: bool = False,
     duplicate_of: int | None = None,
     raw_size: int | None = None,
+    upload: str | None = None,
 ) -> dict[str, Any]:
     """The ``Unit.spec`` of one blob: ``file_unit_spec``'s keys plus the blob's ``url`` (the
     unit runner downloads it first) and Kusto's rules (a mapping is required for JSON and Avro;
     identity mapping by position for delimited formats, §3.9).
 
-    ``inputs`` holds the redacted URL: it is what marks a unit that carries its description."""
+    ``inputs`` holds the redacted URL: it is what marks a unit that carries its description.
+    ``upload`` names a blob of ingestd's own Kusto temporary storage, read in place."""
     try:
         name = parse_blob_url(url).name
     except IngestdError:
@@ -68,6 +70,7 @@ def blob_unit_spec(
         "delete_after_download": delete_after_download,
         "duplicate_of": duplicate_of,
         "raw_size": raw_size,
+        "upload": upload,
         "fetch": {
             "max_bytes": fetch.max_bytes,
             "timeout_seconds": fetch.timeout_seconds,
