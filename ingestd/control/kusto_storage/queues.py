@@ -22,7 +22,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -107,12 +107,15 @@ class KustoQueues:
             if message.refusal is not None:
                 raise message.refusal
             assert message.properties is not None
+            # Tracked: the OperationId of its notification works with the REST status
+            # endpoint and .show queued ingestion operations.
+            properties = replace(message.properties, tracking=True)
             operation = self.queued.submit(
                 project_id,
                 message.database,
                 message.table,
                 [BlobRef(message.blob_url, message.source_id, message.raw_size, upload=upload)],
-                message.properties,
+                properties,
                 client_request_id=f"KIC.queue;{message.source_id}",
                 origin="queue",
             )
@@ -163,7 +166,7 @@ class KustoQueues:
         if segments[4] != Resource.TEMP_STORAGE.value:
             return None
         query = dict(parse_qsl(parts.query))
-        if "skp" not in query or "sig" not in query:
+        if "si" not in query or "sig" not in query:
             return None
         owner = self.project_names(project_id)
         expected = resource_path(owner, Resource.TEMP_STORAGE)

@@ -2,7 +2,8 @@
 identity token (``AuthorizationContext``) the SDK puts in its ingestion messages.
 
 A SAS is what the SDKs expect in a resource URL (a query string with ``sv``, ``sp``, ``se``,
-``sr``, ``sig``); ingestd's also names the project (``skp``). ``sig`` is an HMAC-SHA256, with
+``sr``, ``sig``); ingestd's also names the project in ``si`` (the signed identifier, one of the
+parameters the Azure storage clients keep: they drop names they do not know). ``sig`` is an HMAC-SHA256, with
 the server's key, of the version, project, service, resource, permissions and expiry, so a SAS
 opens exactly one resource of one project for a limited time and with the permissions it
 lists. Signatures are compared in constant time. Every refusal says only that the SAS does not
@@ -30,6 +31,7 @@ SAS_VERSION = "2023-11-03"
 SAS_LIFETIME = timedelta(hours=12)
 """The SDK asks for resources again every hour; twelve hours leave it room."""
 _TOKEN_PREFIX = "ingestd-ctx1"
+_SI_PREFIX = "ingestd-project-"
 
 
 class StorageAuthFailed(Forbidden):
@@ -81,7 +83,7 @@ class Signer:
         fields = {
             "sv": SAS_VERSION,
             "sr": "c" if resource is Resource.TEMP_STORAGE else "q",
-            "skp": str(project_id),
+            "si": f"{_SI_PREFIX}{project_id}",
             "sp": resource.permissions,
             "se": expiry,
         }
@@ -96,7 +98,7 @@ class Signer:
         """Raise ``StorageAuthFailed`` unless ``query`` holds a SAS of this project and resource
         that has not expired and allows ``permission`` (one letter)."""
         try:
-            version, project = query["sv"], query["skp"]
+            version, project = query["sv"], query["si"].removeprefix(_SI_PREFIX)
             allowed, expiry, signature = query["sp"], query["se"], query["sig"]
             expires = datetime.strptime(expiry, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         except (KeyError, ValueError):
