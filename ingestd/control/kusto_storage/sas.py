@@ -3,11 +3,12 @@ identity token (``AuthorizationContext``) the SDK puts in its ingestion messages
 
 A SAS is what the SDKs expect in a resource URL (a query string with ``sv``, ``sp``, ``se``,
 ``sr``, ``sig``); ingestd's also names the project in ``si`` (the signed identifier, one of the
-parameters the Azure storage clients keep: they drop names they do not know). ``sig`` is an HMAC-SHA256, with
-the server's key, of the version, project, service, resource, permissions and expiry, so a SAS
-opens exactly one resource of one project for a limited time and with the permissions it
-lists. Signatures are compared in constant time. Every refusal says only that the SAS does not
-authorise the request (``AuthenticationFailed``); which part failed is not told.
+parameters the Azure storage clients keep: they drop names they do not know). ``sig`` is an
+HMAC-SHA256, with the server's key, of the version, project, resource, permissions and
+expiry, so a SAS opens exactly one resource of one project for a limited time and with the
+permissions it lists. Signatures are compared in constant time. Every refusal says only that
+the SAS does not authorise the request (``AuthenticationFailed``); which part failed is not
+told.
 """
 
 from __future__ import annotations
