@@ -82,9 +82,14 @@ def test_an_identity_token_names_its_project_and_expires() -> None:
 
 def test_an_upload_past_the_limit_leaves_no_file(tmp_path: Path) -> None:
     uploads = UploadFiles(tmp_path, max_bytes=10)
-    with pytest.raises(UploadTooLarge), uploads.writer(1, "db__T__id__rows.csv") as writer:
-        writer.write(b"123456")
-        writer.write(b"789012")
+
+    def upload(chunks: list[bytes]) -> None:
+        with uploads.writer(1, "db__T__id__rows.csv") as writer:
+            for chunk in chunks:
+                writer.write(chunk)
+
+    with pytest.raises(UploadTooLarge):
+        upload([b"123456", b"789012"])
     assert list(tmp_path.rglob("*")) == [tmp_path / "1"]
     with uploads.writer(1, "db__T__id__rows.csv") as writer:
         writer.write(b"a,1\n")
