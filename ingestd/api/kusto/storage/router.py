@@ -198,9 +198,12 @@ def build_router(services: Services) -> APIRouter:
     # -- table --------------------------------------------------------------------------------
 
     @router.api_route(
-        "/_storage/table/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"]
+        "/_storage/table/{account}/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"]
     )
-    def table(path: str) -> Response:
+    def table(request: Request, account: str, path: str) -> Response:
+        # Authorised like the rest (so nobody learns more than "not authorised"), then refused.
+        name = path.split("/", 1)[0].split("(", 1)[0]
+        authorise(request, StorageService.TABLE, account, name, "r")
         raise NotServed(
             "the status table is not served: ingestd reports through the success and failure "
             "queues (ReportMethod Queue)"
