@@ -373,7 +373,7 @@ def _cells() -> list[Cell]:
 
     blob_path = "/_storage/blob/{account}/{container}/{blob}"
     messages = "/_storage/queue/{account}/{queue}/messages"
-    message = "<QueueMessage><MessageText>e30=</MessageText></QueueMessage>".encode()
+    message = b"<QueueMessage><MessageText>e30=</MessageText></QueueMessage>"
     c += [
         Cell(
             "PUT",
