@@ -271,6 +271,7 @@ class UnitRunner:
             store=self.store,
             staging_root=self.staging_root,
             files=self.file_access.for_project(claim.project_id),
+            # Read-only here: the size bound applies where uploads are written (the API).
             uploads=UploadFiles(self.file_access.data_dir / UPLOADS_DIR, max_bytes=0),
         )
         data_format = blob_format(spec, staged)

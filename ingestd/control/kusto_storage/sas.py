@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 from ingestd.control.file_access import KEY_FILE
 from ingestd.domain.kusto_storage import Resource
-from ingestd.errors import Forbidden
+from ingestd.errors import Forbidden, Unauthenticated
 from ingestd.settings import Settings
 
 SAS_VERSION = "2023-11-03"
@@ -42,6 +42,16 @@ class StorageAuthFailed(Forbidden):
         super().__init__(
             "the shared access signature does not authorise this request",
             hint="run .get ingestion resources again for fresh resource URLs",
+        )
+
+
+class StorageUnauthenticated(Unauthenticated):
+    """No SAS at all (Azure's ``NoAuthenticationInformation``, 401)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the request carries no shared access signature",
+            hint="use the resource URLs of .get ingestion resources, with their query string",
         )
 
 
@@ -97,7 +107,10 @@ class Signer:
         self, query: Mapping[str, str], project_id: int, resource: Resource, permission: str
     ) -> None:
         """Raise ``StorageAuthFailed`` unless ``query`` holds a SAS of this project and resource
-        that has not expired and allows ``permission`` (one letter)."""
+        that has not expired and allows ``permission`` (one letter);
+        ``StorageUnauthenticated`` when it carries no signature at all."""
+        if "sig" not in query:
+            raise StorageUnauthenticated()
         try:
             version, project = query["sv"], query["si"].removeprefix(_SI_PREFIX)
             allowed, expiry, signature = query["sp"], query["se"], query["sig"]

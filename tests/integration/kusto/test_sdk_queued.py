@@ -338,6 +338,10 @@ def test_storage_errors_are_azure_xml(server: SdkServer) -> None:
     url = _resources(server, key)["SuccessfulIngestionsQueue"]
     base, _, sas = url.partition("?")
     response = httpx.get(f"{base}/messages", params={"numofmessages": "100"})
+    assert response.status_code == 401
+    assert response.headers["x-ms-error-code"] == "NoAuthenticationInformation"
+    forged = sas.replace("sig=", "sig=AA", 1)
+    response = httpx.get(f"{base}/messages?{forged}")
     assert response.status_code == 403
     assert response.headers["x-ms-error-code"] == "AuthenticationFailed"
     assert "<Code>AuthenticationFailed</Code>" in response.text

@@ -5,10 +5,12 @@ project under ``/_storage/{service}/{project}/{resource}`` (docs/kusto-sdk.md):
   client splits large uploads into blocks), Get Blob;
 * Queue: Put Message on the ready-for-aggregation queue; Get Messages, Peek Messages, Delete
   Message and Clear Messages on the success and failure queues;
-* Table (the status table the resources list): not served; any request gets 501.
+* Table (the status table the resources list): not served; an authorised request gets 501.
 
 Every request is authorised by the SAS in its query (``control.kusto_storage.sas``) for that
-project and resource; errors are Azure's XML ``<Error>`` with ``x-ms-error-code``.
+project and resource: none is 401 ``NoAuthenticationInformation``, one that does not authorise
+the request 403 ``AuthenticationFailed``. Errors are Azure's XML ``<Error>`` with
+``x-ms-error-code``.
 """
 
 from __future__ import annotations
@@ -36,7 +38,14 @@ from ingestd.domain.kusto_storage import (
     StorageService,
     resource_named,
 )
-from ingestd.errors import Forbidden, IngestdError, InvalidInput, MethodNotAllowed, NotFound
+from ingestd.errors import (
+    Forbidden,
+    IngestdError,
+    InvalidInput,
+    MethodNotAllowed,
+    NotFound,
+    Unauthenticated,
+)
 
 MAX_BLOCK_LIST_BYTES = 4 * 1024 * 1024
 
@@ -47,6 +56,8 @@ class NotServed(IngestdError):
 
 
 def _azure_code(exc: IngestdError) -> str:
+    if isinstance(exc, Unauthenticated):
+        return "NoAuthenticationInformation"
     if isinstance(exc, StorageAuthFailed | Forbidden):
         return "AuthenticationFailed"
     if isinstance(exc, UploadTooLarge):
