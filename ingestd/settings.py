@@ -191,6 +191,30 @@ class Settings(BaseSettings):
         description="Amperity dialect: error bodies carry only `status` and `message`, as the "
         "vendor's OpenAPI `ErrorResponse` says, without the documented `request_id`.",
     )
+    public_url: str | None = Field(
+        default=None,
+        description="Kusto SDK storage: the URL clients reach ingestd at (e.g. "
+        "`https://ingestd.example.com` behind a TLS proxy), used in the resource URLs of "
+        "`.get ingestion resources`. Default: the scheme and host of each request.",
+    )
+    kusto_storage_key: SecretStr | None = Field(
+        default=None,
+        description="Kusto SDK storage: the key that signs the SAS tokens and identity tokens "
+        "ingestd issues. Default: a random key kept in `<data_dir>/kusto-storage.key`; set it "
+        "when several `serve` processes share one metadata database.",
+    )
+    kusto_upload_max_bytes: int = Field(
+        default=1_073_741_824,
+        ge=1,
+        description="Kusto SDK storage: largest blob (bytes) a client may upload to a "
+        "project's temporary container; larger uploads get 413.",
+    )
+    kusto_upload_retention_hours: float = Field(
+        default=72.0,
+        gt=0,
+        description="Kusto SDK storage: hours an uploaded blob is kept when its ingestion did "
+        "not succeed (or was never queued); a blob whose ingestion succeeded is deleted then.",
+    )
 
     @field_validator("file_roots", mode="before")
     @classmethod

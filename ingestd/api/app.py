@@ -18,6 +18,7 @@ import ingestd
 from ingestd.api.amperity import router as amperity
 from ingestd.api.amperity.protocol import render as amperity_render
 from ingestd.api.kusto import router as kusto
+from ingestd.api.kusto.storage import router as kusto_storage
 from ingestd.api.observability import install as install_observability
 from ingestd.api.statsig import router as statsig
 from ingestd.control.scheduler import pst_today
@@ -54,6 +55,7 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     app.include_router(statsig.build_router(services))
     app.include_router(amperity.build_router(services))
     app.include_router(kusto.build_router(services))
+    app.include_router(kusto_storage.build_router(services))
     _answer_unknown_paths_in_dialect(app, services)
     app.state.metrics = install_observability(app, services)
 
@@ -95,13 +97,16 @@ def _answer_unknown_paths_in_dialect(app: FastAPI, services: Services) -> None:
 
 
 def _schedule(services: Services, wake: Callable[[], None], stop: threading.Event) -> None:
-    """Every interval: due scheduled runs and stream flushes (by size or age); less often, the
-    data checks and the reloads they decide."""
+    """Every interval: due scheduled runs and stream flushes (by size or age), the Kusto SDK
+    notifications of ended blobs and the upload retention; less often, the data checks and the
+    reloads they decide."""
     last_check = time.monotonic()
     while not stop.is_set():
         try:
             due = services.scheduler.tick()
             flushed = services.streams.flush_due()
+            services.kusto_queues.publish()
+            services.kusto_queues.sweep()
             if due or flushed:
                 wake()
             if time.monotonic() - last_check >= services.settings.data_check_interval_seconds:

@@ -92,6 +92,13 @@ class Access:
             raise NotFound(f"project {name!r} does not exist", hint="create a key for it first")
         return project.id
 
+    def project_name(self, project_id: int) -> str:
+        with self.store.read() as session:
+            name = session.scalar(select(Project.name).where(Project.id == project_id))
+        if name is None:
+            raise NotFound(f"project {project_id} does not exist")
+        return name
+
     def project_ids(self) -> list[int]:
         with self.store.read() as session:
             return list(session.scalars(select(Project.id).order_by(Project.id)))

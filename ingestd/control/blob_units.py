@@ -45,6 +45,7 @@ def blob_unit_spec(
     delete_after_download: bool = False,
     duplicate_of: int | None = None,
     raw_size: int | None = None,
+    upload: str | None = None,
 ) -> dict[str, Any]:
     """The ``Unit.spec`` of one blob: ``file_unit_spec``'s keys plus the blob's ``url`` (the
     unit runner downloads it first) and Kusto's rules (a mapping is required for JSON and Avro;
@@ -52,7 +53,8 @@ def blob_unit_spec(
 
     ``url`` and ``inputs`` hold the redacted URL (shown, it marks a unit that carries its
     description); the whole URL, with its credential part (SAS ``sig=``, key suffix,
-    ``user:password@``), is kept only encrypted, in ``sealed_url`` (``Store.secret_box``)."""
+    ``user:password@``), is kept only encrypted, in ``sealed_url`` (``Store.secret_box``).
+    ``upload`` names a blob of ingestd's own Kusto temporary storage, read in place."""
     try:
         name = parse_blob_url(url).name
     except IngestdError:
@@ -73,6 +75,7 @@ def blob_unit_spec(
         "delete_after_download": delete_after_download,
         "duplicate_of": duplicate_of,
         "raw_size": raw_size,
+        "upload": upload,
         "fetch": {
             "max_bytes": fetch.max_bytes,
             "timeout_seconds": fetch.timeout_seconds,

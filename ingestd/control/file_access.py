@@ -12,12 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingestd.dataplane.kusto_uploads import UPLOADS_DIR
 from ingestd.domain.file_access import ProjectFiles, inside, real
 from ingestd.errors import InvalidInput, NotFound
 from ingestd.settings import Settings
 from ingestd.store import file_grants
 from ingestd.store.database import Store
 
+KEY_FILE = "kusto-storage.key"
+"""The key that signs Kusto SAS tokens (control.kusto_storage.sas)."""
 STREAMS_DIR = "streams"
 """``<data dir>/files/streams``: Amperity stream batch files (control.streams), never readable."""
 
@@ -40,7 +43,7 @@ def owned_paths(settings: Settings) -> tuple[Path, ...]:
     data_dir = real(settings.data_dir)
     files_dir = data_dir / "files"
     owned: list[Path] = [files_dir / STREAMS_DIR]
-    for name in ("staging", "spill", "checks", "secret.key"):
+    for name in ("staging", "spill", "checks", "secret.key", UPLOADS_DIR, KEY_FILE):
         owned.append(data_dir / name)
     if data_dir.is_dir():
         owned.extend(real(entry) for entry in data_dir.iterdir() if entry.name != "files")

@@ -57,6 +57,8 @@ class BlobRef:
     url: str
     source_id: str | None = None
     raw_size: int | None = None
+    upload: str | None = None
+    """A blob of ingestd's own Kusto temporary storage: its stored name (read in place)."""
 
 
 @dataclass(frozen=True)
@@ -277,6 +279,7 @@ class QueuedIngestion:
             duplicate_of=duplicate_of,
             fetch=self.fetch,
             raw_size=blob.raw_size,
+            upload=blob.upload,
         )
 
     # -- reading and canceling ----------------------------------------------------------------

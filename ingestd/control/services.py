@@ -6,6 +6,7 @@ Front ends (CLI, API) build one ``Services`` at start and call only these servic
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from functools import cached_property
 
 from ingestd.control.access import Access
@@ -14,6 +15,10 @@ from ingestd.control.data_checks import DataChecks
 from ingestd.control.datasets import DatasetSources
 from ingestd.control.file_access import FileAccess
 from ingestd.control.idempotency import Idempotency
+from ingestd.control.kusto_ops import QueuedIngestion
+from ingestd.control.kusto_storage.queues import KustoQueues
+from ingestd.control.kusto_storage.sas import Signer, load_key
+from ingestd.control.mappings import Mappings
 from ingestd.control.oauth import OAuth
 from ingestd.control.quarantine import Quarantine, QuarantineReplay
 from ingestd.control.runs import Runs
@@ -24,6 +29,8 @@ from ingestd.dataplane.decompress import DecompressionLimits
 from ingestd.dataplane.destination import Destination
 from ingestd.dataplane.destination_host import check_destination
 from ingestd.dataplane.egress import EgressPolicy
+from ingestd.dataplane.fetch import FetchPolicy
+from ingestd.dataplane.kusto_uploads import UPLOADS_DIR, UploadFiles
 from ingestd.dataplane.pipeline import DataPlane
 from ingestd.dataplane.postgres_warehouse import PostgresWarehouse, psycopg_conninfo
 from ingestd.dataplane.warehouse import Warehouse
@@ -154,6 +161,35 @@ class Services:
             flush_records=self.settings.stream_flush_records,
             flush_seconds=self.settings.stream_flush_seconds,
             max_record_bytes=self.settings.stream_max_record_bytes,
+        )
+
+    @cached_property
+    def kusto_signer(self) -> Signer:
+        return Signer(load_key(self.settings))
+
+    @cached_property
+    def kusto_uploads(self) -> UploadFiles:
+        return UploadFiles(
+            self.settings.data_dir / UPLOADS_DIR, self.settings.kusto_upload_max_bytes
+        )
+
+    @cached_property
+    def kusto_queues(self) -> KustoQueues:
+        settings = self.settings
+        fetch = FetchPolicy(
+            max_bytes=settings.blob_max_bytes,
+            timeout_seconds=settings.fetch_timeout_seconds,
+            egress=EgressPolicy(settings.fetch_allowed_networks),
+        )
+        queued = QueuedIngestion(self.catalog, self.runs, Mappings(self.store), fetch)
+        names = self.access.project_name
+        return KustoQueues(
+            self.store,
+            queued,
+            self.kusto_signer,
+            self.kusto_uploads,
+            project_names=names,
+            retention=timedelta(hours=settings.kusto_upload_retention_hours),
         )
 
     def runner(self) -> UnitRunner:

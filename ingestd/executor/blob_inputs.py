@@ -9,6 +9,8 @@ Contract:
   deleted at its source; later attempts of the unit reuse that copy, which is removed once the
   unit has ended. A failed delete is logged and does not fail the blob (Kusto deletes
   best-effort too).
+* A blob of ingestd's own Kusto temporary storage (``spec["upload"]``) is read in place from
+  ``<data dir>/kusto-uploads``, after checking it is the unit's project's; nothing is fetched.
 * ``cancel`` (when the caller has the unit's token) stops a download between chunks.
 * ``blob_format`` is the format the blob will be read as: the declared one, or the one its
   name (or, uncompressed, its first bytes) shows; ``FormatNotSupported`` if neither tells.
@@ -32,10 +34,11 @@ from ingestd.dataplane.contract import CancelToken
 from ingestd.dataplane.detect import compression_of, format_of
 from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.fetch import FetchPolicy, delete, download
+from ingestd.dataplane.kusto_uploads import UploadFiles
 from ingestd.domain.file_access import ProjectFiles
 from ingestd.domain.sources import Compression, DataFormat, ReadOptions
 from ingestd.domain.states import TERMINAL_UNIT_STATES
-from ingestd.errors import FormatNotSupported, UnitError
+from ingestd.errors import FormatNotSupported, NotFound, SourceNotFound, UnitError
 from ingestd.store.database import Store
 from ingestd.store.schema import Unit
 
@@ -93,7 +96,14 @@ def stage_blob(
     staging_root: Path,
     files: ProjectFiles,
     cancel: CancelToken | None = None,
+    uploads: UploadFiles | None = None,
 ) -> StagedBlob:
+    if spec.get("upload") and uploads is not None:
+        try:
+            path = uploads.path(project_id, str(spec["upload"]))
+        except NotFound as exc:
+            raise SourceNotFound(exc.message, hint="upload the data again") from exc
+        return StagedBlob(path, path.name)
     policy = fetch_policy(spec, files)
     # The whole URL (with its SAS or key) exists only here, in memory, until the fetch.
     location = parse_blob_url(store.secret_box.open(str(spec["sealed_url"])))

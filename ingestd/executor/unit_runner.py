@@ -21,6 +21,7 @@ from ingestd.control.runs import Claim, Runs
 from ingestd.dataplane.contract import CancelToken, LoadRequest, Progress
 from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.files import expand
+from ingestd.dataplane.kusto_uploads import UPLOADS_DIR, UploadFiles
 from ingestd.dataplane.pipeline import DataPlane
 from ingestd.dataplane.sql_extract import extract
 from ingestd.domain.mapping import Mapping, identity_mapping
@@ -286,6 +287,8 @@ class UnitRunner:
             store=self.store,
             staging_root=self.staging_root,
             files=self.file_access.for_project(claim.project_id),
+            # Read-only here: the size bound applies where uploads are written (the API).
+            uploads=UploadFiles(self.file_access.data_dir / UPLOADS_DIR, max_bytes=0),
         )
         data_format = blob_format(spec, staged)
         if spec.get("mapping"):

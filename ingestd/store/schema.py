@@ -314,3 +314,40 @@ class ProjectFileGrant(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     path: Mapped[str] = mapped_column(String(1024))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KustoQueueMessage(Base):
+    """A message of a project's Kusto notification queue (Azure Queue semantics: invisible
+    until ``visible_at`` once received, deleted with its ``pop_receipt``)."""
+
+    __tablename__ = "kusto_queue_messages"
+    __table_args__ = (Index("ix_kusto_queue_messages_due", "project_id", "queue", "visible_at"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    queue: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)
+    inserted_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+    visible_at: Mapped[datetime] = mapped_column()
+    pop_receipt: Mapped[str] = mapped_column(String(36))
+    dequeue_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class KustoQueuedBlob(Base):
+    """A blob queued through the Kusto ready-for-aggregation queue: what its notification
+    says once its unit ends, and ingestd's own upload to remove."""
+
+    __tablename__ = "kusto_queued_blobs"
+    __table_args__ = (Index("ix_kusto_queued_blobs_open", "reported", "project_id"),)
+    unit_id: Mapped[str] = mapped_column(
+        ForeignKey("units.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    operation_id: Mapped[str] = mapped_column(String(160))
+    database: Mapped[str] = mapped_column(String(128))
+    table_name: Mapped[str] = mapped_column(String(128))
+    source_id: Mapped[str] = mapped_column(String(64))
+    source_path: Mapped[str] = mapped_column(Text)
+    report_level: Mapped[str] = mapped_column(String(4))
+    upload: Mapped[str | None] = mapped_column(Text, default=None)
+    reported: Mapped[bool] = mapped_column(Boolean, default=False)

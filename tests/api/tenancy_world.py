@@ -24,6 +24,7 @@ from sqlalchemy import Table, select
 from ingestd.api.amperity import router as amperity
 from ingestd.api.amperity.translate import job_id, workflow_id
 from ingestd.api.kusto import router as kusto
+from ingestd.api.kusto.storage import router as kusto_storage
 from ingestd.api.rate_limit import RateLimiter
 from ingestd.api.statsig import router as statsig
 from ingestd.control.access import KeyKind
@@ -261,6 +262,7 @@ def build_app(services: Services) -> FastAPI:
     app.include_router(statsig.build_router(services))
     app.include_router(amperity.build_router(services, limiter=RateLimiter([(1_000_000, 1.0)])))
     app.include_router(kusto.build_router(services))
+    app.include_router(kusto_storage.build_router(services))
     return app
 
 

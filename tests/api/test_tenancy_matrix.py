@@ -20,6 +20,7 @@ from httpx2 import Response
 
 from ingestd.api.app import create_app
 from ingestd.control.access import KeyKind, Permission
+from ingestd.domain.kusto_storage import Resource
 from tests.api.tenancy_world import (
     DAYS,
     MAPPING,
@@ -355,6 +356,95 @@ def _cells() -> list[Cell]:
         ),
         Cell("POST", "/api/v0/oauth2/token", "token for tenant", read, _token, False),
     ]
+
+    # -- Kusto SDK storage (SAS-authorised) ------------------------------------------------
+    def sa(method: str, resource: Resource, suffix: str = "", content: bytes = b"") -> Call:
+        """The caller's own SAS for ``resource`` (if its key may get one), used on the
+        target's path."""
+
+        def call(w: World, key: str | None, tenant: str, target: Tenant) -> Response:
+            sas = ""
+            listed = w.mgmt(".get ingestion resources", key)
+            if listed.status_code == 200:
+                rows = {r[0]: r[1] for r in listed.json()["Tables"][0]["Rows"]}
+                sas = rows[resource.type_name].partition("?")[2]
+            path = f"/_storage/{resource.service.value}/{target.name}/{resource.value}{suffix}"
+            joiner = "&" if "?" in path else "?"
+            return w.client.request(method, f"{path}{joiner}{sas}", content=content)
+
+        return call
+
+    blob_path = "/_storage/blob/{account}/{container}/{blob}"
+    messages = "/_storage/queue/{account}/{queue}/messages"
+    message = b"<QueueMessage><MessageText>e30=</MessageText></QueueMessage>"
+    c += [
+        Cell(
+            "PUT",
+            blob_path,
+            "upload a blob",
+            ingest,
+            sa("PUT", Resource.TEMP_STORAGE, "/x.csv", b"x,1\n"),
+            True,
+            403,
+        ),
+        Cell(
+            "GET",
+            blob_path,
+            "read a blob",
+            ingest,
+            sa("GET", Resource.TEMP_STORAGE, "/x.csv"),
+            True,
+            403,
+        ),
+        Cell(
+            "POST",
+            messages,
+            "post an ingestion message",
+            ingest,
+            sa("POST", Resource.READY_QUEUE, "/messages", message),
+            True,
+            403,
+        ),
+        Cell(
+            "GET",
+            messages,
+            "receive notifications",
+            ingest,
+            sa("GET", Resource.FAILURE_QUEUE, "/messages"),
+            True,
+            403,
+        ),
+        Cell(
+            "DELETE",
+            messages,
+            "clear notifications",
+            ingest,
+            sa("DELETE", Resource.SUCCESS_QUEUE, "/messages"),
+            True,
+            403,
+        ),
+        Cell(
+            "DELETE",
+            messages + "/{message_id}",
+            "delete a notification",
+            ingest,
+            sa("DELETE", Resource.FAILURE_QUEUE, "/messages/m?popreceipt=r"),
+            True,
+            403,
+        ),
+    ]
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        c.append(
+            Cell(
+                method,
+                "/_storage/table/{account}/{path:path}",
+                f"{method} status table",
+                ingest,
+                sa(method, Resource.STATUS_TABLE),
+                True,
+                403,
+            )
+        )
 
     # -- Kusto ------------------------------------------------------------------------------
     def ku(method: str, path_of: Callable[[Tenant], str], **kw: object) -> Call:

@@ -68,10 +68,12 @@ def test_migrations_apply_to_an_empty_database_and_are_idempotent(database_url: 
         "unit_files",
         "status_history",
         "project_file_grants",
+        "kusto_queue_messages",
+        "kusto_queued_blobs",
         "alembic_version",
     } <= names
     with store.read() as session:
-        assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
+        assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0008"
     store.dispose()
 
 

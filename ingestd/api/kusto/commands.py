@@ -12,6 +12,7 @@ says what was expected, what was found and where (1-based line and column).
         [SkipBatching=false] [CompressionFactor=1.0] [with (format='csv', ...)] <| 'url' ...
     .show queued ingestion operations "id" [details]  |  ("id1", "id2")
     .cancel queued ingestion operation 'id'
+    .get ingestion resources  |  .get kusto identity token
 
 Names may be bracketed (``['my table']``); strings are '...' or "..." with backslash escapes,
 @'...' verbatim, h'...' hidden, or ```...```; adjacent strings concatenate (the vendor's
@@ -90,8 +91,20 @@ class CancelOperation:
     id: str
 
 
+@dataclass(frozen=True)
+class GetIngestionResources:
+    """The storage the ingest SDKs use (docs/kusto-sdk.md)."""
+
+
+@dataclass(frozen=True)
+class GetIdentityToken:
+    pass
+
+
 Command = (
-    CreateTable
+    GetIngestionResources
+    | GetIdentityToken
+    | CreateTable
     | ShowTables
     | ShowTableSchema
     | CreateMapping
@@ -105,7 +118,7 @@ SUPPORTED = (
     ".create table, .create-merge table, .create[-or-alter] table T ingestion ... mapping, "
     ".show tables, .show table T schema|cslschema|ingestion mappings, "
     ".ingest-from-storage-queued, .show queued ingestion operations, "
-    ".cancel queued ingestion operation"
+    ".cancel queued ingestion operation, .get ingestion resources, .get kusto identity token"
 )
 
 # -- tokens -----------------------------------------------------------------------------------
@@ -323,6 +336,8 @@ class _Parser:
                 parsed = self.show()
             case "ingest-from-storage-queued":
                 parsed = self.ingest()
+            case "get":
+                parsed = self.get()
             case "cancel":
                 self.word("queued")
                 self.word("ingestion")
@@ -336,6 +351,16 @@ class _Parser:
                 )
         self.end()
         return parsed
+
+    def get(self) -> Command:
+        if self.is_word("ingestion"):
+            self.take()
+            self.word("resources")
+            return GetIngestionResources()
+        self.word("ingestion", "kusto")
+        self.word("identity")
+        self.word("token")
+        return GetIdentityToken()
 
     def table_ref(self) -> TableRef:
         database = None

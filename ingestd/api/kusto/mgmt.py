@@ -17,6 +17,8 @@ from ingestd.api.kusto.commands import (
     Command,
     CreateMapping,
     CreateTable,
+    GetIdentityToken,
+    GetIngestionResources,
     IngestFromStorage,
     ShowMappings,
     ShowOperations,
@@ -27,11 +29,14 @@ from ingestd.api.kusto.commands import (
     parse_command,
 )
 from ingestd.api.kusto.properties import parse_properties
+from ingestd.api.kusto.storage import wire as storage_wire
 from ingestd.control import kusto_tables
 from ingestd.control.access import Permission, Principal
 from ingestd.control.catalog import Catalog
 from ingestd.control.kusto_errors import KustoBadRequest
 from ingestd.control.kusto_ops import MAX_BLOBS_COMMAND, BlobRef, QueuedIngestion
+from ingestd.control.kusto_storage.resources import ingestion_resources
+from ingestd.control.kusto_storage.sas import Signer
 from ingestd.control.kusto_tables import check_database
 from ingestd.control.mappings import Mappings
 
@@ -43,10 +48,18 @@ class Management:
     catalog: Catalog
     mappings: Mappings
     queued: QueuedIngestion
+    signer: Signer
 
     def run(
-        self, who: Principal, database: str | None, csl: str, client_request_id: str
+        self,
+        who: Principal,
+        database: str | None,
+        csl: str,
+        client_request_id: str,
+        *,
+        base_url: str = "",
     ) -> list[wire.V1Table]:
+        """``base_url``: where clients reach this server (the storage URLs start with it)."""
         command = parse_command(csl)
         who.require(_permission(command))
         project = who.project_id
@@ -94,6 +107,11 @@ class Management:
                 return [wire.operations_summary(operations)]
             case CancelOperation(value):
                 return [wire.operations_summary([self.queued.cancel(project, value)])]
+            case GetIngestionResources():
+                resources = ingestion_resources(self.signer, base_url, project, who.project)
+                return [storage_wire.resource_urls([(r.type_name, r.url) for r in resources])]
+            case GetIdentityToken():
+                return [storage_wire.identity_token(self.signer.identity_token(project))]
 
     def _ingest(
         self,
@@ -128,7 +146,7 @@ def _permission(command: Command) -> Permission:
     match command:
         case CreateTable() | CreateMapping():
             return Permission.CONFIGURE
-        case IngestFromStorage() | CancelOperation():
+        case IngestFromStorage() | CancelOperation() | GetIngestionResources() | GetIdentityToken():
             return Permission.INGEST
         case _:
             return Permission.READ

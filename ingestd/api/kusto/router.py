@@ -139,7 +139,7 @@ def build_router(services: Services) -> APIRouter:
         egress=EgressPolicy(settings.fetch_allowed_networks),
     )
     queued = QueuedIngestion(services.catalog, services.runs, mappings, fetch)
-    management = Management(services.catalog, mappings, queued)
+    management = Management(services.catalog, mappings, queued, services.kusto_signer)
     router = APIRouter(route_class=_route_class(), tags=["kusto"])
 
     def principal(request: Request, permission: Permission) -> Principal:
@@ -196,7 +196,13 @@ def build_router(services: Services) -> APIRouter:
     def mgmt(request: Request, body: MgmtBody) -> dict[str, Any]:
         """§3.2: one management command, answered as v1 tables."""
         who = services.access.authenticate(bearer_token(request.headers.get("authorization")))
-        tables = management.run(who, body.db, body.csl, client_request_id(request))
+        tables = management.run(
+            who,
+            body.db,
+            body.csl,
+            client_request_id(request),
+            base_url=settings.public_url or str(request.base_url),
+        )
         return wire.v1_response(tables)
 
     return router
