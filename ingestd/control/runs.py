@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from ingestd.control.catalog import Catalog
 from ingestd.control.run_views import HistoryEntry, RunView, UnitView
 from ingestd.dataplane.contract import LoadResult
+from ingestd.domain.origins import RunOrigin
 from ingestd.domain.retry import RetryPolicy
 from ingestd.domain.states import (
     ACTIVE_UNIT_STATES,
@@ -84,6 +85,7 @@ class Runs:
         *,
         trigger: str,
         idempotency_key: str | None = None,
+        origin: RunOrigin | None = None,
     ) -> RunView:
         """One run with a unit per source and day. A repeated idempotency key returns the first
         run and creates nothing."""
@@ -111,6 +113,7 @@ class Runs:
             days=sorted({d.isoformat() for d in days}),
             source_names=[s.name for s in sources],
             idempotency_key=idempotency_key,
+            origin=origin,
         )
 
     def create_run(
@@ -125,6 +128,7 @@ class Runs:
         idempotency_key: str | None = None,
         request: dict[str, Any] | None = None,
         max_attempts: int | None = None,
+        origin: RunOrigin | None = None,
     ) -> RunView:
         if idempotency_key is not None:
             existing = self.find_by_idempotency_key(project_id, idempotency_key)
@@ -145,6 +149,7 @@ class Runs:
                         source_names=source_names or [],
                         idempotency_key=idempotency_key,
                         request=request or {},
+                        origin=origin.value if origin is not None else None,
                         created_at=now,
                         updated_at=now,
                         ended_at=None if units else now,

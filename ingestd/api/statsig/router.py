@@ -33,6 +33,7 @@ from ingestd.control.idempotency import Idempotency, StoredResponse
 from ingestd.control.runs import day_range
 from ingestd.control.services import Services
 from ingestd.domain.datasets import dataset_key
+from ingestd.domain.origins import RunOrigin
 from ingestd.errors import IngestdError, InvalidInput, NotFound, Unauthenticated
 
 API_VERSION = "20240601"
@@ -171,6 +172,7 @@ def build_router(services: Services) -> APIRouter:
                 names or sorted(s.name for s in sources if s.enabled),
                 days,
                 trigger="backfill",
+                origin=RunOrigin.STATSIG,
             )
             return single("Ingestion backfilled successfully.", {"runID": run.id})
 
@@ -279,7 +281,13 @@ def build_router(services: Services) -> APIRouter:
         except ValueError:
             raise InvalidInput("datestamps must be YYYY-MM-DD dates") from None
         run = datasets.start(
-            who.project_id, body.type, days, trigger="api", names=body.sources, api_triggered=True
+            who.project_id,
+            body.type,
+            days,
+            trigger="api",
+            names=body.sources,
+            api_triggered=True,
+            origin=RunOrigin.STATSIG,
         )
         return {"success": True, "runID": run.id}
 
