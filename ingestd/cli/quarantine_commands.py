@@ -23,7 +23,7 @@ def list_rows(
     names = (
         [table] if table else [t.qualified_name for t in services.catalog.list_tables(project_id)]
     )
-    rows, total = services.quarantine.list(names, code=code, limit=limit)
+    rows, total = services.quarantine.list(project_id, names, code=code, limit=limit)
     view = Table(title=f"Quarantine of {project}: {total} row(s)")
     for column in ("id", "table", "file", "line/record", "column", "code", "message", "raw"):
         view.add_column(column, overflow="fold")

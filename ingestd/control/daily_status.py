@@ -1,4 +1,4 @@
-"""The per-day status of each source: the source × day grid an operator reads first.
+"""The per-day status of each source: the source x day grid an operator reads first.
 
 For each source and day the newest unit that covered it decides the cell (a rerun replaces an
 earlier failure). Both the paging (sources by name, keyset) and the choice of the newest unit

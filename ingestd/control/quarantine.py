@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from ingestd.control.catalog import Catalog
 from ingestd.dataplane import scratch
@@ -28,7 +28,7 @@ from ingestd.domain.mapping import Mapping, RefKind, SourceRef, identity_mapping
 from ingestd.domain.sources import DataFormat, LoadMode, ReadOptions
 from ingestd.domain.tables import TableSpec
 from ingestd.store.database import Store
-from ingestd.store.schema import Unit, UnitFile
+from ingestd.store.schema import Run, Unit, UnitFile
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ class Quarantine:
 
     def list(
         self,
+        project_id: int,
         tables: list[str],
         *,
         unit_id: str | None = None,
@@ -72,11 +73,21 @@ class Quarantine:
         limit: int = 100,
         offset: int = 0,
     ) -> tuple[list[QuarantinedRow], int]:
-        """Rows of the given tables (the caller's project's tables), oldest first, and the total."""
+        """Rows of the project's given tables, oldest first, and the total. Only that project's
+        rows: another project's table of the same name is another table."""
         if not tables:
             return [], 0
-        where = [f"table_name IN ({', '.join('?' for _ in tables)})"]
-        params: list[Any] = list(tables)
+        # Interim scoping until quarantine rows carry their project (branch dpp): the rows of
+        # the project's own runs.
+        with self.store.read() as session:
+            runs = list(session.scalars(select(Run.id).where(Run.project_id == project_id)))
+        if not runs:
+            return [], 0
+        where = [
+            f"table_name IN ({', '.join('?' for _ in tables)})",
+            f"run_id IN ({', '.join('?' for _ in runs)})",
+        ]
+        params: list[Any] = [*tables, *runs]
         if unit_id is not None:
             where.append("unit_id = ?")
             params.append(unit_id)

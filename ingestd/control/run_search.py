@@ -112,7 +112,6 @@ class RunSearch:
             ).all()
             return _records(session, runs, files=False), int(total)
 
-
     def search(
         self, project_id: int, query: RunQuery, *, limit: int, after: RunCursor | None = None
     ) -> RunPage:

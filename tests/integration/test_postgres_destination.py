@@ -109,7 +109,7 @@ def _replay_scenario(services: Services) -> dict[str, Any]:
     )
     services.runs.start_source_run(project_id, ["orders"], [DAY], trigger="manual")
     _drain(services)
-    listed, total = services.quarantine.list(["shop.orders"], limit=2)
+    listed, total = services.quarantine.list(project_id, ["shop.orders"], limit=2)
     services.catalog.create_table(
         project_id,
         TableSpec("shop", "orders", (Column("amount_exact", ColumnType.FLOAT64), *orders.columns)),
@@ -201,7 +201,7 @@ def test_event_counts_and_tags_read_postgresql(pg_services: Services) -> None:
     counts = services.datasets.event_counts(services.warehouse, project_id, DAY, DAY)
     assert [(c.day, c.event, c.count) for c in counts] == [(DAY, "e0", 4), (DAY, "e1", 3)]
     assert all(c.last_updated is not None for c in counts)
-    [row], total = services.quarantine.list(["statsig.events"])
+    [row], total = services.quarantine.list(project_id, ["statsig.events"])
     assert (total, row.record, row.column, row.code) == (1, 8, "timestamp", "INVALID_TIMESTAMP")
     assert not services.warehouse.tag_exists("statsig.events", "ingest-by:x")
 

@@ -303,7 +303,9 @@ def _offset_of(token: str | None) -> int:
     try:
         text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
         prefix, _, number = text.partition(":")
-        if prefix == "o" and number.isdigit():
+        # An offset past MAX_OFFSET is no token we issued (and past 2**63 it would overflow
+        # the metadata store's integers).
+        if prefix == "o" and number.isdigit() and len(number) <= 12:
             return int(number)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
