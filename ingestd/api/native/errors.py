@@ -40,9 +40,12 @@ def render_error(request: Request, exc: IngestdError, *, field: str | None = Non
 
 def _first_field(exc: RequestValidationError) -> str | None:
     for error in exc.errors():
-        where = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path")]
-        if where:
-            return ".".join(where)
+        loc = tuple(error.get("loc", ()))
+        # A repeated query parameter's position is noise (``state``, not ``state.0``); in a
+        # body it says which element (``columns.2.type``).
+        keep = [p for p in loc[1:] if not (loc[0] == "query" and isinstance(p, int))]
+        if keep:
+            return ".".join(str(p) for p in keep)
     return None
 
 
