@@ -77,10 +77,7 @@ class Quarantine:
         rows: another project's table of the same name is another table."""
         if not tables:
             return [], 0
-        # Interim scoping until quarantine rows carry their project (branch dpp): the rows of
-        # the project's own runs.
-        with self.store.read() as session:
-            runs = list(session.scalars(select(Run.id).where(Run.project_id == project_id)))
+        runs = self.project_runs(project_id)
         if not runs:
             return [], 0
         where = [
@@ -104,6 +101,12 @@ class Quarantine:
             [*params, limit, offset],
         )
         return [QuarantinedRow(*row) for row in rows], int(total[0][0])
+
+    def project_runs(self, project_id: int) -> tuple[str, ...]:
+        """The ids of the project's runs. Interim scoping of quarantine reads until quarantine
+        rows carry their project (branch dpp): a project's rows are those of its own runs."""
+        with self.store.read() as session:
+            return tuple(session.scalars(select(Run.id).where(Run.project_id == project_id)))
 
     def runs_store_unit(self, unit_id: str | None) -> Unit | None:
         if unit_id is None:
@@ -189,8 +192,13 @@ class QuarantineReplay:
     def replay(self, project_id: int, table: str, *, unit_id: str | None = None) -> ReplayResult:
         q = self.quarantine
         spec = q.catalog.get_table(project_id, table)
-        where = "table_name = ?" + (" AND unit_id = ?" if unit_id else "")
-        params: list[Any] = [spec.qualified_name, *([unit_id] if unit_id else [])]
+        runs = q.project_runs(project_id)
+        if not runs:
+            return ReplayResult(0, 0, 0, 0)
+        where = f"table_name = ? AND run_id IN ({', '.join('?' for _ in runs)})" + (
+            " AND unit_id = ?" if unit_id else ""
+        )
+        params: list[Any] = [spec.qualified_name, *runs, *([unit_id] if unit_id else [])]
         rows = q.warehouse.query(
             f"SELECT id, load_key, unit_id, file, code, raw FROM _ingestd.quarantine "
             f"WHERE {where} ORDER BY id",
