@@ -78,9 +78,8 @@ def error_of(response: Response) -> dict[str, Any]:
     return error
 
 
-@pytest.fixture
-def native(tmp_path: Path) -> Iterator[Native]:
-    services = make_services(tmp_path / "data", retry_base_seconds=0.01, lease_seconds=2)
+def _native(data_dir: Path, database_url: str | None = None) -> Iterator[Native]:
+    services = make_services(data_dir, database_url, retry_base_seconds=0.01, lease_seconds=2)
     keys = {kind: services.access.create_key("acme", kind) for kind in KeyKind}
     project_id = services.access.project_id("acme")
     files = services.settings.data_dir / "files" / "acme" / "orders"
@@ -93,3 +92,16 @@ def native(tmp_path: Path) -> Iterator[Native]:
     with TestClient(create_app(services, background=False)) as client:
         yield Native(client, services, project_id, keys, files)
     services.close()
+
+
+@pytest.fixture
+def native(tmp_path: Path) -> Iterator[Native]:
+    """On the embedded defaults (SQLite metadata, DuckDB destination)."""
+    yield from _native(tmp_path / "data")
+
+
+@pytest.fixture
+def native_any_store(tmp_path: Path, database_url: str) -> Iterator[Native]:
+    """Once on SQLite and once on PostgreSQL metadata: for the queries that page and rank in
+    SQL (runs, the status grid)."""
+    yield from _native(tmp_path / "data", database_url)

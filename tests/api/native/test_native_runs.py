@@ -36,6 +36,12 @@ def _all_pages(native: Native, **params: Any) -> list[str]:
 
 
 @pytest.fixture
+def native(native_any_store: Native) -> Native:
+    """These queries run in SQL: each test runs on SQLite and on PostgreSQL metadata."""
+    return native_any_store
+
+
+@pytest.fixture
 def history(native: Native) -> dict[str, str]:
     """Four finished runs: D1 ok (manual), D2 failed (no file; backfill), D1+D3 (scheduled,
     D3 fails), and a Kusto-origin-free other source run; one pending run on D3."""

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from ingestd.control.access import KeyKind
 from tests.api.native.conftest import Native, error_of
 
 D1, D2, D3 = date(2026, 1, 5), date(2026, 1, 6), date(2026, 1, 7)
 WINDOW = {"start": "2026-01-04", "end": "2026-01-08"}
+
+
+@pytest.fixture
+def native(native_any_store: Native) -> Native:
+    """These queries run in SQL: each test runs on SQLite and on PostgreSQL metadata."""
+    return native_any_store
 
 
 def _cells(row: dict[str, object]) -> dict[str, str]:
