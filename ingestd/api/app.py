@@ -13,12 +13,14 @@ from functools import partial
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 import ingestd
 from ingestd.api.amperity import router as amperity
 from ingestd.api.amperity.protocol import render as amperity_render
 from ingestd.api.kusto import router as kusto
 from ingestd.api.kusto.storage import router as kusto_storage
+from ingestd.api.native import router as native
 from ingestd.api.observability import install as install_observability
 from ingestd.api.statsig import router as statsig
 from ingestd.control.scheduler import pst_today
@@ -56,6 +58,7 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     app.include_router(amperity.build_router(services))
     app.include_router(kusto.build_router(services))
     app.include_router(kusto_storage.build_router(services))
+    app.include_router(native.build_router())
     _answer_unknown_paths_in_dialect(app, services)
     app.state.metrics = install_observability(app, services)
 
@@ -79,6 +82,7 @@ def _answer_unknown_paths_in_dialect(app: FastAPI, services: Services) -> None:
         (("/console/", "/v1/mark_data_ready_dwh"), statsig.render_error),
         (("/api/", "/stream/"), partial(amperity_render, strict=strict)),
         (("/v1/rest/",), kusto.render_error),
+        ((native.PREFIX + "/",), native.render_error),
     ]
 
     @app.exception_handler(StarletteHTTPException)
@@ -90,10 +94,35 @@ def _answer_unknown_paths_in_dialect(app: FastAPI, services: Services) -> None:
             if exc.status_code == 405
             else InvalidInput(str(exc.detail))
         )
-        for prefixes, render in renderers:
-            if request.url.path.startswith(prefixes):
-                return render(request, error)
-        return JSONResponse({"status": exc.status_code, "message": error.message}, exc.status_code)
+        response = next(
+            (
+                render(request, error)
+                for prefixes, render in renderers
+                if request.url.path.startswith(prefixes)
+            ),
+            None,
+        ) or JSONResponse({"status": exc.status_code, "message": error.message}, exc.status_code)
+        if exc.status_code == 405:
+            # RFC 9110 §15.5.6: a 405 lists the methods the path has. Starlette names only the
+            # first route that matched the path; a path served by several routes has them all.
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
+        return response
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves the request's path with (asked of the routes
+    themselves, so included routers at any depth answer too)."""
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.routes
+        )
+    ]
 
 
 def _schedule(services: Services, wake: Callable[[], None], stop: threading.Event) -> None:

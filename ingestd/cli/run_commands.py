@@ -13,6 +13,7 @@ from ingestd.cli.render import history_table, runs_table, units_table
 from ingestd.control.run_views import RunView
 from ingestd.control.runs import day_range
 from ingestd.control.services import Services
+from ingestd.domain.origins import RunOrigin
 from ingestd.domain.states import TERMINAL_UNIT_STATES
 from ingestd.errors import InvalidInput
 
@@ -52,7 +53,12 @@ def run_source(
     services = state(ctx).services()
     project_id = services.access.project_id(project)
     run = services.runs.start_source_run(
-        project_id, source, days, trigger=trigger, idempotency_key=idempotency_key
+        project_id,
+        source,
+        days,
+        trigger=trigger,
+        idempotency_key=idempotency_key,
+        origin=RunOrigin.CLI,
     )
     console.print(f"Run {run.id}: {len(run.units)} unit(s) enqueued.")
     if not wait:

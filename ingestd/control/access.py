@@ -12,11 +12,12 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import delete, select, update
 
-from ingestd.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from ingestd.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from ingestd.observability import logging as log_context
 from ingestd.store.database import Store
 from ingestd.store.schema import AccessToken, ApiKey, OAuthClient, Project, utcnow
@@ -58,6 +59,23 @@ class Principal:
             )
 
 
+@dataclass(frozen=True)
+class ProjectView:
+    id: int
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class KeyView:
+    """A key as listed: never the key itself, only its non-secret prefix."""
+
+    prefix: str
+    kind: KeyKind
+    created_at: datetime
+    revoked_at: datetime | None
+
+
 def check_project_name(name: str) -> str:
     if not _PROJECT_NAME.match(name):
         raise InvalidInput(
@@ -65,6 +83,11 @@ def check_project_name(name: str) -> str:
             hint="use letters, digits, '_', '.', '-' (at most 64 characters)",
         )
     return name
+
+
+def key_prefix(raw_key: str) -> str:
+    """The non-secret part of a key by which it is listed and revoked."""
+    return raw_key[:_PREFIX_LENGTH]
 
 
 def _digest(raw_key: str) -> str:
@@ -103,13 +126,55 @@ class Access:
         with self.store.read() as session:
             return list(session.scalars(select(Project.id).order_by(Project.id)))
 
+    def project(self, project_id: int) -> ProjectView:
+        with self.store.read() as session:
+            row = session.get(Project, project_id)
+            if row is None:
+                raise NotFound(f"project {project_id} does not exist")
+            return ProjectView(row.id, row.name, row.created_at)
+
+    def list_keys(self, project_id: int, *, revoked: bool = False) -> list[KeyView]:
+        """The project's keys, oldest first; revoked ones only with ``revoked``."""
+        query = select(ApiKey).where(ApiKey.project_id == project_id)
+        if not revoked:
+            query = query.where(ApiKey.revoked_at.is_(None))
+        with self.store.read() as session:
+            rows = session.scalars(query.order_by(ApiKey.created_at, ApiKey.id)).all()
+            return [KeyView(r.prefix, KeyKind(r.kind), r.created_at, r.revoked_at) for r in rows]
+
+    def revoke_key(self, project_id: int, prefix: str) -> KeyView:
+        """Revoke the one active key of the project whose prefix is ``prefix``. ``NotFound``
+        when none is (another project's key is not found either); ``Conflict`` when the
+        prefix is shared by two keys (then revoke the project's keys through the CLI)."""
+        with self.store.write() as session:
+            rows = session.scalars(
+                select(ApiKey).where(
+                    ApiKey.project_id == project_id,
+                    ApiKey.prefix == prefix,
+                    ApiKey.revoked_at.is_(None),
+                )
+            ).all()
+            if not rows:
+                raise NotFound(f"no active key with prefix {prefix!r} in this project")
+            if len(rows) > 1:
+                raise Conflict(
+                    f"{len(rows)} keys share the prefix {prefix!r}",
+                    hint="revoke them all with `ingestd keys revoke` on the server",
+                )
+            row = rows[0]
+            row.revoked_at = utcnow()
+            return KeyView(row.prefix, KeyKind(row.kind), row.created_at, row.revoked_at)
+
     def list_projects(self) -> list[str]:
         with self.store.read() as session:
             return list(session.scalars(select(Project.name).order_by(Project.name)))
 
     def create_key(self, project: str, kind: KeyKind) -> str:
         """Create a key (and the project if new); returns the key, which is never shown again."""
-        project_id = self.ensure_project(project)
+        return self.add_key(self.ensure_project(project), kind)
+
+    def add_key(self, project_id: int, kind: KeyKind) -> str:
+        """A new key of an existing project; returns the key, which is never shown again."""
         raw = f"{kind.value}-{secrets.token_urlsafe(32)}"
         with self.store.write() as session:
             session.add(

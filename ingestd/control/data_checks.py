@@ -21,6 +21,7 @@ from ingestd.control.runs import Runs
 from ingestd.dataplane.destination import Destination
 from ingestd.dataplane.pipeline import DataPlane
 from ingestd.dataplane.warehouse import Warehouse
+from ingestd.domain.origins import RunOrigin
 from ingestd.domain.states import UnitState
 from ingestd.errors import UnitError
 from ingestd.executor.unit_runner import UnitRunner
@@ -162,6 +163,7 @@ class DataChecks:
                     [source.name],
                     [day],
                     trigger="reload",
+                    origin=RunOrigin.SCHEDULER,
                     idempotency_key=f"reload:{source.id}:{day}:{external}",
                 )
                 if run.units and run.units[0].state is UnitState.ENQUEUED:

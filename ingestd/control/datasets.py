@@ -19,6 +19,7 @@ from ingestd.control.run_views import RunView
 from ingestd.control.runs import Runs
 from ingestd.dataplane.destination import Destination
 from ingestd.domain.datasets import DATASET_TABLES, dataset_key, mapping_from_column_mapping
+from ingestd.domain.origins import RunOrigin
 from ingestd.domain.sources import ReadOptions
 from ingestd.errors import Conflict, InvalidInput, NotFound
 from ingestd.store.database import Store
@@ -195,6 +196,7 @@ class DatasetSources:
         names: Sequence[str] | None = None,
         api_triggered: bool | None = None,
         idempotency_key: str | None = None,
+        origin: RunOrigin | None = None,
     ) -> RunView:
         """A run over the dataset's enabled sources (or the named ones) for the days."""
         key = dataset_key(dataset)
@@ -217,6 +219,7 @@ class DatasetSources:
             days,
             trigger=trigger,
             idempotency_key=idempotency_key,
+            origin=origin,
         )
 
     # -- counts -------------------------------------------------------------------------------

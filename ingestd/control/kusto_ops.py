@@ -38,6 +38,7 @@ from ingestd.dataplane.blob_urls import parse_blob_url, redact
 from ingestd.dataplane.fetch import FetchPolicy
 from ingestd.domain.mapping import Mapping
 from ingestd.domain.operation_ids import operation_id, run_id_of
+from ingestd.domain.origins import RunOrigin
 from ingestd.domain.sources import DataFormat, ErrorPolicy, ReadOptions
 from ingestd.domain.states import TERMINAL_UNIT_STATES
 from ingestd.errors import (
@@ -178,6 +179,7 @@ class QueuedIngestion:
             project_id,
             kind="blobs",
             trigger="queued",
+            origin=RunOrigin.KUSTO,
             units=units,
             request={
                 "dialect": "kusto",

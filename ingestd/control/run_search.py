@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Select, and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from ingestd.control.run_views import RunView, UnitView
+from ingestd.domain.origins import RunOrigin
+from ingestd.domain.paging import RunCursor
 from ingestd.domain.states import RunState
 from ingestd.errors import NotFound
 from ingestd.store.database import Store
@@ -46,6 +48,28 @@ class RunFilter:
     states: Sequence[tuple[RunState, bool]] | None = None
     """Allowed (state, cancel requested) pairs; None: any."""
     kinds: Sequence[str] | None = None
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    """The operator's run filters (the native API's ``GET /runs``); every field ANDs, the
+    values within one field OR. ``None``: no filter on that field."""
+
+    states: Sequence[RunState] | None = None
+    triggers: Sequence[str] | None = None
+    source: str | None = None
+    """Runs with a unit of this source."""
+    day_from: date | None = None
+    day_to: date | None = None
+    """Runs with a unit of a day in ``[day_from, day_to]`` (either side may be open)."""
+    origins: Sequence[RunOrigin] | None = None
+
+
+@dataclass(frozen=True)
+class RunPage:
+    runs: list[RunRecord]
+    next: RunCursor | None
+    """Where the next page starts; None on the last page."""
 
 
 class RunSearch:
@@ -87,6 +111,47 @@ class RunSearch:
                 query.order_by(Run.created_at.desc(), Run.id).limit(limit).offset(offset)
             ).all()
             return _records(session, runs, files=False), int(total)
+
+    def search(
+        self, project_id: int, query: RunQuery, *, limit: int, after: RunCursor | None = None
+    ) -> RunPage:
+        """Runs matching ``query``, newest first (ties by id), one page of at most ``limit``
+        after ``after`` (keyset pagination: pages stay stable while runs are added)."""
+        select_runs = _queried(select(Run).where(Run.project_id == project_id), query)
+        if after is not None:
+            select_runs = select_runs.where(
+                or_(
+                    Run.created_at < after.created_at,
+                    and_(Run.created_at == after.created_at, Run.id < after.run_id),
+                )
+            )
+        ordered = select_runs.order_by(Run.created_at.desc(), Run.id.desc()).limit(limit + 1)
+        with self.store.read() as session:
+            runs = list(session.scalars(ordered).all())
+            more = len(runs) > limit
+            runs = runs[:limit]
+            records = _records(session, runs, files=False)
+        last = runs[-1] if more else None
+        return RunPage(records, RunCursor(last.created_at, last.id) if last else None)
+
+
+def _queried(select_runs: Select[Run], query: RunQuery) -> Select[Run]:
+    if query.states is not None:
+        select_runs = select_runs.where(Run.state.in_([s.value for s in query.states]))
+    if query.triggers is not None:
+        select_runs = select_runs.where(Run.trigger.in_(list(query.triggers)))
+    if query.origins is not None:
+        select_runs = select_runs.where(Run.origin.in_([o.value for o in query.origins]))
+    unit_conditions = []
+    if query.source is not None:
+        unit_conditions.append(Unit.source_name == query.source)
+    if query.day_from is not None:
+        unit_conditions.append(Unit.day >= query.day_from)
+    if query.day_to is not None:
+        unit_conditions.append(Unit.day <= query.day_to)
+    if unit_conditions:
+        select_runs = select_runs.where(exists().where(Unit.run_id == Run.id, *unit_conditions))
+    return select_runs
 
 
 def _filtered(query: Select[Run], where: RunFilter) -> Select[Run]:

@@ -101,6 +101,7 @@ class RunView:
     created_at: datetime
     updated_at: datetime
     ended_at: datetime | None
+    origin: str | None = None
     units: list[UnitView] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
 
@@ -127,5 +128,6 @@ class RunView:
             created_at=run.created_at,
             updated_at=run.updated_at,
             ended_at=run.ended_at,
+            origin=run.origin,
             units=units,
         )

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from ingestd.control.catalog import Catalog
 from ingestd.control.run_views import HistoryEntry, RunView, UnitView
 from ingestd.dataplane.contract import LoadResult
+from ingestd.domain.origins import RunOrigin
 from ingestd.domain.retry import RetryPolicy
 from ingestd.domain.states import (
     ACTIVE_UNIT_STATES,
@@ -87,6 +88,7 @@ class Runs:
         trigger: str,
         idempotency_key: str | None = None,
         then: Callable[[Session, str], None] | None = None,
+        origin: RunOrigin | None = None,
     ) -> RunView:
         """One run with a unit per source and day. A repeated idempotency key returns the first
         run and creates nothing. ``then(session, run_id)`` runs in the run's own transaction
@@ -116,6 +118,7 @@ class Runs:
             source_names=[s.name for s in sources],
             idempotency_key=idempotency_key,
             then=then,
+            origin=origin,
         )
 
     def create_run(
@@ -131,6 +134,7 @@ class Runs:
         request: dict[str, Any] | None = None,
         max_attempts: int | None = None,
         then: Callable[[Session, str], None] | None = None,
+        origin: RunOrigin | None = None,
     ) -> RunView:
         """Create a run and its units in one transaction, with ``then(session, run_id)`` run in
         it before it commits."""
@@ -153,6 +157,7 @@ class Runs:
                         source_names=source_names or [],
                         idempotency_key=idempotency_key,
                         request=request or {},
+                        origin=origin.value if origin is not None else None,
                         created_at=now,
                         updated_at=now,
                         ended_at=None if units else now,

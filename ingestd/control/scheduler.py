@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 from ingestd.control.datasets import DatasetSources
 from ingestd.control.runs import Runs
+from ingestd.domain.origins import RunOrigin
 from ingestd.errors import IngestdError
 
 PST = timezone(timedelta(hours=-8), "PST")
@@ -52,6 +53,7 @@ class Scheduler:
                     dataset,
                     [day],
                     trigger="scheduled",
+                    origin=RunOrigin.SCHEDULER,
                     api_triggered=False,
                     idempotency_key=key,
                 )
@@ -72,6 +74,7 @@ class Scheduler:
                     [source.name],
                     [day],
                     trigger="scheduled",
+                    origin=RunOrigin.SCHEDULER,
                     idempotency_key=key,
                 )
             except IngestdError:

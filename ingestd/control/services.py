@@ -11,6 +11,7 @@ from functools import cached_property
 
 from ingestd.control.access import Access
 from ingestd.control.catalog import Catalog
+from ingestd.control.daily_status import DailyStatus
 from ingestd.control.data_checks import DataChecks
 from ingestd.control.datasets import DatasetSources
 from ingestd.control.file_access import FileAccess
@@ -21,6 +22,8 @@ from ingestd.control.kusto_storage.sas import Signer, load_key
 from ingestd.control.mappings import Mappings
 from ingestd.control.oauth import OAuth
 from ingestd.control.quarantine import Quarantine, QuarantineReplay
+from ingestd.control.readiness import Readiness
+from ingestd.control.run_search import RunSearch
 from ingestd.control.runs import Runs
 from ingestd.control.scheduler import Scheduler
 from ingestd.control.status_grid import StatusGrids
@@ -89,6 +92,9 @@ class Services:
         self.file_access = FileAccess(self.store, settings)
         self.catalog = Catalog(self.store, self.file_access.for_project)
         self.runs = Runs(self.store, self.catalog, self.retry)
+        self.run_search = RunSearch(self.store)
+        self.daily_status = DailyStatus(self.store)
+        self.readiness = Readiness(self.store, lambda: self.warehouse)
 
     @cached_property
     def warehouse(self) -> Destination:

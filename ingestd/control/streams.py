@@ -41,6 +41,7 @@ from ingestd.control.catalog import Catalog, SourceView
 from ingestd.control.run_views import RunView
 from ingestd.control.runs import NewUnit, Runs
 from ingestd.domain.mapping import Mapping
+from ingestd.domain.origins import RunOrigin
 from ingestd.domain.sources import DataFormat, ErrorPolicy, LoadMode, ReadOptions
 from ingestd.errors import IngestdError, InvalidInput, NotFound, RequestError
 from ingestd.executor.unit_runner import file_unit_spec
@@ -313,6 +314,7 @@ class Streams:
                 project_id,
                 kind=RUN_KIND,
                 trigger=TRIGGER,
+                origin=RunOrigin.AMPERITY,
                 units=[
                     NewUnit(
                         table=source.table,

@@ -108,6 +108,13 @@ class UnitRunner:
     def _run(self, claim: Claim, worker: str, cancel: CancelToken) -> None:
         unit_id = claim.unit_id
         try:
+            loaded = self.already_loaded(claim)
+            if loaded is not None:
+                # DESIGN "Run and unit states": an ingestIfNotExists hit ends skipped, with no
+                # load (no ledger entry, no rows); Kusto reports it as Succeeded (§3.7).
+                log.info("unit %s skipped: %s is loaded already", unit_id, loaded)
+                self.runs.skip(unit_id, worker, f"skipped: {loaded} is loaded already")
+                return
             self.runs.advance(unit_id, worker, UnitState.DOWNLOADING)
             request = self.build_request(claim, cancel)
             self.runs.advance(unit_id, worker, UnitState.LOADING, f"{len(request.inputs)} file(s)")
@@ -149,6 +156,23 @@ class UnitRunner:
             self.runs.fail(unit_id, worker, InternalError(f"{type(exc).__name__}: {exc}"))
         finally:
             shutil.rmtree(self.staging_root / f"extract-{unit_id}", ignore_errors=True)
+
+    def already_loaded(self, claim: Claim) -> str | None:
+        """The ``ingest-by:`` tag that another operation's committed load carries, when the
+        claimed unit is a blob whose ``ingestIfNotExists`` names it; None otherwise (and for
+        anything that is not a blob unit, or whose table is gone: its load reports that)."""
+        with self.store.read() as session:
+            unit = session.get(Unit, claim.unit_id)
+            assert unit is not None
+        spec = unit.spec
+        if not spec.get("url") or not spec.get("ingest_if_not_exists"):
+            return None
+        if spec.get("duplicate_of") is not None:
+            return None
+        table = self.catalog.find_table(claim.project_id, str(spec["table"]))
+        if table is None:
+            return None
+        return already_ingested(self.dataplane.warehouse, table, spec, excluding_run=unit.run_id)
 
     def build_request(self, claim: Claim, cancel: CancelToken | None = None) -> LoadRequest:
         with self.store.read() as session:
@@ -257,8 +281,8 @@ class UnitRunner:
         return self._spec_request(unit, table, mapping, paths, spec.get("read_options"))
 
     def _blob_request(self, claim: Claim, unit: Unit) -> LoadRequest:
-        """A blob unit (``blob_units.blob_unit_spec``): skip it if its ingestIfNotExists tag is
-        loaded already, else download the blob, then describe its load by Kusto's rules."""
+        """A blob unit (``blob_units.blob_unit_spec``): download the blob, then describe its load
+        by Kusto's rules (an ingestIfNotExists hit never gets here: ``already_loaded``)."""
         spec = unit.spec
         if spec.get("duplicate_of") is not None:
             raise DuplicateBlob(
@@ -271,11 +295,6 @@ class UnitRunner:
             raise TableNotFound(
                 f"{exc.message} (it was dropped after the blob was queued)"
             ) from exc
-        found = already_ingested(self.dataplane.warehouse, table, spec, excluding_run=unit.run_id)
-        if found is not None:
-            # API-SURFACE §3.3: ingestIfNotExists; nothing is read, the blob reports Succeeded.
-            log.info("unit %s skipped: %s is loaded already", unit.id, found)
-            return LoadRequest(unit.load_key, unit.id, unit.run_id, table, Mapping(()), (), ())
         known = declared_format(spec)
         if known in REQUIRES_MAPPING and not spec.get("mapping"):
             raise missing_mapping(known)

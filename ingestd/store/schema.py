@@ -153,6 +153,7 @@ class Run(Base):
     __table_args__ = (
         UniqueConstraint("project_id", "idempotency_key"),
         Index("ix_runs_project_created", "project_id", "created_at"),
+        Index("ix_runs_project_origin", "project_id", "origin"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -167,6 +168,8 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    origin: Mapped[str | None] = mapped_column(String(16), default=None)
+    """``domain.origins.RunOrigin``: the front end the run was asked for through."""
 
 
 class Unit(Base):

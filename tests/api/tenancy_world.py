@@ -25,6 +25,7 @@ from ingestd.api.amperity import router as amperity
 from ingestd.api.amperity.translate import job_id, workflow_id
 from ingestd.api.kusto import router as kusto
 from ingestd.api.kusto.storage import router as kusto_storage
+from ingestd.api.native import router as native
 from ingestd.api.rate_limit import RateLimiter
 from ingestd.api.statsig import router as statsig
 from ingestd.control.access import KeyKind
@@ -118,6 +119,20 @@ class World:
     ) -> Response:
         headers = {} if key is None else {"Authorization": f"Bearer {key}"}
         return self.client.request(method, path, json=body, params=params, headers=headers)
+
+    def native(
+        self,
+        method: str,
+        path: str,
+        key: str | None,
+        *,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> Response:
+        headers = {} if key is None else {"Authorization": f"Bearer {key}"}
+        return self.client.request(
+            method, "/ingestd/v1" + path, json=body, params=params, headers=headers
+        )
 
     def mgmt(self, csl: str, key: str | None, db: str = "db") -> Response:
         return self.kusto("POST", "/v1/rest/mgmt", key, body={"db": db, "csl": csl})
@@ -222,6 +237,16 @@ class World:
                 params={"details": "true"},
             ),
         )
+        for label, path, params in (
+            ("native runs", "/runs", {"limit": 500}),
+            ("native status", "/status", {"start": DAYS[0], "end": DAYS[1]}),
+            ("native quarantine", "/quarantine", None),
+            ("native keys", "/keys", None),
+            ("native connections", "/connections", None),
+            ("native tables", "/tables", None),
+            ("native sources", "/sources", None),
+        ):
+            keep(label, self.native("GET", path, key, params=params))
         return views
 
     def state_of(self, tenant: Tenant) -> dict[str, Any]:
@@ -259,17 +284,21 @@ def build_app(services: Services) -> FastAPI:
     limit raised so that the matrix's many calls are refused for who they are, never for their
     rate (a 429 would make every cell pass for the wrong reason)."""
     app = FastAPI()
+    app.state.services = services
     app.include_router(statsig.build_router(services))
     app.include_router(amperity.build_router(services, limiter=RateLimiter([(1_000_000, 1.0)])))
     app.include_router(kusto.build_router(services))
     app.include_router(kusto_storage.build_router(services))
+    app.include_router(native.build_router())
     return app
 
 
 def _tenant(services: Services, name: str) -> Tenant:
     keys = {kind: services.access.create_key(name, kind) for kind in KeyKind}
     project_id = services.access.project_id(name)
-    return Tenant(name, project_id, keys, revoked_key="")
+    tenant = Tenant(name, project_id, keys, revoked_key="")
+    tenant.ids["read_key_prefix"] = keys[KeyKind.READ][:16]
+    return tenant
 
 
 def _revoke(services: Services, raw_key: str) -> None:
@@ -451,6 +480,8 @@ def _pending(world: World, tenant: Tenant, files: Path) -> None:
         )
     )
     tenant.ids["pending_run"] = run["data"]["runID"]
+    pending = world.services.runs.get_run(tenant.project_id, run["data"]["runID"])
+    tenant.ids["pending_unit"] = pending.units[0].id
     tenant.ids["pending_workflow"] = workflow_id(run["data"]["runID"])
     blob = files / tenant.name / "kusto" / "rows.csv"
     queued = _ok(

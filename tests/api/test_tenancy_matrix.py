@@ -39,6 +39,7 @@ NOT_TENANT_ROUTES = frozenset(
         # Operator-only (INGESTD_METRICS_TOKEN or a loopback client); no project key opens
         # it: tests/api/observability/test_metrics_endpoint.py.
         ("GET", "/metrics"),
+        ("GET", "/ingestd/v1/readiness"),  # readiness: check names and codes, no key
         ("GET", "/openapi.json"),  # FastAPI's schema of the routes: no data
         ("GET", "/docs"),
         ("GET", "/docs/oauth2-redirect"),
@@ -576,6 +577,162 @@ def _cells() -> list[Cell]:
     return c
 
 
+def _nv(method: str, path: Callable[[Tenant], str], **kw: object) -> Call:
+    """A native API call; ``path`` (below /ingestd/v1) is built from the target project."""
+
+    def call(w: World, key: str | None, tenant: str, target: Tenant) -> Response:
+        return w.native(method, path(target), key, **kw)  # type: ignore[arg-type]
+
+    return call
+
+
+def _native_cells() -> list[Cell]:
+    read, ingest, conf = Permission.READ, Permission.INGEST, Permission.CONFIGURE
+    v1 = "/ingestd/v1"
+    window = {"start": DAYS[0], "end": DAYS[1]}
+    return [
+        Cell(
+            "GET",
+            f"{v1}/projects",
+            "native projects",
+            read,
+            _nv("GET", lambda t: "/projects"),
+            False,
+        ),
+        Cell(
+            "GET",
+            f"{v1}/projects/{{name}}",
+            "native project beta",
+            read,
+            _nv("GET", lambda t: f"/projects/{t.name}"),
+            True,
+        ),
+        Cell("GET", f"{v1}/keys", "native keys", conf, _nv("GET", lambda t: "/keys"), False),
+        Cell(
+            "POST",
+            f"{v1}/keys",
+            "native create key",
+            conf,
+            _nv("POST", lambda t: "/keys", body={"kind": "read"}),
+            False,
+        ),
+        Cell(
+            "DELETE",
+            f"{v1}/keys/{{prefix}}",
+            "native revoke beta's key",
+            conf,
+            _nv("DELETE", lambda t: f"/keys/{t.ids['read_key_prefix']}"),
+            True,
+        ),
+        Cell(
+            "GET",
+            f"{v1}/connections",
+            "native connections",
+            read,
+            _nv("GET", lambda t: "/connections"),
+            False,
+        ),
+        Cell(
+            "GET",
+            f"{v1}/connections/{{name}}",
+            "native read connection postgres",
+            read,
+            _nv("GET", lambda t: "/connections/postgres"),
+            False,
+        ),
+        Cell(
+            "POST",
+            f"{v1}/connections",
+            "native create connection",
+            conf,
+            _nv(
+                "POST",
+                lambda t: "/connections",
+                body={"name": "postgres", "kind": "postgres", "config": {"host": "h.example"}},
+            ),
+            False,
+            409,
+        ),
+        Cell(
+            "DELETE",
+            f"{v1}/connections/{{name}}",
+            "native delete connection",
+            conf,
+            _nv("DELETE", lambda t: "/connections/databricks"),
+            False,
+        ),
+        Cell("GET", f"{v1}/tables", "native tables", read, _nv("GET", lambda t: "/tables"), False),
+        Cell(
+            "GET",
+            f"{v1}/tables/{{name}}",
+            "native table db.T",
+            read,
+            _nv("GET", lambda t: "/tables/db.T"),
+            False,
+        ),
+        Cell(
+            "GET", f"{v1}/sources", "native sources", read, _nv("GET", lambda t: "/sources"), False
+        ),
+        Cell(
+            "GET",
+            f"{v1}/sources/{{name}}",
+            "native source orders",
+            read,
+            _nv("GET", lambda t: "/sources/orders"),
+            False,
+        ),
+        Cell("GET", f"{v1}/runs", "native runs", read, _nv("GET", lambda t: "/runs"), False),
+        Cell(
+            "GET",
+            f"{v1}/runs/{{run_id}}",
+            "native read run",
+            read,
+            _nv("GET", lambda t: f"/runs/{t.ids['statsig_run']}"),
+            True,
+        ),
+        Cell(
+            "POST",
+            f"{v1}/runs/{{run_id}}/cancel",
+            "native cancel run",
+            ingest,
+            _nv("POST", lambda t: f"/runs/{t.ids['pending_run']}/cancel"),
+            True,
+        ),
+        Cell(
+            "POST",
+            f"{v1}/units/{{unit_id}}/cancel",
+            "native cancel unit",
+            ingest,
+            _nv("POST", lambda t: f"/units/{t.ids['pending_unit']}/cancel"),
+            True,
+        ),
+        Cell(
+            "GET",
+            f"{v1}/status",
+            "native status grid",
+            read,
+            _nv("GET", lambda t: "/status", params=window),
+            False,
+        ),
+        Cell(
+            "GET",
+            f"{v1}/quarantine",
+            "native quarantine db.T",
+            read,
+            _nv("GET", lambda t: "/quarantine", params={"table": "db.T"}),
+            False,
+        ),
+        Cell(
+            "POST",
+            f"{v1}/quarantine/replay",
+            "native replay db.T",
+            ingest,
+            _nv("POST", lambda t: "/quarantine/replay", body={"table": "db.T"}),
+            False,
+        ),
+    ]
+
+
 def _blob(w: World) -> str:
     return (w.services.settings.data_dir / "files" / "alpha" / "kusto" / "rows.csv").as_uri()
 
@@ -615,7 +772,9 @@ def _token(w: World, key: str | None, tenant: str, target: Tenant) -> Response:
     return w.client.post("/api/v0/oauth2/token", data=form, headers={"amperity-tenant": tenant})
 
 
-CELLS = _cells()
+# The native cells come first: the other dialects' cells create alpha's own resources named
+# like beta's (``beta_marker_only``...), which the native lists would then rightly show.
+CELLS = _native_cells() + _cells()
 ALPHA_KINDS = (KeyKind.CONSOLE, KeyKind.INGEST, KeyKind.READ)
 
 

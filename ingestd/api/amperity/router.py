@@ -40,6 +40,7 @@ from ingestd.control.run_search import RunFilter, RunRecord, RunSearch, Window
 from ingestd.control.runs import day_range
 from ingestd.control.services import Services
 from ingestd.control.streams import RecordTooLarge
+from ingestd.domain.origins import RunOrigin
 from ingestd.domain.states import RunState
 from ingestd.errors import IngestdError, InvalidInput, NotFound
 
@@ -212,7 +213,7 @@ def build_router(
             days = _days(body.range_from, body.range_to)
             trigger = "manual" if len(days) == 1 else "backfill"
             run_id = services.runs.start_source_run(
-                who.project_id, [source.name], days, trigger=trigger
+                who.project_id, [source.name], days, trigger=trigger, origin=RunOrigin.AMPERITY
             ).id
         return translate.workflow(search.get(who.project_id, run_id), who.project, verbose=True)
 
@@ -302,7 +303,9 @@ def _offset_of(token: str | None) -> int:
     try:
         text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
         prefix, _, number = text.partition(":")
-        if prefix == "o" and number.isdigit():
+        # An offset past MAX_OFFSET is no token we issued (and past 2**63 it would overflow
+        # the metadata store's integers).
+        if prefix == "o" and number.isdigit() and len(number) <= 12:
             return int(number)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass

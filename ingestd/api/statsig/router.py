@@ -35,6 +35,7 @@ from ingestd.control.runs import day_range
 from ingestd.control.services import Services
 from ingestd.domain.connections import DatabricksConnection, parse_connection
 from ingestd.domain.datasets import dataset_key
+from ingestd.domain.origins import RunOrigin
 from ingestd.errors import IngestdError, InvalidInput, NotFound, Unauthenticated
 
 API_VERSION = "20240601"
@@ -195,6 +196,7 @@ def build_router(services: Services) -> APIRouter:
                 trigger="backfill",
                 # The run and the key's answer commit together.
                 then=None if claimed is None else claimed.with_run(answer),
+                origin=RunOrigin.STATSIG,
             )
             return answer(run.id)
 
@@ -303,7 +305,13 @@ def build_router(services: Services) -> APIRouter:
         except ValueError:
             raise InvalidInput("datestamps must be YYYY-MM-DD dates") from None
         run = datasets.start(
-            who.project_id, body.type, days, trigger="api", names=body.sources, api_triggered=True
+            who.project_id,
+            body.type,
+            days,
+            trigger="api",
+            names=body.sources,
+            api_triggered=True,
+            origin=RunOrigin.STATSIG,
         )
         return {"success": True, "runID": run.id}
 

@@ -23,6 +23,9 @@ from ingestd.domain.states import TERMINAL_UNIT_STATES, UnitState
 from ingestd.errors import InvalidInput
 
 MAX_LIMIT = 100
+MAX_PAGE = 1_000_000
+"""Pages past this are refused (400): an offset beyond it is no real page, and past 2**63 it
+overflows the metadata store's integers (a 500 before this bound)."""
 MAX_RANGE_DAYS = 366
 
 
@@ -38,6 +41,8 @@ def timestamp(value: datetime | None) -> str | None:
 def check_page(page: int, limit: int) -> tuple[int, int]:
     if page < 1:
         raise InvalidInput("page must be 1 or more")
+    if page > MAX_PAGE:
+        raise InvalidInput(f"page must be at most {MAX_PAGE}")
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
     return page, limit

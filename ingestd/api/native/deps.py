@@ -1,0 +1,67 @@
+"""What every native route depends on: the services and the caller, as ``Annotated`` types.
+
+The key is sent as ``Authorization: Bearer <key>`` (``STATSIG-API-KEY`` is accepted too, so
+one key works in every header as DESIGN "Security" says). Each dependency both authenticates
+and checks the key's kind, so a route's signature states what it needs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ingestd.control.access import Permission, Principal
+from ingestd.control.services import Services
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ingestd key",
+    description="An ingestd API key of the project: `Authorization: Bearer <key>`",
+)
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def sent_key(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    statsig_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> str | None:
+    """The key of the request: the bearer token, else the Statsig header."""
+    if credentials is not None and credentials.credentials.strip():
+        return credentials.credentials.strip()
+    return statsig_api_key
+
+
+SentKey = Annotated[str | None, Depends(sent_key)]
+
+
+def reader(svc: ServicesDep, key: SentKey) -> Principal:
+    return svc.access.authenticate(key)
+
+
+def ingester(svc: ServicesDep, key: SentKey) -> Principal:
+    who = svc.access.authenticate(key)
+    who.require(Permission.INGEST)
+    return who
+
+
+def configurer(svc: ServicesDep, key: SentKey) -> Principal:
+    who = svc.access.authenticate(key)
+    who.require(Permission.CONFIGURE)
+    return who
+
+
+Reader = Annotated[Principal, Depends(reader)]
+"""Any key of the project (read, ingest, console)."""
+Ingester = Annotated[Principal, Depends(ingester)]
+"""An ingest or console key."""
+Configurer = Annotated[Principal, Depends(configurer)]
+"""A console key."""

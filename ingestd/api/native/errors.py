@@ -1,0 +1,105 @@
+"""The native API's one error envelope, and the route class that renders every error in it.
+
+Every refusal is ``{"error": {"code", "message", "hint", "field"}}`` with the HTTP status of
+the error class (``ingestd.errors``): ``code`` is the stable string clients key on, ``hint``
+says what to do (or null), ``field`` names the request field at fault (or null). A 500 says
+only that something failed on the server; the traceback goes to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+
+from ingestd.api.native.schemas import ErrorBody, ErrorDetail
+from ingestd.errors import IngestdError, InternalError, InvalidInput, NotFound
+
+log = logging.getLogger("ingestd.api")
+
+
+def render_error(request: Request, exc: IngestdError, *, field: str | None = None) -> Response:
+    """The native envelope for ``exc`` (and Retry-After / WWW-Authenticate where they apply)."""
+    status = exc.http_status
+    message = exc.message if status < 500 else "internal error; see the server log"
+    body = ErrorBody(error=ErrorDetail(code=exc.code, message=message, hint=exc.hint, field=field))
+    headers: dict[str, str] = {}
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="ingestd"'
+    return JSONResponse(body.model_dump(mode="json"), status, headers=headers)
+
+
+def _first_field(exc: RequestValidationError) -> str | None:
+    for error in exc.errors():
+        loc = tuple(error.get("loc", ()))
+        # A repeated query parameter's position is noise (``state``, not ``state.0``); in a
+        # body it says which element (``columns.2.type``).
+        keep = [p for p in loc[1:] if not (loc[0] == "query" and isinstance(p, int))]
+        if keep:
+            return ".".join(str(p) for p in keep)
+    return None
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    """One sentence per wrong field: where, and what is wrong with it."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(
+            str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "header")
+        )
+        parts.append(f"{where or 'request'}: {error.get('msg', 'is invalid')}")
+    return "; ".join(parts) or "the request is invalid"
+
+
+class NativeRoute(APIRoute):
+    """Renders every error raised while handling a native request in the one envelope."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except IngestdError as exc:
+                return render_error(request, exc)
+            except RequestValidationError as exc:
+                return render_error(
+                    request,
+                    InvalidInput(
+                        validation_message(exc), hint="see /openapi.json for the request schema"
+                    ),
+                    field=_first_field(exc),
+                )
+            except HTTPException as exc:
+                if exc.status_code == 404:
+                    return render_error(request, NotFound(str(exc.detail)))
+                return render_error(request, InvalidInput(str(exc.detail)))
+            except Exception:  # the native API's one top-level handler
+                log.exception("unhandled error on %s %s", request.method, request.url.path)
+                return render_error(request, InternalError("internal error"))
+
+        return guarded
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error statuses an operation really gives."""
+    described = {
+        400: "The request is invalid (a field, a query parameter, a cursor)",
+        401: "No key, or a key that is unknown or revoked",
+        403: "The key's kind may not do this",
+        404: "Nothing of that name in the key's project",
+        405: "The path exists, not with this method (see the Allow header)",
+        409: "The request contradicts the current state",
+        429: "Too many requests (see Retry-After)",
+        503: "Not ready",
+    }
+    return {s: {"model": ErrorBody, "description": described[s]} for s in statuses}

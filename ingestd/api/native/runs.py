@@ -1,0 +1,81 @@
+"""``/ingestd/v1/runs`` and ``/ingestd/v1/units``: find runs, read one, cancel runs and units.
+
+Filters and pages are applied in SQL (``RunSearch.search``); the cursor is opaque.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from ingestd.api.native.deps import Ingester, Reader, ServicesDep
+from ingestd.api.native.errors import NativeRoute, responses
+from ingestd.api.native.paging import next_link
+from ingestd.api.native.schemas import RunDetail, RunPage, RunSummary, Unit
+from ingestd.control.run_search import RunQuery
+from ingestd.domain.origins import RunOrigin
+from ingestd.domain.paging import MAX_PAGE_LIMIT, RunCursor
+from ingestd.domain.states import RunState
+from ingestd.errors import InvalidInput
+
+router = APIRouter(route_class=NativeRoute, tags=["runs"])
+
+
+@router.get("/runs", responses=responses(400, 401))
+def list_runs(
+    request: Request,
+    who: Reader,
+    svc: ServicesDep,
+    state: Annotated[list[RunState] | None, Query(description="Repeatable: any of")] = None,
+    trigger: Annotated[list[str] | None, Query(description="Repeatable: any of")] = None,
+    source: Annotated[str | None, Query(description="Runs with a unit of this source")] = None,
+    day_from: Annotated[date | None, Query(description="Runs with a unit on or after")] = None,
+    day_to: Annotated[date | None, Query(description="Runs with a unit on or before")] = None,
+    origin: Annotated[list[RunOrigin] | None, Query(description="Repeatable: any of")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> RunPage:
+    """Runs newest first, filtered; follow ``next`` (or send ``cursor``) for older ones."""
+    if day_from is not None and day_to is not None and day_to < day_from:
+        raise InvalidInput(f"day_to ({day_to}) is before day_from ({day_from})")
+    page = svc.run_search.search(
+        who.project_id,
+        RunQuery(
+            states=state,
+            triggers=trigger,
+            source=source,
+            day_from=day_from,
+            day_to=day_to,
+            origins=origin,
+        ),
+        limit=limit,
+        after=RunCursor.decode(cursor) if cursor is not None else None,
+    )
+    token = page.next.encode() if page.next is not None else None
+    return RunPage(
+        data=[RunSummary.of(r.run) for r in page.runs],
+        cursor=token,
+        next=next_link(request, token),
+    )
+
+
+@router.get("/runs/{run_id}", responses=responses(400, 401, 404))
+def get_run(run_id: str, who: Reader, svc: ServicesDep) -> RunDetail:
+    """A run with its units, their files, attempts and history."""
+    return RunDetail.of(svc.runs.get_run(who.project_id, run_id))
+
+
+@router.post("/runs/{run_id}/cancel", responses=responses(400, 401, 403, 404))
+def cancel_run(run_id: str, who: Ingester, svc: ServicesDep) -> RunDetail:
+    """Cancel every unit not finished: waiting ones at once, running ones at their next
+    heartbeat. A run that has ended is answered as it is."""
+    svc.runs.cancel_run(who.project_id, run_id)
+    return RunDetail.of(svc.runs.get_run(who.project_id, run_id))
+
+
+@router.post("/units/{unit_id}/cancel", responses=responses(400, 401, 403, 404, 409))
+def cancel_unit(unit_id: str, who: Ingester, svc: ServicesDep) -> Unit:
+    """Cancel one unit; 409 when it has already ended."""
+    return Unit.of(svc.runs.cancel_unit(who.project_id, unit_id))
