@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from functools import partial
 
 from fastapi import FastAPI, Request, Response
@@ -104,7 +103,7 @@ def _schedule(services: Services, wake: Callable[[], None], stop: threading.Even
                 wake()
             if time.monotonic() - last_check >= services.settings.data_check_interval_seconds:
                 last_check = time.monotonic()
-                today = pst_today(datetime.now(UTC))
+                today = pst_today(services.clock())
                 for project_id in services.access.project_ids():
                     if services.data_checks.reload_changed(project_id, today):
                         wake()

@@ -12,16 +12,21 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import delete, select, update
 
+from ingestd.domain.clock import Clock, system_clock
 from ingestd.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from ingestd.store import api_keys
 from ingestd.store.database import Store
-from ingestd.store.schema import AccessToken, ApiKey, OAuthClient, Project, utcnow
+from ingestd.store.schema import AccessToken, ApiKey, OAuthClient, Project
 
 _PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _PREFIX_LENGTH = 16
+# "Last used" is kept to the minute: a finer record would make every request a write.
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class KeyKind(StrEnum):
@@ -57,6 +62,29 @@ class Principal:
             )
 
 
+@dataclass(frozen=True)
+class KeyInfo:
+    """What an operator may know of a key: never the key itself, nor its hash."""
+
+    prefix: str
+    project: str
+    kind: KeyKind
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, row: api_keys.KeyRow) -> KeyInfo:
+        return cls(
+            row.prefix,
+            row.project,
+            KeyKind(row.kind),
+            row.created_at,
+            row.last_used_at,
+            row.revoked_at,
+        )
+
+
 def check_project_name(name: str) -> str:
     if not _PROJECT_NAME.match(name):
         raise InvalidInput(
@@ -71,8 +99,9 @@ def _digest(raw_key: str) -> str:
 
 
 class Access:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, clock: Clock = system_clock) -> None:
         self.store = store
+        self.clock = clock
 
     def ensure_project(self, name: str) -> int:
         check_project_name(name)
@@ -110,6 +139,7 @@ class Access:
                     kind=kind.value,
                     prefix=raw[:_PREFIX_LENGTH],
                     key_hash=_digest(raw),
+                    created_at=self.clock(),
                 )
             )
         return raw
@@ -127,15 +157,48 @@ class Access:
             ).all()
         for key, project_name in rows:
             if hmac.compare_digest(key.key_hash, digest):
+                now = self.clock()
+                if key.last_used_at is None or key.last_used_at <= now - _LAST_USED_RESOLUTION:
+                    api_keys.mark_used(self.store, key.id, now, resolution=_LAST_USED_RESOLUTION)
                 return Principal(key.project_id, project_name, KeyKind(key.kind))
         raise Unauthenticated("the API key is not valid")
+
+    def list_keys(self, project: str | None = None, *, revoked: bool = False) -> list[KeyInfo]:
+        """Keys of ``project`` (or of every project), oldest first, without their secrets."""
+        project_id = None if project is None else self.project_id(project)
+        return [KeyInfo.of(r) for r in api_keys.list_keys(self.store, project_id, revoked=revoked)]
+
+    def revoke_key(self, prefix: str, project: str | None = None) -> KeyInfo:
+        """Revoke the one active key whose prefix starts with ``prefix`` (within ``project`` when
+        given). A key has nothing of its own hanging on it: OAuth clients and their tokens
+        belong to the project and end with ``revoke_keys`` or ``OAuth.revoke_client``."""
+        wanted = prefix.strip()[:_PREFIX_LENGTH]
+        if not wanted:
+            raise InvalidInput(
+                "say which key to revoke", hint="give its prefix (ingestd keys list)"
+            )
+        project_id = None if project is None else self.project_id(project)
+        found = api_keys.active_keys_with_prefix(self.store, wanted, project_id)
+        if not found:
+            raise NotFound(
+                f"no active key has a prefix starting with {wanted!r}",
+                hint="see the prefixes with: ingestd keys list",
+            )
+        if len(found) > 1:
+            names = ", ".join(f"{r.prefix} ({r.project})" for r in found)
+            raise InvalidInput(
+                f"{wanted!r} is the prefix of {len(found)} active keys: {names}",
+                hint="give more of the prefix, or --project",
+            )
+        api_keys.revoke_key(self.store, found[0].id, self.clock())
+        return KeyInfo.of(found[0])
 
     def revoke_keys(self, project: str) -> int:
         """Revoke every key of ``project`` and, in the same transaction, every OAuth client of
         the project (clients are per project, not per key): their secrets stop minting tokens
         and their tokens are deleted, so a revoked project has no credential left."""
         project_id = self.project_id(project)
-        now = utcnow()
+        now = self.clock()
         with self.store.write() as session:
             keys = session.scalars(
                 select(ApiKey).where(ApiKey.project_id == project_id, ApiKey.revoked_at.is_(None))
