@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import ingestd
 from ingestd.api.amperity import router as amperity
 from ingestd.api.amperity.protocol import render as amperity_render
+from ingestd.api.docs import mount_docs
 from ingestd.api.kusto import router as kusto
 from ingestd.api.statsig import router as statsig
 from ingestd.control.scheduler import pst_today
@@ -47,7 +48,14 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
             pool.stop()
             scheduler.join(5)
 
-    app = FastAPI(title="ingestd", version=ingestd.__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="ingestd",
+        version=ingestd.__version__,
+        lifespan=lifespan,
+        docs_url=None,  # served offline by mount_docs; no ReDoc (see api/docs.py)
+        redoc_url=None,
+    )
+    mount_docs(app)
     app.state.services = services
     app.include_router(statsig.build_router(services))
     app.include_router(amperity.build_router(services))
