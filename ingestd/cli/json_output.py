@@ -1,6 +1,6 @@
 """``--json``: the machine-readable form of every list and show command.
 
-Field names are stable (snake_case, documented in docs/cli.md); times are ISO 8601 in UTC;
+Field names are stable (snake_case, documented in the README, "Command line"); times are ISO 8601 in UTC;
 counts are integers. Built from the same control views the tables show, and like them never
 holding a secret: connection secrets appear only as ``has_secrets``, keys only by prefix.
 """
