@@ -1,8 +1,9 @@
 """``--json``: the machine-readable form of every list and show command.
 
 Field names are stable (snake_case, documented in the README's "Command line"); times are
-ISO 8601 in UTC; counts are integers. Built from the same control views the tables show, and like them never
-holding a secret: connection secrets appear only as ``has_secrets``, keys only by prefix.
+ISO 8601 in UTC; counts are integers. Built from the same control views the tables show, and
+like them never holding a secret: connection secrets appear only as ``has_secrets``, keys
+only by prefix.
 """
 
 from __future__ import annotations
