@@ -1,31 +1,46 @@
 # The two set-up commands a newcomer needs are `make run` and `make test`; both build the
-# virtual environment from the lock file on first use.
+# virtual environment from a lock file on first use. `make run` installs only the runtime
+# dependencies (requirements.lock); `make test` and `make check` add the dev ones
+# (requirements-dev.lock: test tools and every SQL driver).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+RUNTIME := $(VENV)/.runtime-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+DEV := $(VENV)/.dev-$(shell cat requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: run test check lock clean azurite
 
-$(STAMP): requirements.lock pyproject.toml
+$(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "ingestd needs Python 3.11 or newer"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(RUNTIME): requirements.lock pyproject.toml | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
-	rm -f $(VENV)/.installed-*
-	touch $(STAMP)
+	rm -f $(VENV)/.runtime-*
+	touch $(RUNTIME)
 
-## Set up, load demo data for the last three days, print a key, and serve on :8000.
-run: $(STAMP)
+$(DEV): requirements-dev.lock pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	rm -f $(VENV)/.dev-* $(VENV)/.runtime-*
+	touch $(DEV) $(RUNTIME)
+
+## Set up, load demo data for the last three days, print a key, and serve on $(HOST):$(PORT)
+## (make run PORT=8001 HOST=0.0.0.0).
+run: $(RUNTIME)
 	$(BIN)/ingestd demo
-	@echo "A console key for project demo (send it as STATSIG-API-KEY or Authorization: Bearer):"
+	@echo "A console key for project demo: send it as STATSIG-API-KEY to /console/v1/... (Statsig),"
+	@echo "or as Authorization: Bearer to /api/... (Amperity, with amperity-tenant: demo) and /v1/rest/... (Kusto):"
 	@$(BIN)/ingestd keys create --project demo --kind console | tail -n 1
-	@echo "Serving on http://127.0.0.1:8000 (try: curl http://127.0.0.1:8000/healthz)"
-	$(BIN)/ingestd serve --host 127.0.0.1 --port 8000
+	@echo "Serving on http://$(HOST):$(PORT) (try: curl http://$(HOST):$(PORT)/healthz; API docs at /docs)"
+	$(BIN)/ingestd serve --host $(HOST) --port $(PORT)
 
 ## Set up and run the whole test suite (services it cannot reach are skipped, and named).
-test: $(STAMP) azurite
+test: $(DEV) azurite
 	$(BIN)/python -m pytest
 
 # Azurite (Azure Blob emulator, npm) for the Kusto tests, in tests/.tools (git-ignored). Without
@@ -40,15 +55,16 @@ azurite:
 	else echo "npm not found: the Azurite tests will be skipped"; fi
 
 ## Formatting, lint and strict typing of the package.
-check: $(STAMP)
+check: $(DEV)
 	$(BIN)/ruff format --check ingestd tests bench
 	$(BIN)/ruff check ingestd tests bench
 	$(BIN)/mypy --strict ingestd
 
-## Re-pin dependencies after changing pyproject.toml.
-lock: $(STAMP)
+## Re-pin dependencies after changing pyproject.toml: the runtime lock, then the dev lock.
+lock: $(DEV)
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements-dev.lock
 
 clean:
 	rm -rf $(VENV) .ingestd .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ingestd.control.services import Services
+from ingestd.domain.clock import Clock, system_clock
 from ingestd.settings import Settings
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -23,6 +24,26 @@ def require_service(name: str, problem: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{message} (CI must run against it)")
     pytest.skip(message)
+
+
+def vendor_document(relative: str) -> Path:
+    """A vendor document of ``shared/spec/`` (``$INGESTD_SPEC_DIR``, else the nearest
+    ``shared/spec`` beside the checkout or above it). Missing: the calling test module is
+    skipped on a developer machine and fails under CI=true, where the contract must be checked.
+    Call it at module level."""
+    given = os.environ.get("INGESTD_SPEC_DIR")
+    roots = (
+        [Path(given)]
+        if given
+        else [parent / "shared" / "spec" for parent in Path(__file__).resolve().parents[1:]]
+    )
+    for root in roots:
+        if (root / relative).is_file():
+            return root / relative
+    message = f"the vendor document {relative} is not in {', '.join(str(r) for r in roots)}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message} (CI must check the contract; set INGESTD_SPEC_DIR)", pytrace=False)
+    pytest.skip(message, allow_module_level=True)
 
 
 @pytest.fixture(scope="session")
@@ -60,9 +81,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield base
 
 
-def make_services(data_dir: Path, database_url: str | None = None, **overrides: object) -> Services:
+def make_services(
+    data_dir: Path,
+    database_url: str | None = None,
+    *,
+    clock: Clock = system_clock,
+    **overrides: object,
+) -> Services:
     settings = Settings(data_dir=data_dir, database_url=database_url, **overrides)  # type: ignore[arg-type]
-    return Services(settings)
+    return Services(settings, clock=clock)
 
 
 @pytest.fixture

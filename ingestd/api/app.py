@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from functools import partial
 
 from fastapi import FastAPI, Request, Response
@@ -18,6 +17,7 @@ from starlette.routing import Match
 import ingestd
 from ingestd.api.amperity import router as amperity
 from ingestd.api.amperity.protocol import render as amperity_render
+from ingestd.api.docs import mount_docs
 from ingestd.api.kusto import router as kusto
 from ingestd.api.kusto.storage import router as kusto_storage
 from ingestd.api.native import router as native
@@ -52,7 +52,14 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
             pool.stop()
             scheduler.join(5)
 
-    app = FastAPI(title="ingestd", version=ingestd.__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="ingestd",
+        version=ingestd.__version__,
+        lifespan=lifespan,
+        docs_url=None,  # served offline by mount_docs; no ReDoc (see api/docs.py)
+        redoc_url=None,
+    )
+    mount_docs(app)
     app.state.services = services
     app.include_router(statsig.build_router(services))
     app.include_router(amperity.build_router(services))
@@ -140,7 +147,7 @@ def _schedule(services: Services, wake: Callable[[], None], stop: threading.Even
                 wake()
             if time.monotonic() - last_check >= services.settings.data_check_interval_seconds:
                 last_check = time.monotonic()
-                today = pst_today(datetime.now(UTC))
+                today = pst_today(services.clock())
                 for project_id in services.access.project_ids():
                     if services.data_checks.reload_changed(project_id, today):
                         wake()

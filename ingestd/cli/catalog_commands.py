@@ -9,7 +9,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from ingestd.cli.context import ProjectOption, console, state
+from ingestd.cli import json_output
+from ingestd.cli.context import ProjectOption, console, state, wants_json
 from ingestd.control.catalog import split_table_name
 from ingestd.domain.connections import BODIES, connection_body
 from ingestd.domain.datasets import mapping_from_column_mapping
@@ -79,11 +80,16 @@ def create_connection(
 
 @connections.command("list")
 def list_connections(ctx: typer.Context, project: str = ProjectOption) -> None:
+    """Connections with their settings; secrets only as "set"."""
     services = state(ctx).services()
+    views = services.catalog.list_connections(services.access.project_id(project))
+    if wants_json(ctx):
+        json_output.emit([json_output.connection(v) for v in views])
+        return
     table = Table(title=f"Connections of {project}")
     for column in ("name", "kind", "config", "secrets"):
         table.add_column(column)
-    for view in services.catalog.list_connections(services.access.project_id(project)):
+    for view in views:
         table.add_row(
             view.name, view.kind, json.dumps(view.config), "set" if view.has_secrets else ""
         )
@@ -131,11 +137,16 @@ def create_table(
 
 @tables.command("list")
 def list_tables(ctx: typer.Context, project: str = ProjectOption) -> None:
+    """Tables with their columns and primary key."""
     services = state(ctx).services()
+    specs = services.catalog.list_tables(services.access.project_id(project))
+    if wants_json(ctx):
+        json_output.emit([json_output.table(t) for t in specs])
+        return
     table = Table(title=f"Tables of {project}")
     for column in ("table", "in the destination", "columns", "primary key"):
         table.add_column(column)
-    for spec in services.catalog.list_tables(services.access.project_id(project)):
+    for spec in specs:
         cols = ", ".join(
             f"{c.name} {c.type.value}{'' if c.nullable else ' required'}" for c in spec.columns
         )
@@ -210,11 +221,16 @@ def create_source(
 
 @sources.command("list")
 def list_sources(ctx: typer.Context, project: str = ProjectOption) -> None:
+    """Sources: what each loads, from where, into which table, how and when."""
     services = state(ctx).services()
+    views = services.catalog.list_sources(services.access.project_id(project))
+    if wants_json(ctx):
+        json_output.emit([json_output.source(v) for v in views])
+        return
     table = Table(title=f"Sources of {project}")
     for column in ("name", "table", "path", "format", "mode", "on error", "schedule", "enabled"):
         table.add_column(column)
-    for view in services.catalog.list_sources(services.access.project_id(project)):
+    for view in views:
         fmt = view.read_options.format.value if view.read_options.format else "auto"
         schedule = (
             f"{view.schedule_hour_pst:02d}:00 PST" if view.schedule_hour_pst is not None else ""

@@ -18,8 +18,11 @@ err_console = Console(stderr=True)
 
 @dataclass
 class CliState:
+    """One invocation's global options (see ``global_options``) and its services."""
+
     data_dir: Path | None = None
     debug: bool = False
+    as_json: bool = False
     _services: Services | None = field(default=None, repr=False)
 
     def settings(self) -> Settings:
@@ -45,6 +48,11 @@ def state(ctx: typer.Context) -> CliState:
     root = ctx.find_root()
     assert isinstance(root.obj, CliState)
     return root.obj
+
+
+def wants_json(ctx: typer.Context) -> bool:
+    """Whether ``--json`` was given (before or after the subcommand)."""
+    return state(ctx).as_json
 
 
 ProjectOption = typer.Option("default", "--project", "-p", help="Project the command acts in.")

@@ -6,7 +6,7 @@ import typer
 
 from ingestd.cli.context import console, state
 from ingestd.cli.render import runs_table
-from ingestd.cli.run_commands import execute
+from ingestd.cli.run_commands import execute, exit_code
 from ingestd.control import demo as demo_data
 
 
@@ -21,3 +21,4 @@ def demo(ctx: typer.Context) -> None:
     run = execute(services, setup.project_id, run.id)
     console.print(runs_table([run]))
     console.print("Bad rows are in quarantine: [bold]ingestd quarantine list --project demo[/]")
+    raise typer.Exit(exit_code(run))

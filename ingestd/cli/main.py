@@ -1,14 +1,20 @@
-"""The `ingestd` command: typer app, global options and the one top-level error handler."""
+"""The `ingestd` command: typer app, global options and the one top-level error handler.
+
+Exit codes (DESIGN.md "Interfaces"): 0 when everything asked succeeded, 1 when something ran
+and failed (a unit, a replayed row, an operational error such as a busy destination), 2 for
+usage and input errors (the parser's own message, or an ``InvalidInput``-like error with a hint).
+"""
 
 from __future__ import annotations
 
-import logging
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 
 from ingestd.cli import (
     catalog_commands,
@@ -19,19 +25,23 @@ from ingestd.cli import (
     quarantine_commands,
     run_commands,
     secrets_commands,
+    serve_command,
     status_command,
     stream_commands,
 )
-from ingestd.cli.context import CliState, console, err_console, state
-from ingestd.errors import IngestdError
-from ingestd.observability import logging as observability_logging
+from ingestd.cli.context import CliState, console, err_console
+from ingestd.cli.global_options import DATA_DIR, DEBUG, JSON, build_command, configure_logging
+from ingestd.errors import IngestdError, RequestError
 from ingestd.settings import Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 app = typer.Typer(
     name="ingestd",
     help="Self-hosted data ingestion with exact row accounting.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    add_completion=False,
 )
 app.add_typer(keys_commands.app, name="keys")
 app.add_typer(oauth_commands.app, name="oauth")
@@ -46,51 +56,19 @@ app.add_typer(secrets_commands.app, name="secrets")
 app.command("run")(run_commands.run_source)
 app.command("demo")(demo_command.demo)
 app.command("status")(status_command.status)
+app.command("serve")(serve_command.serve)
 
 
 @app.callback()
 def main(
     ctx: typer.Context,
-    data_dir: Path | None = typer.Option(
-        None, "--data-dir", help="Data directory (default: $INGESTD_DATA_DIR or ./.ingestd)."
-    ),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks of errors."),
+    data_dir: Path | None = DATA_DIR,
+    debug: bool = DEBUG,
+    as_json: bool = JSON,
 ) -> None:
-    ctx.obj = CliState(data_dir=data_dir, debug=debug)
+    ctx.obj = CliState(data_dir=data_dir, debug=debug, as_json=as_json)
     ctx.call_on_close(ctx.obj.close)
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-
-
-@app.command()
-def serve(
-    ctx: typer.Context,
-    host: str | None = typer.Option(None, help="Bind address (default: $INGESTD_HOST)."),
-    port: int | None = typer.Option(None, help="Port (default: $INGESTD_PORT)."),
-) -> None:
-    """Serve the API, the worker pool and the scheduler in one process."""
-    import uvicorn
-
-    from ingestd.api.app import create_app
-
-    services = state(ctx).services()
-    settings = services.settings
-    bind_host, bind_port = host or settings.host, port or settings.port
-    # One line per request and per unit (ingestd.access, ingestd.executor), in
-    # INGESTD_LOG_FORMAT; uvicorn's own loggers go through the same handler (log_config=None)
-    # and its access log is off: the app writes a richer one (docs/operations.md).
-    observability_logging.configure(settings.log_format, debug=state(ctx).debug, access_log=True)
-    console.print(f"ingestd serving on http://{bind_host}:{bind_port} (data: {settings.data_dir})")
-    uvicorn.run(
-        create_app(services),
-        host=bind_host,
-        port=bind_port,
-        log_level="warning",
-        log_config=None,
-        access_log=False,
-    )
+    configure_logging(debug)
 
 
 @app.command("settings")
@@ -106,38 +84,57 @@ def show_settings() -> None:
     console.print(table)
 
 
-def run() -> None:
-    """Console-script entry point: run the app, turn errors into a message and an exit code."""
-    debug = "--debug" in sys.argv
+def _error(message: str, hint: str | None = None) -> None:
+    # soft_wrap: one logical line stays one line, whatever the terminal's width; escape: a
+    # message may hold brackets ("[Errno 98]") that rich would otherwise take for markup.
+    err_console.print(f"[bold red]error[/]: {escape(message)}", soft_wrap=True)
+    if hint:
+        err_console.print(f"[yellow]hint[/]: {escape(hint)}", soft_wrap=True)
+
+
+def execute(args: Sequence[str] | None = None) -> int:
+    """Run the command line ``args`` (default: ``sys.argv[1:]``); returns the exit code."""
+    argv = list(sys.argv[1:] if args is None else args)
+    debug = "--debug" in argv[: argv.index("--")] if "--" in argv else "--debug" in argv
+    command = build_command(app)
     try:
-        app(standalone_mode=False)
+        result = command.main(args=argv, prog_name="ingestd", standalone_mode=False)
+    except typer.TyperException as exc:
+        # The parser's own errors. typer vendors click (typer._click) and raises that copy's
+        # exceptions, not the `click` package's: all are TyperExceptions. Shown as click shows
+        # them: the usage line, "Try 'ingestd ... --help'" and the message.
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            _error(exc.format_message())
+        return EXIT_USAGE
     except IngestdError as exc:
-        err_console.print(f"[bold red]error[/]: {exc.message} [dim]({exc.code})[/]")
-        if exc.hint:
-            err_console.print(f"[yellow]hint[/]: {exc.hint}")
+        _error(f"{exc.message} ({exc.code})", exc.hint)
         if debug:
             err_console.print(traceback.format_exc())
-        sys.exit(2)
+        return EXIT_USAGE if isinstance(exc, RequestError) else EXIT_FAILED
     except ValidationError as exc:
-        err_console.print("[bold red]error[/]: invalid settings")
+        _error("invalid settings")
         for item in exc.errors():
             where = ".".join(str(p) for p in item["loc"])
-            err_console.print(f"  INGESTD_{where.upper()}: {item['msg']}")
-        sys.exit(2)
+            err_console.print(f"  INGESTD_{where.upper()}: {escape(item['msg'])}", soft_wrap=True)
+        return EXIT_USAGE
     except (typer.Abort, KeyboardInterrupt):
         err_console.print("aborted")
-        sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        return 130
     except Exception as exc:  # noqa: BLE001 - the CLI's one top-level handler
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        err_console.print(f"[bold red]internal error[/]: {type(exc).__name__}: {exc}")
+        _error(
+            f"internal error: {type(exc).__name__}: {exc}", "rerun with --debug for the traceback"
+        )
         if debug:
             err_console.print(traceback.format_exc())
-        else:
-            err_console.print("[yellow]hint[/]: rerun with --debug for the traceback")
-        sys.exit(1)
+        return EXIT_FAILED
+    # Without standalone mode the parser returns the code of a `typer.Exit` (or of --help:
+    # 0) instead of exiting; a command that returns normally returns None.
+    return result if isinstance(result, int) else EXIT_OK
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(execute())

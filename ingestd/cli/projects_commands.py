@@ -2,39 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from ingestd.cli.context import console, state
+from ingestd.cli import json_output
+from ingestd.cli.context import console, state, wants_json
 
 app = typer.Typer(help="Projects and the local directories each may read.", no_args_is_help=True)
 
 
 @app.command("list")
-def list_projects(
-    ctx: typer.Context,
-    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
-) -> None:
+def list_projects(ctx: typer.Context) -> None:
     """Each project with its own files directory, its grants and INGESTD_FILE_ROOTS."""
     roots = state(ctx).services().file_access.roots()
-    if as_json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "project": r.project,
-                        "files": str(r.own),
-                        "granted": [str(p) for p in r.granted],
-                        "all_projects": [str(p) for p in r.everyone],
-                    }
-                    for r in roots
-                ],
-                indent=2,
-            )
-        )
+    if wants_json(ctx):
+        json_output.emit([json_output.project_roots(r) for r in roots])
         return
     table = Table("project", "own files", "granted", "INGESTD_FILE_ROOTS (every project)")
     for r in roots:

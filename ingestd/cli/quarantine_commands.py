@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from ingestd.cli.context import ProjectOption, console, state
+from ingestd.cli import json_output
+from ingestd.cli.context import ProjectOption, console, state, wants_json
 
 app = typer.Typer(help="Quarantined rows.", no_args_is_help=True)
 
@@ -18,12 +19,16 @@ def list_rows(
     limit: int = typer.Option(50, "--limit", min=1, max=10000),
     project: str = ProjectOption,
 ) -> None:
+    """Rows that were not loaded: where they were, which column, why, and the raw record."""
     services = state(ctx).services()
     project_id = services.access.project_id(project)
     names = (
         [table] if table else [t.qualified_name for t in services.catalog.list_tables(project_id)]
     )
     rows, total = services.quarantine.list(project_id, names, code=code, limit=limit)
+    if wants_json(ctx):
+        json_output.emit({"rows": [json_output.quarantined(r) for r in rows], "total": total})
+        return
     view = Table(title=f"Quarantine of {project}: {total} row(s)")
     for column in ("id", "table", "file", "line/record", "column", "code", "message", "raw"):
         view.add_column(column, overflow="fold")
@@ -62,3 +67,5 @@ def replay(
             f"{result.not_replayable} row(s) could not be parsed at all: "
             "they need a corrected file."
         )
+    if result.still_failing or result.not_replayable:
+        raise typer.Exit(1)  # not everything asked for was loaded

@@ -13,10 +13,16 @@ def when(value: datetime | None) -> str:
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def add_id_column(table: Table, name: str) -> None:
+    """Ids are what a user copies into the next command: never cut or wrapped, whatever the
+    terminal's width (rich shrinks the other columns, folding their text, to make room)."""
+    table.add_column(name, no_wrap=True, min_width=36)
+
+
 def runs_table(runs: list[RunView]) -> Table:
     table = Table(title="Runs (newest first)")
+    add_id_column(table, "run")
     for column in (
-        "run",
         "trigger",
         "state",
         "days",
@@ -34,6 +40,7 @@ def runs_table(runs: list[RunView]) -> Table:
             justify="right"
             if column in {"units", "read", "inserted", "updated", "rejected", "errors"}
             else "left",
+            overflow="fold",
         )
     for run in runs:
         c = run.counts
@@ -75,7 +82,7 @@ def units_table(run: RunView) -> Table:
         "errors",
         "error",
     ):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for unit in run.units:
         c = unit.counts
         error = (
@@ -109,3 +116,17 @@ def history_table(run: RunView) -> Table:
     for at, what, state, message in sorted(events, key=lambda e: e[0]):
         table.add_row(when(at), what, state, message)
     return table
+
+
+def files_lines(run: RunView) -> list[str]:
+    """One line per file of each unit, with its counts."""
+    lines = []
+    for unit in run.units:
+        for f in unit.files:
+            c = f.counts
+            lines.append(
+                f"  {unit.source_name or unit.blob_url} {unit.day or ''} {f.name}: read {c.read}, "
+                f"inserted {c.inserted}, updated {c.updated}, rejected {c.rejected}, "
+                f"errors {c.errors}{' (skipped)' if f.skipped else ''}"
+            )
+    return lines

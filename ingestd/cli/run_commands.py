@@ -8,14 +8,19 @@ from datetime import date
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ingestd.cli.context import ProjectOption, console, state
-from ingestd.cli.render import history_table, runs_table, units_table
+from ingestd.cli import json_output
+from ingestd.cli.context import ProjectOption, console, state, wants_json
+from ingestd.cli.render import files_lines, history_table, runs_table, units_table
 from ingestd.control.run_views import RunView
 from ingestd.control.runs import day_range
 from ingestd.control.services import Services
 from ingestd.domain.origins import RunOrigin
-from ingestd.domain.states import TERMINAL_UNIT_STATES
+from ingestd.domain.states import TERMINAL_UNIT_STATES, UnitState
 from ingestd.errors import InvalidInput
+
+# A unit that ended in one of these did what was asked: loaded (an empty day included) or
+# found nothing to do (an ingest-if-not-exists hit). Anything else makes the command exit 1.
+_DONE = frozenset({UnitState.SUCCEEDED, UnitState.SKIPPED})
 
 runs = typer.Typer(help="Runs: list, show, cancel.", no_args_is_help=True)
 
@@ -65,8 +70,12 @@ def run_source(
         return
     run = execute(services, project_id, run.id)
     console.print(units_table(run))
-    if run.state.value != "succeeded":
-        raise typer.Exit(1)
+    raise typer.Exit(exit_code(run))
+
+
+def exit_code(run: RunView) -> int:
+    """0 when every unit of the run did what was asked, else 1 (the table is printed first)."""
+    return 0 if all(u.state in _DONE for u in run.units) else 1
 
 
 def execute(services: Services, project_id: int, run_id: str) -> RunView:
@@ -102,25 +111,32 @@ def list_runs(
     limit: int = typer.Option(20, "--limit", min=1, max=1000),
     project: str = ProjectOption,
 ) -> None:
+    """Runs of a project, newest first."""
     services = state(ctx).services()
     items, total = services.runs.list_runs(services.access.project_id(project), limit=limit)
+    if wants_json(ctx):
+        json_output.emit(json_output.runs_page(items, total))
+        return
     console.print(runs_table(items))
     console.print(f"{len(items)} of {total} run(s).")
 
 
 @runs.command("show")
-def show_run(ctx: typer.Context, run_id: str, project: str = ProjectOption) -> None:
+def show_run(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., help="The run's id, or enough of its start to be unique."),
+    project: str = ProjectOption,
+) -> None:
+    """A run's units, per-file counts and history."""
     services = state(ctx).services()
-    run = services.runs.get_run(services.access.project_id(project), run_id)
+    project_id = services.access.project_id(project)
+    run = services.runs.get_run(project_id, services.runs.resolve_run_id(project_id, run_id))
+    if wants_json(ctx):
+        json_output.emit(json_output.run(run, detail=True))
+        return
     console.print(units_table(run))
-    for unit in run.units:
-        for f in unit.files:
-            c = f.counts
-            console.print(
-                f"  {unit.source_name or unit.blob_url} {unit.day or ''} {f.name}: read {c.read}, "
-                f"inserted {c.inserted}, updated {c.updated}, rejected {c.rejected}, "
-                f"errors {c.errors}{' (skipped)' if f.skipped else ''}"
-            )
+    for line in files_lines(run):
+        console.print(line, soft_wrap=True, markup=False, highlight=False)
     console.print(history_table(run))
 
 
@@ -138,5 +154,5 @@ def cancel_run(
         view = services.runs.cancel_unit(project_id, unit)
         console.print(f"Unit {view.id}: {view.state.value}.")
         return
-    run = services.runs.cancel_run(project_id, run_id)
+    run = services.runs.cancel_run(project_id, services.runs.resolve_run_id(project_id, run_id))
     console.print(f"Run {run.id}: cancel requested; now {run.state.value}.")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import typer
+from rich.table import Table
 
+from ingestd.cli import json_output
 from ingestd.cli.catalog_commands import parse_json
-from ingestd.cli.context import ProjectOption, console, state
+from ingestd.cli.context import ProjectOption, console, state, wants_json
 from ingestd.domain.mapping import mapping_from_kusto
 from ingestd.domain.sources import ErrorPolicy, LoadMode, OnError
 
@@ -42,6 +44,41 @@ def create_stream(
         error_policy=ErrorPolicy(on_error),
     )
     console.print(f"Created stream {source.name} -> {source.table} (feed df-{source.id}).")
+
+
+@app.command("list")
+def list_streams(ctx: typer.Context, project: str = ProjectOption) -> None:
+    """Streams of a project: the table each loads, how, and its records not yet loaded."""
+    services = state(ctx).services()
+    project_id = services.access.project_id(project)
+    streams = services.streams.list_streams(project_id)
+    if wants_json(ctx):
+        json_output.emit(
+            [
+                {
+                    "stream": s.source.name,
+                    "feed_id": f"df-{s.source.id}",
+                    "table": s.source.table,
+                    "mode": s.source.load_mode.value,
+                    "on_error": s.source.error_policy.on_error.value,
+                    "pending": s.pending,
+                }
+                for s in streams
+            ]
+        )
+        return
+    table = Table(title=f"Streams of {project}")
+    for column in ("stream", "feed", "table", "mode", "pending records"):
+        table.add_column(column, overflow="fold")
+    for s in streams:
+        table.add_row(
+            s.source.name,
+            f"df-{s.source.id}",
+            s.source.table,
+            s.source.load_mode.value,
+            str(s.pending),
+        )
+    console.print(table)
 
 
 @app.command("flush")

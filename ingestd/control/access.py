@@ -12,18 +12,22 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import delete, select, update
 
-from ingestd.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from ingestd.domain.clock import Clock, system_clock
+from ingestd.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from ingestd.observability import logging as log_context
+from ingestd.store import api_keys
 from ingestd.store.database import Store
-from ingestd.store.schema import AccessToken, ApiKey, OAuthClient, Project, utcnow
+from ingestd.store.schema import AccessToken, ApiKey, OAuthClient, Project
 
 _PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _PREFIX_LENGTH = 16
+# "Last used" is kept to the minute: a finer record would make every request a write.
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class KeyKind(StrEnum):
@@ -67,13 +71,26 @@ class ProjectView:
 
 
 @dataclass(frozen=True)
-class KeyView:
-    """A key as listed: never the key itself, only its non-secret prefix."""
+class KeyInfo:
+    """What an operator may know of a key: never the key itself, nor its hash."""
 
     prefix: str
+    project: str
     kind: KeyKind
     created_at: datetime
+    last_used_at: datetime | None
     revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, row: api_keys.KeyRow) -> KeyInfo:
+        return cls(
+            row.prefix,
+            row.project,
+            KeyKind(row.kind),
+            row.created_at,
+            row.last_used_at,
+            row.revoked_at,
+        )
 
 
 def check_project_name(name: str) -> str:
@@ -95,8 +112,9 @@ def _digest(raw_key: str) -> str:
 
 
 class Access:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, clock: Clock = system_clock) -> None:
         self.store = store
+        self.clock = clock
 
     def ensure_project(self, name: str) -> int:
         check_project_name(name)
@@ -133,38 +151,6 @@ class Access:
                 raise NotFound(f"project {project_id} does not exist")
             return ProjectView(row.id, row.name, row.created_at)
 
-    def list_keys(self, project_id: int, *, revoked: bool = False) -> list[KeyView]:
-        """The project's keys, oldest first; revoked ones only with ``revoked``."""
-        query = select(ApiKey).where(ApiKey.project_id == project_id)
-        if not revoked:
-            query = query.where(ApiKey.revoked_at.is_(None))
-        with self.store.read() as session:
-            rows = session.scalars(query.order_by(ApiKey.created_at, ApiKey.id)).all()
-            return [KeyView(r.prefix, KeyKind(r.kind), r.created_at, r.revoked_at) for r in rows]
-
-    def revoke_key(self, project_id: int, prefix: str) -> KeyView:
-        """Revoke the one active key of the project whose prefix is ``prefix``. ``NotFound``
-        when none is (another project's key is not found either); ``Conflict`` when the
-        prefix is shared by two keys (then revoke the project's keys through the CLI)."""
-        with self.store.write() as session:
-            rows = session.scalars(
-                select(ApiKey).where(
-                    ApiKey.project_id == project_id,
-                    ApiKey.prefix == prefix,
-                    ApiKey.revoked_at.is_(None),
-                )
-            ).all()
-            if not rows:
-                raise NotFound(f"no active key with prefix {prefix!r} in this project")
-            if len(rows) > 1:
-                raise Conflict(
-                    f"{len(rows)} keys share the prefix {prefix!r}",
-                    hint="revoke them all with `ingestd keys revoke` on the server",
-                )
-            row = rows[0]
-            row.revoked_at = utcnow()
-            return KeyView(row.prefix, KeyKind(row.kind), row.created_at, row.revoked_at)
-
     def list_projects(self) -> list[str]:
         with self.store.read() as session:
             return list(session.scalars(select(Project.name).order_by(Project.name)))
@@ -183,6 +169,7 @@ class Access:
                     kind=kind.value,
                     prefix=raw[:_PREFIX_LENGTH],
                     key_hash=_digest(raw),
+                    created_at=self.clock(),
                 )
             )
         return raw
@@ -202,15 +189,48 @@ class Access:
             if hmac.compare_digest(key.key_hash, digest):
                 # The request's log lines and access-log line name the project from here on.
                 log_context.note_project(project_name)
+                now = self.clock()
+                if key.last_used_at is None or key.last_used_at <= now - _LAST_USED_RESOLUTION:
+                    api_keys.mark_used(self.store, key.id, now, resolution=_LAST_USED_RESOLUTION)
                 return Principal(key.project_id, project_name, KeyKind(key.kind))
         raise Unauthenticated("the API key is not valid")
+
+    def list_keys(self, project: str | None = None, *, revoked: bool = False) -> list[KeyInfo]:
+        """Keys of ``project`` (or of every project), oldest first, without their secrets."""
+        project_id = None if project is None else self.project_id(project)
+        return [KeyInfo.of(r) for r in api_keys.list_keys(self.store, project_id, revoked=revoked)]
+
+    def revoke_key(self, prefix: str, project: str | None = None) -> KeyInfo:
+        """Revoke the one active key whose prefix starts with ``prefix`` (within ``project`` when
+        given). A key has nothing of its own hanging on it: OAuth clients and their tokens
+        belong to the project and end with ``revoke_keys`` or ``OAuth.revoke_client``."""
+        wanted = prefix.strip()[:_PREFIX_LENGTH]
+        if not wanted:
+            raise InvalidInput(
+                "say which key to revoke", hint="give its prefix (ingestd keys list)"
+            )
+        project_id = None if project is None else self.project_id(project)
+        found = api_keys.active_keys_with_prefix(self.store, wanted, project_id)
+        if not found:
+            raise NotFound(
+                f"no active key has a prefix starting with {wanted!r}",
+                hint="see the prefixes with: ingestd keys list",
+            )
+        if len(found) > 1:
+            names = ", ".join(f"{r.prefix} ({r.project})" for r in found)
+            raise InvalidInput(
+                f"{wanted!r} is the prefix of {len(found)} active keys: {names}",
+                hint="give more of the prefix, or --project",
+            )
+        api_keys.revoke_key(self.store, found[0].id, self.clock())
+        return KeyInfo.of(found[0])
 
     def revoke_keys(self, project: str) -> int:
         """Revoke every key of ``project`` and, in the same transaction, every OAuth client of
         the project (clients are per project, not per key): their secrets stop minting tokens
         and their tokens are deleted, so a revoked project has no credential left."""
         project_id = self.project_id(project)
-        now = utcnow()
+        now = self.clock()
         with self.store.write() as session:
             keys = session.scalars(
                 select(ApiKey).where(ApiKey.project_id == project_id, ApiKey.revoked_at.is_(None))

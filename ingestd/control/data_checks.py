@@ -12,7 +12,7 @@ import logging
 import shutil
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from ingestd.control.catalog import Catalog, SourceView
@@ -21,6 +21,7 @@ from ingestd.control.runs import Runs
 from ingestd.dataplane.destination import Destination
 from ingestd.dataplane.pipeline import DataPlane
 from ingestd.dataplane.warehouse import Warehouse
+from ingestd.domain.clock import Clock, system_clock
 from ingestd.domain.origins import RunOrigin
 from ingestd.domain.states import UnitState
 from ingestd.errors import UnitError
@@ -63,6 +64,7 @@ class DataChecks:
         *,
         lookback_days: int,
         threshold: float,
+        clock: Clock = system_clock,
     ) -> None:
         self.catalog = catalog
         self.runs = runs
@@ -73,6 +75,7 @@ class DataChecks:
         self.memory_limit = memory_limit
         self.lookback_days = lookback_days
         self.threshold = threshold
+        self.clock = clock
 
     def source_counts(self, project_id: int, source: SourceView, day: date) -> dict[str, int]:
         """Rows per event name the source has now for ``day`` (after validation and dedupe)."""
@@ -108,7 +111,7 @@ class DataChecks:
         if source is not None:
             sources = [s for s in sources if s.name == source]
         out: list[EventDelta] = []
-        now = datetime.now(UTC)
+        now = self.clock()
         for src in sources:
             held = self.datasets.event_counts(
                 self.warehouse, project_id, start, end, source=src.name, event=event

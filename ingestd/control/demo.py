@@ -85,7 +85,7 @@ def write_files(folder: Path, days: list[date], seed: int = 7) -> None:
 
 def set_up(services: Services, *, days_back: int = 3, today: date | None = None) -> DemoSetup:
     """Create the demo project, tables, sources and files (idempotent)."""
-    today = today or datetime.now(UTC).date()
+    today = today or services.clock().date()
     days = [today - timedelta(days=n) for n in range(days_back, 0, -1)]
     folder = services.settings.data_dir / "files" / "demo"
     write_files(folder, days)

@@ -482,6 +482,35 @@ class Runs:
                         by_id[event.unit_id].history.append(entry)
             return view
 
+    def resolve_run_id(self, project_id: int, given: str) -> str:
+        """The id of the project's one run whose id is ``given`` or starts with it (as docker
+        resolves a container id prefix). None found is ``NotFound``; more than one is
+        ``InvalidInput`` naming the candidates."""
+        wanted = given.strip().lower()
+        if not wanted:
+            raise InvalidInput("say which run", hint="give its id or the start of it")
+        with self.store.read() as session:
+            ids = list(
+                session.scalars(
+                    select(Run.id)
+                    .where(
+                        Run.project_id == project_id,
+                        func.substr(Run.id, 1, len(wanted)) == wanted,
+                    )
+                    .order_by(Run.created_at.desc(), Run.id)
+                    .limit(6)
+                )
+            )
+        if not ids:
+            raise NotFound(f"no run's id starts with {given!r}", hint="see: ingestd runs list")
+        if len(ids) > 1 and wanted not in ids:
+            shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+            raise InvalidInput(
+                f"{given!r} is the start of more than one run's id: {shown}",
+                hint="give more of the id",
+            )
+        return wanted if wanted in ids else ids[0]
+
     def list_runs(
         self, project_id: int, *, limit: int = 20, offset: int = 0, kind: str | None = None
     ) -> tuple[list[RunView], int]:

@@ -9,10 +9,11 @@ store, so restarts and several ingestd processes on one PostgreSQL cannot double
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from ingestd.control.datasets import DatasetSources
 from ingestd.control.runs import Runs
+from ingestd.domain.clock import Clock, system_clock
 from ingestd.domain.origins import RunOrigin
 from ingestd.errors import IngestdError
 
@@ -32,13 +33,16 @@ def pst_today(now: datetime) -> date:
 
 
 class Scheduler:
-    def __init__(self, runs: Runs, datasets: DatasetSources) -> None:
+    def __init__(
+        self, runs: Runs, datasets: DatasetSources, *, clock: Clock = system_clock
+    ) -> None:
         self.runs = runs
         self.datasets = datasets
+        self.clock = clock
 
     def tick(self, now: datetime | None = None) -> list[str]:
         """Create the runs that are due; returns their ids (existing ones are not recreated)."""
-        now = now or datetime.now(UTC)
+        now = now or self.clock()
         created: list[str] = []
         for project_id, dataset, hour in self.datasets.scheduled_datasets():
             day = due_day(now, hour)

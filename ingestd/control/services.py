@@ -80,7 +80,8 @@ class Services:
     def __init__(self, settings: Settings, *, clock: Clock = system_clock) -> None:
         self.settings = settings
         self.clock = clock
-        """Where services built here take "now" from (tests pass a fixed one)."""
+        """What time it is for every decision of these services (schedules, data checks, key
+        use): injected so tests never depend on the wall clock or the machine's time zone."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         (settings.data_dir / "files").mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.metadata_url, open_secret_box(settings))
@@ -88,7 +89,7 @@ class Services:
         self.retry = RetryPolicy(
             settings.retry_max_attempts, settings.retry_base_seconds, settings.retry_max_seconds
         )
-        self.access = Access(self.store)
+        self.access = Access(self.store, clock=clock)
         self.file_access = FileAccess(self.store, settings)
         self.catalog = Catalog(self.store, self.file_access.for_project)
         self.runs = Runs(self.store, self.catalog, self.retry)
@@ -129,7 +130,7 @@ class Services:
 
     @cached_property
     def scheduler(self) -> Scheduler:
-        return Scheduler(self.runs, self.datasets)
+        return Scheduler(self.runs, self.datasets, clock=self.clock)
 
     @cached_property
     def datasets(self) -> DatasetSources:
@@ -147,6 +148,7 @@ class Services:
             self.settings.memory_limit,
             lookback_days=self.settings.data_check_lookback_days,
             threshold=self.settings.data_check_threshold,
+            clock=self.clock,
         )
 
     @cached_property
@@ -155,7 +157,12 @@ class Services:
 
     @cached_property
     def oauth(self) -> OAuth:
-        return OAuth(self.store, self.access, token_seconds=self.settings.oauth_token_seconds)
+        return OAuth(
+            self.store,
+            self.access,
+            token_seconds=self.settings.oauth_token_seconds,
+            clock=self.clock,
+        )
 
     @cached_property
     def streams(self) -> Streams:
@@ -167,6 +174,7 @@ class Services:
             flush_records=self.settings.stream_flush_records,
             flush_seconds=self.settings.stream_flush_seconds,
             max_record_bytes=self.settings.stream_max_record_bytes,
+            clock=self.clock,
         )
 
     @cached_property

@@ -122,6 +122,14 @@ def record_ranges(ids: Sequence[int]) -> list[list[int]]:
     return ranges
 
 
+@dataclass(frozen=True)
+class StreamView:
+    """A stream: the source that configures it and its records not yet in a batch."""
+
+    source: SourceView
+    pending: int
+
+
 class Streams:
     def __init__(
         self,
@@ -191,6 +199,15 @@ class Streams:
         return STREAM_ID.fullmatch(source.name) is not None and source.path_template == str(
             self.folder(project, source.name) / "*.ndjson"
         )
+
+    def list_streams(self, project_id: int) -> list[StreamView]:
+        """The project's streams, by name, with the records each holds not yet loaded."""
+        project = self._project_name(project_id)
+        return [
+            StreamView(source, self.pending(project_id, source.name))
+            for source in self.catalog.list_sources(project_id)
+            if self.is_stream(project, source)
+        ]
 
     def stream_source(self, project_id: int, stream_id: str) -> SourceView:
         """The source that configures a stream; ``NotFound`` if there is no such stream."""

@@ -1,20 +1,33 @@
-"""Where "now" comes from. Components that need the time take a ``Clock`` so tests can fix it.
+"""The clock every time-dependent decision reads, injected so tests can fix it.
 
-Pure: no I/O, no third-party imports.
+A clock is a callable returning an aware UTC ``datetime``. ``system_clock`` reads the wall clock;
+``FixedClock`` always answers the same instant (tests, replays). Nothing that decides what day it
+is ("today", "due", "last used") calls ``datetime.now`` itself: it asks the clock it was given.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
-
-class Clock(Protocol):
-    """A callable giving the current time as an aware UTC datetime."""
-
-    def __call__(self) -> datetime: ...
+Clock = Callable[[], datetime]
 
 
 def system_clock() -> datetime:
-    """The machine's wall clock, in UTC: the default ``Clock`` of a running service."""
+    """The wall clock, in UTC."""
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class FixedClock:
+    """A clock stopped at ``at`` (which must be time-zone aware)."""
+
+    at: datetime
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None:
+            raise ValueError("a FixedClock needs a time-zone aware datetime")
+
+    def __call__(self) -> datetime:
+        return self.at

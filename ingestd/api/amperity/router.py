@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 import logging
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from functools import partial
 from typing import Literal
 from urllib.parse import parse_qs
@@ -210,7 +210,7 @@ def build_router(
                 raise InvalidInput(f"stream {source.name!r} has no pending records to load")
             run_id = flushed[0].id
         else:
-            days = _days(body.range_from, body.range_to)
+            days = _days(body.range_from, body.range_to, services.clock().date())
             trigger = "manual" if len(days) == 1 else "backfill"
             run_id = services.runs.start_source_run(
                 who.project_id, [source.name], days, trigger=trigger, origin=RunOrigin.AMPERITY
@@ -325,13 +325,13 @@ def _feed_source(services: Services, who: Principal, config_id: str) -> SourceVi
     )
 
 
-def _days(range_from: str | None, range_to: str | None) -> list[date]:
+def _days(range_from: str | None, range_to: str | None, today: date) -> list[date]:
     """The days a run covers: ``[range_from, range_to)``, or the day of ``range_from`` alone,
-    or (nothing given) yesterday in UTC, the day a daily schedule would load."""
+    or (nothing given) the day before ``today`` (UTC), the day a daily schedule would load."""
     if range_from is None:
         if range_to is not None:
             raise InvalidInput("range_to needs range_from")
-        return [datetime.now(UTC).date() - timedelta(days=1)]
+        return [today - timedelta(days=1)]
     start = translate.parse_time(range_from, "range_from")
     if range_to is None:
         return [start.date()]

@@ -20,7 +20,7 @@ router = APIRouter(route_class=NativeRoute, tags=["keys"])
 @router.get("/keys", responses=responses(400, 401, 403))
 def list_keys(who: Configurer, svc: ServicesDep, revoked: bool = False) -> KeyList:
     """The project's keys by prefix and kind (with ``revoked=true``, revoked ones too)."""
-    return KeyList(data=[Key.of(k) for k in svc.access.list_keys(who.project_id, revoked=revoked)])
+    return KeyList(data=[Key.of(k) for k in svc.access.list_keys(who.project, revoked=revoked)])
 
 
 @router.post("/keys", status_code=201, responses=responses(400, 401, 403))
@@ -30,9 +30,10 @@ def create_key(body: KeyCreate, who: Configurer, svc: ServicesDep) -> KeyCreated
     return KeyCreated(key=raw, prefix=key_prefix(raw), kind=body.kind, project=who.project)
 
 
-@router.delete("/keys/{prefix}", responses=responses(400, 401, 403, 404, 409))
+@router.delete("/keys/{prefix}", responses=responses(400, 401, 403, 404))
 def revoke_key(
     prefix: Annotated[str, Path(min_length=1, max_length=64)], who: Configurer, svc: ServicesDep
 ) -> Key:
-    """Revoke one key of the project by its prefix; it stops working at once."""
-    return Key.of(svc.access.revoke_key(who.project_id, prefix))
+    """Revoke the one active key of the project whose prefix starts with ``prefix``; it stops
+    working at once. A prefix that two keys share is a 400 that names them."""
+    return Key.of(svc.access.revoke_key(prefix, who.project))

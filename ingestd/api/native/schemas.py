@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from ingestd.control.access import KeyKind, KeyView, ProjectView
+from ingestd.control.access import KeyInfo, KeyKind, ProjectView
 from ingestd.control.catalog import ConnectionView, SourceView
 from ingestd.control.daily_status import StatusGrid
 from ingestd.control.quarantine import QuarantinedRow, ReplayResult
@@ -69,14 +69,18 @@ class Key(BaseModel):
     prefix: str = Field(description="The non-secret start of the key; revoke by it")
     kind: KeyKind
     created_at: datetime
+    last_used_at: datetime | None = Field(
+        description="When the key last authenticated, to the minute; null if never"
+    )
     revoked_at: datetime | None
 
     @classmethod
-    def of(cls, view: KeyView) -> Key:
+    def of(cls, view: KeyInfo) -> Key:
         return cls(
             prefix=view.prefix,
             kind=view.kind,
             created_at=view.created_at,
+            last_used_at=view.last_used_at,
             revoked_at=view.revoked_at,
         )
 

@@ -60,7 +60,12 @@ def test_only_console_keys_manage_keys(native: Native) -> None:
         assert response.status_code == 403, response.text
         assert error_of(response)["code"] == "FORBIDDEN"
         assert native.call("GET", "/keys", kind).status_code == 403
-    assert len(native.services.access.list_keys(native.project_id)) == 3
+    assert (
+        len(
+            native.services.access.list_keys(native.services.access.project_name(native.project_id))
+        )
+        == 3
+    )
 
 
 def test_a_key_body_with_an_unknown_field_or_kind_names_the_field(native: Native) -> None:
@@ -71,7 +76,12 @@ def test_a_key_body_with_an_unknown_field_or_kind_names_the_field(native: Native
     bad_kind = native.call("POST", "/keys", body={"kind": "admin"})
     assert bad_kind.status_code == 400
     assert error_of(bad_kind)["field"] == "kind"
-    assert len(native.services.access.list_keys(native.project_id)) == 3
+    assert (
+        len(
+            native.services.access.list_keys(native.services.access.project_name(native.project_id))
+        )
+        == 3
+    )
 
 
 def test_the_statsig_header_carries_a_key_too(native: Native) -> None:

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from ingestd.api.app import create_app
 from ingestd.control.access import KeyKind
+from ingestd.domain.clock import FixedClock
 from tests.api.statsig.conftest import EVENTS_MAPPING, Console
 from tests.conftest import make_services
 
@@ -493,8 +494,12 @@ def test_the_serve_loop_runs_the_data_checks_and_reloads(tmp_path: Path) -> None
 
     from ingestd.api.app import _schedule
 
+    # A fixed clock: the loop's "today" (PST) and the day loaded never depend on the date or
+    # the time zone the test runs in (it failed on the 1st and 2nd of a month, 00:00-08:00 UTC).
+    clock = FixedClock(datetime(2024, 3, 15, 3, 0, tzinfo=UTC))  # 2024-03-14 19:00 PST
     services = make_services(
         tmp_path / "data",
+        clock=clock,
         data_check_interval_seconds=0.01,
         scheduler_interval_seconds=0.05,
         data_check_lookback_days=60,
@@ -509,8 +514,8 @@ def test_the_serve_loop_runs_the_data_checks_and_reloads(tmp_path: Path) -> None
             json={"type": "file", "dataset": "Events", "api_triggered": True},
             headers=console.headers(),
         )
-        today = datetime.now(UTC).date()
-        day = today.replace(day=1) if today.day > 2 else today
+        today = clock().date()
+        day = today.replace(day=1)
         console.write_day(day.isoformat(), [("u1", "view", T1)])
         console.post(
             "/console/v1/ingestion/backfill",

@@ -1,0 +1,175 @@
+"""``--json``: the machine-readable form of every list and show command.
+
+Field names are stable (snake_case, documented in the README's "Command line"); times are
+ISO 8601 in UTC; counts are integers. Built from the same control views the tables show, and
+like them never holding a secret: connection secrets appear only as ``has_secrets``, keys
+only by prefix.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from ingestd.control.access import KeyInfo
+from ingestd.control.catalog import ConnectionView, SourceView
+from ingestd.control.file_access import ProjectRoots
+from ingestd.control.quarantine import QuarantinedRow
+from ingestd.control.run_views import HistoryEntry, RunView, UnitView
+from ingestd.dataplane.contract import Counts
+from ingestd.domain.tables import TableSpec
+
+JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
+
+
+def emit(document: JsonValue) -> None:
+    """Print one JSON document on stdout (plain print: rich would wrap and colour it)."""
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def when(value: datetime | date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def counts(c: Counts) -> dict[str, JsonValue]:
+    return {
+        "read": c.read,
+        "inserted": c.inserted,
+        "updated": c.updated,
+        "rejected": c.rejected,
+        "errors": c.errors,
+    }
+
+
+def _history(entries: Sequence[HistoryEntry]) -> list[JsonValue]:
+    return [
+        {"at": when(e.at), "state": e.state, "unit_id": e.unit_id, "message": e.message}
+        for e in entries
+    ]
+
+
+def unit(u: UnitView, *, detail: bool) -> dict[str, JsonValue]:
+    out: dict[str, JsonValue] = {
+        "id": u.id,
+        "source": u.source_name,
+        "blob_url": u.blob_url,  # stored with its SAS or signature redacted
+        "day": when(u.day),
+        "table": u.table,
+        "state": u.state.value,
+        "attempt": u.attempt,
+        "max_attempts": u.max_attempts,
+        "error": None
+        if u.error_code is None
+        else {
+            "code": u.error_code,
+            "class": None if u.failure_status is None else u.failure_status.value,
+            "message": u.error_message,
+        },
+        "counts": counts(u.counts),
+        "created_at": when(u.created_at),
+        "started_at": when(u.started_at),
+        "ended_at": when(u.ended_at),
+    }
+    if detail:
+        out["files"] = [
+            {"name": f.name, "counts": counts(f.counts), "skipped": f.skipped} for f in u.files
+        ]
+        out["history"] = _history(u.history)
+    return out
+
+
+def run(r: RunView, *, detail: bool) -> dict[str, JsonValue]:
+    out: dict[str, JsonValue] = {
+        "id": r.id,
+        "trigger": r.trigger,
+        "kind": r.kind,
+        "state": r.state.value,
+        "days": list[JsonValue](r.days),
+        "sources": list[JsonValue](r.sources),
+        "cancel_requested": r.cancel_requested,
+        "counts": counts(r.counts),
+        "created_at": when(r.created_at),
+        "updated_at": when(r.updated_at),
+        "ended_at": when(r.ended_at),
+    }
+    if detail:
+        out["units"] = [unit(u, detail=True) for u in r.units]
+        out["history"] = _history(r.history)
+    else:
+        out["units"] = len(r.units)
+    return out
+
+
+def runs_page(items: Sequence[RunView], total: int) -> dict[str, JsonValue]:
+    return {"runs": [run(r, detail=False) for r in items], "total": total}
+
+
+def key(k: KeyInfo) -> dict[str, JsonValue]:
+    return {
+        "prefix": k.prefix,
+        "project": k.project,
+        "kind": k.kind.value,
+        "created_at": when(k.created_at),
+        "last_used_at": when(k.last_used_at),
+        "revoked_at": when(k.revoked_at),
+    }
+
+
+def connection(c: ConnectionView) -> dict[str, JsonValue]:
+    config: JsonValue = json.loads(json.dumps(c.config))
+    return {"name": c.name, "kind": c.kind, "config": config, "has_secrets": c.has_secrets}
+
+
+def table(t: TableSpec) -> dict[str, JsonValue]:
+    return {
+        "name": t.qualified_name,
+        "columns": [
+            {"name": c.name, "type": c.type.value, "required": not c.nullable} for c in t.columns
+        ],
+        "primary_key": list[JsonValue](t.primary_key),
+    }
+
+
+def source(s: SourceView) -> dict[str, JsonValue]:
+    return {
+        "name": s.name,
+        "table": s.table,
+        "connection": s.connection,
+        "dataset": s.dataset,
+        "path": s.path_template,
+        "query": s.query,
+        "format": s.read_options.format.value if s.read_options.format else None,
+        "mode": s.load_mode.value,
+        "on_error": s.error_policy.on_error.value,
+        "schedule_hour_pst": s.schedule_hour_pst,
+        "api_triggered": s.api_triggered,
+        "enabled": s.enabled,
+    }
+
+
+def quarantined(row: QuarantinedRow) -> dict[str, JsonValue]:
+    return {
+        "id": row.id,
+        "table": row.table,
+        "run_id": row.run_id,
+        "unit_id": row.unit_id,
+        "file": row.file,
+        "line": row.line,
+        "record": row.record,
+        "column": row.column,
+        "code": row.code,
+        "message": row.message,
+        "raw": row.raw,
+        "quarantined_at": when(row.quarantined_at),
+    }
+
+
+def project_roots(r: ProjectRoots) -> dict[str, JsonValue]:
+    return {
+        "project": r.project,
+        "files": str(r.own),
+        "granted": [str(p) for p in r.granted],
+        "all_projects": [str(p) for p in r.everyone],
+    }

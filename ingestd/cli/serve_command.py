@@ -1,0 +1,98 @@
+"""`ingestd serve`: the API, the worker pool and the scheduler in one process.
+
+Both things that can stop a server from starting are checked before it says it serves, and
+each is one line with a hint (exit 2, like any refused request): the port is taken (the socket
+is bound here and handed to uvicorn, so nothing else can take it in between), or another
+ingestd process holds the data directory's DuckDB destination (one `serve` per data directory).
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+import typer
+
+from ingestd.cli.context import console, state
+from ingestd.errors import Conflict, DestinationBusy
+from ingestd.observability import logging as observability_logging
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``, or ``Conflict`` saying what to do."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # As uvicorn does: a restart may rebind while old connections sit in TIME_WAIT. It does not
+    # let two servers listen on one port (that would need SO_REUSEPORT on both).
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise Conflict(
+                f"port {port} on {host} is already in use",
+                hint=f"stop what listens there (ss -ltnp 'sport = :{port}'), "
+                "or choose another: ingestd serve --port N",
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise Conflict(
+                f"not allowed to listen on {host}:{port}",
+                hint="ports below 1024 need privileges: choose another with --port",
+            ) from None
+        raise Conflict(
+            f"cannot listen on {host}:{port}: {exc.strerror}",
+            hint="check --host (an address of this machine, or 0.0.0.0 for all)",
+        ) from None
+    return sock
+
+
+def serve(
+    ctx: typer.Context,
+    host: str | None = typer.Option(None, "--host", help="Bind address (default: $INGESTD_HOST)."),
+    port: int | None = typer.Option(
+        None, "--port", min=1, max=65535, help="Port (default: $INGESTD_PORT)."
+    ),
+) -> None:
+    """Serve the API, the worker pool and the scheduler in one process."""
+    import uvicorn
+
+    from ingestd.api.app import create_app
+
+    services = state(ctx).services()
+    settings = services.settings
+    bind_host = host if host is not None else settings.host
+    bind_port = port if port is not None else settings.port
+    sock = bind(bind_host, bind_port)
+    try:
+        try:
+            services.warehouse  # noqa: B018 - opened now: the lock is taken or refused here
+        except DestinationBusy:
+            raise Conflict(
+                f"another ingestd process is using the data directory {settings.data_dir}",
+                hint="one `ingestd serve` per data directory: stop the other one, or give this "
+                "one its own --data-dir",
+            ) from None
+        console.print(
+            f"ingestd serving on http://{bind_host}:{bind_port} (data: {settings.data_dir})",
+            soft_wrap=True,
+        )
+        # One line per request and per unit (ingestd.access, ingestd.executor), in
+        # INGESTD_LOG_FORMAT; uvicorn's own loggers go through the same handler (log_config=None)
+        # and its access log is off: the app writes a richer one (docs/operations.md).
+        observability_logging.configure(
+            settings.log_format, debug=state(ctx).debug, access_log=True
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(services),
+                log_level="warning",
+                lifespan="on",
+                log_config=None,
+                access_log=False,
+            )
+        )
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
