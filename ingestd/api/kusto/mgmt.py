@@ -55,7 +55,9 @@ class Management:
                 spec = kusto_tables.create_table(
                     self.catalog, project, _db(table, database), table.name, columns, merge=merge
                 )
-                return [wire.table_schema(spec, csl=True)]
+                # The vendor answers .create table with the JSON schema (as .show table T
+                # schema as json), not the CSL one.
+                return [wire.table_schema(spec, csl=False)]
             case ShowTables():
                 tables = kusto_tables.show_tables(self.catalog, project, _db(None, database))
                 return [wire.tables_list(tables)]
