@@ -33,7 +33,7 @@ _KUSTO_TYPES: dict[ColumnType, tuple[str, str]] = {
     ColumnType.JSON: ("dynamic", "System.Object"),
     ColumnType.EPOCH_SECONDS: ("long", "System.Int64"),
 }
-_V1_DATA_TYPES = {
+V1_DATA_TYPES = {
     "string": "String",
     "long": "Int64",
     "int": "Int32",
@@ -41,6 +41,7 @@ _V1_DATA_TYPES = {
     "bool": "Boolean",
     "datetime": "DateTime",
     "dynamic": "Object",
+    "guid": "Guid",
 }
 SAMPLE_FAILED_REASONS = 3
 
@@ -136,7 +137,7 @@ class V1Table:
         return {
             "TableName": f"Table_{index}",
             "Columns": [
-                {"ColumnName": name, "DataType": _V1_DATA_TYPES[kind], "ColumnType": kind}
+                {"ColumnName": name, "DataType": V1_DATA_TYPES[kind], "ColumnType": kind}
                 for name, kind in self.columns
             ],
             "Rows": self.rows,

@@ -285,9 +285,10 @@ def test_unknown_endpoints_answer_in_the_dialect(kusto: Kusto) -> None:
         ("GET", "/v2/rest/nothing/here", 404),
         ("POST", "/v2/rest/query/extra", 404),
         ("GET", "/v1/rest/mgmt", 405),
+        ("GET", "/v2/rest/query", 405),
         ("DELETE", "/v1/rest/ingestion/configuration", 405),
     ],
-    ids=["v1-unknown", "v2-unknown", "v2-under-query", "v1-mgmt-get", "v1-del"],
+    ids=["v1-unknown", "v2-unknown", "v2-under-query", "v1-mgmt-get", "v2-query-get", "v1-del"],
 )
 def test_every_rest_path_answers_errors_as_one_api_error(
     kusto: Kusto, method: str, path: str, status: int
