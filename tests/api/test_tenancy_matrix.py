@@ -414,6 +414,13 @@ def _cells() -> list[Cell]:
             False,
         ),
         Cell(*mgmt, ".show tables", read, mg(lambda t: ".show tables"), False),
+        Cell(
+            *mgmt,
+            ".show ingestion failures",
+            read,
+            mg(lambda t: ".show ingestion failures"),
+            False,
+        ),
         *(
             Cell(
                 "POST",

@@ -12,6 +12,7 @@ says what was expected, what was found and where (1-based line and column).
         [SkipBatching=false] [CompressionFactor=1.0] [with (format='csv', ...)] <| 'url' ...
     .show queued ingestion operations "id" [details]  |  ("id1", "id2")
     .cancel queued ingestion operation 'id'
+    .show ingestion failures
 
 Names may be bracketed (``['my table']``); strings are '...' or "..." with backslash escapes,
 @'...' verbatim, h'...' hidden, or ```...```; adjacent strings concatenate (the vendor's
@@ -90,6 +91,11 @@ class CancelOperation:
     id: str
 
 
+@dataclass(frozen=True)
+class ShowIngestionFailures:
+    pass
+
+
 Command = (
     CreateTable
     | ShowTables
@@ -99,6 +105,7 @@ Command = (
     | IngestFromStorage
     | ShowOperations
     | CancelOperation
+    | ShowIngestionFailures
 )
 
 SUPPORTED = (
@@ -416,6 +423,10 @@ class _Parser:
                 self.take()
                 details = True
             return ShowOperations(tuple(ids), details)
+        if self.is_word("ingestion"):
+            self.take()
+            self.word("failures")
+            return ShowIngestionFailures()
         self.word("table", "tables", "queued")
         table = self.table_ref()
         if self.is_word("cslschema"):

@@ -18,6 +18,7 @@ from ingestd.api.kusto.commands import (
     CreateMapping,
     CreateTable,
     IngestFromStorage,
+    ShowIngestionFailures,
     ShowMappings,
     ShowOperations,
     ShowTables,
@@ -96,6 +97,8 @@ class Management:
                 return [wire.operations_summary(operations)]
             case CancelOperation(value):
                 return [wire.operations_summary([self.queued.cancel(project, value)])]
+            case ShowIngestionFailures():
+                return [wire.ingestion_failures(self.queued.failures(project))]
 
     def _ingest(
         self,

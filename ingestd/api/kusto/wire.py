@@ -308,6 +308,44 @@ def operations_details(operations: Sequence[Operation]) -> V1Table:
     )
 
 
+def ingestion_failures(failures: Sequence[tuple[Operation, UnitView]]) -> V1Table:
+    """``.show ingestion failures``: one row per failed blob, the vendor's columns."""
+    rows = [
+        [
+            operation.id,
+            operation.database,
+            operation.table,
+            v1_datetime(unit.ended_at or unit.updated_at),
+            unit.blob_url,
+            unit.error_message or "",
+            kusto_failure_status(unit.failure_status),
+            operation.run.request.get("client_request_id") or "",
+            "DataIngestPull",
+            False,
+            kusto_error_code(unit.error_code or "INTERNAL_ERROR"),
+            kusto_failure_status(unit.failure_status) == "Transient",
+        ]
+        for operation, unit in failures
+    ]
+    return V1Table(
+        (
+            ("OperationId", "string"),
+            ("Database", "string"),
+            ("Table", "string"),
+            ("FailedOn", "datetime"),
+            ("IngestionSourcePath", "string"),
+            ("Details", "string"),
+            ("FailureKind", "string"),
+            ("RootActivityId", "string"),
+            ("OperationKind", "string"),
+            ("OriginatesFromUpdatePolicy", "bool"),
+            ("ErrorCode", "string"),
+            ("ShouldRetry", "bool"),
+        ),
+        rows,
+    )
+
+
 def _reason(unit: UnitView) -> str:
     code = kusto_error_code(unit.error_code or "INTERNAL_ERROR")
     return f"{code}: {unit.error_message or ''}".rstrip(": ")

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from ingestd.control.access import KeyKind
 from tests.api.kusto.conftest import Kusto
 
 CSV_MAPPING = (
@@ -274,3 +275,26 @@ def test_commands_that_parse_but_cannot_be_served(kusto: Kusto, csl: str, code: 
 def test_a_command_needs_a_database(kusto: Kusto) -> None:
     response = kusto.mgmt(".show tables", db=None)
     assert _error(response)["code"] == "BadRequest_EmptyDatabaseName"
+
+
+def test_show_ingestion_failures_lists_the_projects_failed_blobs(kusto: Kusto) -> None:
+    kusto.rows(".create table T (name:string, n:long)")
+    good = kusto.file_url("good.csv", "a,1\n")
+    missing = (kusto.files / "missing.csv").as_uri()
+    queued = kusto.queue([good, missing], {"format": "csv"})
+    assert queued.status_code == 200, queued.text
+    kusto.drain()
+    failures = kusto.rows(".show ingestion failures")
+    assert len(failures) == 1
+    failure = failures[0]
+    assert failure["OperationId"] == queued.json()["ingestionOperationId"]
+    assert (failure["Database"], failure["Table"]) == ("db", "T")
+    assert failure["IngestionSourcePath"] == missing
+    assert failure["ErrorCode"] == "Download_SourceNotFound"
+    assert failure["FailureKind"] == "Permanent" and failure["ShouldRetry"] is False
+    assert failure["FailedOn"].endswith("Z")
+    # Another project sees none of them; a read key may list its own.
+    other = kusto.services.access.create_key("globex", KeyKind.CONSOLE)
+    assert kusto.rows(".show ingestion failures", key=other) == []
+    reader = kusto.services.access.create_key("acme", KeyKind.READ)
+    assert len(kusto.rows(".show ingestion failures", key=reader)) == 1
