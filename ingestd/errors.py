@@ -12,6 +12,7 @@ dashboards and the three API dialects key on; the class decides whether the run 
     |   |-- Unauthenticated          AUTHENTICATION_REQUIRED
     |   |-- Forbidden                FORBIDDEN
     |   |-- RateLimited              RATE_LIMITED
+    |   |-- QueryTimedOut            QUERY_TIMEOUT
     |   `-- IllegalTransition        ILLEGAL_TRANSITION
     `-- UnitError                    a unit of work failed; Permanent or Transient
         |-- (source access)          AUTHENTICATION_ERROR, CONNECTION_ERROR,
@@ -120,6 +121,12 @@ class RateLimited(RequestError):
     def __init__(self, message: str, *, retry_after: int, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.retry_after = retry_after
+
+
+class QueryTimedOut(RequestError):
+    """A read query (a Kusto query) ran past its time bound and was stopped."""
+
+    code = "QUERY_TIMEOUT"
 
 
 class IllegalTransition(RequestError):

@@ -90,6 +90,18 @@ class Settings(BaseSettings):
         "addresses when fetching blob URLs and connecting to SQL sources' hosts, e.g. "
         "`127.0.0.0/8`.",
     )
+    kusto_query_max_rows: int = Field(
+        default=10_000,
+        ge=1,
+        le=1_000_000,
+        description="Most rows a Kusto query (`/v1/rest/query`, `/v2/rest/query`) answers; "
+        "past it the result is truncated and says so (docs/kusto-queries.md).",
+    )
+    kusto_query_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A Kusto query running longer is stopped and answered with an error.",
+    )
     blob_max_bytes: int = Field(
         default=6_442_450_944,
         ge=1,

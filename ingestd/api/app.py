@@ -88,7 +88,7 @@ def _answer_unknown_paths_in_dialect(app: FastAPI, services: Services) -> None:
     renderers: list[tuple[tuple[str, ...], Callable[[Request, IngestdError], Response]]] = [
         (("/console/", "/v1/mark_data_ready_dwh"), statsig.render_error),
         (("/api/", "/stream/"), partial(amperity_render, strict=strict)),
-        (("/v1/rest/",), kusto.render_error),
+        (("/v1/rest/", "/v2/rest/"), kusto.render_error),
         ((native.PREFIX + "/",), native.render_error),
     ]
 

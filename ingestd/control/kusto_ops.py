@@ -32,7 +32,7 @@ from ingestd.control.catalog import Catalog
 from ingestd.control.kusto_errors import KustoBadRequest, KustoNotFound
 from ingestd.control.kusto_tables import require_table
 from ingestd.control.mappings import Mappings, kusto_mapping, mapping_kind_of, normalize_elements
-from ingestd.control.run_views import RunView
+from ingestd.control.run_views import RunView, UnitView
 from ingestd.control.runs import NewUnit, Runs
 from ingestd.dataplane.blob_urls import parse_blob_url, redact
 from ingestd.dataplane.fetch import FetchPolicy
@@ -40,7 +40,7 @@ from ingestd.domain.mapping import Mapping
 from ingestd.domain.operation_ids import operation_id, run_id_of
 from ingestd.domain.origins import RunOrigin
 from ingestd.domain.sources import DataFormat, ErrorPolicy, ReadOptions
-from ingestd.domain.states import TERMINAL_UNIT_STATES
+from ingestd.domain.states import TERMINAL_UNIT_STATES, UnitState
 from ingestd.errors import (
     MappingInvalid,
     NotFound,
@@ -320,6 +320,22 @@ class QueuedIngestion:
         if tracked_only and not tracked:
             raise unknown
         return Operation(operation_id(run.id, db, name), db, name, tracked, run)
+
+    def failures(self, project_id: int, *, runs: int = 1000) -> list[tuple[Operation, UnitView]]:
+        """The failed blobs of the project's latest ``runs`` Kusto operations, newest first
+        (``.show ingestion failures``)."""
+        views, _ = self.runs.list_runs(project_id, limit=runs, kind="blobs")
+        out: list[tuple[Operation, UnitView]] = []
+        for run in views:
+            request = run.request
+            if request.get("dialect") != "kusto":
+                continue
+            db, name = str(request.get("database")), str(request.get("table"))
+            operation = Operation(
+                operation_id(run.id, db, name), db, name, bool(request.get("tracking")), run
+            )
+            out += [(operation, u) for u in run.units if u.state is UnitState.FAILED]
+        return out
 
     def cancel(self, project_id: int, value: str) -> Operation:
         """Cancel what has not run yet (best effort, §3.6): waiting blobs at once, running ones

@@ -1,8 +1,8 @@
 """Kusto tables and mappings on the catalog: a database is a table namespace of the project.
 
-* ``.create table`` of a table that exists with the same columns succeeds and changes nothing
-  (the vendor's command is idempotent); with other columns it is refused (use
-  ``.create-merge``). ``.create-merge`` adds missing columns and refuses a changed type.
+* ``.create table`` of a table that exists succeeds and changes nothing, whatever columns it
+  names (the vendor's command is idempotent: provisioning scripts run it on every deploy);
+  ``.create-merge`` adds missing columns, keeps the existing ones and refuses a changed type.
 * Kusto column types map onto ingestd's: ``string``, ``long``/``int``, ``real``/``double``,
   ``bool``, ``datetime``, ``dynamic``; ``guid`` is kept as ``string``. ``timespan`` and
   ``decimal`` are refused (ingestd has no exact type for them).
@@ -105,21 +105,14 @@ def create_table(
         ) from exc
     existing = catalog.find_table(project_id, spec.qualified_name)
     if existing is not None and not merge:
-        if _same_columns(existing, spec):
-            return existing
-        raise KustoBadRequest(
-            f"table {name!r} exists already in database {database!r} with other columns",
-            kusto_code="General_BadRequest",
-            hint="use .create-merge table to add columns",
-        )
+        return existing  # the vendor answers success and leaves the table as it is
     try:
         return catalog.create_table(project_id, spec, merge=merge)
     except Conflict as exc:
+        raced = None if merge else catalog.find_table(project_id, spec.qualified_name)
+        if raced is not None:  # created by a concurrent .create table: the same success
+            return raced
         raise KustoBadRequest(exc.message, kusto_code="General_BadRequest", hint=exc.hint) from exc
-
-
-def _same_columns(a: TableSpec, b: TableSpec) -> bool:
-    return [(c.name, c.type) for c in a.columns] == [(c.name, c.type) for c in b.columns]
 
 
 def show_table(catalog: Catalog, project_id: int, database: str, name: str) -> TableSpec:

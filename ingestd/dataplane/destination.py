@@ -162,6 +162,14 @@ class Destination(Protocol):
         placeholders. JSON values come back as text, timestamps as naive UTC datetimes."""
         ...
 
+    def bounded_query(
+        self, sql: str, params: list[Any], *, timeout_seconds: float
+    ) -> list[tuple[Any, ...]]:
+        """Run a generated read-only query (a Kusto query, whose SQL bounds its rows with a
+        LIMIT) in a read-only transaction, stopped after ``timeout_seconds`` with
+        ``QueryTimedOut``. Same SQL and value conventions as ``query``."""
+        ...
+
     def ledger_entry(self, project: str, load_key: str) -> dict[str, Any] | None:
         """The ledger row of ``project``'s ``load_key`` by column name (``files``, ``tags`` as
         JSON text)."""

@@ -45,7 +45,13 @@ from ingestd.dataplane.postgres_schema import (
 )
 from ingestd.domain.run_owners import RunOwnersSource
 from ingestd.domain.tables import Column, ColumnType, TableSpec
-from ingestd.errors import Canceled, DestinationError, DestinationRefused
+from ingestd.errors import (
+    Canceled,
+    DestinationError,
+    DestinationRefused,
+    InvalidInput,
+    QueryTimedOut,
+)
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -331,6 +337,27 @@ class PostgresWarehouse:
             with self._pool.connection() as conn:
                 cur = conn.execute(to_pyformat(sql), params) if params else conn.execute(sql)
                 return cur.fetchall() if cur.description else []
+        except psycopg.Error as exc:
+            raise DestinationError(f"query on the destination failed: {exc}") from exc
+
+    def bounded_query(
+        self, sql: str, params: list[Any], *, timeout_seconds: float
+    ) -> list[tuple[Any, ...]]:
+        """See ``Destination.bounded_query``: a read-only transaction with a local
+        ``statement_timeout``."""
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                conn.execute("SET TRANSACTION READ ONLY")
+                conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_seconds * 1000))}")
+                cur = conn.execute(to_pyformat(sql), params)
+                return cur.fetchall() if cur.description else []
+        except psycopg.errors.DataError as exc:
+            raise InvalidInput(f"the query failed on a value: {exc}") from exc
+        except psycopg.errors.QueryCanceled as exc:
+            raise QueryTimedOut(
+                f"the query ran longer than {timeout_seconds:g} seconds and was stopped",
+                hint="narrow it with where or take, or summarize",
+            ) from exc
         except psycopg.Error as exc:
             raise DestinationError(f"query on the destination failed: {exc}") from exc
 

@@ -7,6 +7,7 @@ process-wide lock, and each load runs in its own cursor (DuckDB parallelises ins
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,7 +36,14 @@ from ingestd.domain.names import quote
 from ingestd.domain.run_owners import RunOwnersSource
 from ingestd.domain.sources import LoadMode
 from ingestd.domain.tables import Column, TableSpec
-from ingestd.errors import AccountingMismatch, Canceled, DestinationBusy, DestinationError
+from ingestd.errors import (
+    AccountingMismatch,
+    Canceled,
+    DestinationBusy,
+    DestinationError,
+    InvalidInput,
+    QueryTimedOut,
+)
 
 __all__ = ["DAY", "LOAD_KEY", "Warehouse"]
 
@@ -69,6 +77,14 @@ DIALECT = LayoutDialect(
 
 _LOCKS: dict[Path, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
+
+
+_QUERY_DATA_ERRORS = (
+    duckdb.OutOfRangeException,
+    duckdb.ConversionException,
+    duckdb.InvalidInputException,
+)
+"""Errors of a read query that its values cause (an overflow, a bad cast): the caller's."""
 
 
 def _lock_for(path: Path) -> threading.Lock:
@@ -208,6 +224,33 @@ class Warehouse:
                 return cur.execute(sql, params or []).fetchall()
             except duckdb.Error as exc:
                 raise DestinationError(f"query on the destination failed: {exc}") from exc
+
+    def bounded_query(
+        self, sql: str, params: list[Any], *, timeout_seconds: float
+    ) -> list[tuple[Any, ...]]:
+        """See ``Destination.bounded_query``: DuckDB has no statement timeout, so a timer
+        interrupts the cursor; the transaction is rolled back whatever happens (read only)."""
+        with self.cursor() as cur:
+            timer = threading.Timer(timeout_seconds, cur.interrupt)
+            timer.daemon = True
+            try:
+                cur.execute("BEGIN TRANSACTION READ ONLY")
+                timer.start()
+                return cur.execute(sql, params).fetchall()
+            except _QUERY_DATA_ERRORS as exc:
+                raise InvalidInput(f"the query failed on a value: {exc}") from exc
+            except duckdb.InterruptException as exc:
+                raise QueryTimedOut(
+                    f"the query ran longer than {timeout_seconds:g} seconds and was stopped",
+                    hint="narrow it with where or take, or summarize",
+                ) from exc
+            except duckdb.Error as exc:
+                raise DestinationError(f"query on the destination failed: {exc}") from exc
+            finally:
+                timer.cancel()
+                # No transaction may be left to end (an interrupt ends it).
+                with contextlib.suppress(duckdb.Error):
+                    cur.execute("ROLLBACK")
 
     def ledger_entry(self, project: str, load_key: str) -> dict[str, Any] | None:
         with self.cursor() as cur:

@@ -509,6 +509,26 @@ def _cells() -> list[Cell]:
         ),
         Cell(*mgmt, ".show tables", read, mg(lambda t: ".show tables"), False),
         Cell(
+            *mgmt,
+            ".show ingestion failures",
+            read,
+            mg(lambda t: ".show ingestion failures"),
+            False,
+        ),
+        *(
+            Cell(
+                "POST",
+                path,
+                f"query BetaMarkerOnly ({path})",
+                read,
+                ku(
+                    "POST", lambda t, p=path: p, body={"db": "db", "csl": "BetaMarkerOnly | take 5"}
+                ),
+                True,
+            )
+            for path in ("/v1/rest/query", "/v2/rest/query")
+        ),
+        Cell(
             *mgmt, ".show table schema", read, mg(lambda t: ".show table T schema as json"), False
         ),
         Cell(
@@ -791,7 +811,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 def _dialect(cell: Cell) -> str:
-    if cell.path.startswith("/v1/rest"):
+    if cell.path.startswith(("/v1/rest", "/v2/rest")):
         return "kusto"
     if cell.path.startswith(("/api", "/stream")):
         return "amperity"

@@ -13,6 +13,7 @@ says what was expected, what was found and where (1-based line and column).
     .show queued ingestion operations "id" [details]  |  ("id1", "id2")
     .cancel queued ingestion operation 'id'
     .get ingestion resources  |  .get kusto identity token
+    .show ingestion failures
 
 Names may be bracketed (``['my table']``); strings are '...' or "..." with backslash escapes,
 @'...' verbatim, h'...' hidden, or ```...```; adjacent strings concatenate (the vendor's
@@ -101,6 +102,11 @@ class GetIdentityToken:
     pass
 
 
+@dataclass(frozen=True)
+class ShowIngestionFailures:
+    pass
+
+
 Command = (
     GetIngestionResources
     | GetIdentityToken
@@ -112,11 +118,12 @@ Command = (
     | IngestFromStorage
     | ShowOperations
     | CancelOperation
+    | ShowIngestionFailures
 )
 
 SUPPORTED = (
     ".create table, .create-merge table, .create[-or-alter] table T ingestion ... mapping, "
-    ".show tables, .show table T schema|cslschema|ingestion mappings, "
+    ".show tables, .show table T schema|cslschema|ingestion mappings, .show ingestion failures, "
     ".ingest-from-storage-queued, .show queued ingestion operations, "
     ".cancel queued ingestion operation, .get ingestion resources, .get kusto identity token"
 )
@@ -441,6 +448,10 @@ class _Parser:
                 self.take()
                 details = True
             return ShowOperations(tuple(ids), details)
+        if self.is_word("ingestion"):
+            self.take()
+            self.word("failures")
+            return ShowIngestionFailures()
         self.word("table", "tables", "queued")
         table = self.table_ref()
         if self.is_word("cslschema"):

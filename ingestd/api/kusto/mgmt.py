@@ -20,6 +20,7 @@ from ingestd.api.kusto.commands import (
     GetIdentityToken,
     GetIngestionResources,
     IngestFromStorage,
+    ShowIngestionFailures,
     ShowMappings,
     ShowOperations,
     ShowTables,
@@ -68,7 +69,9 @@ class Management:
                 spec = kusto_tables.create_table(
                     self.catalog, project, _db(table, database), table.name, columns, merge=merge
                 )
-                return [wire.table_schema(spec, csl=True)]
+                # The vendor answers .create table with the JSON schema (as .show table T
+                # schema as json), not the CSL one.
+                return [wire.table_schema(spec, csl=False)]
             case ShowTables():
                 tables = kusto_tables.show_tables(self.catalog, project, _db(None, database))
                 return [wire.tables_list(tables)]
@@ -112,6 +115,8 @@ class Management:
                 return [storage_wire.resource_urls([(r.type_name, r.url) for r in resources])]
             case GetIdentityToken():
                 return [storage_wire.identity_token(self.signer.identity_token(project))]
+            case ShowIngestionFailures():
+                return [wire.ingestion_failures(self.queued.failures(project))]
 
     def _ingest(
         self,

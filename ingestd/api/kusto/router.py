@@ -23,6 +23,7 @@ from ingestd.api.errors import dialect_route
 from ingestd.api.kusto import wire
 from ingestd.api.kusto.mgmt import Management
 from ingestd.api.kusto.properties import parse_properties
+from ingestd.api.kusto.query_router import add_query_routes
 from ingestd.api.kusto.schemas import MgmtBody, QueuedIngestBody
 from ingestd.control.access import Permission, Principal
 from ingestd.control.kusto_errors import KustoSyntaxError
@@ -59,8 +60,12 @@ def _kusto_code(exc: IngestdError, status: int) -> str:
 
 
 def _exception_type(exc: IngestdError, status: int) -> str:
-    if isinstance(exc, KustoSyntaxError):
+    if isinstance(exc, KustoSyntaxError) or getattr(exc, "kusto_code", "") == (
+        "BadRequest_SyntaxError"
+    ):
         return "Kusto.Data.Exceptions.SyntaxException"
+    if getattr(exc, "kusto_code", "") == "BadRequest_SemanticError":
+        return "Kusto.Data.Exceptions.SemanticException"
     if status == 404:
         return "Kusto.Data.Exceptions.EntityNotFoundException"
     if status == 403:
@@ -205,4 +210,5 @@ def build_router(services: Services) -> APIRouter:
         )
         return wire.v1_response(tables)
 
+    add_query_routes(router, services, principal, client_request_id, _activity_id)
     return router

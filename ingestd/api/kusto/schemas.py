@@ -47,3 +47,8 @@ class MgmtBody(BaseModel):
     db: str | None = None
     csl: str
     properties: dict[str, Any] | str | None = None
+
+
+class QueryBody(MgmtBody):
+    """``POST /v1/rest/query`` and ``/v2/rest/query``: the same ``{"db", "csl",
+    "properties"}`` body as management commands."""

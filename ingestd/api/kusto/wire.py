@@ -33,7 +33,7 @@ _KUSTO_TYPES: dict[ColumnType, tuple[str, str]] = {
     ColumnType.JSON: ("dynamic", "System.Object"),
     ColumnType.EPOCH_SECONDS: ("long", "System.Int64"),
 }
-_V1_DATA_TYPES = {
+V1_DATA_TYPES = {
     "string": "String",
     "long": "Int64",
     "int": "Int32",
@@ -41,6 +41,7 @@ _V1_DATA_TYPES = {
     "bool": "Boolean",
     "datetime": "DateTime",
     "dynamic": "Object",
+    "guid": "Guid",
 }
 SAMPLE_FAILED_REASONS = 3
 
@@ -136,7 +137,7 @@ class V1Table:
         return {
             "TableName": f"Table_{index}",
             "Columns": [
-                {"ColumnName": name, "DataType": _V1_DATA_TYPES[kind], "ColumnType": kind}
+                {"ColumnName": name, "DataType": V1_DATA_TYPES[kind], "ColumnType": kind}
                 for name, kind in self.columns
             ],
             "Rows": self.rows,
@@ -302,6 +303,44 @@ def operations_details(operations: Sequence[Operation]) -> V1Table:
             ("StartedAt", "datetime"),
             ("CompletedAt", "datetime"),
             ("FailedReasons", "string"),
+        ),
+        rows,
+    )
+
+
+def ingestion_failures(failures: Sequence[tuple[Operation, UnitView]]) -> V1Table:
+    """``.show ingestion failures``: one row per failed blob, the vendor's columns."""
+    rows = [
+        [
+            operation.id,
+            operation.database,
+            operation.table,
+            v1_datetime(unit.ended_at or unit.updated_at),
+            unit.blob_url,
+            unit.error_message or "",
+            kusto_failure_status(unit.failure_status),
+            operation.run.request.get("client_request_id") or "",
+            "DataIngestPull",
+            False,
+            kusto_error_code(unit.error_code or "INTERNAL_ERROR"),
+            kusto_failure_status(unit.failure_status) == "Transient",
+        ]
+        for operation, unit in failures
+    ]
+    return V1Table(
+        (
+            ("OperationId", "string"),
+            ("Database", "string"),
+            ("Table", "string"),
+            ("FailedOn", "datetime"),
+            ("IngestionSourcePath", "string"),
+            ("Details", "string"),
+            ("FailureKind", "string"),
+            ("RootActivityId", "string"),
+            ("OperationKind", "string"),
+            ("OriginatesFromUpdatePolicy", "bool"),
+            ("ErrorCode", "string"),
+            ("ShouldRetry", "bool"),
         ),
         rows,
     )

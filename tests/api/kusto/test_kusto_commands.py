@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from ingestd.control.access import KeyKind
 from tests.api.kusto.conftest import Kusto
 
 CSV_MAPPING = (
@@ -19,6 +20,14 @@ def _error(response: Any) -> dict[str, Any]:
     assert response.status_code >= 400, response.text
     error: dict[str, Any] = response.json()["error"]
     return error
+
+
+def _csl(schema: str, *, csl: bool = False) -> str:
+    """A JSON schema cell (``.create table``) as ``name:type,...``, to compare columns."""
+    if csl:
+        return schema
+    columns = json.loads(schema)["OrderedColumns"]
+    return ",".join(f"{c['Name']}:{c['CslType']}" for c in columns)
 
 
 def test_v1_tables_have_the_vendor_shape(kusto: Kusto) -> None:
@@ -34,7 +43,17 @@ def test_v1_tables_have_the_vendor_shape(kusto: Kusto) -> None:
                     {"ColumnName": "Folder", "DataType": "String", "ColumnType": "string"},
                     {"ColumnName": "DocString", "DataType": "String", "ColumnType": "string"},
                 ],
-                "Rows": [["T", "name:string,n:long", "db", "", ""]],
+                "Rows": [
+                    [
+                        "T",
+                        '{"Name":"T","OrderedColumns":['
+                        '{"Name":"name","Type":"System.String","CslType":"string"},'
+                        '{"Name":"n","Type":"System.Int64","CslType":"long"}]}',
+                        "db",
+                        "",
+                        "",
+                    ]
+                ],
             }
         ]
     }
@@ -49,13 +68,18 @@ def test_create_table_is_idempotent_and_create_merge_adds_columns(kusto: Kusto) 
         ".create table T (name:string, n:long, at:datetime, bag:dynamic, ok:bool, x:real, "
         "id:guid, small:int)"
     )
-    assert again[0]["Schema"] == (
+    assert _csl(again[0]["Schema"]) == (
         "name:string,n:long,at:datetime,bag:dynamic,ok:bool,x:real,id:string,small:long"
     )
-    different = kusto.mgmt(".create table T (name:string)")
-    assert _error(different)["code"] == "General_BadRequest"
+    # The vendor answers success for an existing table whatever columns the command names,
+    # and leaves the table as it is (idempotent provisioning scripts rely on it).
+    different = kusto.rows(".create table T (name:string, other:long)")
+    assert _csl(different[0]["Schema"]) == _csl(again[0]["Schema"])
+    assert _csl(kusto.rows(".show table T cslschema")[0]["Schema"], csl=True) == _csl(
+        again[0]["Schema"]
+    )
     merged = kusto.rows(".create-merge table T (name:string, extra:string)")
-    assert merged[0]["Schema"].endswith(",extra:string")
+    assert _csl(merged[0]["Schema"]).endswith(",extra:string")
     retyped = kusto.mgmt(".create-merge table T (name:long)")
     assert _error(retyped)["code"] == "General_BadRequest"
     assert "string" in _error(retyped)["message"]
@@ -251,3 +275,26 @@ def test_commands_that_parse_but_cannot_be_served(kusto: Kusto, csl: str, code: 
 def test_a_command_needs_a_database(kusto: Kusto) -> None:
     response = kusto.mgmt(".show tables", db=None)
     assert _error(response)["code"] == "BadRequest_EmptyDatabaseName"
+
+
+def test_show_ingestion_failures_lists_the_projects_failed_blobs(kusto: Kusto) -> None:
+    kusto.rows(".create table T (name:string, n:long)")
+    good = kusto.file_url("good.csv", "a,1\n")
+    missing = (kusto.files / "missing.csv").as_uri()
+    queued = kusto.queue([good, missing], {"format": "csv"})
+    assert queued.status_code == 200, queued.text
+    kusto.drain()
+    failures = kusto.rows(".show ingestion failures")
+    assert len(failures) == 1
+    failure = failures[0]
+    assert failure["OperationId"] == queued.json()["ingestionOperationId"]
+    assert (failure["Database"], failure["Table"]) == ("db", "T")
+    assert failure["IngestionSourcePath"] == missing
+    assert failure["ErrorCode"] == "Download_SourceNotFound"
+    assert failure["FailureKind"] == "Permanent" and failure["ShouldRetry"] is False
+    assert failure["FailedOn"].endswith("Z")
+    # Another project sees none of them; a read key may list its own.
+    other = kusto.services.access.create_key("globex", KeyKind.CONSOLE)
+    assert kusto.rows(".show ingestion failures", key=other) == []
+    reader = kusto.services.access.create_key("acme", KeyKind.READ)
+    assert len(kusto.rows(".show ingestion failures", key=reader)) == 1

@@ -273,9 +273,33 @@ def test_a_project_never_sees_another_projects_tables_or_operations(
 
 
 def test_unknown_endpoints_answer_in_the_dialect(kusto: Kusto) -> None:
-    response = kusto.client.post("/v1/rest/ingest/db/T", headers=kusto.headers())
+    response = kusto.client.post("/v1/rest/no-such-endpoint/db/T", headers=kusto.headers())
     assert response.status_code == 404
     assert _error(response)["code"] == "BadRequest_EntityNotFound"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("POST", "/v1/rest/nothing", 404),
+        ("GET", "/v2/rest/nothing/here", 404),
+        ("POST", "/v2/rest/query/extra", 404),
+        ("GET", "/v1/rest/mgmt", 405),
+        ("GET", "/v2/rest/query", 405),
+        ("DELETE", "/v1/rest/ingestion/configuration", 405),
+    ],
+    ids=["v1-unknown", "v2-unknown", "v2-under-query", "v1-mgmt-get", "v2-query-get", "v1-del"],
+)
+def test_every_rest_path_answers_errors_as_one_api_error(
+    kusto: Kusto, method: str, path: str, status: int
+) -> None:
+    response = kusto.client.request(method, path, headers=kusto.headers())
+    assert response.status_code == status
+    error = _error(response)
+    assert set(error) >= {"code", "message", "@type", "@message", "@permanent", "@context"}
+    assert error["@permanent"] is True
+    assert path in error["message"]
+    assert response.headers["x-ms-activity-id"]
 
 
 def test_a_body_that_is_not_json_is_a_400(kusto: Kusto) -> None:
