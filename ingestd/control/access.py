@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -222,8 +222,9 @@ class Access:
                 f"{wanted!r} is the prefix of {len(found)} active keys: {names}",
                 hint="give more of the prefix, or --project",
             )
-        api_keys.revoke_key(self.store, found[0].id, self.clock())
-        return KeyInfo.of(found[0])
+        now = self.clock()
+        api_keys.revoke_key(self.store, found[0].id, now)
+        return replace(KeyInfo.of(found[0]), revoked_at=now)
 
     def revoke_keys(self, project: str) -> int:
         """Revoke every key of ``project`` and, in the same transaction, every OAuth client of

@@ -154,7 +154,11 @@ class World:
         rows: dict[str, list[tuple[Any, ...]]] = {}
         with self.services.store.read() as session:
             for name, table in scoped.items():
-                query = select(table).where(table.c.project_id == tenant.project_id)
+                # A key's last use is stamped when it authenticates, also on a call refused
+                # afterwards (alpha's key naming tenant beta): the caller's own bookkeeping,
+                # not a change to any project's resources.
+                columns = [c for c in table.c if (name, c.name) != ("api_keys", "last_used_at")]
+                query = select(*columns).where(table.c.project_id == tenant.project_id)
                 rows[name] = sorted(
                     (tuple(r) for r in session.execute(query)), key=lambda r: repr(r)
                 )

@@ -43,6 +43,7 @@ NOT_TENANT_ROUTES = frozenset(
         ("GET", "/openapi.json"),  # FastAPI's schema of the routes: no data
         ("GET", "/docs"),
         ("GET", "/docs/oauth2-redirect"),
+        ("GET", "/docs-assets"),  # Swagger UI's own JS and CSS, from swagger-ui-bundle: no data
         ("GET", "/redoc"),
         ("HEAD", "/openapi.json"),
         ("HEAD", "/docs"),

@@ -125,5 +125,5 @@ def test_an_acknowledged_record_survives_kill_9_and_loads_after_restart(tmp_path
     assert (table["state"], table["read"], table["inserted"]) == ("succeeded", 1, 1)
 
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
-        rows = con.execute("SELECT id, email FROM web.signups").fetchall()
+        rows = con.execute('SELECT id, email FROM "acme__web"."signups"').fetchall()
     assert rows == [(1, "ann@example.com")]

@@ -95,7 +95,7 @@ def test_database_reaches_the_postgres_reader(tmp_path: Path, postgres_url: str)
         config = {"host": "127.0.0.1", "port": 5432, "database": database, "user": "postgres"}
         unit = run_query_source(svc, "postgres", config, "SELECT current_database() AS db", table)
         assert unit.state is UnitState.SUCCEEDED, unit.error_message
-        rows = svc.warehouse.query('SELECT db FROM "probe"."dbs"')
+        rows = svc.warehouse.query('SELECT db FROM "acme__probe"."dbs"')
         assert rows == [(database,)]
         assert database != "postgres"  # the server's default database would hide the bug
     finally:

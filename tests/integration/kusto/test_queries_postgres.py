@@ -24,7 +24,12 @@ pytestmark = pytest.mark.postgres
 def pg_loaded(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Iterator[Kusto]:
     empty_postgres(postgres_url)
     root: Path = tmp_path_factory.mktemp("pg")
-    services = make_services(root / "data", destination_url=postgres_url, kusto_query_max_rows=3)
+    services = make_services(
+        root / "data",
+        destination_url=postgres_url,
+        fetch_allowed_networks="127.0.0.1/32,::1/128",  # the local test server
+        kusto_query_max_rows=3,
+    )
     key = services.access.create_key("acme", KeyKind.CONSOLE)
     files = services.settings.data_dir / "files" / "acme"
     files.mkdir(parents=True, exist_ok=True)

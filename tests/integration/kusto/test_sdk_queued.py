@@ -95,7 +95,7 @@ def _pop(queues: KustoIngestStatusQueues) -> SuccessMessage | FailureMessage:
 
 
 def _rows(server: SdkServer) -> list[tuple[Any, ...]]:
-    return server.services.warehouse.query('SELECT name, n FROM "db"."T" ORDER BY name')
+    return server.services.warehouse.query('SELECT name, n FROM "acme__db"."T" ORDER BY name')
 
 
 @pytest.fixture
@@ -256,7 +256,7 @@ def test_uploads_in_blocks_are_assembled_in_order(
     client.ingest_from_blob(BlobDescriptor(blob.url, len(lines)), _properties())
     message = _pop(KustoIngestStatusQueues(client))
     assert isinstance(message, SuccessMessage), message
-    loaded = server.services.warehouse.query('SELECT count(*), sum(n) FROM "db"."T"')
+    loaded = server.services.warehouse.query('SELECT count(*), sum(n) FROM "acme__db"."T"')
     assert loaded == [(400, sum(range(400)))]
 
 

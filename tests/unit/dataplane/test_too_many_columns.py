@@ -16,7 +16,10 @@ from .harness import PEOPLE, PEOPLE_BY_NAME, Count, Harness, count_of
 
 def _wide(columns: int) -> TableSpec:
     return TableSpec(
-        "demo", "wide", tuple(Column(f"c{i}", ColumnType.STRING) for i in range(columns))
+        "demo",
+        "wide",
+        tuple(Column(f"c{i}", ColumnType.STRING) for i in range(columns)),
+        project="test",
     )
 
 

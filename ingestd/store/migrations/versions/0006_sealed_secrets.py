@@ -2,7 +2,7 @@
 blob units keep their URL redacted in ``spec.url`` and whole only in ``spec.sealed_url``
 
 Existing rows are encrypted with the first secret key (``Store.migrate`` passes the box).
-On SQLite the table is rebuilt and ``secure_delete`` zeroes the freed pages, so the old plain
+On SQLite the column is dropped in place and ``secure_delete`` zeroes the freed pages, so the old plain
 text does not stay in the file.
 
 Revision ID: 0006
@@ -50,10 +50,19 @@ def _blob_specs(bind: sa.Connection, key: str) -> list[tuple[Any, dict[str, Any]
     return [(r.id, dict(r.spec)) for r in rows if isinstance(r.spec, dict) and r.spec.get(key)]
 
 
+def _drop_column(table: str, column: str) -> None:
+    # Not batch mode: on SQLite it rebuilds the table (create, copy, drop, rename), and the
+    # drop fails with foreign keys on while sources reference their connection. SQLite 3.35+
+    # drops a column in place.
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    else:
+        op.drop_column(table, column)
+
+
 def upgrade() -> None:
     bind = op.get_bind()
-    with op.batch_alter_table("connections", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("sealed_secrets", sa.Text(), nullable=True))
+    op.add_column("connections", sa.Column("sealed_secrets", sa.Text(), nullable=True))
     plain = [
         (r.id, r.secrets)
         for r in bind.execute(sa.select(_connections.c.id, _connections.c.secrets)).all()
@@ -69,8 +78,7 @@ def upgrade() -> None:
             .where(_connections.c.id == row_id)
             .values(sealed_secrets=sealed, secrets={})
         )
-    with op.batch_alter_table("connections", schema=None) as batch_op:
-        batch_op.drop_column("secrets")
+    _drop_column("connections", "secrets")
     for unit_id, spec in blobs:
         assert box is not None
         url = str(spec["url"])
@@ -80,8 +88,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     bind = op.get_bind()
-    with op.batch_alter_table("connections", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("secrets", sa.JSON(), nullable=False, server_default="{}"))
+    op.add_column(
+        "connections", sa.Column("secrets", sa.JSON(), nullable=False, server_default="{}")
+    )
     sealed = [
         (r.id, r.sealed_secrets)
         for r in bind.execute(sa.select(_connections.c.id, _connections.c.sealed_secrets)).all()
@@ -96,8 +105,7 @@ def downgrade() -> None:
             .where(_connections.c.id == row_id)
             .values(secrets=json.loads(box.open(token)))
         )
-    with op.batch_alter_table("connections", schema=None) as batch_op:
-        batch_op.drop_column("sealed_secrets")
+    _drop_column("connections", "sealed_secrets")
     for unit_id, spec in blobs:
         assert box is not None
         spec["url"] = box.open(str(spec.pop("sealed_url")))

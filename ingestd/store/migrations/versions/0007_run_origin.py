@@ -27,5 +27,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_runs_project_origin", table_name="runs")
-    with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.drop_column("origin")
+    # In place on SQLite (3.35+): batch mode would rebuild the table, and dropping the old one
+    # fails with foreign keys on while other rows reference it.
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute('ALTER TABLE "runs" DROP COLUMN "origin"')
+    else:
+        op.drop_column("runs", "origin")

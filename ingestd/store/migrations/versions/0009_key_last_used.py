@@ -23,5 +23,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("api_keys", schema=None) as batch_op:
-        batch_op.drop_column("last_used_at")
+    # In place on SQLite (3.35+): batch mode would rebuild the table, and dropping the old one
+    # fails with foreign keys on while other rows reference it.
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute('ALTER TABLE "api_keys" DROP COLUMN "last_used_at"')
+    else:
+        op.drop_column("api_keys", "last_used_at")
