@@ -2,8 +2,8 @@
 blob units keep their URL redacted in ``spec.url`` and whole only in ``spec.sealed_url``
 
 Existing rows are encrypted with the first secret key (``Store.migrate`` passes the box).
-On SQLite the column is dropped in place and ``secure_delete`` zeroes the freed pages, so the old plain
-text does not stay in the file.
+On SQLite the column is dropped in place and ``secure_delete`` zeroes the freed pages, so the
+old plain text does not stay in the file.
 
 Revision ID: 0006
 Revises: 0005
