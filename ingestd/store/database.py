@@ -15,6 +15,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -66,11 +67,20 @@ class Store:
         """Apply every Alembic migration not yet applied (idempotent)."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with self._locked(), self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            # 0006 encrypts the secrets earlier versions kept in plain text.
-            config.attributes["secret_box"] = self._secret_box
-            command.upgrade(config, "head")
+        with self._locked():
+            with self.engine.begin() as connection:
+                before = MigrationContext.configure(connection).get_current_revision()
+                config.attributes["connection"] = connection
+                # 0006 encrypts the secrets earlier versions kept in plain text.
+                config.attributes["secret_box"] = self._secret_box
+                command.upgrade(config, "head")
+                after = MigrationContext.configure(connection).get_current_revision()
+            if before is not None and before != after and self.engine.dialect.name == "sqlite":
+                # The WAL still holds the pages as they were before the upgrade (plain-text
+                # secrets before 0006): fold it into the file, whose freed pages secure_delete
+                # zeroes, and empty it. A checkpoint waits for other connections' locks.
+                with self.engine.connect() as connection:
+                    connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @contextmanager
     def _locked(self) -> Iterator[None]:

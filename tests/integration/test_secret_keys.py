@@ -119,6 +119,11 @@ def test_migration_0006_encrypts_plain_rows(database_url: str) -> None:
         assert "secrets" not in columns
         assert isinstance(sealed, str) and SECRET not in sealed
         assert json.loads(box.open(sealed)) == {"password": SECRET}
+        if database_url.startswith("sqlite:///"):
+            # Dropped in place with secure_delete on: no page of the file keeps the plain text.
+            database = Path(database_url.removeprefix("sqlite:///"))
+            for path in (database, database.with_name(database.name + "-wal")):
+                assert not path.exists() or SECRET.encode() not in path.read_bytes()
         _alembic(store, "downgrade", "0005", box)
         with store.engine.connect() as conn:
             plain = conn.execute(text("SELECT secrets FROM connections")).scalar()
