@@ -29,6 +29,7 @@ TABLE = TableSpec(
     "bench",
     "members",
     (Column("id", ColumnType.INT64, nullable=False), Column("name", ColumnType.STRING)),
+    project="bench",
 )
 
 
