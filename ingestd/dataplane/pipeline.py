@@ -68,6 +68,12 @@ raised the peak RSS by about 70 MiB over the 5M-row load's."""
 
 BATCH_FILES = 1000
 """Most files one multi-file read takes (its SQL names each file)."""
+BATCH_FILE_BYTES = 1 << 20
+"""Largest file a multi-file read takes (as stored: gzip is read in one stream anyway). A
+larger file costs far more than its few statements, and is read on its own: DuckDB reads a
+file within one buffer in one piece, so a small file's rows are staged in record order (its
+rowids are its record numbers); the rows of different files may interleave in any order,
+which is why record order is always (_file, rowid)."""
 
 
 @dataclass
@@ -290,7 +296,12 @@ class _Load:
         delimited, empty, a header naming a virtual column of the multi-file read, or a
         mapping that reads the file's name (which one scan of several files cannot give)."""
         file = item.file
-        if file.size == 0 or not scans.is_delimited(file.format) or self.reads_source_location:
+        if (
+            file.size == 0
+            or file.size > BATCH_FILE_BYTES
+            or not scans.is_delimited(file.format)
+            or self.reads_source_location
+        ):
             return None
         header = scans.csv_header(file, self.request.read_options, file.format)
         if header is None or scans.BATCH_VIRTUAL_COLUMNS.intersection(header.names):
@@ -681,7 +692,9 @@ class _Load:
         self._sql(
             f"INSERT INTO {self.dups} SELECT rowid, _file FROM {self.stage} "
             f"WHERE _err IS NULL AND _h IN (SELECT _h FROM {self.shared}) "
-            f"QUALIFY row_number() OVER (PARTITION BY {columns} ORDER BY rowid) > 1"
+            # File order, then record order: a multi-file read stages its files' rows in
+            # whatever order its threads finish them (each file's own rows stay in order).
+            f"QUALIFY row_number() OVER (PARTITION BY {columns} ORDER BY _file, rowid) > 1"
         )
         self.has_duplicates = self._count(f"SELECT count(*) FROM {self.dups}") > 0
         rejected = self._by_file(f"SELECT _file, count(*) FROM {self.dups} GROUP BY _file")
@@ -709,7 +722,7 @@ class _Load:
             f"FROM (SELECT rowid, * FROM {self._good()}) g SEMI JOIN (SELECT {key} "
             f"FROM {self._good()} GROUP BY {key} HAVING count(*) > 1) repeated ON {same_key} "
             f"QUALIFY row_number() OVER (PARTITION BY {', '.join(f'g.{k}' for k in keys)} "
-            "ORDER BY g.rowid DESC) > 1"
+            "ORDER BY g._file DESC, g.rowid DESC) > 1"
         )
         repeats = self._by_file(f"SELECT _file, count(*) FROM {self.superseded} GROUP BY _file")
         self.superseded_rows = sum(repeats.values())
