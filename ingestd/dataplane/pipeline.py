@@ -69,8 +69,8 @@ raised the peak RSS by about 70 MiB over the 5M-row load's."""
 BATCH_FILES = 1000
 """Most files one multi-file read takes (its SQL names each file)."""
 BATCH_FILE_BYTES = 1 << 20
-"""Largest file a multi-file read takes (as stored: gzip is read in one stream anyway). A
-larger file costs far more than its few statements, and is read on its own: DuckDB reads a
+"""Largest file a multi-file read takes (uncompressed files only: a small gzip may hold far
+more). A larger file costs far more than its few statements, and is read on its own: DuckDB reads a
 file within one buffer in one piece, so a small file's rows are staged in record order (its
 rowids are its record numbers); the rows of different files may interleave in any order,
 which is why record order is always (_file, rowid)."""
@@ -294,11 +294,13 @@ class _Load:
     def _batchable(self, item: _Staged) -> _Member | None:
         """The file as a member of a multi-file read, or None if it is read on its own: not
         delimited, empty, a header naming a virtual column of the multi-file read, or a
-        mapping that reads the file's name (which one scan of several files cannot give)."""
+        mapping that reads the file's name (which one scan of several files cannot give); over
+        ``BATCH_FILE_BYTES`` or compressed (gzip, which the reader decodes)."""
         file = item.file
         if (
             file.size == 0
             or file.size > BATCH_FILE_BYTES
+            or file.compression is not Compression.NONE
             or not scans.is_delimited(file.format)
             or self.reads_source_location
         ):
