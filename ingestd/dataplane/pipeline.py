@@ -70,10 +70,10 @@ BATCH_FILES = 1000
 """Most files one multi-file read takes (its SQL names each file)."""
 BATCH_FILE_BYTES = 1 << 20
 """Largest file a multi-file read takes (uncompressed files only: a small gzip may hold far
-more). A larger file costs far more than its few statements, and is read on its own: DuckDB reads a
-file within one buffer in one piece, so a small file's rows are staged in record order (its
-rowids are its record numbers); the rows of different files may interleave in any order,
-which is why record order is always (_file, rowid)."""
+more). A larger file costs far more than its few statements and is read on its own. DuckDB
+reads a file within one buffer in one piece, so a small file's rows are staged in record
+order; the rows of different files may come in any order, which is why record order is
+always (_file, rowid)."""
 
 
 @dataclass
@@ -85,11 +85,14 @@ class _Staged:
 @dataclass(frozen=True)
 class _Member:
     """A delimited file that a multi-file read may take with its neighbours: those whose
-    ``key`` (format, compression, header) is equal."""
+    ``key`` (format and header) is equal."""
 
     item: _Staged
-    key: tuple[DataFormat, Compression, scans.CsvHeader]
-    header: scans.CsvHeader
+    key: tuple[DataFormat, scans.CsvHeader]
+
+    @property
+    def header(self) -> scans.CsvHeader:
+        return self.key[1]
 
 
 class DataPlane:
@@ -197,7 +200,8 @@ class _Load:
         self.superseded_rows = 0
         self.record_base: dict[int, int] | None = None
         """Per file, the rowid before its first staged row, when its rows' rowids are
-        consecutive (they are, one INSERT per file): record numbers are then rowid arithmetic
+        consecutive (they are, one INSERT per file, unless a multi-file read interleaved its
+        files' rows): record numbers are then rowid arithmetic
         instead of a window over the whole stage."""
         self.reads_source_location = any(
             ref.kind is RefKind.SOURCE_LOCATION
@@ -308,7 +312,7 @@ class _Load:
         header = scans.csv_header(file, self.request.read_options, file.format)
         if header is None or scans.BATCH_VIRTUAL_COLUMNS.intersection(header.names):
             return None
-        return _Member(item, (file.format, file.compression, header), header)
+        return _Member(item, (file.format, header))
 
     def _stage_batch(self, members: list[_Member]) -> None:
         """Stage files that share a header with one multi-file read (a fixed number of
