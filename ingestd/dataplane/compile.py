@@ -148,11 +148,19 @@ def _raw_source(field: FieldMapping | None, shape: SourceShape) -> str | None:
 
 
 def compile_select(
-    table: TableSpec, mapping: Mapping, shape: SourceShape, *, file_index: int, scan_sql: str
+    table: TableSpec,
+    mapping: Mapping,
+    shape: SourceShape,
+    *,
+    file_index: int,
+    scan_sql: str,
+    file_sql: str | None = None,
 ) -> str:
-    """The staging SELECT for one file; see the module docstring for its columns."""
+    """The staging SELECT for one file; see the module docstring for its columns. A scan of
+    several files gives ``file_sql``, an expression over its row ``s`` that is the row's file
+    index (then ``file_index`` is not used)."""
     mapping.check_against(table)
-    inner: list[str] = []
+    inner: list[str] = [] if file_sql is None else [f"{file_sql} AS _fi"]
     outer: list[str] = []
     type_errors: list[str] = []
     rules: list[str] = []
@@ -213,8 +221,9 @@ def compile_select(
         err = candidates[0]
     else:
         err = f"COALESCE({', '.join(candidates)})"
+    file_column = str(file_index) if file_sql is None else "_fi"
     return (
-        f"SELECT {file_index} AS _file, {', '.join(outer)}, {err} AS _err, "
+        f"SELECT {file_column} AS _file, {', '.join(outer)}, {err} AS _err, "
         f"CASE WHEN _err IS NOT NULL THEN CAST(to_json(_src) AS VARCHAR) END AS _raw "
         f"FROM (SELECT {', '.join(inner)}, s AS _src FROM {scan_sql} AS s)"
     )

@@ -45,9 +45,10 @@ from ingestd.dataplane.contract import (
 from ingestd.dataplane.decompress import DecompressionLimits
 from ingestd.dataplane.destination import Destination, StagedLoad, ValuesRefused
 from ingestd.dataplane.files import LocalFile, prepare
+from ingestd.domain.mapping import RefKind
 from ingestd.domain.names import quote
 from ingestd.domain.row_errors import CSV_REJECT_CODES, JSON_LINE_REJECT_CODES, RowError
-from ingestd.domain.sources import DataFormat, LoadMode, OnError
+from ingestd.domain.sources import Compression, DataFormat, LoadMode, OnError
 from ingestd.errors import (
     AccountingMismatch,
     Canceled,
@@ -65,10 +66,33 @@ HASH_SLICE_ROWS = 4_000_000
 raised the peak RSS by about 70 MiB over the 5M-row load's."""
 
 
+BATCH_FILES = 1000
+"""Most files one multi-file read takes (its SQL names each file)."""
+BATCH_FILE_BYTES = 1 << 20
+"""Largest file a multi-file read takes (uncompressed files only: a small gzip may hold far
+more). A larger file costs far more than its few statements and is read on its own. DuckDB
+reads a file within one buffer in one piece, so a small file's rows are staged in record
+order; the rows of different files may come in any order, which is why record order is
+always (_file, rowid)."""
+
+
 @dataclass
 class _Staged:
     file: LocalFile
     index: int
+
+
+@dataclass(frozen=True)
+class _Member:
+    """A delimited file that a multi-file read may take with its neighbours: those whose
+    ``key`` (format and header) is equal."""
+
+    item: _Staged
+    key: tuple[DataFormat, scans.CsvHeader]
+
+    @property
+    def header(self) -> scans.CsvHeader:
+        return self.key[1]
 
 
 class DataPlane:
@@ -176,8 +200,15 @@ class _Load:
         self.superseded_rows = 0
         self.record_base: dict[int, int] | None = None
         """Per file, the rowid before its first staged row, when its rows' rowids are
-        consecutive (they are, one INSERT per file): record numbers are then rowid arithmetic
+        consecutive (they are, one INSERT per file, unless a multi-file read interleaved its
+        files' rows): record numbers are then rowid arithmetic
         instead of a window over the whole stage."""
+        self.reads_source_location = any(
+            ref.kind is RefKind.SOURCE_LOCATION
+            for fm in request.mapping.fields
+            for ref in ([r for _, r in fm.parts] if fm.parts else [fm.source] if fm.source else [])
+        )
+        """The mapping reads each file's name: each file then has a scan of its own."""
         self.check_unstorable = False
         """Quarantine the values the destination cannot store (after a ``ValuesRefused``)."""
 
@@ -237,17 +268,135 @@ class _Load:
 
     def _stage_inputs(self) -> list[_Staged]:
         staged: list[_Staged] = []
-        index = 0
+        batch: list[_Member] = []
+        """Delimited files in a row that share a header, not yet staged: read by one scan."""
         for path, name in zip(self.request.inputs, self.request.input_names, strict=True):
             for file in prepare(path, name, self.request.read_options, self.staging, self.limits):
                 if file.size == 0 and self.request.empty_is_error:
                     raise EmptySource(f"{file.name} is empty (0 bytes)")
-                staged.append(_Staged(file, index))
+                item = _Staged(file, len(staged))
+                staged.append(item)
+                try:
+                    member = self._batchable(item)
+                except UnitError:
+                    self._stage_batch(batch)  # the files before it fail first, as one by one
+                    raise
+                if member is not None:
+                    if batch and (member.key != batch[0].key or len(batch) >= BATCH_FILES):
+                        self._stage_batch(batch)
+                        batch = []
+                    batch.append(member)
+                    continue
+                self._stage_batch(batch)
+                batch = []
                 if file.size > 0:
-                    self._stage_file(file, index)
-                index += 1
-                self._report(index, "reading")
+                    self._stage_file(file, item.index)
+                self._report(item.index + 1, "reading")
+        self._stage_batch(batch)
         return staged
+
+    def _batchable(self, item: _Staged) -> _Member | None:
+        """The file as a member of a multi-file read, or None if it is read on its own: not
+        delimited, empty, a header naming a virtual column of the multi-file read, or a
+        mapping that reads the file's name (which one scan of several files cannot give); over
+        ``BATCH_FILE_BYTES`` or compressed (gzip, which the reader decodes)."""
+        file = item.file
+        if (
+            file.size == 0
+            or file.size > BATCH_FILE_BYTES
+            or file.compression is not Compression.NONE
+            or not scans.is_delimited(file.format)
+            or self.reads_source_location
+        ):
+            return None
+        header = scans.csv_header(file, self.request.read_options, file.format)
+        if header is None or scans.BATCH_VIRTUAL_COLUMNS.intersection(header.names):
+            return None
+        return _Member(item, (file.format, header))
+
+    def _stage_batch(self, members: list[_Member]) -> None:
+        """Stage files that share a header with one multi-file read (a fixed number of
+        statements however many files), each row and reject keeping its own file's index.
+        Should the read fail (a file with mixed line ends, bad bytes...), each half is read
+        again, down to single files, which take the one-file path and its exact errors."""
+        if not members:
+            return
+        if len(members) == 1:
+            [only] = members
+            self._stage_file(only.item.file, only.item.index)
+            self._report(only.item.index + 1, "reading")
+            return
+        files = [m.item.file for m in members]
+        scan = scans.csv_files_scan(
+            files, self.request.read_options, members[0].header, uuid.uuid4().hex[:12]
+        )
+        indexes = "[" + ", ".join(str(m.item.index) for m in members) + "]"
+        try:
+            try:
+                # file_index counts from 0, DuckDB lists from 1.
+                self._insert_scan(
+                    scan,
+                    members[0].item.index,
+                    translate=False,
+                    file_sql=f"{indexes}[CAST(s.file_index AS BIGINT) + 1]",
+                )
+                failed = False
+            except duckdb.Error as exc:
+                log.info(
+                    "a multi-file read of %d files failed, reading them again in halves: %s",
+                    len(members),
+                    scans.first_line_of(exc),
+                )
+                failed = True  # nothing of the failed statement is staged
+            if not failed:
+                self._stage_batch_rejects(scan, files, indexes)
+        finally:
+            scans.drop_rejects(self.cur, scan)
+        if failed:
+            half = len(members) // 2
+            self._stage_batch(members[:half])
+            self._stage_batch(members[half:])
+            return
+        self._check_batch_readable(members)
+
+    def _stage_batch_rejects(self, scan: scans.Scan, files: list[LocalFile], indexes: str) -> None:
+        """``_stage_reader_rejects`` for a multi-file read: the rejects scan names each
+        reject's file."""
+        cases = " ".join(
+            f"WHEN {sql_literal(kind)} THEN {sql_literal(code.value)}"
+            for kind, code in CSV_REJECT_CODES.items()
+        )
+        paths = "[" + ", ".join(sql_literal(str(f.path)) for f in files) + "]"
+        self._sql(
+            f"INSERT INTO {self.qstage} SELECT {indexes}[list_position({paths}, f.file_path)], "
+            f"r.line, NULL, r.column_name, CASE CAST(r.error_type AS VARCHAR) {cases} "
+            f"ELSE {sql_literal(RowError.UNPARSEABLE_RECORD.value)} END, r.error_message, "
+            f"r.csv_line FROM {scan.rejects_table} r JOIN {scan.rejects_table}_scan f "
+            "ON r.scan_id = f.scan_id AND r.file_id = f.file_id "
+            "QUALIFY row_number() OVER (PARTITION BY r.scan_id, r.file_id, r.line "
+            "ORDER BY r.byte_position) = 1 ORDER BY 1, r.line"
+        )
+
+    def _check_batch_readable(self, members: list[_Member]) -> None:
+        """``_check_readable`` for the files of one multi-file read, and their progress."""
+        indexes = ", ".join(str(m.item.index) for m in members)
+        parsed = self._by_file(
+            f"SELECT _file, count(*) FROM {self.stage} WHERE _file IN ({indexes}) GROUP BY _file"
+        )
+        rejected = self._by_file(
+            f"SELECT _file, count(*) FROM {self.qstage} WHERE _file IN ({indexes}) GROUP BY _file"
+        )
+        for m in members:
+            if parsed.get(m.item.index, 0) == 0 and rejected.get(m.item.index, 0) > 0:
+                raise _unreadable(m.item.file, rejected[m.item.index])
+        if self.progress is None:
+            return
+        rows = self._count(f"SELECT count(*) FROM {self.stage}") - sum(parsed.values())
+        for m in members:
+            rows += parsed.get(m.item.index, 0)
+            self.progress(Progress(m.item.index + 1, len(self.request.inputs), rows, "reading"))
+            if self.cancel.canceled:
+                raise Canceled("the unit was canceled")
 
     def _stage_file(self, file: LocalFile, index: int) -> None:
         fmt = file.format
@@ -314,10 +463,22 @@ class _Load:
                 self.cur.unregister(view)
         self._check_readable(file, index)
 
-    def _insert_scan(self, scan: scans.Scan, index: int, *, translate: bool = True) -> None:
+    def _insert_scan(
+        self,
+        scan: scans.Scan,
+        index: int,
+        *,
+        translate: bool = True,
+        file_sql: str | None = None,
+    ) -> None:
         width.check_file(scan.shape.file_name, len(scan.shape.columns), self.max_columns)
         select = compile_select(
-            self.table, self.request.mapping, scan.shape, file_index=index, scan_sql=scan.sql
+            self.table,
+            self.request.mapping,
+            scan.shape,
+            file_index=index,
+            scan_sql=scan.sql,
+            file_sql=file_sql,
         )
         try:
             self._sql(
@@ -389,10 +550,7 @@ class _Load:
         parsed = self._count(f"SELECT count(*) FROM {self.stage} WHERE _file = ?", [index])
         rejected = self._count(f"SELECT count(*) FROM {self.qstage} WHERE _file = ?", [index])
         if parsed == 0 and rejected > 0:
-            raise WrongFormat(
-                f"{file.name}: none of its {rejected} records could be read as {file.format.value}",
-                hint="check the declared format, delimiter and encoding",
-            )
+            raise _unreadable(file, rejected)
 
     def _file_counts(self, staged: list[_Staged]) -> list[FileResult]:
         parsed: dict[int, tuple[int, int]] = {}
@@ -540,7 +698,9 @@ class _Load:
         self._sql(
             f"INSERT INTO {self.dups} SELECT rowid, _file FROM {self.stage} "
             f"WHERE _err IS NULL AND _h IN (SELECT _h FROM {self.shared}) "
-            f"QUALIFY row_number() OVER (PARTITION BY {columns} ORDER BY rowid) > 1"
+            # File order, then record order: a multi-file read stages its files' rows in
+            # whatever order its threads finish them (each file's own rows stay in order).
+            f"QUALIFY row_number() OVER (PARTITION BY {columns} ORDER BY _file, rowid) > 1"
         )
         self.has_duplicates = self._count(f"SELECT count(*) FROM {self.dups}") > 0
         rejected = self._by_file(f"SELECT _file, count(*) FROM {self.dups} GROUP BY _file")
@@ -568,7 +728,7 @@ class _Load:
             f"FROM (SELECT rowid, * FROM {self._good()}) g SEMI JOIN (SELECT {key} "
             f"FROM {self._good()} GROUP BY {key} HAVING count(*) > 1) repeated ON {same_key} "
             f"QUALIFY row_number() OVER (PARTITION BY {', '.join(f'g.{k}' for k in keys)} "
-            "ORDER BY g.rowid DESC) > 1"
+            "ORDER BY g._file DESC, g.rowid DESC) > 1"
         )
         repeats = self._by_file(f"SELECT _file, count(*) FROM {self.superseded} GROUP BY _file")
         self.superseded_rows = sum(repeats.values())
@@ -657,6 +817,13 @@ def _balanced_total(files: list[FileResult]) -> Counts:
             )
         total.add(c)
     return total
+
+
+def _unreadable(file: LocalFile, rejected: int) -> WrongFormat:
+    return WrongFormat(
+        f"{file.name}: none of its {rejected} records could be read as {file.format.value}",
+        hint="check the declared format, delimiter and encoding",
+    )
 
 
 def _location(row: tuple[Any, ...] | None) -> str:

@@ -178,10 +178,18 @@ def _first_record(file: LocalFile, options: ReadOptions, delimiter: str) -> list
     return first if first is not None else []
 
 
-def csv_scan(
-    file: LocalFile, options: ReadOptions, data_format: DataFormat, scan_id: str
-) -> Scan | None:
-    """The file's records as VARCHAR columns (None when it holds no bytes at all)."""
+@dataclass(frozen=True)
+class CsvHeader:
+    """How a delimited file's records are read: its column names (from its first record) and
+    the lines to skip. Files with equal headers can be read by one multi-file scan."""
+
+    names: tuple[str, ...]
+    skip: int
+    delimiter: str
+
+
+def csv_header(file: LocalFile, options: ReadOptions, data_format: DataFormat) -> CsvHeader | None:
+    """The file's header (None when it holds no bytes at all, once decompressed)."""
     delimiter = options.delimiter or DEFAULT_DELIMITERS.get(data_format, ",")
     first = _first_record(file, options, delimiter)
     if first is None:
@@ -199,22 +207,53 @@ def csv_scan(
     else:
         names = [f"column{i}" for i in range(len(first))]
         skip = 1 if options.skip_first_record else 0
-    columns = "{" + ", ".join(f"{sql_literal(n)}: 'VARCHAR'" for n in names) + "}"
+    return CsvHeader(tuple(names), skip, delimiter)
+
+
+def csv_scan(
+    file: LocalFile, options: ReadOptions, data_format: DataFormat, scan_id: str
+) -> Scan | None:
+    """The file's records as VARCHAR columns (None when it holds no bytes at all)."""
+    header = csv_header(file, options, data_format)
+    if header is None:
+        return None
+    return csv_files_scan([file], options, header, scan_id)
+
+
+def csv_files_scan(
+    files: list[LocalFile], options: ReadOptions, header: CsvHeader, scan_id: str
+) -> Scan:
+    """The records of ``files`` (which share ``header`` and their compression) as VARCHAR
+    columns, in file order; with several files, one multi-file read whose ``file_index``
+    virtual column (the position in ``files``) and rejects scan's ``file_path`` tell each
+    row's and each reject's file. The shape names the first file (mapping errors are the same
+    for every file of one header)."""
+    columns = "{" + ", ".join(f"{sql_literal(n)}: 'VARCHAR'" for n in header.names) + "}"
     encoding = _DUCKDB_ENCODINGS.get(options.encoding.lower(), options.encoding)
     quote = sql_literal(options.quote or "")
     escape = sql_literal(options.escape if options.escape is not None else (options.quote or ""))
     rejects = f"_rej_{scan_id}"
+    paths = (
+        sql_literal(str(files[0].path))
+        if len(files) == 1
+        else "[" + ", ".join(sql_literal(str(f.path)) for f in files) + "]"
+    )
     sql = (
-        f"read_csv({sql_literal(str(file.path))}, columns={columns}, header=false, "
-        f"skip={skip}, auto_detect=false, delim={sql_literal(delimiter)}, quote={quote}, "
-        f"escape={escape}, encoding={sql_literal(encoding)}, "
-        f"compression={sql_literal(_compression_arg(file))}, strict_mode=true, "
+        f"read_csv({paths}, columns={columns}, header=false, "
+        f"skip={header.skip}, auto_detect=false, delim={sql_literal(header.delimiter)}, "
+        f"quote={quote}, escape={escape}, encoding={sql_literal(encoding)}, "
+        f"compression={sql_literal(_compression_arg(files[0]))}, strict_mode=true, "
         f"store_rejects=true, rejects_table={sql_literal(rejects)}, "
         f"rejects_scan={sql_literal(rejects + '_scan')}, max_line_size={MAX_RECORD_BYTES}, "
         f"null_padding=false, parallel=true)"
     )
-    shape = SourceShape(tuple((n, "VARCHAR") for n in names), file.name)
+    shape = SourceShape(tuple((n, "VARCHAR") for n in header.names), files[0].name)
     return Scan(sql, shape, rejects_table=rejects)
+
+
+BATCH_VIRTUAL_COLUMNS = frozenset({"file_index", "filename"})
+"""Virtual columns of a multi-file read: a header column of the same name would hide them, so
+such files are read one by one."""
 
 
 def with_lf_line_ends(file: LocalFile, options: ReadOptions, target: Path) -> LocalFile | None:
