@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -68,8 +69,10 @@ def load_key(settings: Settings) -> bytes:
 def _create_key_file(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    partial.write_bytes(secrets.token_hex(32).encode())
-    partial.chmod(0o600)
+    # Created 0600: the key is never readable by others, not even for an instant.
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(secrets.token_hex(32).encode())
     try:
         # link, not rename: if another process made the key first, keep theirs.
         path.hardlink_to(partial)
