@@ -60,12 +60,12 @@ class Claimed:
         self._idempotency.store_answer(session, self.project_id, self.key, answer)
         self.completed = True
 
-    def with_run(self, body: Callable[[str], dict[str, Any]]) -> Callable[[Session, str], None]:
-        """A ``Runs.create_run`` hook that stores ``body(run_id)`` (status 200) as the answer, in
-        the run's own transaction."""
+    def with_run(self, answer: Callable[[str], StoredResponse]) -> Callable[[Session, str], None]:
+        """A ``Runs.create_run`` hook that stores ``answer(run_id)`` as the key's answer, in the
+        run's own transaction."""
 
         def store(session: Session, run_id: str) -> None:
-            self.complete(session, StoredResponse(200, body(run_id)))
+            self.complete(session, answer(run_id))
 
         return store
 

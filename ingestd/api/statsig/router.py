@@ -186,8 +186,9 @@ def build_router(services: Services) -> APIRouter:
             if names and any(n not in known for n in names):
                 raise InvalidInput(BAD_REQUEST, hint=f"unknown source in {names}")
 
-            def answer(run_id: str) -> dict[str, Any]:
-                return single("Ingestion backfilled successfully.", {"runID": run_id})
+            def answer(run_id: str) -> StoredResponse:
+                body = single("Ingestion backfilled successfully.", {"runID": run_id})
+                return StoredResponse(200, body)
 
             run = services.runs.start_source_run(
                 who.project_id,
@@ -198,7 +199,7 @@ def build_router(services: Services) -> APIRouter:
                 then=None if claimed is None else claimed.with_run(answer),
                 origin=RunOrigin.STATSIG,
             )
-            return answer(run.id)
+            return answer(run.id).body
 
         response = replay_or(request, who, start)
         return response
