@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ingestd.control.services import Services
 from ingestd.domain.clock import Clock, system_clock
+from ingestd.services import Services
 from ingestd.settings import Settings
 
 POSTGRES_ADMIN_URL = os.environ.get(

@@ -24,8 +24,8 @@ from ingestd.api.native import router as native
 from ingestd.api.observability import install as install_observability
 from ingestd.api.statsig import router as statsig
 from ingestd.control.scheduler import pst_today
-from ingestd.control.services import Services
 from ingestd.errors import IngestdError, InvalidInput, MethodNotAllowed, NotFound
+from ingestd.services import Services
 
 log = logging.getLogger("ingestd.api")
 

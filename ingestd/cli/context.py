@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from ingestd.control.services import Services
 from ingestd.observability import logging as observability_logging
+from ingestd.services import Services
 from ingestd.settings import Settings
 
 console = Console()

@@ -13,10 +13,10 @@ from ingestd.cli.context import ProjectOption, console, state, wants_json
 from ingestd.cli.render import files_lines, history_table, runs_table, units_table
 from ingestd.control.run_views import RunView
 from ingestd.control.runs import day_range
-from ingestd.control.services import Services
 from ingestd.domain.origins import RunOrigin
 from ingestd.domain.states import TERMINAL_UNIT_STATES, UnitState
 from ingestd.errors import InvalidInput
+from ingestd.services import Services
 
 # A unit that ended in one of these did what was asked: loaded (an empty day included) or
 # found nothing to do (an ingest-if-not-exists hit). Anything else makes the command exit 1.

@@ -1,8 +1,9 @@
-"""Blob units: the ``Unit.spec`` of one queued blob and the rules a worker applies to it.
+"""Blob units: the spec of one queued blob and the rules a worker applies to it.
 
-A blob unit carries its whole description (``blob_unit_spec``): the URL, the mapping resolved
-at submission, read options, error policy, tags, ``ingestIfNotExists`` values and the download
-limits. The unit runner fetches the blob during the unit's ``downloading`` state, then loads it.
+A blob unit carries its whole description (``blob_unit_spec``, a ``BlobUnitSpec``): the URL,
+the mapping resolved at submission, read options, error policy, tags, ``ingestIfNotExists``
+values and the download limits. The unit runner fetches the blob during the unit's
+``downloading`` state, then loads it.
 
 Kusto rules applied here (API-SURFACE §3.3, §3.9): JSON and Avro need a mapping
 (``missing_mapping``); a blob whose ``ingest-by:`` tag another operation has loaded is skipped
@@ -12,13 +13,13 @@ Kusto rules applied here (API-SURFACE §3.3, §3.9): JSON and Avro need a mappin
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from ingestd.dataplane.blob_urls import parse_blob_url, redact
-from ingestd.dataplane.fetch import FetchPolicy
 from ingestd.domain.mapping import Mapping
-from ingestd.domain.sources import DataFormat, ErrorPolicy, LoadMode, ReadOptions
+from ingestd.domain.sources import DataFormat, ErrorPolicy, ReadOptions
 from ingestd.domain.tables import TableSpec
+from ingestd.domain.unit_specs import BlobUnitSpec, FetchLimits
 from ingestd.errors import IngestdError, MappingMissing
 
 REQUIRES_MAPPING = frozenset({DataFormat.JSON, DataFormat.MULTIJSON, DataFormat.AVRO})
@@ -39,49 +40,42 @@ def blob_unit_spec(
     mapping: Mapping | None,
     read_options: ReadOptions,
     error_policy: ErrorPolicy,
-    fetch: FetchPolicy,
+    fetch: FetchLimits,
     tags: Sequence[str] = (),
     ingest_if_not_exists: Sequence[str] = (),
     delete_after_download: bool = False,
     duplicate_of: int | None = None,
     raw_size: int | None = None,
     upload: str | None = None,
-) -> dict[str, Any]:
-    """The ``Unit.spec`` of one blob: ``file_unit_spec``'s keys plus the blob's ``url`` (the
-    unit runner downloads it first) and Kusto's rules (a mapping is required for JSON and Avro;
-    identity mapping by position for delimited formats, §3.9).
+) -> BlobUnitSpec:
+    """The spec of one blob: the blob's ``url`` (the unit runner downloads it first) and
+    Kusto's rules (a mapping is required for JSON and Avro; identity mapping by position for
+    delimited formats, §3.9).
 
-    ``url`` and ``inputs`` hold the redacted URL (shown, it marks a unit that carries its
-    description); the whole URL, with its credential part (SAS ``sig=``, key suffix,
-    ``user:password@``), is kept only encrypted, in ``sealed_url`` (``Store.secret_box``).
-    ``upload`` names a blob of ingestd's own Kusto temporary storage, read in place."""
+    ``url`` holds the redacted URL (shown, it marks a unit that carries its description); the
+    whole URL, with its credential part (SAS ``sig=``, key suffix, ``user:password@``), is kept
+    only encrypted, in ``sealed_url`` (``Store.secret_box``). ``upload`` names a blob of
+    ingestd's own Kusto temporary storage, read in place."""
     try:
         name = parse_blob_url(url).name
     except IngestdError:
         name = "blob"
-    return {
-        "table": table,
-        "inputs": [redact(url)],
-        "input_names": [name],
-        "url": redact(url),
-        "sealed_url": sealed_url,
-        "mapping": mapping.to_list() if mapping is not None else None,
-        "read_options": read_options.to_dict(),
-        "mode": LoadMode.APPEND.value,
-        "error_policy": error_policy.to_dict(),
-        "empty_is_error": True,
-        "tags": list(tags),
-        "ingest_if_not_exists": list(ingest_if_not_exists),
-        "delete_after_download": delete_after_download,
-        "duplicate_of": duplicate_of,
-        "raw_size": raw_size,
-        "upload": upload,
-        "fetch": {
-            "max_bytes": fetch.max_bytes,
-            "timeout_seconds": fetch.timeout_seconds,
-            "allowed_networks": [str(n) for n in fetch.egress.allowed_networks],
-        },
-    }
+    return BlobUnitSpec(
+        table=table,
+        url=redact(url),
+        sealed_url=sealed_url,
+        input_name=name,
+        mapping=mapping,
+        read_options=read_options,
+        error_policy=error_policy,
+        fetch=fetch,
+        tags=tuple(tags),
+        ingest_if_not_exists=tuple(ingest_if_not_exists),
+        delete_after_download=delete_after_download,
+        duplicate_of=duplicate_of,
+        raw_size=raw_size,
+        upload=upload,
+    )
 
 
 class TagLedger(Protocol):
@@ -93,16 +87,16 @@ class TagLedger(Protocol):
 
 
 def already_ingested(
-    warehouse: TagLedger, table: TableSpec, spec: dict[str, Any], *, excluding_run: str
+    warehouse: TagLedger, table: TableSpec, spec: BlobUnitSpec, *, excluding_run: str
 ) -> str | None:
-    """The ``ingest-by:`` tag of ``spec["ingest_if_not_exists"]`` that a committed load of
+    """The ``ingest-by:`` tag of ``spec.ingest_if_not_exists`` that a committed load of
     another operation carried into ``table`` (no expiry, DESIGN.md "exactly-once"), or None.
     Only the table's own project's loads count: another project's tags are not seen.
 
     Blobs of the same operation do not skip each other: they are one ingestion. The check runs
     when the blob is about to be read, so an operation that committed in the meantime counts.
     """
-    for value in spec.get("ingest_if_not_exists") or ():
+    for value in spec.ingest_if_not_exists:
         tag = f"ingest-by:{value}"
         if warehouse.tag_exists(table, tag, excluding_run=excluding_run):
             return tag

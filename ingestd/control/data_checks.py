@@ -18,14 +18,15 @@ from pathlib import Path
 from ingestd.control.catalog import Catalog, SourceView
 from ingestd.control.datasets import DatasetSources
 from ingestd.control.runs import Runs
+from ingestd.control.source_loads import SourceLoads
 from ingestd.dataplane.destination import Destination
 from ingestd.dataplane.pipeline import DataPlane
 from ingestd.dataplane.warehouse import Warehouse
 from ingestd.domain.clock import Clock, system_clock
 from ingestd.domain.origins import RunOrigin
 from ingestd.domain.states import UnitState
+from ingestd.domain.unit_specs import SourceDayUnitSpec
 from ingestd.errors import UnitError
-from ingestd.executor.unit_runner import UnitRunner
 
 log = logging.getLogger("ingestd.checks")
 
@@ -57,7 +58,7 @@ class DataChecks:
         catalog: Catalog,
         runs: Runs,
         datasets: DatasetSources,
-        runner: UnitRunner,
+        source_loads: SourceLoads,
         warehouse: Destination,
         scratch_root: Path,
         memory_limit: str,
@@ -69,7 +70,7 @@ class DataChecks:
         self.catalog = catalog
         self.runs = runs
         self.datasets = datasets
-        self.runner = runner
+        self.source_loads = source_loads
         self.warehouse = warehouse
         self.scratch_root = scratch_root
         self.memory_limit = memory_limit
@@ -85,8 +86,12 @@ class DataChecks:
             scratch / "scratch.duckdb", memory_limit=self.memory_limit, spill_dir=scratch / "spill"
         )
         try:
-            request = self.runner.source_request(
-                project_id, source.name, day, f"check:{source.id}:{day}", "check", "check"
+            request = self.source_loads.request(
+                project_id,
+                SourceDayUnitSpec(table=source.table, source=source.name, day=day),
+                load_key=f"check:{source.id}:{day}",
+                unit_id="check",
+                run_id="check",
             )
             DataPlane(warehouse, scratch / "staging").load(request)
             rows = warehouse.query(

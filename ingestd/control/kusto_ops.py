@@ -35,12 +35,12 @@ from ingestd.control.mappings import Mappings, kusto_mapping, mapping_kind_of, n
 from ingestd.control.run_views import RunView, UnitView
 from ingestd.control.runs import NewUnit, Runs
 from ingestd.dataplane.blob_urls import parse_blob_url, redact
-from ingestd.dataplane.fetch import FetchPolicy
 from ingestd.domain.mapping import Mapping
 from ingestd.domain.operation_ids import operation_id, run_id_of
 from ingestd.domain.origins import RunOrigin
 from ingestd.domain.sources import DataFormat, ErrorPolicy, ReadOptions
 from ingestd.domain.states import TERMINAL_UNIT_STATES, UnitState
+from ingestd.domain.unit_specs import BlobUnitSpec, FetchLimits
 from ingestd.errors import (
     MappingInvalid,
     NotFound,
@@ -115,7 +115,7 @@ class Operation:
 
 class QueuedIngestion:
     def __init__(
-        self, catalog: Catalog, runs: Runs, mappings: Mappings, fetch: FetchPolicy
+        self, catalog: Catalog, runs: Runs, mappings: Mappings, fetch: FetchLimits
     ) -> None:
         self.catalog = catalog
         self.runs = runs
@@ -161,9 +161,7 @@ class QueuedIngestion:
             duplicate_of = first_of.setdefault(blob.url.strip(), index)
             units.append(
                 NewUnit(
-                    table=qualified,
                     load_key=f"blob:{token}:{index}",
-                    blob_url=redact(blob.url.strip()),
                     blob_source_id=blob.source_id,
                     day=properties.creation_time.date() if properties.creation_time else None,
                     spec=self._unit_spec(
@@ -266,7 +264,7 @@ class QueuedIngestion:
         mapping: Mapping | None,
         properties: IngestionProperties,
         duplicate_of: int | None,
-    ) -> dict[str, Any]:
+    ) -> BlobUnitSpec:
         url = blob.url.strip()
         return blob_unit_spec(
             qualified,

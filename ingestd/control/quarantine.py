@@ -27,9 +27,11 @@ from ingestd.dataplane.pipeline import DataPlane
 from ingestd.domain.mapping import Mapping, RefKind, SourceRef, identity_mapping
 from ingestd.domain.sources import DataFormat, LoadMode, ReadOptions
 from ingestd.domain.tables import TableSpec
+from ingestd.domain.unit_specs import SourceDayUnitSpec
 from ingestd.store.database import Store
 from ingestd.store.run_owners import project_name
 from ingestd.store.schema import Unit, UnitFile
+from ingestd.store.unit_records import spec_of
 
 
 @dataclass(frozen=True)
@@ -261,9 +263,11 @@ class QuarantineReplay:
             source = self.quarantine.catalog.get_source(project_id, unit.source_name)
             mode = source.load_mode
             mapping = source.mapping
-        elif unit is not None and unit.spec.get("mapping"):
-            mapping = Mapping.from_list(unit.spec["mapping"])
-            mode = LoadMode(unit.spec.get("mode", "append"))
+        elif unit is not None:
+            spec = spec_of(unit)
+            if not isinstance(spec, SourceDayUnitSpec) and spec.mapping is not None:
+                mapping = spec.mapping
+                mode = spec.mode
         if typed:
             mapping = identity_mapping(table)
         return mapping, mode

@@ -31,9 +31,17 @@ from ingestd.domain.states import (
     check_transition,
     derive_run_state,
 )
+from ingestd.domain.unit_specs import (
+    BlobUnitSpec,
+    SourceDayUnitSpec,
+    StreamBatchUnitSpec,
+    UnitRecord,
+    UnitSpec,
+)
 from ingestd.errors import FailureClass, IllegalTransition, InvalidInput, NotFound, UnitError
 from ingestd.store.database import Store
 from ingestd.store.schema import Project, Run, Source, StatusEvent, Unit, UnitFile, utcnow
+from ingestd.store.unit_records import unit_record
 
 MAX_DAYS_PER_RUN = 366
 
@@ -50,16 +58,33 @@ class Claim:
 
 @dataclass(frozen=True)
 class NewUnit:
-    """A unit to create inside a run (source x day, or one blob)."""
+    """A unit to create inside a run: what it loads (its table, source and day, blob URL come
+    from ``spec``) and what the run keys it by."""
 
-    table: str
     load_key: str
+    spec: UnitSpec
     source_id: int | None = None
-    source_name: str | None = None
     day: date | None = None
+    """A blob's partition day (Kusto ``creationTime``); a source's day is its spec's."""
     blob_url: str | None = None
+    """Shown for units that are not blobs but stand for one (redacted, as a blob's own)."""
     blob_source_id: str | None = None
-    spec: dict[str, Any] | None = None
+
+    @property
+    def source_name(self) -> str | None:
+        return self.spec.source if isinstance(self.spec, SOURCE_KINDS) else None
+
+    @property
+    def unit_day(self) -> date | None:
+        return self.spec.day if isinstance(self.spec, SourceDayUnitSpec) else self.day
+
+    @property
+    def shown_url(self) -> str | None:
+        return self.spec.url if isinstance(self.spec, BlobUnitSpec) else self.blob_url
+
+
+SOURCE_KINDS = (SourceDayUnitSpec, StreamBatchUnitSpec)
+"""Specs whose unit belongs to a source (its name is on the unit row)."""
 
 
 def day_range(start: date, end: date) -> list[date]:
@@ -100,11 +125,9 @@ class Runs:
         sources = [self.catalog.get_source(project_id, name) for name in source_names]
         units = [
             NewUnit(
-                table=source.table,
                 load_key=f"source:{source.id}:{day.isoformat()}",
+                spec=SourceDayUnitSpec(table=source.table, source=source.name, day=day),
                 source_id=source.id,
-                source_name=source.name,
-                day=day,
             )
             for source in sources
             for day in days
@@ -175,12 +198,12 @@ class Runs:
                             position=position,
                             source_id=new.source_id,
                             source_name=new.source_name,
-                            day=new.day,
-                            blob_url=new.blob_url,
+                            day=new.unit_day,
+                            blob_url=new.shown_url,
                             blob_source_id=new.blob_source_id,
-                            table_name=new.table,
+                            table_name=new.spec.table,
                             load_key=new.load_key,
-                            spec=new.spec or {},
+                            spec=new.spec.to_json(),
                             state=UnitState.ENQUEUED.value,
                             max_attempts=max_attempts or self.retry.max_attempts,
                             created_at=now,
@@ -311,6 +334,13 @@ class Runs:
             project = session.get(Project, unit.project_id)
             name = project.name if project is not None else None
             return Claim(unit.id, unit.run_id, unit.project_id, unit.attempt, name)
+
+    def claimed_unit(self, claim: Claim) -> UnitRecord:
+        """What the claimed unit loads, with its run's ids."""
+        record = unit_record(self.store, claim.unit_id)
+        if record is None or record.project_id != claim.project_id:
+            raise NotFound(f"unit {claim.unit_id} does not exist")
+        return record
 
     def heartbeat(self, unit_id: str, worker: str, lease_seconds: float) -> bool:
         """Extend the lease; False if the unit is no longer ours or its cancel was asked for."""

@@ -1,6 +1,7 @@
-"""Wires the application services together from one Settings object.
+"""Wires the control services together from one Settings object.
 
-Front ends (CLI, API) build one ``Services`` at start and call only these services.
+Front ends call only these services. The worker side (the unit runner and its pool) sits above
+``control``: ``ingestd.services.Services`` adds it, and is what front ends build at start.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ from ingestd.control.readiness import Readiness
 from ingestd.control.run_search import RunSearch
 from ingestd.control.runs import Runs
 from ingestd.control.scheduler import Scheduler
+from ingestd.control.source_loads import SourceLoads
 from ingestd.control.status_grid import StatusGrids
 from ingestd.control.streams import Streams
 from ingestd.dataplane.decompress import DecompressionLimits
 from ingestd.dataplane.destination import Destination
 from ingestd.dataplane.destination_host import check_destination
 from ingestd.dataplane.egress import EgressPolicy
-from ingestd.dataplane.fetch import FetchPolicy
 from ingestd.dataplane.kusto_uploads import UPLOADS_DIR, UploadFiles
 from ingestd.dataplane.pipeline import DataPlane
 from ingestd.dataplane.postgres_warehouse import PostgresWarehouse, psycopg_conninfo
@@ -40,8 +41,7 @@ from ingestd.dataplane.warehouse import Warehouse
 from ingestd.domain.clock import Clock, system_clock
 from ingestd.domain.retry import RetryPolicy
 from ingestd.domain.run_owners import RunOwnersSource
-from ingestd.executor.pool import WorkerPool
-from ingestd.executor.unit_runner import UnitRunner
+from ingestd.domain.unit_specs import FetchLimits
 from ingestd.settings import Settings
 from ingestd.store.database import Store
 from ingestd.store.run_owners import run_owners
@@ -96,6 +96,18 @@ class Services:
         self.run_search = RunSearch(self.store)
         self.daily_status = DailyStatus(self.store)
         self.readiness = Readiness(self.store, lambda: self.warehouse)
+        self.fetch_limits = FetchLimits(
+            max_bytes=settings.blob_max_bytes,
+            timeout_seconds=settings.fetch_timeout_seconds,
+            allowed_networks=settings.fetch_allowed_networks,
+        )
+        """Every blob download's limits, built once here; each blob's spec carries them."""
+        self.source_loads = SourceLoads(
+            self.catalog,
+            self.file_access,
+            settings.data_dir / "staging",
+            EgressPolicy(settings.fetch_allowed_networks),
+        )
 
     @cached_property
     def warehouse(self) -> Destination:
@@ -142,7 +154,7 @@ class Services:
             self.catalog,
             self.runs,
             self.datasets,
-            self.runner(),
+            self.source_loads,
             self.warehouse,
             self.settings.data_dir / "checks",
             self.settings.memory_limit,
@@ -188,42 +200,20 @@ class Services:
         )
 
     @cached_property
+    def queued_ingestion(self) -> QueuedIngestion:
+        return QueuedIngestion(self.catalog, self.runs, Mappings(self.store), self.fetch_limits)
+
+    @cached_property
     def kusto_queues(self) -> KustoQueues:
         settings = self.settings
-        fetch = FetchPolicy(
-            max_bytes=settings.blob_max_bytes,
-            timeout_seconds=settings.fetch_timeout_seconds,
-            egress=EgressPolicy(settings.fetch_allowed_networks),
-        )
-        queued = QueuedIngestion(self.catalog, self.runs, Mappings(self.store), fetch)
         names = self.access.project_name
         return KustoQueues(
             self.store,
-            queued,
+            self.queued_ingestion,
             self.kusto_signer,
             self.kusto_uploads,
             project_names=names,
             retention=timedelta(hours=settings.kusto_upload_retention_hours),
-        )
-
-    def runner(self) -> UnitRunner:
-        return UnitRunner(
-            self.store,
-            self.catalog,
-            self.runs,
-            self.dataplane,
-            self.file_access,
-            self.settings.data_dir / "staging",
-            EgressPolicy(self.settings.fetch_allowed_networks),
-        )
-
-    def pool(self, workers: int | None = None) -> WorkerPool:
-        runner = self.runner()
-        return WorkerPool(
-            self.runs,
-            runner,
-            workers=workers or self.settings.workers,
-            lease_seconds=self.settings.lease_seconds,
         )
 
     def close(self) -> None:

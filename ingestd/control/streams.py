@@ -43,8 +43,8 @@ from ingestd.control.runs import NewUnit, Runs
 from ingestd.domain.mapping import Mapping
 from ingestd.domain.origins import RunOrigin
 from ingestd.domain.sources import DataFormat, ErrorPolicy, LoadMode, ReadOptions
+from ingestd.domain.unit_specs import StreamBatchUnitSpec
 from ingestd.errors import IngestdError, InvalidInput, NotFound, RequestError
-from ingestd.executor.unit_runner import file_unit_spec
 from ingestd.store.database import Store
 from ingestd.store.schema import Project, StreamRecord, utcnow
 
@@ -334,13 +334,13 @@ class Streams:
                 origin=RunOrigin.AMPERITY,
                 units=[
                     NewUnit(
-                        table=source.table,
                         load_key=key,
                         source_id=source.id,
-                        source_name=source.name,
-                        spec=file_unit_spec(
-                            source.table,
-                            [path],
+                        spec=StreamBatchUnitSpec(
+                            table=source.table,
+                            source=source.name,
+                            inputs=(str(path),),
+                            input_names=(path.name,),
                             mapping=source.mapping,
                             read_options=source.read_options,
                             mode=source.load_mode,

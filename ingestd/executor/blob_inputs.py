@@ -3,13 +3,13 @@
 Contract:
 
 * ``stage_blob`` downloads into ``<staging>/extract-<unit>`` (removed after every attempt by the
-  unit runner) with the limits in the spec's ``fetch`` block, through the project's connections
-  (``control.blob_access``); ``file://`` blobs are read in place.
+  unit runner) with the limits in the spec's ``fetch`` (``FetchLimits``), through the project's
+  connections (``control.blob_access``); ``file://`` blobs are read in place.
 * With ``delete_after_download`` the blob is downloaded into ``<staging>/retained/<unit>``, then
   deleted at its source; later attempts of the unit reuse that copy, which is removed once the
   unit has ended. A failed delete is logged and does not fail the blob (Kusto deletes
   best-effort too).
-* A blob of ingestd's own Kusto temporary storage (``spec["upload"]``) is read in place from
+* A blob of ingestd's own Kusto temporary storage (``spec.upload``) is read in place from
   ``<data dir>/kusto-uploads``, after checking it is the unit's project's; nothing is fetched.
 * ``cancel`` (when the caller has the unit's token) stops a download between chunks.
 * ``blob_format`` is the format the blob will be read as: the declared one, or the one its
@@ -18,12 +18,10 @@ Contract:
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 
@@ -36,8 +34,9 @@ from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.fetch import FetchPolicy, delete, download
 from ingestd.dataplane.kusto_uploads import UploadFiles
 from ingestd.domain.file_access import ProjectFiles
-from ingestd.domain.sources import Compression, DataFormat, ReadOptions
+from ingestd.domain.sources import Compression, DataFormat
 from ingestd.domain.states import TERMINAL_UNIT_STATES
+from ingestd.domain.unit_specs import BlobUnitSpec, FetchLimits
 from ingestd.errors import FormatNotSupported, NotFound, SourceNotFound, UnitError
 from ingestd.store.database import Store
 from ingestd.store.schema import Unit
@@ -53,30 +52,27 @@ class StagedBlob:
     name: str
 
 
-def fetch_policy(spec: dict[str, Any], files: ProjectFiles) -> FetchPolicy:
-    limits = spec.get("fetch") or {}
+def fetch_policy(limits: FetchLimits, files: ProjectFiles) -> FetchPolicy:
+    """The limits the blob was accepted under, with the file policy of its project."""
     return FetchPolicy(
-        max_bytes=int(limits.get("max_bytes", 6_442_450_944)),
-        timeout_seconds=float(limits.get("timeout_seconds", 60.0)),
-        egress=EgressPolicy(
-            tuple(ipaddress.ip_network(n) for n in limits.get("allowed_networks") or ())
-        ),
+        max_bytes=limits.max_bytes,
+        timeout_seconds=limits.timeout_seconds,
+        egress=EgressPolicy(limits.allowed_networks),
         files=files,
     )
 
 
-def declared_format(spec: dict[str, Any]) -> DataFormat | None:
+def declared_format(spec: BlobUnitSpec) -> DataFormat | None:
     """The format the spec declares, or the one the blob's name shows; None if neither."""
-    options = ReadOptions.from_dict(spec.get("read_options"))
-    if options.format is not None:
-        return options.format
+    if spec.read_options.format is not None:
+        return spec.read_options.format
     try:
-        return format_of(str((spec.get("input_names") or ["blob"])[0]), b"")
+        return format_of(spec.input_name, b"")
     except FormatNotSupported:
         return None
 
 
-def blob_format(spec: dict[str, Any], staged: StagedBlob) -> DataFormat:
+def blob_format(spec: BlobUnitSpec, staged: StagedBlob) -> DataFormat:
     known = declared_format(spec)
     if known is not None:
         return known
@@ -87,7 +83,7 @@ def blob_format(spec: dict[str, Any], staged: StagedBlob) -> DataFormat:
 
 
 def stage_blob(
-    spec: dict[str, Any],
+    spec: BlobUnitSpec,
     *,
     unit_id: str,
     project_id: int,
@@ -98,17 +94,17 @@ def stage_blob(
     cancel: CancelToken | None = None,
     uploads: UploadFiles | None = None,
 ) -> StagedBlob:
-    if spec.get("upload") and uploads is not None:
+    if spec.upload and uploads is not None:
         try:
-            path = uploads.path(project_id, str(spec["upload"]))
+            path = uploads.path(project_id, spec.upload)
         except NotFound as exc:
             raise SourceNotFound(exc.message, hint="upload the data again") from exc
         return StagedBlob(path, path.name)
-    policy = fetch_policy(spec, files)
+    policy = fetch_policy(spec.fetch, files)
     # The whole URL (with its SAS or key) exists only here, in memory, until the fetch.
-    location = parse_blob_url(store.secret_box.open(str(spec["sealed_url"])))
+    location = parse_blob_url(store.secret_box.open(spec.sealed_url))
     resolved = resolve_blob(catalog, project_id, location)
-    if not spec.get("delete_after_download"):
+    if not spec.delete_after_download:
         path = download(
             resolved.location, staging_root / f"extract-{unit_id}", policy, resolved.access, cancel
         )

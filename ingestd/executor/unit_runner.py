@@ -1,8 +1,8 @@
 """Runs one claimed unit: resolve its inputs, load them, record the outcome.
 
-The only place that turns a unit's stored description into a ``LoadRequest`` and calls the data
-plane. Foreign exceptions that nobody translated become INTERNAL_ERROR, logged with their
-traceback (never returned through the API).
+The only place that turns a unit's spec (``domain.unit_specs``, built by ``control``) into a
+``LoadRequest`` and calls the data plane. Foreign exceptions that nobody translated become
+INTERNAL_ERROR, logged with their traceback (never returned through the API).
 """
 
 from __future__ import annotations
@@ -10,28 +10,24 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from datetime import date
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from ingestd.control.blob_units import REQUIRES_MAPPING, already_ingested, missing_mapping
 from ingestd.control.catalog import Catalog
 from ingestd.control.file_access import FileAccess
 from ingestd.control.runs import Claim, Runs
+from ingestd.control.source_loads import SourceLoads
 from ingestd.dataplane.contract import CancelToken, LoadRequest, Progress
-from ingestd.dataplane.egress import EgressPolicy
-from ingestd.dataplane.files import expand
 from ingestd.dataplane.kusto_uploads import UPLOADS_DIR, UploadFiles
 from ingestd.dataplane.pipeline import DataPlane
-from ingestd.dataplane.sql_extract import extract
 from ingestd.domain.mapping import Mapping, identity_mapping
-from ingestd.domain.sources import DELIMITED, ErrorPolicy, LoadMode, ReadOptions
+from ingestd.domain.sources import DELIMITED, ReadOptions
 from ingestd.domain.states import UnitState
 from ingestd.domain.tables import TableSpec
-from ingestd.domain.templates import render
+from ingestd.domain.unit_specs import BlobUnitSpec, FileUnitSpec, SourceDayUnitSpec, UnitRecord
 from ingestd.errors import (
     Canceled,
-    ConnectionConfigError,
     DuplicateBlob,
     IngestdError,
     InternalError,
@@ -44,35 +40,8 @@ from ingestd.executor.blob_inputs import blob_format, declared_format, stage_blo
 from ingestd.observability import logging as log_context
 from ingestd.observability.logging import LogContext
 from ingestd.store.database import Store
-from ingestd.store.schema import Unit
 
 log = logging.getLogger("ingestd.executor")
-
-
-def file_unit_spec(
-    table: str,
-    inputs: list[Path],
-    *,
-    input_names: list[str] | None = None,
-    mapping: Mapping | None = None,
-    read_options: ReadOptions | None = None,
-    mode: LoadMode = LoadMode.APPEND,
-    error_policy: ErrorPolicy | None = None,
-    empty_is_error: bool = False,
-    tags: list[str] | None = None,
-) -> dict[str, object]:
-    """The ``Unit.spec`` of a unit that loads given local files (not a source's day)."""
-    return {
-        "table": table,
-        "inputs": [str(p) for p in inputs],
-        "input_names": input_names or [p.name for p in inputs],
-        "mapping": mapping.to_list() if mapping is not None else None,
-        "read_options": (read_options or ReadOptions()).to_dict(),
-        "mode": mode.value,
-        "error_policy": (error_policy or ErrorPolicy()).to_dict(),
-        "empty_is_error": empty_is_error,
-        "tags": tags or [],
-    }
 
 
 PROGRESS_INTERVAL_SECONDS = 1.0
@@ -86,17 +55,15 @@ class UnitRunner:
         runs: Runs,
         dataplane: DataPlane,
         file_access: FileAccess,
-        staging_root: Path,
-        egress: EgressPolicy | None = None,
+        source_loads: SourceLoads,
     ) -> None:
-        self.egress = egress if egress is not None else EgressPolicy()
-        """Hosts of SQL sources must pass it (INGESTD_FETCH_ALLOWED_NETWORKS)."""
         self.store = store
         self.catalog = catalog
         self.runs = runs
         self.dataplane = dataplane
         self.file_access = file_access
-        self.staging_root = staging_root
+        self.source_loads = source_loads
+        self.staging_root = source_loads.staging_root
 
     def run(self, claim: Claim, worker: str, cancel: CancelToken) -> None:
         """Run the unit; every log line meanwhile names its project, run and unit."""
@@ -161,142 +128,58 @@ class UnitRunner:
         """The ``ingest-by:`` tag that another operation's committed load carries, when the
         claimed unit is a blob whose ``ingestIfNotExists`` names it; None otherwise (and for
         anything that is not a blob unit, or whose table is gone: its load reports that)."""
-        with self.store.read() as session:
-            unit = session.get(Unit, claim.unit_id)
-            assert unit is not None
+        unit = self.runs.claimed_unit(claim)
         spec = unit.spec
-        if not spec.get("url") or not spec.get("ingest_if_not_exists"):
+        if not isinstance(spec, BlobUnitSpec) or not spec.ingest_if_not_exists:
             return None
-        if spec.get("duplicate_of") is not None:
+        if spec.duplicate_of is not None:
             return None
-        table = self.catalog.find_table(claim.project_id, str(spec["table"]))
+        table = self.catalog.find_table(claim.project_id, spec.table)
         if table is None:
             return None
         return already_ingested(self.dataplane.warehouse, table, spec, excluding_run=unit.run_id)
 
     def build_request(self, claim: Claim, cancel: CancelToken | None = None) -> LoadRequest:
-        with self.store.read() as session:
-            unit = session.get(Unit, claim.unit_id)
-            assert unit is not None
-        if unit.spec.get("inputs"):
-            return self._request_from_spec(claim, unit)
-        if unit.source_name is None or unit.day is None:
-            raise InternalError(f"unit {unit.id} has no source and day to load")
-        return self.source_request(
-            claim.project_id,
-            unit.source_name,
-            unit.day,
-            unit.load_key,
-            unit.id,
-            unit.run_id,
-            cancel,
-        )
-
-    def source_request(
-        self,
-        project_id: int,
-        source_name: str,
-        day: date,
-        load_key: str,
-        unit_id: str,
-        run_id: str,
-        cancel: CancelToken | None = None,
-    ) -> LoadRequest:
-        """What loading a source's day means: its files (or its query's result) for that day."""
-        try:
-            source = self.catalog.get_source(project_id, source_name)
-        except NotFound as exc:
-            raise ConnectionConfigError(
-                f"source {source_name!r} was deleted before its unit ran"
-            ) from exc
-        table = self.catalog.get_table(project_id, source.table)
-        if source.query is not None:
-            paths, names, read_options = self._extract(
-                project_id, source.connection, source.query, day, unit_id, cancel
-            )
-        else:
-            assert source.path_template is not None
-            root = self.catalog.file_root_of(project_id, source.connection)
-            rendered = render(source.path_template, day)
-            pattern = str(root / rendered) if root is not None else rendered
-            paths = tuple(expand(pattern, self.file_access.for_project(project_id)))
-            names = tuple(
-                str(p.relative_to(root.resolve())) if root is not None else p.name for p in paths
-            )
-            read_options = source.read_options
-        return LoadRequest(
-            load_key=load_key,
-            unit_id=unit_id,
-            run_id=run_id,
-            table=table,
-            mapping=source.mapping,
-            inputs=paths,
-            input_names=names,
-            read_options=read_options,
-            mode=source.load_mode,
-            day=day,
-            error_policy=source.error_policy,
-        )
-
-    def _extract(
-        self,
-        project_id: int,
-        connection: str | None,
-        query: str,
-        day: date,
-        unit_id: str,
-        cancel: CancelToken | None = None,
-    ) -> tuple[tuple[Path, ...], tuple[str, ...], ReadOptions]:
-        """Run a query source for the day into a staged file (the unit's "download")."""
-        if connection is None:
-            raise ConnectionConfigError("a query source needs a connection")
-        view = self.catalog.get_connection(project_id, connection)
-        extracted = extract(
-            view.kind,
-            view.name,
-            view.config,
-            self.catalog.connection_secrets(project_id, connection),
-            render(query, day),
-            self.staging_root / f"extract-{unit_id}",
-            self.file_access.for_project(project_id),
-            cancel,
-            self.egress,
-        )
-        return (extracted.path,), (extracted.name,), ReadOptions(format=extracted.format)
-
-    def _request_from_spec(self, claim: Claim, unit: Unit) -> LoadRequest:
-        """Units that carry their own description (streamed batches, blobs): see
-        ``file_unit_spec``."""
+        unit = self.runs.claimed_unit(claim)
         spec = unit.spec
-        if spec.get("url"):
-            return self._blob_request(claim, unit)
-        table = self.catalog.get_table(claim.project_id, str(spec["table"]))
-        paths = tuple(Path(p) for p in spec["inputs"])
+        if isinstance(spec, SourceDayUnitSpec):
+            return self.source_loads.request(
+                claim.project_id,
+                spec,
+                load_key=unit.load_key,
+                unit_id=unit.id,
+                run_id=unit.run_id,
+                cancel=cancel,
+            )
+        if isinstance(spec, BlobUnitSpec):
+            return self._blob_request(claim, unit, spec)
+        return self._file_request(claim, unit, spec)
+
+    def _file_request(self, claim: Claim, unit: UnitRecord, spec: FileUnitSpec) -> LoadRequest:
+        """Units that load given local files (streamed batches among them)."""
+        table = self.catalog.get_table(claim.project_id, spec.table)
+        paths = tuple(Path(p) for p in spec.inputs)
         for path in paths:
             if not path.exists():
                 raise SourceNotFound(f"{path} does not exist any more")
-        mapping = (
-            Mapping.from_list(spec["mapping"]) if spec.get("mapping") else identity_mapping(table)
-        )
-        return self._spec_request(unit, table, mapping, paths, spec.get("read_options"))
+        mapping = spec.mapping if spec.mapping is not None else identity_mapping(table)
+        return self._request(unit, spec, table, mapping, paths, spec.read_options)
 
-    def _blob_request(self, claim: Claim, unit: Unit) -> LoadRequest:
+    def _blob_request(self, claim: Claim, unit: UnitRecord, spec: BlobUnitSpec) -> LoadRequest:
         """A blob unit (``blob_units.blob_unit_spec``): download the blob, then describe its load
         by Kusto's rules (an ingestIfNotExists hit never gets here: ``already_loaded``)."""
-        spec = unit.spec
-        if spec.get("duplicate_of") is not None:
+        if spec.duplicate_of is not None:
             raise DuplicateBlob(
-                f"{unit.blob_url} was given twice in one request; blob {spec['duplicate_of']} "
-                "loads it"
+                f"{unit.blob_url} was given twice in one request; blob {spec.duplicate_of} loads it"
             )
         try:
-            table = self.catalog.get_table(claim.project_id, str(spec["table"]))
+            table = self.catalog.get_table(claim.project_id, spec.table)
         except NotFound as exc:
             raise TableNotFound(
                 f"{exc.message} (it was dropped after the blob was queued)"
             ) from exc
         known = declared_format(spec)
-        if known in REQUIRES_MAPPING and not spec.get("mapping"):
+        if known in REQUIRES_MAPPING and spec.mapping is None:
             raise missing_mapping(known)
         staged = stage_blob(
             spec,
@@ -310,24 +193,25 @@ class UnitRunner:
             uploads=UploadFiles(self.file_access.data_dir / UPLOADS_DIR, max_bytes=0),
         )
         data_format = blob_format(spec, staged)
-        if spec.get("mapping"):
-            mapping = Mapping.from_list(spec["mapping"])
+        if spec.mapping is not None:
+            mapping = spec.mapping
         elif data_format in REQUIRES_MAPPING:
             raise missing_mapping(data_format)
         else:  # §3.9: identity mapping, by position for delimited formats
             mapping = identity_mapping(table, by_position=data_format in DELIMITED)
-        options = {**(spec.get("read_options") or {}), "format": data_format.value}
-        return self._spec_request(unit, table, mapping, (staged.path,), options)
+        options = replace(spec.read_options, format=data_format)
+        return self._request(unit, spec, table, mapping, (staged.path,), options)
 
-    def _spec_request(
+    def _request(
         self,
-        unit: Unit,
+        unit: UnitRecord,
+        spec: FileUnitSpec | BlobUnitSpec,
         table: TableSpec,
         mapping: Mapping,
         paths: tuple[Path, ...],
-        read_options: dict[str, Any] | None,
+        read_options: ReadOptions,
     ) -> LoadRequest:
-        spec = unit.spec
+        names = (spec.input_name,) if isinstance(spec, BlobUnitSpec) else spec.input_names
         return LoadRequest(
             load_key=unit.load_key,
             unit_id=unit.id,
@@ -335,13 +219,13 @@ class UnitRunner:
             table=table,
             mapping=mapping,
             inputs=paths,
-            input_names=tuple(spec.get("input_names") or [p.name for p in paths]),
-            read_options=ReadOptions.from_dict(read_options),
-            mode=LoadMode(spec.get("mode", "append")),
+            input_names=names or tuple(p.name for p in paths),
+            read_options=read_options,
+            mode=spec.mode,
             day=unit.day,
-            error_policy=ErrorPolicy.from_dict(spec.get("error_policy")),
-            empty_is_error=bool(spec.get("empty_is_error", False)),
-            tags=tuple(spec.get("tags") or ()),
+            error_policy=spec.error_policy,
+            empty_is_error=spec.empty_is_error,
+            tags=spec.tags,
         )
 
     def _progress_recorder(self, unit_id: str) -> ProgressRecorder:

@@ -30,9 +30,9 @@ from ingestd.api.rate_limit import RateLimiter
 from ingestd.api.statsig import router as statsig
 from ingestd.control.access import KeyKind
 from ingestd.control.oauth import ClientCredentials
-from ingestd.control.services import Services
 from ingestd.domain.sources import LoadMode
 from ingestd.domain.tables import Column, ColumnType, TableSpec
+from ingestd.services import Services
 from ingestd.store.schema import ApiKey, Base, utcnow
 
 PROJECTS = ("alpha", "beta")

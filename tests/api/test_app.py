@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from ingestd.api.app import create_app
-from ingestd.control.services import Services
+from ingestd.services import Services
 
 
 def test_healthz_reports_ok(services: Services) -> None:

@@ -16,7 +16,7 @@ from httpx2 import Response
 
 from ingestd.api.app import create_app
 from ingestd.control.access import KeyKind
-from ingestd.control.services import Services
+from ingestd.services import Services
 from tests.conftest import make_services
 
 AMPERITY = {"amperity-tenant": "acme", "api-version": "2024-04-01"}

@@ -14,12 +14,12 @@ from typing import Any
 import duckdb
 import pytest
 
-from ingestd.control.services import Services
 from ingestd.dataplane.contract import CancelToken
 from ingestd.domain.connections import connection_body
 from ingestd.domain.mapping import Mapping, identity_mapping
 from ingestd.domain.states import TERMINAL_UNIT_STATES
 from ingestd.domain.tables import TableSpec
+from ingestd.services import Services
 from tests.conftest import require_service
 
 DAY = date(2024, 3, 1)

@@ -15,10 +15,10 @@ from fastapi.testclient import TestClient
 
 from ingestd.api.app import create_app
 from ingestd.control.access import KeyKind
-from ingestd.control.services import Services
 from ingestd.domain.connections import connection_body
 from ingestd.domain.sources import LoadMode
 from ingestd.domain.tables import Column, ColumnType, TableSpec
+from ingestd.services import Services
 from tests.conftest import make_services
 
 TENANT = "acme"

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 
 from ingestd.api.app import create_app
 from ingestd.control.access import KeyKind
-from ingestd.control.services import Services
 from ingestd.domain.states import UnitState
 from ingestd.domain.tables import Column, TableSpec
+from ingestd.services import Services
 from tests.conftest import make_services
 from tests.integration.sql_runs import run_query_source
 

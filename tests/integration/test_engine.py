@@ -13,11 +13,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestd.control.services import Services
 from ingestd.domain.connections import connection_body
 from ingestd.domain.datasets import DATASET_TABLES, mapping_from_column_mapping
 from ingestd.domain.states import RunState, UnitState
 from ingestd.errors import FailureClass
+from ingestd.services import Services
 from tests.conftest import make_services
 
 DAY = date(2024, 3, 1)
@@ -142,7 +142,7 @@ def test_the_pool_runs_units_in_parallel_threads(services: Services) -> None:
 _CHILD = """
 import sys, time
 from pathlib import Path
-from ingestd.control.services import Services
+from ingestd.services import Services
 from ingestd.dataplane import pipeline
 from ingestd.settings import Settings
 

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from ingestd.control.services import Services
 from ingestd.dataplane.blob_urls import parse_blob_url
 from ingestd.dataplane.fetch import FetchPolicy, delete, download
 from ingestd.dataplane.files import expand
@@ -26,6 +25,7 @@ from ingestd.dataplane.sql_extract import extract
 from ingestd.domain.connections import connection_body
 from ingestd.domain.file_access import ProjectFiles
 from ingestd.domain.tables import Column, ColumnType, TableSpec
+from ingestd.domain.unit_specs import SourceDayUnitSpec
 from ingestd.errors import (
     ConnectionConfigError,
     FetchNotAllowed,
@@ -33,6 +33,7 @@ from ingestd.errors import (
     InvalidInput,
     NotFound,
 )
+from ingestd.services import Services
 from tests.conftest import make_services
 
 DAY = date(2024, 3, 1)
@@ -154,7 +155,13 @@ def test_a_source_whose_template_points_at_another_project_fails_its_unit(
     svc.catalog.create_table(alpha_id, TABLE)
     svc.catalog.create_source(alpha_id, name="steal", table="raw.people", path_template=str(secret))
     with pytest.raises(FetchNotAllowed):
-        svc.runner().source_request(alpha_id, "steal", DAY, "k", "u1", "r1")
+        svc.source_loads.request(
+            alpha_id,
+            SourceDayUnitSpec(table="raw.people", source="steal", day=DAY),
+            load_key="k",
+            unit_id="u1",
+            run_id="r1",
+        )
 
 
 def test_a_file_connection_rooted_in_another_project_is_refused(svc: Services) -> None:

@@ -17,7 +17,6 @@ import psycopg
 import pytest
 from pydantic import ValidationError
 
-from ingestd.control.services import Services
 from ingestd.dataplane.contract import CancelToken, LoadRequest, LoadResult, Progress
 from ingestd.dataplane.pipeline import DataPlane
 from ingestd.dataplane.postgres_schema import LOCK_SQL, table_lock
@@ -34,6 +33,7 @@ from ingestd.domain.mapping import FieldMapping, Mapping, RefKind, SourceRef, id
 from ingestd.domain.sources import LoadMode
 from ingestd.domain.tables import Column, ColumnType, TableSpec
 from ingestd.errors import Canceled, FailureClass, FetchNotAllowed, IngestdError, UnitError
+from ingestd.services import Services
 from ingestd.settings import Settings
 from tests.conftest import make_services
 from tests.unit.dataplane.harness import PEOPLE, PEOPLE_ROWS, csv_text, empty_postgres

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from ingestd.control.services import Services
 from ingestd.domain.connections import connection_body
 from ingestd.domain.mapping import FieldMapping, Mapping, RefKind, SourceRef
 from ingestd.domain.tables import Column, ColumnType, TableSpec
+from ingestd.services import Services
 
 DAY = date(2024, 3, 1)
 

@@ -30,8 +30,8 @@ from ingestd.api.app import create_app
 from ingestd.api.statsig.schemas import CONNECTION_KIND_OF_TYPE
 from ingestd.cli.main import app as cli_app
 from ingestd.control.access import KeyKind
-from ingestd.control.services import Services
 from ingestd.domain.connections import BODIES, ConnectionBody
+from ingestd.services import Services
 from tests.api.amperity.conftest import VERSION
 from tests.api.statsig.conftest import EVENTS_MAPPING
 from tests.conftest import make_services

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from ingestd.control.services import Services
 from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.sql import extract
 from ingestd.domain.connections import connection_body
@@ -19,6 +18,7 @@ from ingestd.domain.datasets import DATASET_TABLES, mapping_from_column_mapping
 from ingestd.domain.file_access import ProjectFiles
 from ingestd.domain.states import RunState, UnitState
 from ingestd.errors import Canceled
+from ingestd.services import Services
 from tests.conftest import make_services
 from tests.integration.sql_runs import DAY, MARIADB, canceled_after, duckdb_file, mariadb
 

@@ -15,13 +15,13 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from ingestd.control.services import Services
 from ingestd.dataplane.sql import duckdb_file, sqlite_file
 from ingestd.dataplane.sql.base import SourceQuery
 from ingestd.domain.datasets import DATASET_TABLES
 from ingestd.domain.file_access import ProjectFiles
 from ingestd.domain.states import UnitState
 from ingestd.errors import ConnectionConfigError, QueryError
+from ingestd.services import Services
 from tests.conftest import make_services
 from tests.integration.sql_runs import run_query_source
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from ingestd.control.services import Services
 from ingestd.domain.datasets import DATASET_TABLES, mapping_from_column_mapping
 from ingestd.domain.states import UnitState
 from ingestd.errors import FailureClass
+from ingestd.services import Services
 from tests.conftest import make_services
 from tests.integration.sql_runs import MARIADB, mariadb, run_query_source
 

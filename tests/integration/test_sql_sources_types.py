@@ -18,13 +18,13 @@ from typing import Any
 import duckdb
 import pytest
 
-from ingestd.control.services import Services
 from ingestd.dataplane.contract import LoadRequest
 from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.sql import extract
 from ingestd.domain.mapping import identity_mapping
 from ingestd.domain.sources import ReadOptions
 from ingestd.domain.tables import Column, ColumnType, TableSpec
+from ingestd.services import Services
 from tests.conftest import make_services
 from tests.integration.sql_runs import (
     DAY,

@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import inspect, select, text
 
 from ingestd.control.access import KeyKind, Permission
-from ingestd.control.services import Services
 from ingestd.domain.connections import connection_body
 from ingestd.domain.datasets import DATASET_TABLES
 from ingestd.domain.states import RunState, UnitState
@@ -26,6 +25,7 @@ from ingestd.errors import (
     SourceNotFound,
     Unauthenticated,
 )
+from ingestd.services import Services
 from ingestd.store.database import Store
 from ingestd.store.schema import ApiKey, StatusEvent
 from tests.conftest import make_services

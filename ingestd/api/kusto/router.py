@@ -27,11 +27,9 @@ from ingestd.api.kusto.query_router import add_query_routes
 from ingestd.api.kusto.schemas import MgmtBody, QueuedIngestBody
 from ingestd.control.access import Permission, Principal
 from ingestd.control.kusto_errors import KustoSyntaxError
-from ingestd.control.kusto_ops import MAX_BLOBS_REST, BlobRef, QueuedIngestion
+from ingestd.control.kusto_ops import MAX_BLOBS_REST, BlobRef
 from ingestd.control.mappings import Mappings
 from ingestd.control.services import Services
-from ingestd.dataplane.egress import EgressPolicy
-from ingestd.dataplane.fetch import FetchPolicy
 from ingestd.errors import Forbidden, IngestdError, NotFound, RateLimited, Unauthenticated
 
 CLIENT_REQUEST_ID = "x-ms-client-request-id"
@@ -138,12 +136,7 @@ def _route_class() -> type[APIRoute]:
 def build_router(services: Services) -> APIRouter:
     settings = services.settings
     mappings = Mappings(services.store)
-    fetch = FetchPolicy(
-        max_bytes=settings.blob_max_bytes,
-        timeout_seconds=settings.fetch_timeout_seconds,
-        egress=EgressPolicy(settings.fetch_allowed_networks),
-    )
-    queued = QueuedIngestion(services.catalog, services.runs, mappings, fetch)
+    queued = services.queued_ingestion
     management = Management(services.catalog, mappings, queued, services.kusto_signer)
     router = APIRouter(route_class=_route_class(), tags=["kusto"])
 

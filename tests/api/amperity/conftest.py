@@ -17,10 +17,10 @@ from ingestd.api.amperity.router import build_router
 from ingestd.api.rate_limit import RateLimiter
 from ingestd.control.access import KeyKind
 from ingestd.control.catalog import SourceView
-from ingestd.control.services import Services
 from ingestd.domain.connections import connection_body
 from ingestd.domain.sources import LoadMode, ReadOptions
 from ingestd.domain.tables import Column, ColumnType, TableSpec
+from ingestd.services import Services
 from tests.conftest import make_services
 
 TENANT = "acme"

@@ -36,10 +36,10 @@ from sqlalchemy import select
 
 from ingestd.control.access import KeyKind
 from ingestd.control.runs import NewUnit
-from ingestd.control.services import Services
 from ingestd.domain.connections import connection_body
-from ingestd.domain.sources import LoadMode, ReadOptions
-from ingestd.executor.unit_runner import file_unit_spec
+from ingestd.domain.sources import LoadMode
+from ingestd.domain.unit_specs import FileUnitSpec
+from ingestd.services import Services
 from ingestd.store.schema import Run, Unit
 from tests.api.amperity.conftest import CUSTOMERS, TENANT, VERSION, make_app
 from tests.conftest import make_services, vendor_document
@@ -140,10 +140,11 @@ def _seed(services: Services) -> list[str]:
         trigger="queued",
         units=[
             NewUnit(
-                table="crm.customers",
                 load_key="blob:contract",
                 blob_url=f"file://{blob}",
-                spec=file_unit_spec("crm.customers", [blob], read_options=ReadOptions()),
+                spec=FileUnitSpec(
+                    table="crm.customers", inputs=(str(blob),), input_names=(blob.name,)
+                ),
             )
         ],
     )

@@ -11,8 +11,8 @@ import pytest
 
 from ingestd.control.access import KeyKind
 from ingestd.control.runs import NewUnit
-from ingestd.domain.sources import LoadMode, ReadOptions
-from ingestd.executor.unit_runner import file_unit_spec
+from ingestd.domain.sources import LoadMode
+from ingestd.domain.unit_specs import FileUnitSpec
 from tests.api.amperity.conftest import Amperity
 
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -229,10 +229,11 @@ def test_every_kind_of_ingestion_is_an_ingest_job(amperity: Amperity) -> None:
         trigger="queued",
         units=[
             NewUnit(
-                table="crm.customers",
                 load_key="blob:test:1",
                 blob_url=f"file://{blob}",
-                spec=file_unit_spec("crm.customers", [blob], read_options=ReadOptions()),
+                spec=FileUnitSpec(
+                    table="crm.customers", inputs=(str(blob),), input_names=(blob.name,)
+                ),
             )
         ],
     )

@@ -15,10 +15,10 @@ from httpx2 import Response
 
 from ingestd.api.app import create_app
 from ingestd.control.access import KeyKind
-from ingestd.control.services import Services
 from ingestd.domain.connections import connection_body
 from ingestd.domain.origins import RunOrigin
 from ingestd.domain.tables import Column, ColumnType, TableSpec
+from ingestd.services import Services
 from tests.conftest import make_services
 
 V1 = "/ingestd/v1"

@@ -13,8 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ingestd.api.app import create_app
 from ingestd.control.access import KeyKind
-from ingestd.control.services import Services
 from ingestd.errors import ConnectionFailure
+from ingestd.services import Services
 from ingestd.settings import Settings
 from ingestd.store.schema import Unit
 

@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 
 from ingestd.api.app import create_app
 from ingestd.control.access import KeyKind
-from ingestd.control.services import Services
 from ingestd.observability.logging import handler
+from ingestd.services import Services
 from tests.conftest import make_services
 
 DAY = "2024-03-01"

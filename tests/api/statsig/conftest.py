@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from ingestd.api.app import create_app
 from ingestd.control.access import KeyKind
-from ingestd.control.services import Services
+from ingestd.services import Services
 from tests.conftest import make_services
 
 EVENTS_MAPPING = {

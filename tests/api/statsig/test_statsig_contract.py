@@ -19,8 +19,8 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from ingestd.api.app import create_app
 from ingestd.control.access import KeyKind
-from ingestd.control.services import Services
 from ingestd.domain.connections import connection_body
+from ingestd.services import Services
 from tests.conftest import make_services, vendor_document
 
 # Skipped without it on a developer machine; a failure under CI=true.

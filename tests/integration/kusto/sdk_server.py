@@ -15,7 +15,7 @@ import uvicorn
 
 from ingestd.api.app import create_app
 from ingestd.control.access import KeyKind
-from ingestd.control.services import Services
+from ingestd.services import Services
 from tests.conftest import make_services
 from tests.integration.kusto.servers import free_port
 
