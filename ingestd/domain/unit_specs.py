@@ -89,7 +89,7 @@ class FileUnitSpec:
     inputs: tuple[str, ...]
     """Paths of the files, as given."""
     input_names: tuple[str, ...]
-    """Their names in counts and messages (defaults to each file's name)."""
+    """Their names in counts and messages; empty: each file's own name."""
     mapping: Mapping | None = None
     """None: the table's identity mapping."""
     read_options: ReadOptions = field(default_factory=ReadOptions)
@@ -272,11 +272,10 @@ def _source_day(
 
 
 def _load_fields(body: dict[str, Any]) -> dict[str, Any]:
-    inputs = tuple(str(p) for p in body["inputs"])
     return {
         "table": str(body["table"]),
-        "inputs": inputs,
-        "input_names": tuple(str(n) for n in body.get("input_names") or inputs),
+        "inputs": tuple(str(p) for p in body["inputs"]),
+        "input_names": tuple(str(n) for n in body.get("input_names") or ()),
         "mapping": _mapping(body.get("mapping")),
         "read_options": ReadOptions.from_dict(body.get("read_options")),
         "mode": LoadMode(body.get("mode", LoadMode.APPEND.value)),
