@@ -37,6 +37,17 @@ class EventCount:
     last_updated: datetime
 
 
+@dataclass(frozen=True)
+class SourceChanges:
+    """A partial update of a dataset source: None leaves a field as it is."""
+
+    query: str | None = None
+    column_mapping: dict[str, Any] | None = None
+    """Statsig's ``column_mapping`` as given (it is stored and shown back as given)."""
+    enabled: bool | None = None
+    api_triggered: bool | None = None
+
+
 class DatasetSources:
     def __init__(self, store: Store, catalog: Catalog, runs: Runs) -> None:
         self.store = store
@@ -111,21 +122,20 @@ class DatasetSources:
         except Conflict as exc:
             raise InvalidInput(f"Ingestion source already exists with name {name}") from exc
 
-    def update(self, project_id: int, source: SourceView, changes: dict[str, Any]) -> SourceView:
+    def update(self, project_id: int, source: SourceView, changes: SourceChanges) -> SourceView:
         """Partial update: only the given fields change (API-SURFACE §1.4 #3)."""
         updates: dict[str, Any] = {}
-        if "column_mapping" in changes and changes["column_mapping"] is not None:
+        if changes.column_mapping is not None:
             assert source.dataset is not None
-            updates["mapping"] = mapping_from_column_mapping(
-                source.dataset, changes["column_mapping"]
-            )
-            updates["column_mapping"] = changes["column_mapping"]
-        if changes.get("query") is not None:
+            updates["mapping"] = mapping_from_column_mapping(source.dataset, changes.column_mapping)
+            updates["column_mapping"] = changes.column_mapping
+        if changes.query is not None:
             key = "query" if source.query is not None else "path_template"
-            updates[key] = changes["query"]
-        for field in ("enabled", "api_triggered"):
-            if changes.get(field) is not None:
-                updates[field] = bool(changes[field])
+            updates[key] = changes.query
+        if changes.enabled is not None:
+            updates["enabled"] = changes.enabled
+        if changes.api_triggered is not None:
+            updates["api_triggered"] = changes.api_triggered
         return self.catalog.update_source(project_id, source.name, **updates)
 
     def _connection_kind(self, project_id: int, connection_type: str) -> str:

@@ -3,7 +3,7 @@
 A unit is a source's day (``SourceDayUnitSpec``), given local files (``FileUnitSpec``), one
 streamed batch (``StreamBatchUnitSpec``) or one queued blob (``BlobUnitSpec``). ``control``
 builds them, the store keeps their JSON in ``Unit.spec``, the executor runs them; a Celery task
-will carry the same JSON. ``to_json`` writes ``"version"`` and ``"kind"``; ``unit_spec_from_json``
+will carry the same JSON. ``to_json`` writes ``"version"`` and ``"kind"``; ``from_json``
 reads them back, and also reads rows written before specs had a version (their kind is inferred
 from their keys, and a source's day, stored as ``{}``, takes its source and day from the row).
 """
@@ -179,7 +179,7 @@ class BlobUnitSpec:
 UnitSpec = SourceDayUnitSpec | FileUnitSpec | StreamBatchUnitSpec | BlobUnitSpec
 
 
-def unit_spec_from_json(
+def from_json(
     raw: dict[str, Any],
     *,
     table: str | None = None,

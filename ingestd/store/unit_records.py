@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ingestd.domain.unit_specs import UnitRecord, UnitSpec, unit_spec_from_json
+from ingestd.domain import unit_specs
+from ingestd.domain.unit_specs import UnitRecord, UnitSpec
 from ingestd.store.database import Store
 from ingestd.store.schema import Unit
 
@@ -10,7 +11,7 @@ from ingestd.store.schema import Unit
 def spec_of(unit: Unit) -> UnitSpec:
     """The unit's spec; rows written before specs had a version take what they lack (a
     source's day was stored as ``{}``) from the row's own columns."""
-    return unit_spec_from_json(
+    return unit_specs.from_json(
         unit.spec, table=unit.table_name, source_name=unit.source_name, day=unit.day
     )
 

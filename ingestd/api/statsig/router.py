@@ -29,7 +29,7 @@ from ingestd.api.statsig.schemas import (
 )
 from ingestd.control.access import KeyKind, Permission, Principal
 from ingestd.control.catalog import ConnectionView
-from ingestd.control.datasets import DatasetSources
+from ingestd.control.datasets import DatasetSources, SourceChanges
 from ingestd.control.idempotency import Claimed, StoredResponse
 from ingestd.control.runs import day_range
 from ingestd.control.services import Services
@@ -152,7 +152,12 @@ def build_router(services: Services) -> APIRouter:
     def update_source(request: Request, body: SourceUpdate) -> Any:
         who = principal(request, Permission.CONFIGURE)
         source = datasets.find_one(who.project_id, body.type, body.dataset, body.source_name)
-        changes = body.model_dump(exclude_unset=True)
+        changes = SourceChanges(
+            query=body.query,
+            column_mapping=body.column_mapping,
+            enabled=body.enabled,
+            api_triggered=body.api_triggered,
+        )
         updated = datasets.update(who.project_id, source, changes)
         return single("Ingestion updated successfully.", wire.ingestion(updated, body.type))
 

@@ -30,7 +30,7 @@ from ingestd.domain.unit_specs import (
     SourceDayUnitSpec,
     StreamBatchUnitSpec,
     UnitSpec,
-    unit_spec_from_json,
+    from_json,
 )
 from ingestd.errors import InvalidInput
 
@@ -120,19 +120,19 @@ def test_every_spec_survives_its_json(spec: UnitSpec) -> None:
     stored = json.loads(json.dumps(spec.to_json()))
     assert stored["version"] == SPEC_VERSION
     assert stored["kind"] == spec.kind.value
-    assert unit_spec_from_json(stored) == spec
+    assert from_json(stored) == spec
 
 
 @given(specs)
 def test_the_kind_is_what_tells_specs_apart(spec: UnitSpec) -> None:
     # The row's columns only fill in what a row written before version 1 lacks.
-    again = unit_spec_from_json(spec.to_json(), table="other", source_name="other", day=None)
+    again = from_json(spec.to_json(), table="other", source_name="other", day=None)
     assert type(again) is type(spec)
     assert again == spec
 
 
 def test_a_source_day_written_before_versions_reads_from_its_row() -> None:
-    spec = unit_spec_from_json({}, table="s.t", source_name="t", day=date(2024, 3, 1))
+    spec = from_json({}, table="s.t", source_name="t", day=date(2024, 3, 1))
     assert spec == SourceDayUnitSpec(table="s.t", source="t", day=date(2024, 3, 1))
 
 
@@ -148,7 +148,7 @@ def test_a_stream_batch_written_before_versions() -> None:
         "empty_is_error": False,
         "tags": [],
     }
-    spec = unit_spec_from_json(old, table="crm.customers", source_name="signups")
+    spec = from_json(old, table="crm.customers", source_name="signups")
     assert spec == StreamBatchUnitSpec(
         table="crm.customers",
         source="signups",
@@ -159,7 +159,7 @@ def test_a_stream_batch_written_before_versions() -> None:
         mode=LoadMode.UPSERT,
     )
     # The same keys on a unit of no source: given files.
-    assert type(unit_spec_from_json(old, table="crm.customers")) is FileUnitSpec
+    assert type(from_json(old, table="crm.customers")) is FileUnitSpec
 
 
 def test_a_blob_written_before_versions_keeps_its_limits() -> None:
@@ -182,7 +182,7 @@ def test_a_blob_written_before_versions_keeps_its_limits() -> None:
         "upload": None,
         "fetch": {"max_bytes": 99, "timeout_seconds": 2.5, "allowed_networks": ["10.0.0.0/8"]},
     }
-    spec = unit_spec_from_json(old)
+    spec = from_json(old)
     assert isinstance(spec, BlobUnitSpec)
     assert spec.fetch == FetchLimits(99, 2.5, (ipaddress.ip_network("10.0.0.0/8"),))
     assert spec.input_name == "a.csv"
@@ -190,7 +190,7 @@ def test_a_blob_written_before_versions_keeps_its_limits() -> None:
     assert (spec.mode, spec.empty_is_error) == (LoadMode.APPEND, True)
     del old["fetch"]
     with pytest.raises(InvalidInput, match="fetch limits are missing"):
-        unit_spec_from_json(old)
+        from_json(old)
 
 
 @pytest.mark.parametrize(
@@ -227,4 +227,4 @@ def test_a_blob_written_before_versions_keeps_its_limits() -> None:
 )
 def test_a_spec_that_cannot_be_read_says_why(raw: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
-        unit_spec_from_json(raw)
+        from_json(raw)
