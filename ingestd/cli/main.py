@@ -16,6 +16,10 @@ import typer
 from pydantic import ValidationError
 from rich.markup import escape
 
+# typer vendors click (typer._click) and raises that copy's exceptions, not the `click`
+# package's: this is the class its parser errors really have.
+from typer._click import ClickException
+
 from ingestd.cli import (
     catalog_commands,
     demo_command,
@@ -99,15 +103,10 @@ def execute(args: Sequence[str] | None = None) -> int:
     command = build_command(app)
     try:
         result = command.main(args=argv, prog_name="ingestd", standalone_mode=False)
-    except typer.TyperException as exc:
-        # The parser's own errors. typer vendors click (typer._click) and raises that copy's
-        # exceptions, not the `click` package's: all are TyperExceptions. Shown as click shows
+    except ClickException as exc:
+        # The parser's own errors (and a command's typer.BadParameter). Shown as click shows
         # them: the usage line, "Try 'ingestd ... --help'" and the message.
-        show = getattr(exc, "show", None)
-        if callable(show):
-            show()
-        else:
-            _error(exc.format_message())
+        exc.show()
         return EXIT_USAGE
     except IngestdError as exc:
         _error(f"{exc.message} ({exc.code})", exc.hint)

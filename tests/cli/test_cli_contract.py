@@ -9,7 +9,9 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
+import typer
 
 from ingestd.cli.context import console, err_console
 from ingestd.cli.main import execute
@@ -198,6 +200,16 @@ def test_keys_list_never_shows_a_whole_key_and_revoke_takes_a_prefix(cli: Cli) -
     finally:
         services.close()
     cli.here("keys", "revoke", code=2)  # neither a prefix nor --project
+
+
+def test_a_commands_bad_parameter_is_shown_as_the_parser_shows_its_own(cli: Cli) -> None:
+    # typer.BadParameter is typer's bundled click class, not the click package's: the handler
+    # catches that class (a handler for click.ClickException would let it through as an
+    # internal error).
+    assert not issubclass(typer.BadParameter, click.ClickException)
+    _, err = cli.here("keys", "revoke", code=2)
+    assert "Usage: ingestd keys revoke" in err
+    assert "Invalid value for PREFIX: give the PREFIX of a key" in err
 
 
 def test_serve_refuses_a_busy_port_in_one_line_before_saying_it_serves(cli: Cli) -> None:
