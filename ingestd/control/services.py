@@ -126,7 +126,7 @@ class Services:
 
     @cached_property
     def status_grids(self) -> StatusGrids:
-        return StatusGrids(self.catalog, self.runs)
+        return StatusGrids(self.catalog, self.daily_status)
 
     @cached_property
     def scheduler(self) -> Scheduler:
