@@ -182,6 +182,8 @@ class Unit(Base):
         Index("ix_units_due", "state", "next_attempt_at"),
         # A project's units of one source and day, newest last (status reads, their backfill).
         Index("ix_units_project_source_day", "project_id", "source_name", "day", "created_at"),
+        # Amperity's ingest jobs: the units that started in a window.
+        Index("ix_units_project_started", "project_id", "started_at"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)

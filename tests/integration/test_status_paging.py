@@ -370,3 +370,57 @@ def test_the_status_sql_agrees_with_the_projection(tmp_path: Path, database_url:
         assert got[n] == want, (state, trigger, rows, code, dataset)
         assert want in STATSIG_DAILY_STATUSES
     services.close()
+
+
+def test_ingest_jobs_of_a_window_are_chosen_and_ordered_in_sql(world: World) -> None:
+    """Amperity's job start (§5 item 14) decided in SQL, against ``job_started_at`` over every
+    run of the project, for windows that cut through the runs' creations and unit starts."""
+    from datetime import UTC, datetime
+
+    from ingestd.api.amperity.translate import job_started_at
+
+    services = world.services
+    project_id = services.access.project_id("acme")
+    base = datetime(2030, 5, 1, tzinfo=UTC)
+    with services.store.write() as session:
+        runs = session.scalars(
+            select(Run).where(Run.project_id == project_id).order_by(Run.created_at, Run.id)
+        ).all()
+        for i, run in enumerate(runs):
+            run.created_at = base + timedelta(hours=10 * i)
+            units = session.scalars(
+                select(Unit).where(Unit.run_id == run.id).order_by(Unit.position)
+            ).all()
+            for j, unit in enumerate(units):
+                unit.created_at = run.created_at
+                # Some never start; others start hours (up to days) after their run.
+                unit.started_at = (
+                    None if (i + j) % 3 == 0 else run.created_at + timedelta(hours=7 * j + i)
+                )
+    everything = services.run_search.page(project_id, _no_filter(), limit=1000, offset=0)[0]
+    records = [services.run_search.get(project_id, r.run.id) for r in everything]
+    sizes = []
+    for start_hours, length_hours in ((0, 5), (3, 24), (12, 40), (-100, 400), (500, 10)):
+        start = base + timedelta(hours=start_hours)
+        end = start + timedelta(hours=length_hours)
+        want = sorted(
+            (r for r in records if start <= job_started_at(r) < end),
+            key=lambda r: (job_started_at(r), r.run.id),
+            reverse=True,
+        )
+        got = services.run_search.started_between(project_id, start, end)
+        assert [r.run.id for r in got] == [r.run.id for r in want], (start_hours, length_hours)
+        sizes.append(len(got))
+    assert any(0 < n < len(records) for n in sizes) and 0 in sizes, sizes
+    assert (
+        services.run_search.started_between(
+            services.access.project_id("globex"), base, base + timedelta(days=30)
+        )
+        == []
+    )  # globex's runs were created in 2024: another project's never appear
+
+
+def _no_filter() -> Any:
+    from ingestd.control.run_search import RunFilter
+
+    return RunFilter()

@@ -69,4 +69,5 @@ def downgrade() -> None:
     op.drop_index("ix_source_days_day", table_name="source_days")
     op.drop_table("source_days")
     op.drop_index("ix_runs_project_kind_created", table_name="runs")
+    op.drop_index("ix_units_project_started", table_name="units")
     op.drop_index("ix_units_project_source_day", table_name="units")
