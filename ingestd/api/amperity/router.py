@@ -84,7 +84,8 @@ def build_router(
     streams = services.streams
     search = RunSearch(services.store)
     # §2.1: 10 requests per second per tenant; §2.5: the streaming API allows 1000.
-    gate = Gate(oauth, limiter or RateLimiter([(10, 1.0)]))
+    per_second = services.settings.amperity_requests_per_second
+    gate = Gate(oauth, limiter or RateLimiter([(per_second, 1.0)]))
     stream_gate = stream_limiter or RateLimiter([(1000, 1.0)])
     router = APIRouter(route_class=dialect_route(partial(render, strict=strict)), tags=["amperity"])
 
