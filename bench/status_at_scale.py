@@ -204,7 +204,7 @@ def fill(url: str, sources: int, days: int, runs: int) -> str:
                 1, 3,
                 CASE WHEN u %% 20 = 7 THEN 'QUERY_ERROR' END,
                 CASE WHEN u %% 20 = 7 THEN 'the warehouse refused the query' END,
-                CASE WHEN u %% 20 = 7 THEN 'permanent' END,
+                CASE WHEN u %% 20 = 7 THEN 'Permanent' END,
                 CASE WHEN u %% 10 = 3 THEN 0 ELSE 100 + u %% 50 END,
                 CASE WHEN u %% 10 = 3 OR u %% 20 = 7 THEN 0 ELSE 100 + u %% 50 END,
                 0, 0, 0,
@@ -323,7 +323,11 @@ def _free_port() -> int:
 
 def endpoints(key: str, operation: str, days: int) -> list[Endpoint]:
     statsig = {"STATSIG-API-KEY": key}
-    amperity = {"Authorization": f"Bearer {key}", "api-version": "2024-04-01"}
+    amperity = {
+        "Authorization": f"Bearer {key}",
+        "api-version": "2024-04-01",
+        "amperity-tenant": "bench",
+    }
     kusto = {"Authorization": f"Bearer {key}"}
     start = FIRST_DAY + timedelta(days=days // 2)
     end = start + timedelta(days=89)
@@ -450,6 +454,8 @@ def main() -> None:
             "INGESTD_DATABASE_URL": url,
             "INGESTD_SCHEDULER_INTERVAL_SECONDS": "3600",
             "INGESTD_DATA_CHECK_INTERVAL_SECONDS": "86400",
+            # The vendor's 10 requests/s per tenant would make the load test measure 429s.
+            "INGESTD_AMPERITY_REQUESTS_PER_SECOND": "1000000",
         }
         key = seed(env, data)
         operation = fill(url, args.sources, args.days, args.runs)
