@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from ingestd.control.catalog import Catalog
 from ingestd.control.run_views import HistoryEntry, RunView, UnitView
 from ingestd.dataplane.contract import LoadResult
+from ingestd.domain.clock import Ascending, Clock, system_clock
 from ingestd.domain.origins import RunOrigin
 from ingestd.domain.retry import RetryPolicy
 from ingestd.domain.states import (
@@ -35,7 +36,7 @@ from ingestd.errors import FailureClass, IllegalTransition, InvalidInput, NotFou
 from ingestd.store.daily_status import UnitDay, record_newest
 from ingestd.store.database import Store
 from ingestd.store.run_lists import history_of, runs_page, units_of
-from ingestd.store.schema import Project, Run, Source, StatusEvent, Unit, UnitFile, utcnow
+from ingestd.store.schema import Project, Run, Source, StatusEvent, Unit, UnitFile
 
 MAX_DAYS_PER_RUN = 366
 
@@ -74,10 +75,15 @@ def day_range(start: date, end: date) -> list[date]:
 
 
 class Runs:
-    def __init__(self, store: Store, catalog: Catalog, retry: RetryPolicy) -> None:
+    def __init__(
+        self, store: Store, catalog: Catalog, retry: RetryPolicy, *, clock: Clock = system_clock
+    ) -> None:
         self.store = store
         self.catalog = catalog
         self.retry = retry
+        self.clock: Clock = Ascending(clock)
+        """Every timestamp of runs, units, leases and history: the services' clock, never
+        repeating an instant, so a fixed clock in tests still orders what happened."""
 
     # -- creating -----------------------------------------------------------------------------
 
@@ -144,7 +150,7 @@ class Runs:
             existing = self.find_by_idempotency_key(project_id, idempotency_key)
             if existing is not None:
                 return existing
-        now = utcnow()
+        now = self.clock()
         run_id = str(uuid.uuid4())
         try:
             with self.store.write() as session:
@@ -223,7 +229,7 @@ class Runs:
         self, session: Session, unit: Unit, new: UnitState, message: str | None = None
     ) -> None:
         check_transition(UnitState(unit.state), new)
-        now = utcnow()
+        now = self.clock()
         unit.state = new.value
         unit.updated_at = now
         if new in TERMINAL_UNIT_STATES:
@@ -245,7 +251,7 @@ class Runs:
             UnitState(s) for s in session.scalars(select(Unit.state).where(Unit.run_id == run_id))
         ]
         state = derive_run_state(states, cancel_requested=run.cancel_requested)
-        now = utcnow()
+        now = self.clock()
         run.updated_at = now
         if state.value != run.state:
             run.state = state.value
@@ -256,7 +262,7 @@ class Runs:
     def claim_next(self, worker: str, lease_seconds: float) -> Claim | None:
         """Claim the oldest due unit for ``worker``, or None. Due: enqueued, retrying whose
         backoff has passed, or active with an expired lease (its worker died)."""
-        now = utcnow()
+        now = self.clock()
         due = or_(
             and_(
                 Unit.state.in_([UnitState.ENQUEUED.value, UnitState.RETRYING.value]),
@@ -284,7 +290,7 @@ class Runs:
         self, unit_id: str, state: str, lease: datetime | None, worker: str, lease_seconds: float
     ) -> Claim | None:
         with self.store.write() as session:
-            now = utcnow()
+            now = self.clock()
             taken: CursorResult[Any] = session.execute(  # type: ignore[assignment]
                 update(Unit)
                 .where(
@@ -327,7 +333,7 @@ class Runs:
             if unit is None or unit.lease_owner != worker:
                 return False
             run = session.get(Run, unit.run_id)
-            unit.lease_expires_at = utcnow() + timedelta(seconds=lease_seconds)
+            unit.lease_expires_at = self.clock() + timedelta(seconds=lease_seconds)
             canceled = unit.cancel_requested or (run is not None and run.cancel_requested)
             return not canceled
 
@@ -381,7 +387,7 @@ class Runs:
             if error.failure_class is FailureClass.TRANSIENT and unit.attempt < unit.max_attempts:
                 delay = self.retry.delay(unit.attempt)
                 unit.failure_status = FailureClass.TRANSIENT.value
-                unit.next_attempt_at = utcnow() + timedelta(seconds=delay)
+                unit.next_attempt_at = self.clock() + timedelta(seconds=delay)
                 unit.lease_owner = unit.lease_expires_at = None
                 self._transition(
                     session,
@@ -445,6 +451,7 @@ class Runs:
                         run_id=unit.run_id,
                         unit_id=unit.id,
                         state=unit.state,
+                        at=self.clock(),
                         message="cancel requested",
                     )
                 )
