@@ -407,7 +407,7 @@ def explain(env: dict[str, str], data: Path, points: list[Endpoint]) -> None:
     captured: list[tuple[str, Any]] = []
 
     def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
             captured.append((statement, parameters))
 
     with TestClient(create_app(services, background=False)) as client:

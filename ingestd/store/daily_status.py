@@ -139,7 +139,7 @@ def status_page(
             ids.order_by(SourceDay.day, SourceDay.source_name).limit(limit).offset(offset)
         )
     )
-    rows = _newest_units(session, query.project_id, Unit.id.in_(page)) if page else []
+    rows = _units_by_id(session, query.project_id, page) if page else []
     order = {unit_id: i for i, unit_id in enumerate(page)}
     rows.sort(key=lambda row: order[row.unit.id])
     return rows, int(total)
@@ -167,6 +167,23 @@ def grid_cells(
     if states is not None:
         where = and_(where, Unit.state.in_(list(states)))
     return _newest_units(session, project_id, where)
+
+
+def _units_by_id(session: Session, project_id: int, ids: Sequence[str]) -> list[NewestUnit]:
+    """These units (by primary key: source_days has no index on unit_id, none is needed)."""
+    query = (
+        select(Unit, Run.trigger, Source.dataset, Connection.name)
+        .join(Run, Run.id == Unit.run_id)
+        .outerjoin(
+            Source, and_(Source.project_id == Unit.project_id, Source.name == Unit.source_name)
+        )
+        .outerjoin(Connection, Connection.id == Source.connection_id)
+        .where(Unit.project_id == project_id, Unit.id.in_(list(ids)))
+    )
+    return [
+        NewestUnit(unit, trigger, dataset, connection)
+        for unit, trigger, dataset, connection in session.execute(query)
+    ]
 
 
 def _newest_units(
