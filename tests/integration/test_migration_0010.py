@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
-from ingestd.store.schema import SourceDay
+from ingestd.store.database import Store
+from ingestd.store.schema import Base, SourceDay
 from tests.integration.test_migration_0005 import alembic
 from tests.integration.test_status_paging import DAYS, World, reference, world
 
@@ -38,3 +39,19 @@ def test_the_upgrade_fills_source_days_from_the_units(world: World, tmp_path: Pa
     assert [r["status"] for r in after["data"]] == [
         r["status"] for r in reference(world.services, "acme")
     ]
+
+
+def test_every_index_the_models_declare_is_migrated(database_url: str) -> None:
+    """The migrations create each index the models name (the status reads depend on them)."""
+    store = Store(database_url)
+    try:
+        store.migrate()
+        found = inspect(store.engine)
+        for table in Base.metadata.sorted_tables:
+            declared = {index.name for index in table.indexes}
+            migrated = {index["name"] for index in found.get_indexes(table.name)}
+            assert declared <= migrated, (table.name, declared - migrated)
+        alembic(store, "downgrade", "0009")
+        alembic(store, "upgrade", "0010")
+    finally:
+        store.dispose()

@@ -23,6 +23,7 @@ def upgrade() -> None:
         "units",
         ["project_id", "source_name", "day", "created_at"],
     )
+    op.create_index("ix_units_project_started", "units", ["project_id", "started_at"])
     op.create_index("ix_runs_project_kind_created", "runs", ["project_id", "kind", "created_at"])
     op.create_table(
         "source_days",
