@@ -147,6 +147,17 @@ class Settings(BaseSettings):
     statsig_mutations_per_15m: int = Field(
         default=900, ge=1, description="Statsig dialect: mutations a project may make per 15 min."
     )
+    amperity_requests_per_second: int = Field(
+        default=10,
+        ge=1,
+        description="Amperity dialect: requests a tenant may make per second (the vendor's 10).",
+    )
+    native_requests_per_10s: int = Field(
+        default=1000,
+        ge=1,
+        description="Native API (/ingestd/v1): requests a project's keys may make per 10 s; "
+        "past it the answer is 429 with Retry-After.",
+    )
     data_check_lookback_days: int = Field(
         default=3,
         ge=0,

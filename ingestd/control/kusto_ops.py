@@ -39,13 +39,14 @@ from ingestd.domain.mapping import Mapping
 from ingestd.domain.operation_ids import operation_id, run_id_of
 from ingestd.domain.origins import RunOrigin
 from ingestd.domain.sources import DataFormat, ErrorPolicy, ReadOptions
-from ingestd.domain.states import TERMINAL_UNIT_STATES, UnitState
+from ingestd.domain.states import TERMINAL_UNIT_STATES
 from ingestd.domain.unit_specs import BlobUnitSpec, FetchLimits
 from ingestd.errors import (
     MappingInvalid,
     NotFound,
     UnitError,
 )
+from ingestd.store.run_lists import failed_units
 
 MAX_BLOBS_REST = 20
 """API-SURFACE §3.3: at most 20 blobs per POST ([I] more is a 400)."""
@@ -321,18 +322,26 @@ class QueuedIngestion:
 
     def failures(self, project_id: int, *, runs: int = 1000) -> list[tuple[Operation, UnitView]]:
         """The failed blobs of the project's latest ``runs`` Kusto operations, newest first
-        (``.show ingestion failures``)."""
-        views, _ = self.runs.list_runs(project_id, limit=runs, kind="blobs")
+        (``.show ingestion failures``): selected in SQL, only failed units are read."""
+        with self.runs.store.read() as session:
+            rows = failed_units(
+                session, project_id, kind="blobs", origin=RunOrigin.KUSTO.value, runs=runs
+            )
         out: list[tuple[Operation, UnitView]] = []
-        for run in views:
+        operations: dict[str, Operation] = {}
+        for run, unit in rows:
             request = run.request
             if request.get("dialect") != "kusto":
                 continue
-            db, name = str(request.get("database")), str(request.get("table"))
-            operation = Operation(
-                operation_id(run.id, db, name), db, name, bool(request.get("tracking")), run
-            )
-            out += [(operation, u) for u in run.units if u.state is UnitState.FAILED]
+            operation = operations.get(run.id)
+            if operation is None:
+                db, name = str(request.get("database")), str(request.get("table"))
+                view = RunView.of(run, [])
+                operation = Operation(
+                    operation_id(run.id, db, name), db, name, bool(request.get("tracking")), view
+                )
+                operations[run.id] = operation
+            out.append((operation, UnitView.of(unit)))
         return out
 
     def cancel(self, project_id: int, value: str) -> Operation:

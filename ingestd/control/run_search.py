@@ -21,6 +21,7 @@ from ingestd.domain.paging import RunCursor
 from ingestd.domain.states import RunState
 from ingestd.errors import NotFound
 from ingestd.store.database import Store
+from ingestd.store.run_windows import started_between
 from ingestd.store.schema import Run, Unit, UnitFile
 
 
@@ -84,21 +85,11 @@ class RunSearch:
                 raise NotFound(f"run {run_id} does not exist")
             return _records(session, [run], files=True)[0]
 
-    def active_between(self, project_id: int, start: datetime, end: datetime) -> list[RunRecord]:
-        """Every run whose activity may have begun in ``[start, end)``: created before ``end``,
-        and created at or after ``start`` or with a unit that started at or after ``start``.
-
-        A superset of the runs that started in the window, newest first, with units' files.
-        """
-        started_later = exists().where(Unit.run_id == Run.id, Unit.started_at >= start)
-        query = select(Run).where(
-            Run.project_id == project_id,
-            Run.created_at < end,
-            or_(Run.created_at >= start, started_later),
-        )
+    def started_between(self, project_id: int, start: datetime, end: datetime) -> list[RunRecord]:
+        """Every run whose job started in ``[start, end)`` (its earliest feed's start, §5 item
+        14), latest start first (ties by id, descending), with units' files."""
         with self.store.read() as session:
-            runs = session.scalars(query.order_by(Run.created_at.desc(), Run.id)).all()
-            return _records(session, runs, files=True)
+            return _records(session, started_between(session, project_id, start, end), files=True)
 
     def page(
         self, project_id: int, where: RunFilter, *, limit: int, offset: int

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from ingestd.control.catalog import Catalog
 from ingestd.control.run_views import HistoryEntry, RunView, UnitView
 from ingestd.dataplane.contract import LoadResult
+from ingestd.domain.clock import Ascending, Clock, system_clock
 from ingestd.domain.origins import RunOrigin
 from ingestd.domain.retry import RetryPolicy
 from ingestd.domain.states import (
@@ -39,8 +40,10 @@ from ingestd.domain.unit_specs import (
     UnitSpec,
 )
 from ingestd.errors import FailureClass, IllegalTransition, InvalidInput, NotFound, UnitError
+from ingestd.store.daily_status import UnitDay, record_newest
 from ingestd.store.database import Store
-from ingestd.store.schema import Project, Run, Source, StatusEvent, Unit, UnitFile, utcnow
+from ingestd.store.run_lists import history_of, runs_page, units_of
+from ingestd.store.schema import Project, Run, Source, StatusEvent, Unit, UnitFile
 from ingestd.store.unit_records import unit_record
 
 MAX_DAYS_PER_RUN = 366
@@ -97,10 +100,15 @@ def day_range(start: date, end: date) -> list[date]:
 
 
 class Runs:
-    def __init__(self, store: Store, catalog: Catalog, retry: RetryPolicy) -> None:
+    def __init__(
+        self, store: Store, catalog: Catalog, retry: RetryPolicy, *, clock: Clock = system_clock
+    ) -> None:
         self.store = store
         self.catalog = catalog
         self.retry = retry
+        self.clock: Clock = Ascending(clock)
+        """Every timestamp of runs, units, leases and history: the services' clock, never
+        repeating an instant, so a fixed clock in tests still orders what happened."""
 
     # -- creating -----------------------------------------------------------------------------
 
@@ -165,7 +173,7 @@ class Runs:
             existing = self.find_by_idempotency_key(project_id, idempotency_key)
             if existing is not None:
                 return existing
-        now = utcnow()
+        now = self.clock()
         run_id = str(uuid.uuid4())
         try:
             with self.store.write() as session:
@@ -188,8 +196,13 @@ class Runs:
                 )
                 session.add(StatusEvent(run_id=run_id, state="enqueued", at=now))
                 session.flush()
+                newest: list[UnitDay] = []
                 for position, new in enumerate(units):
                     unit_id = str(uuid.uuid4())
+                    if new.source_name is not None and new.day is not None:
+                        newest.append(
+                            UnitDay(project_id, new.source_name, new.day, unit_id, now, position)
+                        )
                     session.add(
                         Unit(
                             id=unit_id,
@@ -213,8 +226,9 @@ class Runs:
                     session.add(
                         StatusEvent(run_id=run_id, unit_id=unit_id, state="enqueued", at=now)
                     )
+                session.flush()
+                record_newest(session, newest)  # the daily status cells they now decide
                 if then is not None:
-                    session.flush()
                     then(session, run_id)
         except IntegrityError:
             # Lost a race with the same idempotency key: the winner's run is the answer.
@@ -238,7 +252,7 @@ class Runs:
         self, session: Session, unit: Unit, new: UnitState, message: str | None = None
     ) -> None:
         check_transition(UnitState(unit.state), new)
-        now = utcnow()
+        now = self.clock()
         unit.state = new.value
         unit.updated_at = now
         if new in TERMINAL_UNIT_STATES:
@@ -260,7 +274,7 @@ class Runs:
             UnitState(s) for s in session.scalars(select(Unit.state).where(Unit.run_id == run_id))
         ]
         state = derive_run_state(states, cancel_requested=run.cancel_requested)
-        now = utcnow()
+        now = self.clock()
         run.updated_at = now
         if state.value != run.state:
             run.state = state.value
@@ -271,7 +285,7 @@ class Runs:
     def claim_next(self, worker: str, lease_seconds: float) -> Claim | None:
         """Claim the oldest due unit for ``worker``, or None. Due: enqueued, retrying whose
         backoff has passed, or active with an expired lease (its worker died)."""
-        now = utcnow()
+        now = self.clock()
         due = or_(
             and_(
                 Unit.state.in_([UnitState.ENQUEUED.value, UnitState.RETRYING.value]),
@@ -299,7 +313,7 @@ class Runs:
         self, unit_id: str, state: str, lease: datetime | None, worker: str, lease_seconds: float
     ) -> Claim | None:
         with self.store.write() as session:
-            now = utcnow()
+            now = self.clock()
             taken: CursorResult[Any] = session.execute(  # type: ignore[assignment]
                 update(Unit)
                 .where(
@@ -349,7 +363,7 @@ class Runs:
             if unit is None or unit.lease_owner != worker:
                 return False
             run = session.get(Run, unit.run_id)
-            unit.lease_expires_at = utcnow() + timedelta(seconds=lease_seconds)
+            unit.lease_expires_at = self.clock() + timedelta(seconds=lease_seconds)
             canceled = unit.cancel_requested or (run is not None and run.cancel_requested)
             return not canceled
 
@@ -403,7 +417,7 @@ class Runs:
             if error.failure_class is FailureClass.TRANSIENT and unit.attempt < unit.max_attempts:
                 delay = self.retry.delay(unit.attempt)
                 unit.failure_status = FailureClass.TRANSIENT.value
-                unit.next_attempt_at = utcnow() + timedelta(seconds=delay)
+                unit.next_attempt_at = self.clock() + timedelta(seconds=delay)
                 unit.lease_owner = unit.lease_expires_at = None
                 self._transition(
                     session,
@@ -467,6 +481,7 @@ class Runs:
                         run_id=unit.run_id,
                         unit_id=unit.id,
                         state=unit.state,
+                        at=self.clock(),
                         message="cancel requested",
                     )
                 )
@@ -542,50 +557,43 @@ class Runs:
         return wanted if wanted in ids else ids[0]
 
     def list_runs(
-        self, project_id: int, *, limit: int = 20, offset: int = 0, kind: str | None = None
+        self,
+        project_id: int,
+        *,
+        limit: int = 20,
+        offset: int = 0,
+        kind: str | None = None,
+        origin: RunOrigin | None = None,
+        history: bool = False,
     ) -> tuple[list[RunView], int]:
-        """Runs newest first, with their units (no history), and the total count."""
+        """Runs newest first, with their units (and, with ``history``, every status change),
+        and the total count: three queries whatever the page size."""
         with self.store.read() as session:
-            query = select(Run).where(Run.project_id == project_id)
-            if kind is not None:
-                query = query.where(Run.kind == kind)
-            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-            runs = session.scalars(
-                query.order_by(Run.created_at.desc(), Run.id).limit(limit).offset(offset)
-            ).all()
+            runs, total = runs_page(
+                session,
+                project_id,
+                kind=kind,
+                origin=origin.value if origin is not None else None,
+                limit=limit,
+                offset=offset,
+            )
             run_ids = [r.id for r in runs]
-            units = session.scalars(
-                select(Unit).where(Unit.run_id.in_(run_ids)).order_by(Unit.position)
-            ).all()
+            units = units_of(session, run_ids)
+            events = history_of(session, run_ids) if history else []
         by_run: dict[str, list[UnitView]] = {}
         for unit in units:
             by_run.setdefault(unit.run_id, []).append(UnitView.of(unit))
-        return [RunView.of(r, by_run.get(r.id, [])) for r in runs], int(total)
-
-    def latest_units_by_day(
-        self, project_id: int, start: date, end: date, source_names: Sequence[str] | None = None
-    ) -> list[tuple[UnitView, str]]:
-        """Daily status: for each source and day, the newest unit that covered it, with the
-        trigger of its run (oldest day first)."""
-        with self.store.read() as session:
-            query = (
-                select(Unit, Run.trigger)
-                .join(Run, Run.id == Unit.run_id)
-                .where(
-                    Unit.project_id == project_id,
-                    Unit.source_name.is_not(None),
-                    Unit.day >= start,
-                    Unit.day <= end,
-                )
-            )
-            if source_names is not None:
-                query = query.where(Unit.source_name.in_(list(source_names)))
-            rows = session.execute(query.order_by(Unit.created_at, Unit.position)).all()
-        latest: dict[tuple[str | None, date | None], tuple[Unit, str]] = {}
-        for unit, trigger in rows:
-            latest[(unit.source_name, unit.day)] = (unit, trigger)
-        ordered = sorted(latest.values(), key=lambda item: (item[0].day, item[0].source_name))
-        return [(UnitView.of(unit), trigger) for unit, trigger in ordered]
+        views = [RunView.of(r, by_run.get(r.id, [])) for r in runs]
+        if history:
+            by_id = {u.id: u for view in views for u in view.units}
+            by_view = {view.id: view for view in views}
+            for event in events:
+                entry = HistoryEntry.of(event)
+                if event.unit_id is None:
+                    by_view[event.run_id].history.append(entry)
+                elif event.unit_id in by_id:
+                    by_id[event.unit_id].history.append(entry)
+        return views, total
 
     def source_ids_with_schedule(self, project_id: int | None = None) -> list[Source]:
         with self.store.read() as session:

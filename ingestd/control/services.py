@@ -92,7 +92,7 @@ class Services:
         self.access = Access(self.store, clock=clock)
         self.file_access = FileAccess(self.store, settings)
         self.catalog = Catalog(self.store, self.file_access.for_project)
-        self.runs = Runs(self.store, self.catalog, self.retry)
+        self.runs = Runs(self.store, self.catalog, self.retry, clock=clock)
         self.run_search = RunSearch(self.store)
         self.daily_status = DailyStatus(self.store)
         self.readiness = Readiness(self.store, lambda: self.warehouse)
@@ -138,7 +138,7 @@ class Services:
 
     @cached_property
     def status_grids(self) -> StatusGrids:
-        return StatusGrids(self.catalog, self.runs)
+        return StatusGrids(self.catalog, self.daily_status)
 
     @cached_property
     def scheduler(self) -> Scheduler:

@@ -1,8 +1,9 @@
 """The source x day status grid: for each source of a project and each day, the daily status
 of the newest unit that covered it, as Statsig's ``/ingestion/status`` reports it.
 
-Built from the same reads as that route (``Runs.latest_units_by_day``) and the same projection
-(``statsig_daily_status``), so the terminal view (``ingestd status``) and the API agree.
+Read through the one daily-status reader (``DailyStatus``, the native ``/status`` grid's) and
+projected as ``/ingestion/status`` projects (``statsig_daily_status``), so the terminal view
+(``ingestd status``) and the APIs agree.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from ingestd.control.catalog import Catalog
-from ingestd.control.runs import MAX_DAYS_PER_RUN, Runs
+from ingestd.control.daily_status import DailyStatus, DayCell
+from ingestd.control.runs import MAX_DAYS_PER_RUN
 from ingestd.domain.projections import statsig_daily_status
 from ingestd.domain.states import UnitState
 from ingestd.errors import InvalidInput
@@ -46,9 +48,9 @@ class StatusGrid:
 
 
 class StatusGrids:
-    def __init__(self, catalog: Catalog, runs: Runs) -> None:
+    def __init__(self, catalog: Catalog, daily_status: DailyStatus) -> None:
         self.catalog = catalog
-        self.runs = runs
+        self.daily_status = daily_status
 
     def grid(
         self, project_id: int, *, end: date, days: int, source: str | None = None
@@ -59,38 +61,39 @@ class StatusGrids:
                 f"the grid covers 1 to {MAX_DAYS_PER_RUN} days, not {days}",
                 hint="pass --days between 1 and 366",
             )
-        sources = (
-            self.catalog.list_sources(project_id)
-            if source is None
-            else [self.catalog.get_source(project_id, source)]
-        )
-        datasets = {s.name: s.dataset or "" for s in sources}
+        if source is not None:
+            self.catalog.get_source(project_id, source)  # an unknown name is NotFound
         start = end - timedelta(days=days - 1)
-        span = tuple(start + timedelta(days=i) for i in range(days))
-        names = [s.name for s in sources]
-        cells: dict[tuple[str, date], StatusCell] = {}
-        for unit, trigger in self.runs.latest_units_by_day(project_id, start, end, names):
-            if unit.source_name not in datasets or unit.day is None:
-                continue
-            rows = unit.counts.inserted + unit.counts.updated
-            cells[(unit.source_name, unit.day)] = StatusCell(
-                day=unit.day,
-                status=statsig_daily_status(
-                    unit.state,
-                    trigger=trigger,
-                    rows_loaded=rows,
-                    error_code=unit.error_code,
-                    dataset=datasets.get(unit.source_name, ""),
-                ),
-                state=unit.state,
-                rows=rows,
-                error_code=unit.error_code,
-                unit_id=unit.id,
-            )
-        return StatusGrid(
-            days=span,
-            sources=tuple(
-                SourceStatus(s.name, s.dataset, tuple(cells.get((s.name, d)) for d in span))
-                for s in sources
-            ),
+        read = self.daily_status.grid(
+            project_id,
+            start,
+            end,
+            sources=[source] if source is not None else None,
+            limit=None,
+            max_days=MAX_DAYS_PER_RUN,
         )
+        span = tuple(read.days)
+        rows = []
+        for row in read.rows:
+            by_day = {cell.day: _cell(cell, row.dataset or "") for cell in row.cells}
+            rows.append(SourceStatus(row.source, row.dataset, tuple(by_day.get(d) for d in span)))
+        return StatusGrid(days=span, sources=tuple(rows))
+
+
+def _cell(cell: DayCell, dataset: str) -> StatusCell:
+    unit = cell.unit
+    rows = unit.counts.inserted + unit.counts.updated
+    return StatusCell(
+        day=cell.day,
+        status=statsig_daily_status(
+            unit.state,
+            trigger=cell.trigger,
+            rows_loaded=rows,
+            error_code=unit.error_code,
+            dataset=dataset,
+        ),
+        state=unit.state,
+        rows=rows,
+        error_code=unit.error_code,
+        unit_id=unit.id,
+    )

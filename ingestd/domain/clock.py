@@ -7,9 +7,10 @@ is ("today", "due", "last used") calls ``datetime.now`` itself: it asks the cloc
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 Clock = Callable[[], datetime]
 
@@ -31,3 +32,22 @@ class FixedClock:
 
     def __call__(self) -> datetime:
         return self.at
+
+
+class Ascending:
+    """``clock``, never answering an instant at or before one it answered already (each answer
+    is at least a microsecond after the last). Histories ordered by time then keep the order
+    things happened in even when the clock stands still (a ``FixedClock``) or steps back."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._last: datetime | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        now = self.clock()
+        with self._lock:
+            if self._last is not None and now <= self._last:
+                now = self._last + timedelta(microseconds=1)
+            self._last = now
+            return now

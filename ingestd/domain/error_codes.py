@@ -231,6 +231,13 @@ _WRITE_ERROR_BY_DATASET: Mapping[str, str] = MappingProxyType(
 )
 
 
+STATSIG_MAPPED_CODES: frozenset[str] = frozenset(_STATSIG_BY_CODE) | _WRITE_ERROR_CODES
+"""Every error code ``statsig_daily_error_status`` maps to something other than ``ERROR``
+(the store builds the same mapping in SQL from these, to filter statuses in the database)."""
+STATSIG_WRITE_DATASETS: tuple[str, ...] = tuple(_WRITE_ERROR_BY_DATASET)
+"""The (lowercase) datasets a destination-side failure is told apart by."""
+
+
 def statsig_daily_error_status(code: str | None, dataset: str) -> str:
     """The Statsig daily status of a day that failed with ingestd error ``code``.
 

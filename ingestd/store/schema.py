@@ -156,6 +156,8 @@ class Run(Base):
         UniqueConstraint("project_id", "idempotency_key"),
         Index("ix_runs_project_created", "project_id", "created_at"),
         Index("ix_runs_project_origin", "project_id", "origin"),
+        # The dialects' run lists: one kind of the project's runs, newest first.
+        Index("ix_runs_project_kind_created", "project_id", "kind", "created_at"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -176,7 +178,13 @@ class Run(Base):
 
 class Unit(Base):
     __tablename__ = "units"
-    __table_args__ = (Index("ix_units_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_units_due", "state", "next_attempt_at"),
+        # A project's units of one source and day, newest last (status reads, their backfill).
+        Index("ix_units_project_source_day", "project_id", "source_name", "day", "created_at"),
+        # Amperity's ingest jobs: the units that started in a window.
+        Index("ix_units_project_started", "project_id", "started_at"),
+    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -211,6 +219,27 @@ class Unit(Base):
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SourceDay(Base):
+    """The newest unit of each source and day of a project: the cell of the daily status.
+
+    Kept by ``Runs.create_run`` in the transaction that adds the units, so a status read is
+    an index range scan over one row per source and day instead of a search for the newest
+    of every day's units (1,000 sources x 1,000 days answer in milliseconds).
+    """
+
+    __tablename__ = "source_days"
+    __table_args__ = (Index("ix_source_days_day", "project_id", "day", "source_name"),)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    source_name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column()
+    position: Mapped[int] = mapped_column(Integer)
+    """With ``created_at``: which unit is newer (the later of one run's units wins)."""
 
 
 class UnitFile(Base):

@@ -84,7 +84,8 @@ def build_router(
     streams = services.streams
     search = RunSearch(services.store)
     # §2.1: 10 requests per second per tenant; §2.5: the streaming API allows 1000.
-    gate = Gate(oauth, limiter or RateLimiter([(10, 1.0)]))
+    per_second = services.settings.amperity_requests_per_second
+    gate = Gate(oauth, limiter or RateLimiter([(per_second, 1.0)]))
     stream_gate = stream_limiter or RateLimiter([(1000, 1.0)])
     router = APIRouter(route_class=dialect_route(partial(render, strict=strict)), tags=["amperity"])
 
@@ -126,13 +127,9 @@ def build_router(
                 "the window from created_from to created_to is longer than 7 days",
                 hint="ask for at most 7 days at a time",
             )
-        started = [
-            (translate.job_started_at(record), record)
-            for record in search.active_between(who.project_id, start, end)
-        ]
-        in_window = [item for item in started if start <= item[0] < end]
-        in_window.sort(key=lambda item: (item[0], item[1].run.id), reverse=True)
-        jobs = [translate.ingest_job(record) for _, record in in_window]
+        # The window, the job start (§5 item 14) and the order are all decided in SQL.
+        records = search.started_between(who.project_id, start, end)
+        jobs = [translate.ingest_job(record) for record in records]
         # §2.3/§5 item 18: every job of the window in one page; next_token is present (as
         # documented) and empty, which the pagination rules read as "last page".
         return IngestJobDetailsList(

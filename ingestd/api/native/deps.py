@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from ingestd.api.native import limits
 from ingestd.control.access import Permission, Principal
 from ingestd.control.services import Services
 
@@ -43,18 +44,22 @@ def sent_key(
 SentKey = Annotated[str | None, Depends(sent_key)]
 
 
-def reader(svc: ServicesDep, key: SentKey) -> Principal:
-    return svc.access.authenticate(key)
-
-
-def ingester(svc: ServicesDep, key: SentKey) -> Principal:
+def reader(request: Request, svc: ServicesDep, key: SentKey) -> Principal:
     who = svc.access.authenticate(key)
+    limits.count(request, svc, who)
+    return who
+
+
+def ingester(request: Request, svc: ServicesDep, key: SentKey) -> Principal:
+    who = svc.access.authenticate(key)
+    limits.count(request, svc, who)
     who.require(Permission.INGEST)
     return who
 
 
-def configurer(svc: ServicesDep, key: SentKey) -> Principal:
+def configurer(request: Request, svc: ServicesDep, key: SentKey) -> Principal:
     who = svc.access.authenticate(key)
+    limits.count(request, svc, who)
     who.require(Permission.CONFIGURE)
     return who
 

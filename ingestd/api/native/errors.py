@@ -91,7 +91,10 @@ class NativeRoute(APIRoute):
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for the error statuses an operation really gives."""
+    """OpenAPI ``responses`` for the error statuses an operation really gives (every one that
+    takes a key can also be rate limited: 429)."""
+    if 401 in statuses and 429 not in statuses:
+        statuses = (*statuses, 429)
     described = {
         400: "The request is invalid (a field, a query parameter, a cursor)",
         401: "No key, or a key that is unknown or revoked",

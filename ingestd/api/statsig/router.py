@@ -214,12 +214,11 @@ def build_router(services: Services) -> APIRouter:
         who = principal(request, Permission.READ)
         page, limit = wire.check_page(page, limit)
         runs, total = services.runs.list_runs(
-            who.project_id, limit=limit, offset=(page - 1) * limit, kind="source"
+            who.project_id, limit=limit, offset=(page - 1) * limit, kind="source", history=True
         )
-        full = [services.runs.get_run(who.project_id, r.id) for r in runs]
         return {
             "message": "Ingestion Runs Listed Successfully.",
-            "data": [wire.run(r) for r in full],
+            "data": [wire.run(r) for r in runs],
             "pagination": wire.pagination(request, page, limit, total),
         }
 
@@ -256,25 +255,20 @@ def build_router(services: Services) -> APIRouter:
         if end < start:
             raise InvalidInput(BAD_REQUEST, hint="endDate is before startDate")
         wanted = wire.status_filter(status, request.query_params.getlist("statuses"))
-        sources = services.catalog.list_sources(
-            who.project_id, dataset=dataset_key(dataset) if dataset else None
+        found = services.daily_status.statsig_page(
+            who.project_id,
+            start,
+            end,
+            source=source,
+            dataset=dataset_key(dataset) if dataset else None,
+            statuses=frozenset(wanted),
+            limit=limit,
+            offset=(page - 1) * limit,
         )
-        if source is not None:
-            sources = [s for s in sources if s.name == source]
-        by_name = {s.name: s for s in sources}
-        rows = [
-            wire.daily_status(unit, trigger, by_name[unit.source_name])
-            for unit, trigger in services.runs.latest_units_by_day(
-                who.project_id, start, end, list(by_name)
-            )
-            if unit.source_name in by_name
-        ]
-        rows = [r for r in rows if wire.status_matches(r["status"], wanted)]
-        total = len(rows)
         return {
             "message": "Ingestion statuses listed successfully.",
-            "data": rows[(page - 1) * limit : page * limit],
-            "pagination": wire.pagination(request, page, limit, total),
+            "data": [wire.daily_status(row) for row in found.rows],
+            "pagination": wire.pagination(request, page, limit, found.total),
         }
 
     # -- schedules and triggers ---------------------------------------------------------------

@@ -10,12 +10,12 @@ from urllib.parse import urlencode
 from fastapi import Request
 
 from ingestd.control.catalog import ConnectionView, SourceView
+from ingestd.control.daily_status import DayStatus
 from ingestd.control.data_checks import EventDelta
 from ingestd.control.datasets import EventCount
-from ingestd.control.run_views import HistoryEntry, RunView, UnitView
+from ingestd.control.run_views import HistoryEntry, RunView
 from ingestd.domain.projections import (
     STATSIG_DAILY_STATUSES,
-    STATSIG_OTHER,
     statsig_daily_status,
     statsig_run_status,
 )
@@ -177,9 +177,10 @@ def run(view: RunView) -> dict[str, Any]:
     }
 
 
-def daily_status(unit: UnitView, trigger: str, source: SourceView) -> dict[str, Any]:
+def daily_status(row: DayStatus) -> dict[str, Any]:
     """IngestionStatusDto (§1.4 #13) for the newest unit of a source and day."""
-    dataset = source.dataset or ""
+    unit, trigger = row.unit, row.trigger
+    dataset = row.dataset or ""
     rows = unit.counts.inserted + unit.counts.updated
     status = statsig_daily_status(
         unit.state, trigger=trigger, rows_loaded=rows, error_code=unit.error_code, dataset=dataset
@@ -195,8 +196,8 @@ def daily_status(unit: UnitView, trigger: str, source: SourceView) -> dict[str, 
     out: dict[str, Any] = {
         "ds": f"{unit.day.isoformat()}T00:00:00.000Z" if unit.day else None,
         "ingestion_dataset": dataset,
-        "ingestion_source": source.connection,
-        "source_name": source.name,
+        "ingestion_source": row.connection,
+        "source_name": row.source,
         "message": message,
         "status": status,
         "rowCount": rows,
@@ -216,14 +217,6 @@ def status_filter(status: str | None, statuses: list[str]) -> set[str]:
     if unknown:
         raise InvalidInput(f"unknown status {sorted(unknown)}")
     return wanted
-
-
-def status_matches(status: str, wanted: set[str]) -> bool:
-    if not wanted:
-        return True
-    if status in wanted:
-        return True
-    return STATSIG_OTHER in wanted and status not in STATSIG_DAILY_STATUSES
 
 
 def _days(start: date, end: date) -> list[date]:

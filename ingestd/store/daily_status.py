@@ -1,0 +1,234 @@
+"""SQL behind every daily status read: the newest unit of each source and day.
+
+``source_days`` holds one row per source and day of a project, pointing at the newest unit
+that covered it; ``Runs.create_run`` keeps it (``record_newest``) in the units' transaction.
+The Statsig ``/ingestion/status`` list, the native ``/status`` grid and ``ingestd status``
+all read through here, filtering and paging in the database (indexes from migration 0010).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from ingestd.domain.projections import STATSIG_DAILY_STATUSES
+from ingestd.store.schema import Connection, Run, Source, SourceDay, Unit
+from ingestd.store.statsig_status import matches, statsig_status_sql
+
+
+@dataclass(frozen=True)
+class UnitDay:
+    """A new unit of one source and day (what ``record_newest`` is told)."""
+
+    project_id: int
+    source_name: str
+    day: date
+    unit_id: str
+    created_at: datetime
+    position: int
+
+
+@dataclass(frozen=True)
+class NewestUnit:
+    """The newest unit of a source and day, with its run's trigger and its source's dataset
+    and connection name."""
+
+    unit: Unit
+    trigger: str
+    dataset: str | None
+    connection: str | None
+
+
+@dataclass(frozen=True)
+class StatusQuery:
+    """Statsig's ``/ingestion/status`` filters; every field ANDs. ``None``: no filter."""
+
+    project_id: int
+    start: date
+    end: date
+    source: str | None = None
+    dataset: str | None = None
+    statuses: frozenset[str] | None = None
+    """Statsig daily statuses (``%Other`` included), OR-ed."""
+
+
+def record_newest(session: Session, units: Sequence[UnitDay]) -> None:
+    """Make each unit the newest of its source and day unless a newer one is there already
+    (a concurrent run that committed first with a later ``created_at``)."""
+    newest: dict[tuple[int, str, date], UnitDay] = {}
+    for unit in units:  # one row per key: one INSERT may not touch a row twice
+        key = (unit.project_id, unit.source_name, unit.day)
+        if key not in newest or unit.position > newest[key].position:
+            newest[key] = unit
+    if not newest:
+        return
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgres_insert
+    statement = insert(SourceDay)
+    later = statement.excluded
+    upsert = statement.on_conflict_do_update(
+        index_elements=[SourceDay.project_id, SourceDay.source_name, SourceDay.day],
+        set_={
+            "unit_id": later.unit_id,
+            "created_at": later.created_at,
+            "position": later.position,
+        },
+        where=or_(
+            SourceDay.created_at < later.created_at,
+            and_(SourceDay.created_at == later.created_at, SourceDay.position <= later.position),
+        ),
+    )
+    session.execute(
+        upsert,
+        [
+            {
+                "project_id": u.project_id,
+                "source_name": u.source_name,
+                "day": u.day,
+                "unit_id": u.unit_id,
+                "created_at": u.created_at,
+                "position": u.position,
+            }
+            for u in newest.values()
+        ],
+    )
+
+
+def _status_filter(query: StatusQuery) -> Select[str]:
+    """The unit ids of the query's cells (only sources that still exist, as by name)."""
+    ids = (
+        select(SourceDay.unit_id)
+        .join(
+            Source,
+            and_(Source.project_id == SourceDay.project_id, Source.name == SourceDay.source_name),
+        )
+        .where(
+            SourceDay.project_id == query.project_id,
+            SourceDay.day >= query.start,
+            SourceDay.day <= query.end,
+        )
+    )
+    if query.source is not None:
+        ids = ids.where(SourceDay.source_name == query.source)
+    if query.dataset is not None:
+        ids = ids.where(Source.dataset == query.dataset)
+    if query.statuses:
+        ids = ids.join(Unit, Unit.id == SourceDay.unit_id).join(Run, Run.id == Unit.run_id)
+        status = statsig_status_sql(
+            Unit.state, Run.trigger, Unit.inserted + Unit.updated, Unit.error_code, Source.dataset
+        )
+        ids = ids.where(matches(status, query.statuses, STATSIG_DAILY_STATUSES))
+    return ids
+
+
+def status_page(
+    session: Session, query: StatusQuery, *, limit: int, offset: int
+) -> tuple[list[NewestUnit], int]:
+    """One page of the query's cells, oldest day first then by source name, and the total."""
+    ids = _status_filter(query)
+    total = session.scalar(select(func.count()).select_from(ids.subquery())) or 0
+    # The page's ids first (an index range scan that stops after offset + limit rows), then
+    # their units: a deep page never joins the rows it skips.
+    page = list(
+        session.scalars(
+            ids.order_by(SourceDay.day, SourceDay.source_name).limit(limit).offset(offset)
+        )
+    )
+    rows = _units_by_id(session, query.project_id, page) if page else []
+    order = {unit_id: i for i, unit_id in enumerate(page)}
+    rows.sort(key=lambda row: order[row.unit.id])
+    return rows, int(total)
+
+
+def grid_cells(
+    session: Session,
+    project_id: int,
+    names: Sequence[str],
+    start: date,
+    end: date,
+    *,
+    states: Sequence[str] | None = None,
+) -> list[NewestUnit]:
+    """The newest unit of each of ``names`` on each day of ``[start, end]`` that one covered
+    (with ``states``: only cells in one of them), by source name then day."""
+    if not names:
+        return []
+    where = and_(
+        SourceDay.project_id == project_id,
+        SourceDay.source_name.in_(list(names)),
+        SourceDay.day >= start,
+        SourceDay.day <= end,
+    )
+    if states is not None:
+        where = and_(where, Unit.state.in_(list(states)))
+    return _newest_units(session, project_id, where)
+
+
+def _units_by_id(session: Session, project_id: int, ids: Sequence[str]) -> list[NewestUnit]:
+    """These units (by primary key: source_days has no index on unit_id, none is needed)."""
+    query = (
+        select(Unit, Run.trigger, Source.dataset, Connection.name)
+        .join(Run, Run.id == Unit.run_id)
+        .outerjoin(
+            Source, and_(Source.project_id == Unit.project_id, Source.name == Unit.source_name)
+        )
+        .outerjoin(Connection, Connection.id == Source.connection_id)
+        .where(Unit.project_id == project_id, Unit.id.in_(list(ids)))
+    )
+    return [
+        NewestUnit(unit, trigger, dataset, connection)
+        for unit, trigger, dataset, connection in session.execute(query)
+    ]
+
+
+def _newest_units(
+    session: Session, project_id: int, where: ColumnElement[bool]
+) -> list[NewestUnit]:
+    query = (
+        select(Unit, Run.trigger, Source.dataset, Connection.name)
+        .select_from(SourceDay)
+        .join(Unit, Unit.id == SourceDay.unit_id)
+        .join(Run, Run.id == Unit.run_id)
+        .outerjoin(
+            Source,
+            and_(Source.project_id == SourceDay.project_id, Source.name == SourceDay.source_name),
+        )
+        .outerjoin(Connection, Connection.id == Source.connection_id)
+        .where(SourceDay.project_id == project_id, where)
+        .order_by(SourceDay.source_name, SourceDay.day)
+    )
+    return [
+        NewestUnit(unit, trigger, dataset, connection)
+        for unit, trigger, dataset, connection in session.execute(query)
+    ]
+
+
+@dataclass(frozen=True)
+class SourceName:
+    name: str
+    dataset: str | None
+
+
+def source_names(
+    session: Session,
+    project_id: int,
+    *,
+    names: Sequence[str] | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+) -> list[SourceName]:
+    """The project's sources by name (only ``names``; after ``after``; at most ``limit``)."""
+    query = select(Source.name, Source.dataset).where(Source.project_id == project_id)
+    if names is not None:
+        query = query.where(Source.name.in_(list(names)))
+    if after is not None:
+        query = query.where(Source.name > after)
+    query = query.order_by(Source.name)
+    if limit is not None:
+        query = query.limit(limit)
+    return [SourceName(name, dataset) for name, dataset in session.execute(query)]
