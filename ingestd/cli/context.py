@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
+from ingestd.cli.remote import discovery
+from ingestd.cli.remote.client import RemoteClient
 from ingestd.control.services import Services
+from ingestd.errors import InvalidInput
 from ingestd.observability import logging as observability_logging
 from ingestd.settings import Settings
 
@@ -23,7 +27,9 @@ class CliState:
     data_dir: Path | None = None
     debug: bool = False
     as_json: bool = False
+    server: str | None = None
     _services: Services | None = field(default=None, repr=False)
+    _remote: RemoteClient | None = field(default=None, repr=False)
 
     def settings(self) -> Settings:
         if self.data_dir is not None:
@@ -38,7 +44,33 @@ class CliState:
             self._services = Services(settings)
         return self._services
 
+    def remote(self, project: str) -> RemoteClient | None:
+        """The server the commands that load or read the destination go through, or None to
+        work on the data directory here: ``--server`` / ``INGESTD_SERVER_URL`` (with the key
+        in ``INGESTD_API_KEY``), else the live ``serve`` of the data directory (server.json,
+        with its operator token)."""
+        if self._remote is not None:
+            return self._remote
+        url = self.server or os.environ.get("INGESTD_SERVER_URL")
+        if url:
+            key = os.environ.get("INGESTD_API_KEY", "").strip()
+            if not key:
+                raise InvalidInput(
+                    f"a server is named ({url}) but no key to call it with",
+                    hint="export INGESTD_API_KEY=<a console or ingest key of the project>",
+                )
+            self._remote = RemoteClient(url, key, project)
+        else:
+            found = discovery.running(self.settings().data_dir)
+            if found is None:
+                return None
+            self._remote = RemoteClient(found.url, found.token, project)
+        return self._remote
+
     def close(self) -> None:
+        if self._remote is not None:
+            self._remote.close()
+            self._remote = None
         if self._services is not None:
             self._services.close()
             self._services = None
