@@ -106,6 +106,7 @@ def serve(
                 access_log=False,
             ),
             announce=lambda: discovery.write(settings.data_dir, info),
+            withdraw=lambda: discovery.remove(settings.data_dir, info),
         )
         try:
             server.run(sockets=[sock])
@@ -119,15 +120,27 @@ def _server_class() -> type[Any]:
     import uvicorn
 
     class AnnouncingServer(uvicorn.Server):
-        """Writes server.json once the app has started (its lifespan ran, it accepts)."""
+        """Writes server.json once the app has started (its lifespan ran, it accepts), and
+        removes it once it has shut down: there, not after ``run`` returns, because uvicorn
+        raises a SIGTERM it caught again when ``run`` ends, which ends the process."""
 
-        def __init__(self, config: uvicorn.Config, announce: Callable[[], None]) -> None:
+        def __init__(
+            self,
+            config: uvicorn.Config,
+            announce: Callable[[], None],
+            withdraw: Callable[[], None],
+        ) -> None:
             super().__init__(config)
             self._announce = announce
+            self._withdraw = withdraw
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets=sockets)
             if not self.should_exit:
                 self._announce()
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            self._withdraw()  # first: a CLI must not send commands to a server going away
+            await super().shutdown(sockets=sockets)
 
     return AnnouncingServer
