@@ -51,12 +51,13 @@ def _classes(root: type[IngestdError]) -> list[type[IngestdError]]:
 
 @cache
 def error_class(code: str, status: int) -> type[IngestdError]:
-    """The error class of ``code``; a code this client does not know gets a class of its own,
-    a ``RequestError`` for a 4xx, so the exit code follows the server's status."""
-    base: type[IngestdError] = RequestError if 400 <= status < 500 else IngestdError
+    """The error class of ``code``, so the CLI exits as it would have locally; a code this
+    client does not know gets a class of its own, a ``RequestError`` when the status is a
+    4xx (exit 2), else a failure (exit 1)."""
     for cls in _classes(IngestdError):
-        if cls.code == code and issubclass(cls, base):
+        if cls.code == code:
             return cls
+    base: type[IngestdError] = RequestError if 400 <= status < 500 else IngestdError
     return type(f"Server{code.title().replace('_', '')}", (base,), {"code": code})
 
 
@@ -114,7 +115,11 @@ class RemoteClient:
                 "ingestd error",
                 hint="check the URL: it must be an ingestd server",
             )
-        return error_class(detail.code, answer.status_code)(detail.message, hint=detail.hint)
+        try:
+            return error_class(detail.code, answer.status_code)(detail.message, hint=detail.hint)
+        except TypeError:  # a class that takes more than a message and a hint (RateLimited)
+            base = RequestError if 400 <= answer.status_code < 500 else IngestdError
+            return base(f"{detail.message} ({detail.code})", hint=detail.hint)
 
     # -- runs ---------------------------------------------------------------------------------
 
