@@ -57,6 +57,11 @@ def error_class(code: str, status: int) -> type[IngestdError]:
     for cls in _classes(IngestdError):
         if cls.code == code:
             return cls
+    return novel_error_class(code, status)
+
+
+@cache
+def novel_error_class(code: str, status: int) -> type[IngestdError]:
     base: type[IngestdError] = RequestError if 400 <= status < 500 else IngestdError
     return type(f"Server{code.title().replace('_', '')}", (base,), {"code": code})
 
@@ -118,8 +123,8 @@ class RemoteClient:
         try:
             return error_class(detail.code, answer.status_code)(detail.message, hint=detail.hint)
         except TypeError:  # a class that takes more than a message and a hint (RateLimited)
-            base = RequestError if 400 <= answer.status_code < 500 else IngestdError
-            return base(f"{detail.message} ({detail.code})", hint=detail.hint)
+            novel = novel_error_class(detail.code, answer.status_code)
+            return novel(detail.message, hint=detail.hint)
 
     # -- runs ---------------------------------------------------------------------------------
 
