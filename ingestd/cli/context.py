@@ -36,7 +36,22 @@ class CliState:
             return Settings(data_dir=self.data_dir)
         return Settings()
 
-    def services(self) -> Services:
+    def named_server(self) -> str | None:
+        """The server ``--server`` or ``INGESTD_SERVER_URL`` names, if any."""
+        return self.server or os.environ.get("INGESTD_SERVER_URL") or None
+
+    def services(self, *, serving: bool = False) -> Services:
+        """The services on the data directory. With a server named, only ``serve`` gets them:
+        any other command that would act here would act on another data directory than
+        the one the user named a server for."""
+        named = self.named_server()
+        if named and not serving:
+            raise InvalidInput(
+                f"this command works on the data directory itself, not through a server ({named})",
+                hint="run it where the data directory is, without --server and "
+                "INGESTD_SERVER_URL (the commands that go through a server: run, runs, "
+                "quarantine, status)",
+            )
         if self._services is None:
             settings = self.settings()
             # INGESTD_LOG_FORMAT is known only now: the log lines of the command follow it.
@@ -51,7 +66,7 @@ class CliState:
         with its operator token)."""
         if self._remote is not None:
             return self._remote
-        url = self.server or os.environ.get("INGESTD_SERVER_URL")
+        url = self.named_server()
         if url:
             key = os.environ.get("INGESTD_API_KEY", "").strip()
             if not key:

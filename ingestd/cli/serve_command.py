@@ -64,7 +64,7 @@ def serve(
 
     from ingestd.api.app import create_app
 
-    services = state(ctx).services()
+    services = state(ctx).services(serving=True)
     settings = services.settings
     bind_host = host if host is not None else settings.host
     bind_port = port if port is not None else settings.port

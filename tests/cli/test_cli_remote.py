@@ -193,6 +193,10 @@ def test_a_server_that_does_not_answer_is_one_line_and_exit_1(tmp_path: Path) ->
     assert "hint:" in done.stderr and "Traceback" not in done.stderr
     nokey = cli(tmp_path, "--server", url, "runs", "list", code=2)
     assert "INGESTD_API_KEY" in nokey.stderr
+    # A command that works only on the data directory refuses rather than act on this one.
+    local = cli(tmp_path, "--server", url, "keys", "list", code=2, INGESTD_API_KEY="k" * 40)
+    assert "not through a server" in local.stderr
+    assert not (tmp_path / "metadata.sqlite").exists()
 
 
 def test_a_stale_server_json_is_ignored_and_replaced(tmp_path: Path) -> None:
@@ -230,6 +234,8 @@ def test_json_and_tables_are_the_same_locally_and_remotely(tmp_path: Path) -> No
         ("--json", "quarantine", "list", "--project", "acme"),
         ("runs", "list", "--project", "acme"),
         ("quarantine", "list", "--project", "acme"),
+        ("status", "--json", "--end", EMPTY_DAY, "--days", "3", "--project", "acme"),
+        ("status", "--end", EMPTY_DAY, "--days", "3", "--project", "acme"),
     ]
     local = [cli(data, *c).stdout for c in commands]
     run_id = json.loads(local[0])["runs"][0]["id"]
@@ -243,4 +249,9 @@ def test_json_and_tables_are_the_same_locally_and_remotely(tmp_path: Path) -> No
     assert json.loads(remote[0]) == json.loads(local[0])
     assert json.loads(remote[1]) == json.loads(local[1])
     assert json.loads(remote[4]) == json.loads(local[4])
-    assert remote[2:4] == local[2:4] and remote[5] == local[5]
+    assert json.loads(remote[6]) == json.loads(local[6])
+    assert remote[2:4] == local[2:4] and remote[5] == local[5] and remote[7] == local[7]
+    grid = json.loads(local[4])["sources"][0]["days"]
+    assert grid[DAY]["status"] == "IMPORT_SUCCESSFUL" and grid[EMPTY_DAY]["status"].endswith(
+        "ERROR"
+    )

@@ -8,7 +8,7 @@ code (a 4xx is a ``RequestError``, so the CLI exits 2; anything else exits 1).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -17,19 +17,26 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from ingestd.api.native.schemas import (
+    DayStatus,
     ErrorBody,
     QuarantinePage,
     QuarantineRow,
     Replay,
     RunDetail,
     RunPage,
+    Source,
+    SourceList,
+    StatusGridOut,
     Unit,
 )
 from ingestd.cli.remote import convert
 from ingestd.cli.views import RunRow
+from ingestd.control.daily_status import MAX_GRID_DAYS
 from ingestd.control.quarantine import ReplayResult
+from ingestd.control.status_grid import SourceStatus, StatusCell, StatusGrid
 from ingestd.domain.paging import MAX_PAGE_LIMIT
-from ingestd.errors import IngestdError, RequestError
+from ingestd.domain.projections import statsig_daily_status
+from ingestd.errors import IngestdError, InvalidInput, RequestError
 
 PREFIX = "/ingestd/v1"
 _TIMEOUT_SECONDS = 60.0
@@ -161,6 +168,54 @@ class RemoteClient:
     def cancel_unit(self, unit_id: str) -> convert.RemoteUnit:
         return convert.unit(self._call(Unit, "POST", f"/units/{_segment(unit_id)}/cancel"))
 
+    # -- status ---------------------------------------------------------------------------------
+
+    def status_grid(self, *, end: date, days: int, source: str | None) -> StatusGrid:
+        """The grid ``ingestd status`` shows, from the native sources and status grid: each
+        cell's Statsig status is computed here as the server computes it
+        (``statsig_daily_status``), from the newest unit of the source and day."""
+        if not 1 <= days <= MAX_GRID_DAYS:
+            raise InvalidInput(
+                f"through a server the grid covers 1 to {MAX_GRID_DAYS} days, not {days}",
+                hint=f"pass --days between 1 and {MAX_GRID_DAYS}",
+            )
+        if source is not None:
+            sources = [self._call(Source, "GET", f"/sources/{_segment(source)}")]
+        else:
+            sources = self._call(SourceList, "GET", "/sources").data
+        start = end - timedelta(days=days - 1)
+        span = tuple(start + timedelta(days=i) for i in range(days))
+        cells: dict[tuple[str, date], DayStatus] = {}
+        cursor: str | None = None
+        while True:
+            params: dict[str, str | int] = {
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "limit": MAX_PAGE_LIMIT,
+            }
+            if source is not None:
+                params["source"] = source
+            if cursor is not None:
+                params["cursor"] = cursor
+            page = self._call(StatusGridOut, "GET", "/status", params=params)
+            for row in page.data:
+                for cell in row.days:
+                    cells[(row.source, cell.day)] = cell
+            cursor = page.cursor
+            if cursor is None:
+                break
+        return StatusGrid(
+            days=span,
+            sources=tuple(
+                SourceStatus(
+                    s.name,
+                    s.dataset,
+                    tuple(_status_cell(cells.get((s.name, d)), s.dataset) for d in span),
+                )
+                for s in sources
+            ),
+        )
+
     # -- quarantine ---------------------------------------------------------------------------
 
     def quarantine(
@@ -193,6 +248,26 @@ class RemoteClient:
             Replay, "POST", "/quarantine/replay", json={"table": table, "unit_id": unit_id}
         )
         return ReplayResult(done.replayed, done.loaded, done.still_failing, done.not_replayable)
+
+
+def _status_cell(cell: DayStatus | None, dataset: str | None) -> StatusCell | None:
+    if cell is None:
+        return None
+    rows = cell.counts.inserted + cell.counts.updated
+    return StatusCell(
+        day=cell.day,
+        status=statsig_daily_status(
+            cell.state,
+            trigger=cell.trigger,
+            rows_loaded=rows,
+            error_code=cell.error_code,
+            dataset=dataset or "",
+        ),
+        state=cell.state,
+        rows=rows,
+        error_code=cell.error_code,
+        unit_id=cell.unit_id,
+    )
 
 
 def _segment(value: str) -> str:
