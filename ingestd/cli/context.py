@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +37,7 @@ class CliState:
 
     def named_server(self) -> str | None:
         """The server ``--server`` or ``INGESTD_SERVER_URL`` names, if any."""
-        return self.server or os.environ.get("INGESTD_SERVER_URL") or None
+        return self.server or self.settings().server_url or None
 
     def services(self, *, serving: bool = False) -> Services:
         """The services on the data directory. With a server named, only ``serve`` gets them:
@@ -68,7 +67,8 @@ class CliState:
             return self._remote
         url = self.named_server()
         if url:
-            key = os.environ.get("INGESTD_API_KEY", "").strip()
+            secret = self.settings().api_key
+            key = secret.get_secret_value().strip() if secret is not None else ""
             if not key:
                 raise InvalidInput(
                     f"a server is named ({url}) but no key to call it with",

@@ -220,6 +220,13 @@ def test_a_stale_server_json_is_ignored_and_replaced(tmp_path: Path) -> None:
     with serving(data) as server:
         fresh = discovery.read(data)
         assert fresh is not None and fresh.pid == server.process.pid and fresh.token != stale.token
+        cli(data, "runs", "list", "--project", "acme", "--debug")  # through the server
+        server.process.terminate()
+        assert server.process.stderr is not None
+        log = server.process.stderr.read().decode()
+        server.process.wait(30)
+    assert "GET /runs 200" in log and "project=acme" in log  # the request, not the token
+    assert fresh.token not in log
     assert not discovery.server_file(data).exists()  # removed on a clean stop
 
 
