@@ -212,7 +212,8 @@ def cancel_run(
     remote = state(ctx).remote(project)
     if remote is not None:
         if unit is not None:
-            console.print(f"Unit {unit}: {remote.cancel_unit(unit).state.value}.")
+            canceled_unit = remote.cancel_unit(unit)
+            console.print(f"Unit {canceled_unit.id}: {canceled_unit.state.value}.")
             return
         canceled = remote.cancel_run(run_id)
         console.print(f"Run {canceled.id}: cancel requested; now {canceled.state.value}.")
