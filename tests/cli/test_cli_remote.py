@@ -44,8 +44,8 @@ def cli(
 
 
 def _project(data: Path, project: str) -> None:
-    """Table shop.orders, a file connection and source ``orders`` in ``project``; a day with
-    one bad row (quarantined) and no file for EMPTY_DAY... no: a missing day fails its unit."""
+    """Table shop.orders, a file connection and source ``orders`` in ``project``: DAY's file
+    has one bad row (quarantined); EMPTY_DAY has no file, so its unit fails."""
     files = data / "files" / project / "in"
     files.mkdir(parents=True)
     (files / f"orders_{DAY}.csv").write_text("id,amount\n1,10.5\n2,x\n3,7\n")
@@ -157,8 +157,8 @@ def test_no_wait_starts_the_run_and_the_server_loads_it(served: Server) -> None:
 
 def test_a_key_of_one_project_cannot_act_on_another(served: Server) -> None:
     remote = {"INGESTD_SERVER_URL": served.url, "INGESTD_API_KEY": served.key}  # acme's key
+    cli(served.data, "run", "orders", "--day", DAY, "--project", "beta")  # operator token
     beta_runs = json.loads(cli(served.data, "--json", "runs", "list", "--project", "beta").stdout)
-    assert beta_runs["runs"], "beta has runs (from the backfill test, or run one now)"
     refused = cli(served.data, "runs", "list", "--project", "beta", code=2, **remote)
     assert "FORBIDDEN" in refused.stderr and "'acme'" in refused.stderr
     beta_run = beta_runs["runs"][0]["id"]
