@@ -113,6 +113,7 @@ def _sh(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProc
     )
 
 
+@pytest.mark.timeout(900)  # a demo load, a server and some twenty CLI processes, on a busy CI
 def test_every_shell_example_of_the_readme_runs_against_a_served_instance(
     tmp_path: Path,
 ) -> None:
