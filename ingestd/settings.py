@@ -209,6 +209,17 @@ class Settings(BaseSettings):
         description="Bearer token `GET /metrics` requires (`Authorization: Bearer ...`). Unset: "
         "/metrics answers loopback clients only (it names every project and table).",
     )
+    server_url: str | None = Field(
+        default=None,
+        description="CLI: the URL of a running ingestd server to send `run`, `runs`, "
+        "`quarantine` and `status` to through the native API (with `INGESTD_API_KEY`). Unset: "
+        "the data directory's own `ingestd serve` if one runs (server.json), else local.",
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="CLI: the key of the project (console or ingest) it sends to "
+        "`INGESTD_SERVER_URL` / `--server` as `Authorization: Bearer`.",
+    )
     amperity_strict_errors: bool = Field(
         default=False,
         description="Amperity dialect: error bodies carry only `status` and `message`, as the "

@@ -7,6 +7,7 @@ import typer
 from ingestd.cli.context import console, state
 from ingestd.cli.render import runs_table
 from ingestd.cli.run_commands import execute, exit_code
+from ingestd.cli.views import RunRow
 from ingestd.control import demo as demo_data
 
 
@@ -19,6 +20,6 @@ def demo(ctx: typer.Context) -> None:
     )
     console.print(f"Loading {len(run.units)} unit(s) for {setup.days[0]}..{setup.days[-1]}:")
     run = execute(services, setup.project_id, run.id)
-    console.print(runs_table([run]))
+    console.print(runs_table([RunRow.of(run)]))
     console.print("Bad rows are in quarantine: [bold]ingestd quarantine list --project demo[/]")
     raise typer.Exit(exit_code(run))

@@ -1,5 +1,5 @@
-"""Global options (``--data-dir``, ``--debug``, ``--json``) that work before or after the
-subcommand: ``ingestd --data-dir D runs list`` and ``ingestd runs list --data-dir D``.
+"""Global options (``--data-dir``, ``--debug``, ``--json``, ``--server``) that work before or
+after the subcommand: ``ingestd --data-dir D runs list`` and ``ingestd runs list --data-dir D``.
 
 The root command declares them for the first form. For the second, every subcommand gets the
 same options appended to its own, parsed by the parser like any other option (so
@@ -30,6 +30,14 @@ DATA_DIR = typer.Option(
 DEBUG = typer.Option(
     False, "--debug", help="Show tracebacks of errors.", rich_help_panel="Global options"
 )
+SERVER = typer.Option(
+    None,
+    "--server",
+    help="URL of a running ingestd server to send the commands to (default: "
+    "$INGESTD_SERVER_URL, else the data directory's own `ingestd serve`); the key in "
+    "$INGESTD_API_KEY.",
+    rich_help_panel="Global options",
+)
 JSON = typer.Option(
     False,
     "--json",
@@ -47,13 +55,16 @@ def configure_logging(debug: bool) -> None:
 
 
 def _declared() -> list[Any]:
-    """The three options as the parser's own parameter objects, built by typer from one
+    """The global options as the parser's own parameter objects, built by typer from one
     signature so their types, help and flags are exactly the root command's."""
     holder = typer.Typer()
 
     @holder.command()
     def options(
-        data_dir: Path | None = DATA_DIR, debug: bool = DEBUG, as_json: bool = JSON
+        data_dir: Path | None = DATA_DIR,
+        debug: bool = DEBUG,
+        as_json: bool = JSON,
+        server: str | None = SERVER,
     ) -> None:
         """Never run: only its parameters are used."""
 

@@ -13,11 +13,11 @@ import sys
 from collections.abc import Sequence
 from datetime import date, datetime
 
+from ingestd.cli.views import QuarantineShown, RunRow, RunShown, UnitShown
 from ingestd.control.access import KeyInfo
 from ingestd.control.catalog import ConnectionView, SourceView
 from ingestd.control.file_access import ProjectRoots
-from ingestd.control.quarantine import QuarantinedRow
-from ingestd.control.run_views import HistoryEntry, RunView, UnitView
+from ingestd.control.run_views import HistoryEntry
 from ingestd.dataplane.contract import Counts
 from ingestd.domain.tables import TableSpec
 
@@ -50,7 +50,7 @@ def _history(entries: Sequence[HistoryEntry]) -> list[JsonValue]:
     ]
 
 
-def unit(u: UnitView, *, detail: bool) -> dict[str, JsonValue]:
+def unit(u: UnitShown, *, detail: bool) -> dict[str, JsonValue]:
     out: dict[str, JsonValue] = {
         "id": u.id,
         "source": u.source_name,
@@ -80,8 +80,8 @@ def unit(u: UnitView, *, detail: bool) -> dict[str, JsonValue]:
     return out
 
 
-def run(r: RunView, *, detail: bool) -> dict[str, JsonValue]:
-    out: dict[str, JsonValue] = {
+def _run_fields(r: RunShown | RunRow) -> dict[str, JsonValue]:
+    return {
         "id": r.id,
         "trigger": r.trigger,
         "kind": r.kind,
@@ -94,16 +94,25 @@ def run(r: RunView, *, detail: bool) -> dict[str, JsonValue]:
         "updated_at": when(r.updated_at),
         "ended_at": when(r.ended_at),
     }
-    if detail:
-        out["units"] = [unit(u, detail=True) for u in r.units]
-        out["history"] = _history(r.history)
-    else:
-        out["units"] = len(r.units)
+
+
+def run(r: RunShown) -> dict[str, JsonValue]:
+    """A run as ``runs show`` prints it: with its units, their files and the history."""
+    out = _run_fields(r)
+    out["units"] = [unit(u, detail=True) for u in r.units]
+    out["history"] = _history(r.history)
     return out
 
 
-def runs_page(items: Sequence[RunView], total: int) -> dict[str, JsonValue]:
-    return {"runs": [run(r, detail=False) for r in items], "total": total}
+def run_row(r: RunRow) -> dict[str, JsonValue]:
+    """A run as ``runs list`` prints it: ``units`` is how many it has."""
+    out = _run_fields(r)
+    out["units"] = r.unit_count
+    return out
+
+
+def runs_page(items: Sequence[RunRow], total: int) -> dict[str, JsonValue]:
+    return {"runs": [run_row(r) for r in items], "total": total}
 
 
 def key(k: KeyInfo) -> dict[str, JsonValue]:
@@ -149,7 +158,7 @@ def source(s: SourceView) -> dict[str, JsonValue]:
     }
 
 
-def quarantined(row: QuarantinedRow) -> dict[str, JsonValue]:
+def quarantined(row: QuarantineShown) -> dict[str, JsonValue]:
     return {
         "id": row.id,
         "table": row.table,

@@ -34,7 +34,14 @@ from ingestd.cli import (
     stream_commands,
 )
 from ingestd.cli.context import CliState, console, err_console
-from ingestd.cli.global_options import DATA_DIR, DEBUG, JSON, build_command, configure_logging
+from ingestd.cli.global_options import (
+    DATA_DIR,
+    DEBUG,
+    JSON,
+    SERVER,
+    build_command,
+    configure_logging,
+)
 from ingestd.errors import IngestdError, RequestError
 from ingestd.settings import Settings
 
@@ -69,8 +76,9 @@ def main(
     data_dir: Path | None = DATA_DIR,
     debug: bool = DEBUG,
     as_json: bool = JSON,
+    server: str | None = SERVER,
 ) -> None:
-    ctx.obj = CliState(data_dir=data_dir, debug=debug, as_json=as_json)
+    ctx.obj = CliState(data_dir=data_dir, debug=debug, as_json=as_json, server=server)
     ctx.call_on_close(ctx.obj.close)
     configure_logging(debug)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import typer
 from rich.table import Table
 
 from ingestd.cli import json_output
 from ingestd.cli.context import ProjectOption, console, state, wants_json
+from ingestd.cli.views import QuarantineShown
 
 app = typer.Typer(help="Quarantined rows.", no_args_is_help=True)
 
@@ -20,12 +23,19 @@ def list_rows(
     project: str = ProjectOption,
 ) -> None:
     """Rows that were not loaded: where they were, which column, why, and the raw record."""
-    services = state(ctx).services()
-    project_id = services.access.project_id(project)
-    names = (
-        [table] if table else [t.qualified_name for t in services.catalog.list_tables(project_id)]
-    )
-    rows, total = services.quarantine.list(project_id, names, code=code, limit=limit)
+    remote = state(ctx).remote(project)
+    rows: Sequence[QuarantineShown]
+    if remote is not None:
+        rows, total = remote.quarantine(table, code, limit)
+    else:
+        services = state(ctx).services()
+        project_id = services.access.project_id(project)
+        names = (
+            [table]
+            if table
+            else [t.qualified_name for t in services.catalog.list_tables(project_id)]
+        )
+        rows, total = services.quarantine.list(project_id, names, code=code, limit=limit)
     if wants_json(ctx):
         json_output.emit({"rows": [json_output.quarantined(r) for r in rows], "total": total})
         return
@@ -56,8 +66,12 @@ def replay(
     project: str = ProjectOption,
 ) -> None:
     """Load quarantined rows again after fixing the mapping or the table."""
-    services = state(ctx).services()
-    result = services.replay.replay(services.access.project_id(project), table, unit_id=unit)
+    remote = state(ctx).remote(project)
+    if remote is not None:
+        result = remote.replay(table, unit)
+    else:
+        services = state(ctx).services()
+        result = services.replay.replay(services.access.project_id(project), table, unit_id=unit)
     console.print(
         f"Replayed {result.replayed} row(s): {result.loaded} loaded, "
         f"{result.still_failing} still failing (kept in quarantine)."

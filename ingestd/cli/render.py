@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from rich.table import Table
 
-from ingestd.control.run_views import RunView
+from ingestd.cli.views import RunRow, RunShown
 
 
 def when(value: datetime | None) -> str:
@@ -19,7 +20,7 @@ def add_id_column(table: Table, name: str) -> None:
     table.add_column(name, no_wrap=True, min_width=36)
 
 
-def runs_table(runs: list[RunView]) -> Table:
+def runs_table(runs: Sequence[RunRow]) -> Table:
     table = Table(title="Runs (newest first)")
     add_id_column(table, "run")
     for column in (
@@ -57,7 +58,7 @@ def runs_table(runs: list[RunView]) -> Table:
             run.state.value,
             days,
             ", ".join(run.sources),
-            str(len(run.units)),
+            str(run.unit_count),
             str(c.read),
             str(c.inserted),
             str(c.updated),
@@ -68,7 +69,7 @@ def runs_table(runs: list[RunView]) -> Table:
     return table
 
 
-def units_table(run: RunView) -> Table:
+def units_table(run: RunShown) -> Table:
     table = Table(title=f"Run {run.id}: {run.state.value} ({run.trigger})")
     for column in (
         "source/blob",
@@ -105,7 +106,7 @@ def units_table(run: RunView) -> Table:
     return table
 
 
-def history_table(run: RunView) -> Table:
+def history_table(run: RunShown) -> Table:
     names = {u.id: f"{u.source_name or u.blob_url} {u.day or ''}".strip() for u in run.units}
     events = [(e.at, "run", e.state, e.message or "") for e in run.history]
     for unit in run.units:
@@ -118,7 +119,7 @@ def history_table(run: RunView) -> Table:
     return table
 
 
-def files_lines(run: RunView) -> list[str]:
+def files_lines(run: RunShown) -> list[str]:
     """One line per file of each unit, with its counts."""
     lines = []
     for unit in run.units:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import date
+from functools import partial
+from typing import TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ingestd.cli import json_output
 from ingestd.cli.context import ProjectOption, console, state, wants_json
+from ingestd.cli.remote.client import RemoteClient
 from ingestd.cli.render import files_lines, history_table, runs_table, units_table
+from ingestd.cli.views import RunRow, RunShown
 from ingestd.control.run_views import RunView
 from ingestd.control.runs import day_range
 from ingestd.domain.origins import RunOrigin
@@ -21,6 +26,8 @@ from ingestd.services import Services
 # A unit that ended in one of these did what was asked: loaded (an empty day included) or
 # found nothing to do (an ingest-if-not-exists hit). Anything else makes the command exit 1.
 _DONE = frozenset({UnitState.SUCCEEDED, UnitState.SKIPPED})
+
+R = TypeVar("R", bound=RunShown)
 
 runs = typer.Typer(help="Runs: list, show, cancel.", no_args_is_help=True)
 
@@ -36,10 +43,12 @@ def run_source(
     ctx: typer.Context,
     source: list[str] = typer.Argument(..., help="Source name(s)."),
     day: str | None = typer.Option(None, "--day", help="One day, YYYY-MM-DD."),
-    start: str | None = typer.Option(None, "--start", help="First day of a range."),
-    end: str | None = typer.Option(None, "--end", help="Last day of a range (inclusive)."),
+    start: str | None = typer.Option(None, "--start", "--from", help="First day of a range."),
+    end: str | None = typer.Option(None, "--end", "--to", help="Last day of a range (inclusive)."),
     wait: bool = typer.Option(
-        True, "--wait/--no-wait", help="Run here with a progress bar, or only enqueue for a server."
+        True,
+        "--wait/--no-wait",
+        help="Follow the run with a progress bar until it ends, or only start it.",
     ),
     idempotency_key: str | None = typer.Option(None, "--idempotency-key"),
     project: str = ProjectOption,
@@ -55,6 +64,9 @@ def run_source(
         trigger = "backfill"
     else:
         raise InvalidInput("say which days to load", hint="--day YYYY-MM-DD or --start/--end")
+    remote = state(ctx).remote(project)
+    if remote is not None:
+        raise typer.Exit(_run_remotely(remote, source, days, trigger, idempotency_key, wait))
     services = state(ctx).services()
     project_id = services.access.project_id(project)
     run = services.runs.start_source_run(
@@ -73,9 +85,64 @@ def run_source(
     raise typer.Exit(exit_code(run))
 
 
-def exit_code(run: RunView) -> int:
+def _run_remotely(
+    remote: RemoteClient,
+    sources: list[str],
+    days: list[date],
+    trigger: str,
+    idempotency_key: str | None,
+    wait: bool,
+) -> int:
+    """Start the runs on the server and follow them. The native API starts one source's run
+    per call, so several sources make one run each (the idempotency key gets the source's
+    name appended, so each run has its own)."""
+    started = []
+    for name in sources:
+        key = (
+            idempotency_key
+            if len(sources) == 1 or not idempotency_key
+            else (f"{idempotency_key}:{name}")
+        )
+        if trigger == "manual":
+            run = remote.start_run(name, day=days[0], idempotency_key=key)
+        else:
+            run = remote.start_run(name, start=days[0], end=days[-1], idempotency_key=key)
+        console.print(f"Run {run.id}: {len(run.units)} unit(s) enqueued.")
+        started.append(run)
+    if not wait:
+        return 0
+    code = 0
+    for run in started:
+        ended = follow(partial(remote.get_run, run.id))
+        console.print(units_table(ended))
+        code = max(code, exit_code(ended))
+    return code
+
+
+def exit_code(run: RunShown) -> int:
     """0 when every unit of the run did what was asked, else 1 (the table is printed first)."""
     return 0 if all(u.state in _DONE for u in run.units) else 1
+
+
+def follow(fetch: Callable[[], R]) -> R:
+    """Show a run's progress, reading it with ``fetch`` until all its units have ended."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("units  {task.fields[rows]:>12,} rows read  {task.fields[state]}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        run = fetch()
+        task = progress.add_task("loading", total=len(run.units), rows=0, state="")
+        while True:
+            done = sum(u.state in TERMINAL_UNIT_STATES for u in run.units)
+            progress.update(task, completed=done, rows=run.counts.read, state=run.state.value)
+            if done == len(run.units):
+                return run
+            time.sleep(0.3)
+            run = fetch()
 
 
 def execute(services: Services, project_id: int, run_id: str) -> RunView:
@@ -83,23 +150,7 @@ def execute(services: Services, project_id: int, run_id: str) -> RunView:
     pool = services.pool()
     pool.start()
     try:
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("units  {task.fields[rows]:>12,} rows read  {task.fields[state]}"),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
-            run = services.runs.get_run(project_id, run_id, history=False)
-            task = progress.add_task("loading", total=len(run.units), rows=0, state="")
-            while True:
-                run = services.runs.get_run(project_id, run_id, history=False)
-                done = sum(u.state in TERMINAL_UNIT_STATES for u in run.units)
-                progress.update(task, completed=done, rows=run.counts.read, state=run.state.value)
-                if done == len(run.units):
-                    break
-                time.sleep(0.3)
+        follow(lambda: services.runs.get_run(project_id, run_id, history=False))
     finally:
         pool.stop()
     return services.runs.get_run(project_id, run_id)
@@ -112,8 +163,13 @@ def list_runs(
     project: str = ProjectOption,
 ) -> None:
     """Runs of a project, newest first."""
-    services = state(ctx).services()
-    items, total = services.runs.list_runs(services.access.project_id(project), limit=limit)
+    remote = state(ctx).remote(project)
+    if remote is not None:
+        items, total = remote.list_runs(limit)
+    else:
+        services = state(ctx).services()
+        views, total = services.runs.list_runs(services.access.project_id(project), limit=limit)
+        items = [RunRow.of(v) for v in views]
     if wants_json(ctx):
         json_output.emit(json_output.runs_page(items, total))
         return
@@ -128,11 +184,16 @@ def show_run(
     project: str = ProjectOption,
 ) -> None:
     """A run's units, per-file counts and history."""
-    services = state(ctx).services()
-    project_id = services.access.project_id(project)
-    run = services.runs.get_run(project_id, services.runs.resolve_run_id(project_id, run_id))
+    remote = state(ctx).remote(project)
+    run: RunShown
+    if remote is not None:
+        run = remote.get_run(run_id)
+    else:
+        services = state(ctx).services()
+        project_id = services.access.project_id(project)
+        run = services.runs.get_run(project_id, services.runs.resolve_run_id(project_id, run_id))
     if wants_json(ctx):
-        json_output.emit(json_output.run(run, detail=True))
+        json_output.emit(json_output.run(run))
         return
     console.print(units_table(run))
     for line in files_lines(run):
@@ -148,6 +209,15 @@ def cancel_run(
     project: str = ProjectOption,
 ) -> None:
     """Cancel a run (or one of its units): waiting units at once, running ones before commit."""
+    remote = state(ctx).remote(project)
+    if remote is not None:
+        if unit is not None:
+            canceled_unit = remote.cancel_unit(unit)
+            console.print(f"Unit {canceled_unit.id}: {canceled_unit.state.value}.")
+            return
+        canceled = remote.cancel_run(run_id)
+        console.print(f"Run {canceled.id}: cancel requested; now {canceled.state.value}.")
+        return
     services = state(ctx).services()
     project_id = services.access.project_id(project)
     if unit is not None:

@@ -9,11 +9,15 @@ ingestd process holds the data directory's DuckDB destination (one `serve` per d
 from __future__ import annotations
 
 import errno
+import os
 import socket
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
 from ingestd.cli.context import console, state
+from ingestd.cli.remote import discovery
 from ingestd.errors import Conflict, DestinationBusy
 from ingestd.observability import logging as observability_logging
 
@@ -60,7 +64,7 @@ def serve(
 
     from ingestd.api.app import create_app
 
-    services = state(ctx).services()
+    services = state(ctx).services(serving=True)
     settings = services.settings
     bind_host = host if host is not None else settings.host
     bind_port = port if port is not None else settings.port
@@ -84,15 +88,59 @@ def serve(
         observability_logging.configure(
             settings.log_format, debug=state(ctx).debug, access_log=True
         )
-        server = uvicorn.Server(
+        # The CLI finds this server (and its operator token) in server.json: see
+        # cli/remote/discovery.py for why the token grants nothing the directory does not.
+        info = discovery.ServerInfo(
+            url=discovery.client_url(bind_host, int(sock.getsockname()[1])),
+            pid=os.getpid(),
+            started_at=services.clock(),
+            token=discovery.new_token(),
+        )
+        services.access.accept_operator_token(info.token)
+        server = _server_class()(
             uvicorn.Config(
                 create_app(services),
                 log_level="warning",
                 lifespan="on",
                 log_config=None,
                 access_log=False,
-            )
+            ),
+            announce=lambda: discovery.write(settings.data_dir, info),
+            withdraw=lambda: discovery.remove(settings.data_dir, info),
         )
-        server.run(sockets=[sock])
+        try:
+            server.run(sockets=[sock])
+        finally:
+            discovery.remove(settings.data_dir, info)
     finally:
         sock.close()
+
+
+def _server_class() -> type[Any]:
+    import uvicorn
+
+    class AnnouncingServer(uvicorn.Server):
+        """Writes server.json once the app has started (its lifespan ran, it accepts), and
+        removes it once it has shut down: there, not after ``run`` returns, because uvicorn
+        raises a SIGTERM it caught again when ``run`` ends, which ends the process."""
+
+        def __init__(
+            self,
+            config: uvicorn.Config,
+            announce: Callable[[], None],
+            withdraw: Callable[[], None],
+        ) -> None:
+            super().__init__(config)
+            self._announce = announce
+            self._withdraw = withdraw
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if not self.should_exit:
+                self._announce()
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            self._withdraw()  # first: a CLI must not send commands to a server going away
+            await super().shutdown(sockets=sockets)
+
+    return AnnouncingServer

@@ -11,6 +11,7 @@ from rich.text import Text
 from ingestd.cli.context import ProjectOption, console, state
 from ingestd.cli.run_commands import parse_day
 from ingestd.control.status_grid import StatusCell, StatusGrid
+from ingestd.domain.clock import system_clock
 
 # Colour says the same as the text (never colour alone): green loaded, yellow empty or
 # waiting, red failed, cyan running.
@@ -32,10 +33,15 @@ def status(
     project: str = ProjectOption,
 ) -> None:
     """Daily status of each source for the last days (as Statsig's /ingestion/status says)."""
-    services = state(ctx).services()
-    last = parse_day(end, "--end") if end is not None else services.clock().date()
-    project_id = services.access.project_id(project)
-    grid = services.status_grids.grid(project_id, end=last, days=days, source=source)
+    remote = state(ctx).remote(project)
+    if remote is not None:
+        last = parse_day(end, "--end") if end is not None else system_clock().date()
+        grid = remote.status_grid(end=last, days=days, source=source)
+    else:
+        services = state(ctx).services()
+        last = parse_day(end, "--end") if end is not None else services.clock().date()
+        project_id = services.access.project_id(project)
+        grid = services.status_grids.grid(project_id, end=last, days=days, source=source)
     if as_json:
         typer.echo(json.dumps(grid_json(project, grid), indent=2))
         return

@@ -54,6 +54,9 @@ class Principal:
     project_id: int
     project: str
     kind: KeyKind
+    operator: bool = False
+    """Authenticated by the data directory's operator token (``ingestd serve`` writes it to
+    ``server.json``), not by a key: acts as a console key of the project it named."""
 
     def require(self, permission: Permission) -> None:
         if permission not in _GRANTS[self.kind]:
@@ -115,6 +118,38 @@ class Access:
     def __init__(self, store: Store, *, clock: Clock = system_clock) -> None:
         self.store = store
         self.clock = clock
+        self._operator_token: bytes | None = None
+
+    def accept_operator_token(self, token: str) -> None:
+        """Accept ``token`` on the native API as the operator (``authenticate_native``).
+
+        ``ingestd serve`` makes one per start and writes it, mode 0600, to the data
+        directory's ``server.json``: whoever can read it can read the secret key and the
+        metadata anyway, so it grants nothing that access to the directory does not."""
+        if len(token) < 32:
+            raise InvalidInput("an operator token needs at least 32 characters")
+        self._operator_token = token.encode()
+
+    def authenticate_native(self, raw_key: str | None, project: str | None) -> Principal:
+        """The principal of a native API request: the operator token acting in ``project`` (as
+        a console key of it), or a key, which must belong to ``project`` when one is named."""
+        token = self._operator_token
+        if token is not None and raw_key and hmac.compare_digest(raw_key.encode(), token):
+            if not project:
+                raise InvalidInput(
+                    "the operator token acts in a project the request names",
+                    hint="send the header X-Ingestd-Project: <project>",
+                )
+            project_id = self.project_id(project)
+            log_context.note_project(project)
+            return Principal(project_id, project, KeyKind.CONSOLE, operator=True)
+        who = self.authenticate(raw_key)
+        if project is not None and project != who.project:
+            raise Forbidden(
+                f"the key belongs to project {who.project!r}, not {project!r}",
+                hint=f"use a key of project {project!r}, or name project {who.project!r}",
+            )
+        return who
 
     def ensure_project(self, name: str) -> int:
         check_project_name(name)

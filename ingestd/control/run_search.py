@@ -103,6 +103,12 @@ class RunSearch:
             ).all()
             return _records(session, runs, files=False), int(total)
 
+    def count(self, project_id: int, query: RunQuery) -> int:
+        """How many of the project's runs match ``query`` (the total every page reports)."""
+        matching = _queried(select(Run).where(Run.project_id == project_id), query)
+        with self.store.read() as session:
+            return int(session.scalar(select(func.count()).select_from(matching.subquery())) or 0)
+
     def search(
         self, project_id: int, query: RunQuery, *, limit: int, after: RunCursor | None = None
     ) -> RunPage:

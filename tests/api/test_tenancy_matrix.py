@@ -702,6 +702,14 @@ def _native_cells() -> list[Cell]:
             _nv("GET", lambda t: "/sources/orders"),
             False,
         ),
+        Cell(
+            "POST",
+            f"{v1}/sources/{{name}}/runs",
+            "native start a run of source orders",
+            ingest,
+            _nv("POST", lambda t: "/sources/orders/runs", body={"day": DAYS[0]}),
+            False,
+        ),
         Cell("GET", f"{v1}/runs", "native runs", read, _nv("GET", lambda t: "/runs"), False),
         Cell(
             "GET",

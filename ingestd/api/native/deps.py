@@ -1,7 +1,9 @@
 """What every native route depends on: the services and the caller, as ``Annotated`` types.
 
 The key is sent as ``Authorization: Bearer <key>`` (``STATSIG-API-KEY`` is accepted too, so
-one key works in every header as DESIGN "Security" says). Each dependency both authenticates
+one key works in every header as DESIGN "Security" says). The native API alone also accepts
+the operator token of ``server.json`` as the bearer, with ``X-Ingestd-Project`` naming the
+project it acts in (``Access.authenticate_native``). Each dependency both authenticates
 and checks the key's kind, so a route's signature states what it needs.
 """
 
@@ -44,21 +46,36 @@ def sent_key(
 SentKey = Annotated[str | None, Depends(sent_key)]
 
 
-def reader(request: Request, svc: ServicesDep, key: SentKey) -> Principal:
-    who = svc.access.authenticate(key)
+def sent_project(
+    x_ingestd_project: Annotated[
+        str | None,
+        Header(
+            description="The project the request acts in: required with the operator token "
+            "(server.json), optional with a key (which must then belong to it)"
+        ),
+    ] = None,
+) -> str | None:
+    return x_ingestd_project.strip() if x_ingestd_project else None
+
+
+SentProject = Annotated[str | None, Depends(sent_project)]
+
+
+def reader(request: Request, svc: ServicesDep, key: SentKey, project: SentProject) -> Principal:
+    who = svc.access.authenticate_native(key, project)
     limits.count(request, svc, who)
     return who
 
 
-def ingester(request: Request, svc: ServicesDep, key: SentKey) -> Principal:
-    who = svc.access.authenticate(key)
+def ingester(request: Request, svc: ServicesDep, key: SentKey, project: SentProject) -> Principal:
+    who = svc.access.authenticate_native(key, project)
     limits.count(request, svc, who)
     who.require(Permission.INGEST)
     return who
 
 
-def configurer(request: Request, svc: ServicesDep, key: SentKey) -> Principal:
-    who = svc.access.authenticate(key)
+def configurer(request: Request, svc: ServicesDep, key: SentKey, project: SentProject) -> Principal:
+    who = svc.access.authenticate_native(key, project)
     limits.count(request, svc, who)
     who.require(Permission.CONFIGURE)
     return who

@@ -297,6 +297,7 @@ class RunSummary(BaseModel):
     counts: RowCounts
     cancel_requested: bool
     created_at: datetime
+    updated_at: datetime
     ended_at: datetime | None
 
     @classmethod
@@ -313,6 +314,7 @@ class RunSummary(BaseModel):
             counts=RowCounts.of(view.counts),
             cancel_requested=view.cancel_requested,
             created_at=view.created_at,
+            updated_at=view.updated_at,
             ended_at=view.ended_at,
         )
 
@@ -335,8 +337,17 @@ class RunDetail(RunSummary):
 
 class RunPage(BaseModel):
     data: list[RunSummary]
+    total: int = Field(description="How many runs match the filters, on every page")
     cursor: str | None = Field(description="Send as ?cursor= for the next page; null: last page")
     next: str | None = Field(description="The next page's URL (path and query); null: last page")
+
+
+class RunStart(Body):
+    """Which days a source's run loads: one ``day``, or ``start`` to ``end`` (a backfill)."""
+
+    day: date | None = Field(default=None, description="One day (trigger manual)")
+    start: date | None = Field(default=None, description="First day of a backfill")
+    end: date | None = Field(default=None, description="Last day of a backfill, inclusive")
 
 
 # -- per-day status ---------------------------------------------------------------------------

@@ -29,6 +29,7 @@ OBSERVED = {
     ("get", "/ingestd/v1/status"): {"200", "400"},
     ("get", "/ingestd/v1/quarantine"): {"200", "404"},
     ("post", "/ingestd/v1/quarantine/replay"): {"200", "400", "403", "404"},
+    ("post", "/ingestd/v1/sources/{name}/runs"): {"201", "400", "403", "404"},
     ("get", "/ingestd/v1/readiness"): {"200", "503"},
 }
 """Per operation, the statuses the tests in tests/api/native observe it answer."""

@@ -1,0 +1,1 @@
+"""The CLI against a running server: discovery (``server.json``) and the native API client."""
