@@ -199,9 +199,11 @@ class Runs:
                 newest: list[UnitDay] = []
                 for position, new in enumerate(units):
                     unit_id = str(uuid.uuid4())
-                    if new.source_name is not None and new.day is not None:
+                    if new.source_name is not None and new.unit_day is not None:
                         newest.append(
-                            UnitDay(project_id, new.source_name, new.day, unit_id, now, position)
+                            UnitDay(
+                                project_id, new.source_name, new.unit_day, unit_id, now, position
+                            )
                         )
                     session.add(
                         Unit(
