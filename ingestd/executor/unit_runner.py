@@ -18,17 +18,15 @@ from ingestd.control.blob_units import REQUIRES_MAPPING, already_ingested, missi
 from ingestd.control.catalog import Catalog
 from ingestd.control.file_access import FileAccess
 from ingestd.control.runs import Claim, Runs
+from ingestd.control.source_inputs import SourceInputResolver
 from ingestd.dataplane.contract import CancelToken, LoadRequest, Progress
 from ingestd.dataplane.egress import EgressPolicy
-from ingestd.dataplane.files import expand
 from ingestd.dataplane.kusto_uploads import UPLOADS_DIR, UploadFiles
 from ingestd.dataplane.pipeline import DataPlane
-from ingestd.dataplane.sql_extract import extract
 from ingestd.domain.mapping import Mapping, identity_mapping
 from ingestd.domain.sources import DELIMITED, ErrorPolicy, LoadMode, ReadOptions
 from ingestd.domain.states import UnitState
 from ingestd.domain.tables import TableSpec
-from ingestd.domain.templates import render
 from ingestd.errors import (
     Canceled,
     ConnectionConfigError,
@@ -210,59 +208,22 @@ class UnitRunner:
                 f"source {source_name!r} was deleted before its unit ran"
             ) from exc
         table = self.catalog.get_table(project_id, source.table)
-        if source.query is not None:
-            paths, names, read_options = self._extract(
-                project_id, source.connection, source.query, day, unit_id, cancel
-            )
-        else:
-            assert source.path_template is not None
-            root = self.catalog.file_root_of(project_id, source.connection)
-            rendered = render(source.path_template, day)
-            pattern = str(root / rendered) if root is not None else rendered
-            paths = tuple(expand(pattern, self.file_access.for_project(project_id)))
-            names = tuple(
-                str(p.relative_to(root.resolve())) if root is not None else p.name for p in paths
-            )
-            read_options = source.read_options
+        inputs = SourceInputResolver(self.catalog, self.file_access, self.egress).resolve(
+            project_id, source, day, self.staging_root / f"extract-{unit_id}", cancel
+        )
         return LoadRequest(
             load_key=load_key,
             unit_id=unit_id,
             run_id=run_id,
             table=table,
             mapping=source.mapping,
-            inputs=paths,
-            input_names=names,
-            read_options=read_options,
+            inputs=inputs.paths,
+            input_names=inputs.names,
+            read_options=inputs.read_options,
             mode=source.load_mode,
             day=day,
             error_policy=source.error_policy,
         )
-
-    def _extract(
-        self,
-        project_id: int,
-        connection: str | None,
-        query: str,
-        day: date,
-        unit_id: str,
-        cancel: CancelToken | None = None,
-    ) -> tuple[tuple[Path, ...], tuple[str, ...], ReadOptions]:
-        """Run a query source for the day into a staged file (the unit's "download")."""
-        if connection is None:
-            raise ConnectionConfigError("a query source needs a connection")
-        view = self.catalog.get_connection(project_id, connection)
-        extracted = extract(
-            view.kind,
-            view.name,
-            view.config,
-            self.catalog.connection_secrets(project_id, connection),
-            render(query, day),
-            self.staging_root / f"extract-{unit_id}",
-            self.file_access.for_project(project_id),
-            cancel,
-            self.egress,
-        )
-        return (extracted.path,), (extracted.name,), ReadOptions(format=extracted.format)
 
     def _request_from_spec(self, claim: Claim, unit: Unit) -> LoadRequest:
         """Units that carry their own description (streamed batches, blobs): see
