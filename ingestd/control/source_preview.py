@@ -51,9 +51,7 @@ class SourcePreviews:
         extract_dir = scratch.new_folder(self.staging_root, "preview-extract")
         try:
             # One row more than shown: a query's result then tells whether it has more.
-            inputs = self.inputs.resolve(
-                project_id, source, day, extract_dir, row_limit=limit + 1
-            )
+            inputs = self.inputs.resolve(project_id, source, day, extract_dir, row_limit=limit + 1)
             request = LoadRequest(
                 load_key=_NOT_A_LOAD,
                 unit_id=_NOT_A_LOAD,
