@@ -702,6 +702,22 @@ def _native_cells() -> list[Cell]:
             _nv("GET", lambda t: "/sources/orders"),
             False,
         ),
+        Cell(
+            "GET",
+            f"{v1}/sources/{{name}}/preview",
+            "native preview orders",
+            read,
+            _nv("GET", lambda t: "/sources/orders/preview", params={"day": DAYS[0]}),
+            False,
+        ),
+        Cell(
+            "GET",
+            f"{v1}/sources/{{name}}/preview",
+            "native preview beta_marker_only",
+            read,
+            _nv("GET", lambda t: "/sources/beta_marker_only/preview", params={"day": DAYS[0]}),
+            True,
+        ),
         Cell("GET", f"{v1}/runs", "native runs", read, _nv("GET", lambda t: "/runs"), False),
         Cell(
             "GET",
