@@ -13,7 +13,7 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-from ingestd.control.catalog import Catalog
+from ingestd.control.catalog import Catalog, SourceView
 from ingestd.control.source_inputs import SourceInputResolver
 from ingestd.dataplane import scratch
 from ingestd.dataplane.contract import LoadRequest
@@ -46,7 +46,19 @@ class SourcePreviews:
         PreviewFailed when the source cannot be read for the day (what the unit's error
         would be)."""
         check_limit(limit)
-        source = self.catalog.get_source(project_id, source_name)
+        return self._preview(
+            project_id, self.catalog.get_source(project_id, source_name), day, limit
+        )
+
+    def preview_draft(
+        self, project_id: int, draft: SourceView, day: date, *, limit: int = DEFAULT_PREVIEW_ROWS
+    ) -> SourcePreview:
+        """``preview`` of a source definition not saved (``Catalog.source_draft``)."""
+        check_limit(limit)
+        return self._preview(project_id, draft, day, limit)
+
+    def _preview(self, project_id: int, source: SourceView, day: date, limit: int) -> SourcePreview:
+        source_name = source.name
         table = self.catalog.get_table(project_id, source.table)
         extract_dir = scratch.new_folder(self.staging_root, "preview-extract")
         try:

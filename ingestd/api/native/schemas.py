@@ -19,7 +19,12 @@ from ingestd.control.quarantine import QuarantinedRow, ReplayResult
 from ingestd.control.readiness import ReadinessReport
 from ingestd.control.run_views import FileView, HistoryEntry, RunView, UnitView
 from ingestd.dataplane.contract import Counts
-from ingestd.domain.previews import PreviewError, SourcePreview
+from ingestd.domain.previews import (
+    DEFAULT_PREVIEW_ROWS,
+    MAX_PREVIEW_ROWS,
+    PreviewError,
+    SourcePreview,
+)
 from ingestd.domain.states import RunState, UnitState
 from ingestd.domain.tables import TableSpec
 
@@ -184,6 +189,28 @@ class Source(BaseModel):
 
 class SourceList(BaseModel):
     data: list[Source]
+
+
+class SourceDraftPreview(Body):
+    """A source definition to preview before it is saved (the fields of a source), with the
+    day and the number of records to read."""
+
+    table: str = Field(description="namespace.name of an existing table")
+    connection: str | None = None
+    path_template: str | None = Field(default=None, description="Files of a day ({ds})")
+    query: str | None = Field(default=None, description="SQL of a day, on a SQL connection")
+    read_options: dict[str, JsonValue] | None = Field(
+        default=None, description="format, compression, header, delimiter, quote, ..."
+    )
+    mapping: list[JsonValue] | None = Field(
+        default=None,
+        description="Kusto-style ingestion mapping (Column, Properties.Ordinal|Path|...); "
+        "default: the table's columns by name",
+    )
+    load_mode: Literal["append", "upsert", "replace_day"] = "append"
+    error_policy: dict[str, JsonValue] | None = None
+    day: date
+    limit: int = Field(default=DEFAULT_PREVIEW_ROWS, ge=1, le=MAX_PREVIEW_ROWS)
 
 
 PreviewValue = str | int | float | bool | None

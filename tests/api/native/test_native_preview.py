@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import MetaData, select
 
 from ingestd.control.access import KeyKind
-from tests.api.native.conftest import Native, error_of
+from tests.api.native.conftest import ORDERS, Native, error_of
 
 LOADED, PREVIEWED = date(2026, 1, 5), date(2026, 1, 6)
 MARKER = "zq-preview-marker"
@@ -104,3 +104,46 @@ def test_bad_input_is_refused_in_the_envelope(native: Native) -> None:
     assert error["code"] == "PREVIEW_FAILED"
     assert "SOURCE_NOT_FOUND" in error["message"] and "2026-02-01" in error["message"]
     assert native.get("/sources/orders/preview", None, day="2026-01-06").status_code == 401
+
+
+def test_a_source_definition_is_previewed_before_it_is_saved(native: Native) -> None:
+    native.write_day(PREVIEWED, "n,amt\n1,10\n2,x\n")
+    body = {
+        "table": "shop.orders",
+        "connection": "in",
+        "path_template": "{ds}.csv",
+        "mapping": [
+            {"Column": "id", "Properties": {"Ordinal": "0"}},
+            {"Column": "amount", "Properties": {"Ordinal": "1"}},
+        ],
+        "read_options": {"format": "csv"},
+        "day": "2026-01-06",
+        "limit": 5,
+    }
+    refused = native.call("POST", "/sources/preview", KeyKind.READ, body=body)
+    assert refused.status_code == 403
+    response = native.call("POST", "/sources/preview", body=body)
+    assert response.status_code == 200, response.text
+    preview = response.json()
+    assert preview["source"] == "(draft)" and preview["rows"] == [[1, 10]]
+    assert [e["code"] for e in preview["errors"]] == ["TYPE_MISMATCH"]
+    assert [s["name"] for s in native.get("/sources").json()["data"]] == ["orders"]
+    bad = native.call("POST", "/sources/preview", body={**body, "mapping": []})
+    assert bad.status_code == 400 and error_of(bad)["code"] == "VALIDATION_ERROR"
+    elsewhere = native.call(
+        "POST",
+        "/sources/preview",
+        body={**body, "connection": None, "path_template": "/etc/passwd"},
+    )
+    assert elsewhere.status_code == 422 and "root:" not in elsewhere.text
+
+
+def test_another_projects_connection_is_not_found_for_a_draft(native: Native) -> None:
+    other = native.services.access.create_key("other", KeyKind.CONSOLE)
+    other_id = native.services.access.project_id("other")
+    native.services.catalog.create_table(other_id, ORDERS)
+    body = {"table": "shop.orders", "connection": "in", "path_template": "{ds}.csv"}
+    response = native.call(
+        "POST", "/sources/preview", key=other, body={**body, "day": "2026-01-06"}
+    )
+    assert response.status_code == 404 and error_of(response)["code"] == "NOT_FOUND"
