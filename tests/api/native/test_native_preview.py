@@ -147,3 +147,12 @@ def test_another_projects_connection_is_not_found_for_a_draft(native: Native) ->
         "POST", "/sources/preview", key=other, body={**body, "day": "2026-01-06"}
     )
     assert response.status_code == 404 and error_of(response)["code"] == "NOT_FOUND"
+
+
+def test_a_symlink_out_of_the_projects_files_is_refused_as_in_a_load(native: Native) -> None:
+    secret = native.services.settings.data_dir / "metadata-like.csv"
+    secret.write_text(f"id,amount\n1,{MARKER}\n")
+    (native.files / "2026-01-07.csv").symlink_to(secret)
+    response = native.get("/sources/orders/preview", day="2026-01-07")
+    assert response.status_code == 422, response.text
+    assert MARKER not in response.text
