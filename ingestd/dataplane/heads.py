@@ -64,23 +64,42 @@ class _Counter:
 
     suffix = b""
     """Bytes to append to a cut head (a multijson array's closing bracket)."""
+    fed = 0
+    """Bytes fed before the current chunk."""
+    last_end = 0
+    """Offset in the stream just after the last whole record seen (0: none yet)."""
+    skipped = 0
+    """Records that are not data (a header, a skipped first record): ``last_end`` counts only
+    once past them."""
+    ends = 0
 
     def feed(self, chunk: bytes) -> int | None:
         """The offset in ``chunk`` just after the wanted record, or None: not reached yet."""
+        end = self._find(chunk)
+        self.fed += len(chunk)
+        return end
+
+    def _find(self, chunk: bytes) -> int | None:
         raise NotImplementedError
+
+    def _ended(self, offset_in_chunk: int) -> None:
+        self.ends += 1
+        if self.ends > self.skipped:
+            self.last_end = self.fed + offset_in_chunk
 
 
 class _Lines(_Counter):
     def __init__(self, wanted: int) -> None:
         self.left = wanted
 
-    def feed(self, chunk: bytes) -> int | None:
+    def _find(self, chunk: bytes) -> int | None:
         at = -1
         while self.left > 0:
             at = chunk.find(b"\n", at + 1)
             if at < 0:
                 return None
             self.left -= 1
+            self._ended(at + 1)
         return at + 1
 
 
@@ -88,8 +107,9 @@ class _DelimitedRecords(_Counter):
     """Record ends of a delimited file: newlines outside quotes (an escape character inside
     quotes takes the next byte literally; a doubled quote toggles twice)."""
 
-    def __init__(self, wanted: int, quote: str, escape: str | None) -> None:
+    def __init__(self, wanted: int, quote: str, escape: str | None, skipped: int) -> None:
         self.left = wanted
+        self.skipped = skipped
         self.quote = quote.encode()
         self.escape = escape.encode() if escape is not None and escape != quote else None
         specials = re.escape(self.quote) + (re.escape(self.escape) if self.escape else b"")
@@ -98,7 +118,7 @@ class _DelimitedRecords(_Counter):
         self.skip_to = 0
         """The offset (in the next chunk: negative carry) before which bytes are escaped."""
 
-    def feed(self, chunk: bytes) -> int | None:
+    def _find(self, chunk: bytes) -> int | None:
         skip_to = self.skip_to
         for match in self.pattern.finditer(chunk):
             at = match.start()
@@ -108,6 +128,7 @@ class _DelimitedRecords(_Counter):
             if byte == b"\n":
                 if not self.in_quote:
                     self.left -= 1
+                    self._ended(at + 1)
                     if self.left <= 0:
                         return at + 1
             elif byte == self.escape:
@@ -132,7 +153,7 @@ class _JsonElements(_Counter):
         self.in_string = False
         self.escaped = False
 
-    def feed(self, chunk: bytes) -> int | None:
+    def _find(self, chunk: bytes) -> int | None:
         for match in self._pattern.finditer(chunk):
             at, byte = match.start(), match.group()
             if self.escaped:
@@ -153,14 +174,15 @@ class _JsonElements(_Counter):
                 self.depth += 1
             elif byte in (b"}", b"]"):
                 self.depth -= 1
-                if not self.array and self.depth == 0 and self._done():
+                if not self.array and self.depth == 0 and self._done(at + 1):
                     return at + 1
-            elif byte == b"," and self.array and self.depth == 1 and self._done():
+            elif byte == b"," and self.array and self.depth == 1 and self._done(at):
                 return at  # the comma goes: the suffix closes the array
         return None
 
-    def _done(self) -> bool:
+    def _done(self, offset_in_chunk: int) -> bool:
         self.left -= 1
+        self._ended(offset_in_chunk)
         return self.left <= 0
 
 
@@ -170,7 +192,7 @@ def _counter(data_format: DataFormat, options: ReadOptions, records: int) -> _Co
         return None
     if data_format in DELIMITED:
         extra = (1 if options.header else 0) + (1 if options.skip_first_record else 0)
-        return _DelimitedRecords(records + extra, options.quote, options.escape)
+        return _DelimitedRecords(records + extra, options.quote, options.escape, extra)
     if data_format is DataFormat.JSON:
         return _Lines(records)
     if data_format is DataFormat.MULTIJSON:
@@ -195,18 +217,25 @@ class _HeadWriter:
         """What the chunk that filled the head held after it."""
 
     def __call__(self, chunk: bytes) -> None:
-        end = self.counter.feed(chunk) if self.counter is not None else None
         room = MAX_HEAD_BYTES - self.size
+        piece = chunk[:room]  # the counter sees only what the head can hold
+        end = self.counter.feed(piece) if self.counter is not None else None
         if end is None and len(chunk) <= room:
             self.handle.write(chunk)
             self.size += len(chunk)
             return
-        keep = min(end if end is not None else len(chunk), room)
-        self.handle.write(chunk[:keep])
-        if end is not None and self.counter is not None:
-            self.handle.write(self.counter.suffix)
+        keep = end if end is not None else len(piece)
+        self.handle.write(piece[:keep])
         self.size += keep
         self.rest = chunk[keep:] or b" "
+        if self.counter is not None:
+            if end is None and self.counter.last_end > 0:
+                # Full before the wanted record: end at the last whole record, not inside one
+                # (whose cut would show as an error the file does not have).
+                self.handle.seek(self.counter.last_end)
+                self.handle.truncate()
+            if end is not None or self.counter.last_end > 0:
+                self.handle.write(self.counter.suffix)
         raise _Full
 
 

@@ -196,3 +196,22 @@ def test_a_delimited_head_holds_exactly_the_first_records(values: list[str], wan
         parsed = list(csv.reader(io.StringIO(head.file.path.read_bytes().decode(), newline="")))
         assert parsed[1:] == records[:wanted]
         assert head.cut == (len(records) > wanted)
+
+
+def test_a_full_head_ends_at_its_last_whole_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fewer than N records fit in the head's bytes: it ends after the last whole one, so no
+    cut record shows as an error."""
+    from ingestd.dataplane import heads as heads_module
+
+    monkeypatch.setattr(heads_module, "MAX_HEAD_BYTES", 100)
+    path = tmp_path / "people.csv"
+    path.write_text(HEADER + "".join(f"{i},name number {i},{i}\n" for i in range(20)))
+    result = _preview(tmp_path, [path], 20)
+    assert result.errors == () and result.truncated
+    assert [r[0] for r in result.rows] == list(range(len(result.rows))) and len(result.rows) >= 3
+    array = tmp_path / "p.multijson"
+    array.write_text(json.dumps([{"id": i, "name": f"name number {i}"} for i in range(20)]))
+    result = _preview(tmp_path, [array], 20, ReadOptions(format=DataFormat.MULTIJSON))
+    assert result.errors == () and result.truncated and len(result.rows) >= 2
