@@ -26,6 +26,7 @@ from ingestd.dataplane.heads import COLUMNAR, Budget, heads
 from ingestd.dataplane.memory import duckdb_memory_limit
 from ingestd.dataplane.pipeline import Stager
 from ingestd.dataplane.scan import csv_header, is_delimited
+from ingestd.domain.mapping import Mapping, RefKind
 from ingestd.domain.names import quote
 from ingestd.domain.previews import RAW_CHARS, PreviewColumn, PreviewError
 from ingestd.domain.sources import DataFormat
@@ -151,12 +152,11 @@ def _errors(stager: Stager, files: list[LocalFile]) -> tuple[PreviewError, ...]:
     for index, line, record, field, code, message, raw in found:
         file = files[int(index)]
         column = None
-        if field is not None and is_delimited(file.format) and stager.request.read_options.header:
+        if field is not None and is_delimited(file.format):
             if index not in headers:
                 header = csv_header(file, stager.request.read_options, file.format)
                 headers[index] = header.names if header is not None else ()
-            if field in headers[index]:
-                column = headers[index].index(field) + 1
+            column = _position(stager.request.mapping, str(field), headers[index])
         out.append(
             PreviewError(
                 file=file.name,
@@ -170,3 +170,17 @@ def _errors(stager: Stager, files: list[LocalFile]) -> tuple[PreviewError, ...]:
             )
         )
     return tuple(out)
+
+
+def _position(mapping: Mapping, field: str, header: tuple[str, ...]) -> int | None:
+    """The 1-based position in a delimited file's records of what ``field`` names: a table
+    column read from one file column (by name or ordinal), or a column of the file itself (the
+    reader's refusals name those)."""
+    source = mapping.for_target(field)
+    if source is not None and source.source is not None and not source.parts:
+        ref = source.source
+        if ref.kind is RefKind.ORDINAL and ref.value is not None:
+            return int(ref.value) + 1
+        if ref.kind is RefKind.COLUMN and str(ref.value) in header:
+            return header.index(str(ref.value)) + 1
+    return header.index(field) + 1 if field in header else None

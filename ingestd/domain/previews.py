@@ -45,7 +45,8 @@ class PreviewError:
     line: int | None
     """The file's line, for records the reader refused."""
     column: int | None
-    """The 1-based position of ``field`` in the file's header, when the file has one."""
+    """The 1-based position in the record of the file column ``field`` was read from (delimited
+    files, when known)."""
     field: str | None
     code: str
     """The stable row-error code (``domain.row_errors.RowError``), as quarantine records it."""
@@ -58,15 +59,16 @@ class PreviewError:
 
     @property
     def location(self) -> str:
-        """``file:line:column`` (or ``file:#record``), as the CLI prints it."""
+        """``file:line:column`` (``file:#record:column`` for typing errors), as the CLI
+        prints it."""
         where = self.file or "?"
         if self.line is not None:
             where += f":{self.line}"
-            if self.column is not None:
-                where += f":{self.column}"
         elif self.record is not None:
             where += f":#{self.record}"
-        return where
+        else:
+            return where
+        return where + (f":{self.column}" if self.column is not None else "")
 
 
 @dataclass(frozen=True)

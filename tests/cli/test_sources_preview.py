@@ -28,8 +28,8 @@ def test_the_demo_events_preview_shows_its_bad_rows_and_exits_1(tmp_path: Path) 
     args = ["sources", "preview", "demo-events", "--day", day, "--limit", "10", "-p", "demo"]
     shown = ingestd(data, *args, ok=False)
     assert shown.returncode == 1, shown.stderr
-    assert f"events_{day}.csv:#4 timestamp INVALID_TIMESTAMP" in shown.stdout
-    assert f"events_{day}.csv:#9 event_name MISSING_REQUIRED_FIELD" in shown.stdout
+    assert f"events_{day}.csv:#4:3 timestamp INVALID_TIMESTAMP" in shown.stdout
+    assert f"events_{day}.csv:#9:2 event_name MISSING_REQUIRED_FIELD" in shown.stdout
     assert "8 good, 2 bad. Nothing was committed." in shown.stdout
     as_json = ingestd(data, *args, "--json", ok=False)
     assert as_json.returncode == 1

@@ -227,7 +227,9 @@ class PreviewErrorOut(BaseModel):
     file: str | None
     line: int | None = Field(description="The file's line, for records the reader refused")
     record: int | None = Field(description="The record's number in its file (typing errors)")
-    column: int | None = Field(description="1-based position of field in the file's header")
+    column: int | None = Field(
+        description="1-based position in the record of the file column field was read from"
+    )
     field: str | None
     code: str = Field(description="The row-error code quarantine would record")
     message: str
