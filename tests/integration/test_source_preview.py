@@ -86,3 +86,45 @@ def test_a_query_with_fewer_rows_than_the_limit_is_not_truncated(svc: Services) 
     project_id = _source(svc, "sqlite", "SELECT 1 AS i UNION ALL SELECT 2")
     preview = svc.previews.preview(project_id, "src", DAY, limit=2)
     assert preview.rows == ((1,), (2,)) and not preview.truncated
+
+
+def test_a_query_source_preview_keeps_the_egress_rules_and_the_secrets(svc: Services) -> None:
+    """Loopback is not an allowed network by default: refused before connecting, as in a load,
+    and the connection's password is in no message."""
+    project_id = svc.access.ensure_project("acme")
+    svc.catalog.create_table(project_id, NUMBERS)
+    config = {"host": "127.0.0.1", "port": 5432, "dbname": "test", "user": "postgres"}
+    svc.catalog.create_connection(
+        project_id, "pg", connection_body("postgres", config, {"password": "s3cret-pw-42"})
+    )
+    svc.catalog.create_source(
+        project_id, name="src", table=NUMBERS.qualified_name, connection="pg", query="SELECT 1 AS i"
+    )
+    with pytest.raises(PreviewFailed) as refused:
+        svc.previews.preview(project_id, "src", DAY)
+    assert "FETCH_NOT_ALLOWED" in refused.value.message
+    assert "s3cret-pw-42" not in str(refused.value)
+
+
+@pytest.mark.postgres
+def test_a_postgres_query_source_preview_stops_at_the_limit(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    svc = make_services(tmp_path / "pg", fetch_allowed_networks="127.0.0.0/8,::1/128")
+    try:
+        project_id = svc.access.ensure_project("acme")
+        svc.catalog.create_table(project_id, NUMBERS)
+        dbname = postgres_url.rsplit("/", 1)[1]
+        config = {"host": "127.0.0.1", "port": 5432, "dbname": dbname, "user": "postgres"}
+        svc.catalog.create_connection(project_id, "pg", connection_body("postgres", config, None))
+        svc.catalog.create_source(
+            project_id,
+            name="src",
+            table=NUMBERS.qualified_name,
+            connection="pg",
+            query="SELECT i FROM generate_series(1, 500000) AS t(i)",
+        )
+        preview = svc.previews.preview(project_id, "src", DAY, limit=3)
+        assert preview.rows == ((1,), (2,), (3,)) and preview.truncated
+    finally:
+        svc.close()
