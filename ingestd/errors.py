@@ -98,6 +98,14 @@ class Conflict(RequestError):
     http_status = 409
 
 
+class PreviewFailed(RequestError):
+    """A preview could not read its source (no file for the day, an unreadable file, a failing
+    query): the message starts with the load's own error code, which a run would report."""
+
+    code = "PREVIEW_FAILED"
+    http_status = 422
+
+
 class Unauthenticated(RequestError):
     """No key, or a key that is unknown, revoked or expired."""
 

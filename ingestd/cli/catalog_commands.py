@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ingestd.cli import json_output
@@ -17,6 +19,7 @@ from ingestd.domain.datasets import mapping_from_column_mapping
 from ingestd.domain.mapping import Mapping, mapping_from_kusto
 from ingestd.domain.names import quote
 from ingestd.domain.physical_names import physical_schema
+from ingestd.domain.previews import DEFAULT_PREVIEW_ROWS, MAX_PREVIEW_ROWS, SourcePreview
 from ingestd.domain.sources import DataFormat, ErrorPolicy, LoadMode, OnError, ReadOptions
 from ingestd.domain.tables import Column, TableSpec
 from ingestd.errors import InvalidInput
@@ -246,6 +249,56 @@ def list_sources(ctx: typer.Context, project: str = ProjectOption) -> None:
             "yes" if view.enabled else "no",
         )
     console.print(table)
+
+
+@sources.command("preview")
+def preview_source(
+    ctx: typer.Context,
+    name: str,
+    day: datetime = typer.Option(..., "--day", formats=["%Y-%m-%d"], help="Day to read."),
+    limit: int = typer.Option(
+        DEFAULT_PREVIEW_ROWS, "--limit", help=f"Input records to read (1-{MAX_PREVIEW_ROWS})."
+    ),
+    project: str = ProjectOption,
+) -> None:
+    """Read the first records of a source's day, mapped, typed and validated as a load would,
+    and show the typed rows, then the rows that would be quarantined. Commits nothing (no rows,
+    ledger, quarantine, run or unit), and never opens the destination.
+
+    Exit status: 0 when every record read is good, 1 when any row was bad, 2 for bad input
+    (an unknown source, a limit out of range, a day that cannot be read)."""
+    services = state(ctx).services()
+    result = services.previews.preview(
+        services.access.project_id(project), name, day.date(), limit=limit
+    )
+    if wants_json(ctx):
+        json_output.emit(json_output.preview(result))
+    else:
+        _print_preview(result)
+    if result.errors:
+        raise typer.Exit(1)
+
+
+def _print_preview(result: SourcePreview) -> None:
+    rows = Table(title=f"{result.source} on {result.day.isoformat()} -> {result.table}")
+    for column in result.columns:
+        rows.add_column(f"{column.name}\n{column.type}", overflow="fold")
+    for row in result.rows:
+        rows.add_row(*(escape("" if v is None else str(v)) for v in row))
+    console.print(rows)
+    more = " (the source has more)" if result.truncated else ""
+    console.print(
+        f"Read {result.rows_read} records from {', '.join(result.files) or 'no file'}{more}: "
+        f"{len(result.rows)} good, {len(result.errors)} bad. Nothing was committed."
+    )
+    for error in result.errors:
+        field = f" {error.field}" if error.field else ""
+        console.print(
+            f"{escape(error.location)}{escape(field)} {error.code} {escape(error.message)}",
+            soft_wrap=True,
+        )
+        if error.raw is not None:
+            console.print(f"  raw: {escape(error.raw)}", soft_wrap=True, highlight=False)
 
 
 @sources.command("delete")

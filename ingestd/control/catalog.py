@@ -29,6 +29,9 @@ from ingestd.errors import Conflict, FetchNotAllowed, InvalidInput, NotFound
 from ingestd.store.database import Store
 from ingestd.store.schema import Connection, Project, Source, TableDef, Unit, utcnow
 
+DRAFT_SOURCE = "(draft)"
+"""The name of a source definition that is previewed before it is saved."""
+
 
 @dataclass(frozen=True)
 class ConnectionView:
@@ -243,36 +246,15 @@ class Catalog:
     ) -> SourceView:
         if not name or len(name) > 128:
             raise InvalidInput("a source needs a name of 1 to 128 characters")
-        if (path_template is None) == (query is None):
-            raise InvalidInput("a source needs exactly one of path_template or query")
         if schedule_hour_pst is not None and not 0 <= schedule_hour_pst <= 23:
             raise InvalidInput("schedule_hour_pst must be between 0 and 23")
-        read_options = read_options or ReadOptions()
-        spec = self.get_table(project_id, table)
-        if mapping is None:
-            by_position = not read_options.header and read_options.format in DELIMITED
-            mapping = identity_mapping(spec, by_position=by_position)
-        mapping.check_against(spec)
-        if load_mode is LoadMode.UPSERT and not spec.primary_key:
-            raise InvalidInput(f"upsert needs a primary key on {table}")
+        read_options, mapping = self._checked_definition(
+            project_id, table, path_template, query, read_options, mapping, load_mode
+        )
         with self.store.write() as session:
-            connection_id = None
-            if connection is not None:
-                connection_row = _connection_row(session, project_id, connection)
-                connection_id = connection_row.id
-                if path_template is not None and connection_row.kind != "file":
-                    raise InvalidInput(f"connection {connection!r} is not a file connection")
-                if query is not None and connection_row.kind not in SQL_KINDS:
-                    raise InvalidInput(
-                        f"connection {connection!r} ({connection_row.kind}) cannot run queries",
-                        hint=f"use a connection of kind {', '.join(sorted(SQL_KINDS))}",
-                    )
-            elif query is not None:
-                raise InvalidInput("a query source needs a connection to run it on")
-            elif path_template is not None and not Path(path_template).is_absolute():
-                raise InvalidInput(
-                    "a path template without a file connection must be an absolute path"
-                )
+            connection_id = _checked_connection(
+                session, project_id, connection, path_template, query
+            )
             table_row = _table_row(session, project_id, table)
             assert table_row is not None
             row = Source(
@@ -298,6 +280,68 @@ class Catalog:
             except IntegrityError as exc:
                 raise Conflict(f"source {name!r} exists already") from exc
             return _source_view(session, row)
+
+    def source_draft(
+        self,
+        project_id: int,
+        *,
+        table: str,
+        connection: str | None = None,
+        path_template: str | None = None,
+        query: str | None = None,
+        read_options: ReadOptions | None = None,
+        mapping: Mapping | None = None,
+        load_mode: LoadMode = LoadMode.APPEND,
+        error_policy: ErrorPolicy | None = None,
+    ) -> SourceView:
+        """A source definition checked as ``create_source`` checks it, not saved (a preview of
+        a source before it is created): id 0, named ``(draft)``."""
+        read_options, mapping = self._checked_definition(
+            project_id, table, path_template, query, read_options, mapping, load_mode
+        )
+        with self.store.read() as session:
+            _checked_connection(session, project_id, connection, path_template, query)
+        return SourceView(
+            id=0,
+            name=DRAFT_SOURCE,
+            table=table,
+            connection=connection,
+            dataset=None,
+            path_template=path_template,
+            query=query,
+            read_options=read_options,
+            mapping=mapping,
+            column_mapping=None,
+            load_mode=load_mode,
+            error_policy=error_policy or ErrorPolicy(),
+            schedule_hour_pst=None,
+            api_triggered=False,
+            enabled=False,
+        )
+
+    def _checked_definition(
+        self,
+        project_id: int,
+        table: str,
+        path_template: str | None,
+        query: str | None,
+        read_options: ReadOptions | None,
+        mapping: Mapping | None,
+        load_mode: LoadMode,
+    ) -> tuple[ReadOptions, Mapping]:
+        """The read options and mapping of a source definition (identity by default), checked
+        against its table."""
+        if (path_template is None) == (query is None):
+            raise InvalidInput("a source needs exactly one of path_template or query")
+        read_options = read_options or ReadOptions()
+        spec = self.get_table(project_id, table)
+        if mapping is None:
+            by_position = not read_options.header and read_options.format in DELIMITED
+            mapping = identity_mapping(spec, by_position=by_position)
+        mapping.check_against(spec)
+        if load_mode is LoadMode.UPSERT and not spec.primary_key:
+            raise InvalidInput(f"upsert needs a primary key on {table}")
+        return read_options, mapping
 
     def update_source(self, project_id: int, name: str, **changes: Any) -> SourceView:
         """Change some fields of a source; validated like a create, applied all or nothing."""
@@ -359,6 +403,32 @@ class Catalog:
             return None
         view = self.get_connection(project_id, connection)
         return Path(str(view.config["root"])) if view.kind == "file" else None
+
+
+def _checked_connection(
+    session: Session,
+    project_id: int,
+    connection: str | None,
+    path_template: str | None,
+    query: str | None,
+) -> int | None:
+    """The id of a source definition's connection, checked to fit it (a file connection for a
+    path template, a SQL one for a query)."""
+    if connection is not None:
+        connection_row = _connection_row(session, project_id, connection)
+        if path_template is not None and connection_row.kind != "file":
+            raise InvalidInput(f"connection {connection!r} is not a file connection")
+        if query is not None and connection_row.kind not in SQL_KINDS:
+            raise InvalidInput(
+                f"connection {connection!r} ({connection_row.kind}) cannot run queries",
+                hint=f"use a connection of kind {', '.join(sorted(SQL_KINDS))}",
+            )
+        return connection_row.id
+    if query is not None:
+        raise InvalidInput("a query source needs a connection to run it on")
+    if path_template is not None and not Path(path_template).is_absolute():
+        raise InvalidInput("a path template without a file connection must be an absolute path")
+    return None
 
 
 def _connection_view(row: Connection) -> ConnectionView:

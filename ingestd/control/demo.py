@@ -1,7 +1,8 @@
 """Demo data: a few days of generated events and orders, so a newcomer sees ingestd work.
 
 Files are written under ``<data_dir>/files/demo``; a few rows are bad on purpose (an unparseable
-timestamp, a missing event name, an exact duplicate) so quarantine and accounting show up.
+timestamp on line 5 and a missing event name on line 10 of each day's events file, an exact
+duplicate at its end) so quarantine, accounting and a source preview's errors show up.
 """
 
 from __future__ import annotations
@@ -65,8 +66,9 @@ def write_files(folder: Path, days: list[date], seed: int = 7) -> None:
                     f"session_{i // 7}",
                 ]
             )
-        rows.append(["user_1", "purchase", "yesterday noon", "9.99", "{}", "s"])  # bad timestamp
-        rows.append(["user_2", "", start + 5, "1", "{}", "s"])  # missing event_name
+        # Bad rows near the top, so a preview of the first rows shows them too.
+        rows.insert(3, ["user_1", "purchase", "yesterday noon", "9.99", "{}", "s"])  # bad ts
+        rows.insert(8, ["user_2", "", start + 5, "1", "{}", "s"])  # missing event_name
         rows.append(list(rows[0]))  # exact duplicate
         with (folder / f"events_{day.isoformat()}.csv").open("w", newline="") as handle:
             writer = csv.writer(handle)

@@ -27,7 +27,9 @@ from ingestd.control.readiness import Readiness
 from ingestd.control.run_search import RunSearch
 from ingestd.control.runs import Runs
 from ingestd.control.scheduler import Scheduler
+from ingestd.control.source_inputs import SourceInputResolver
 from ingestd.control.source_loads import SourceLoads
+from ingestd.control.source_preview import SourcePreviews
 from ingestd.control.status_grid import StatusGrids
 from ingestd.control.streams import Streams
 from ingestd.dataplane.decompress import DecompressionLimits
@@ -37,6 +39,7 @@ from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.kusto_uploads import UPLOADS_DIR, UploadFiles
 from ingestd.dataplane.pipeline import DataPlane
 from ingestd.dataplane.postgres_warehouse import PostgresWarehouse, psycopg_conninfo
+from ingestd.dataplane.preview import Previewer
 from ingestd.dataplane.warehouse import Warehouse
 from ingestd.domain.clock import Clock, system_clock
 from ingestd.domain.retry import RetryPolicy
@@ -120,12 +123,34 @@ class Services:
         return DataPlane(
             self.warehouse,
             self.settings.data_dir / "staging",
-            DecompressionLimits(
-                max_bytes=self.settings.max_decompressed_bytes,
-                max_ratio=self.settings.max_compression_ratio,
-                max_members=self.settings.max_archive_members,
-            ),
+            self.decompression_limits,
             max_columns=self.settings.max_columns,
+        )
+
+    @cached_property
+    def previews(self) -> SourcePreviews:
+        """Source previews; they never open the destination."""
+        settings = self.settings
+        return SourcePreviews(
+            self.catalog,
+            SourceInputResolver(
+                self.catalog, self.file_access, EgressPolicy(settings.fetch_allowed_networks)
+            ),
+            Previewer(
+                settings.data_dir / "staging",
+                self.decompression_limits,
+                max_columns=settings.max_columns,
+                memory_limit=settings.memory_limit,
+            ),
+            settings.data_dir / "staging",
+        )
+
+    @property
+    def decompression_limits(self) -> DecompressionLimits:
+        return DecompressionLimits(
+            max_bytes=self.settings.max_decompressed_bytes,
+            max_ratio=self.settings.max_compression_ratio,
+            max_members=self.settings.max_archive_members,
         )
 
     @cached_property

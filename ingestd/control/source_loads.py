@@ -1,7 +1,9 @@
-"""What loading a source's day means: its files (or its query's result) for that day.
+"""What loading a source's day means: its inputs for that day (``SourceInputResolver``: its
+files, or its query's result) with the source's mapping, mode and error policy.
 
 Both the unit runner (a ``SourceDayUnitSpec``) and the data checks (a scratch load of a day)
-resolve a source's day here, so the two always read the same inputs.
+build their load here, and the preview resolves its inputs with the same resolver, so all three
+always read the same inputs.
 """
 
 from __future__ import annotations
@@ -10,12 +12,9 @@ from pathlib import Path
 
 from ingestd.control.catalog import Catalog
 from ingestd.control.file_access import FileAccess
+from ingestd.control.source_inputs import SourceInputResolver
 from ingestd.dataplane.contract import CancelToken, LoadRequest
 from ingestd.dataplane.egress import EgressPolicy
-from ingestd.dataplane.files import expand
-from ingestd.dataplane.sql_extract import extract
-from ingestd.domain.sources import ReadOptions
-from ingestd.domain.templates import render
 from ingestd.domain.unit_specs import SourceDayUnitSpec
 from ingestd.errors import ConnectionConfigError, NotFound
 
@@ -29,12 +28,13 @@ class SourceLoads:
         egress: EgressPolicy | None = None,
     ) -> None:
         self.catalog = catalog
-        self.file_access = file_access
         self.staging_root = staging_root
         """A query source's result is staged in ``<staging>/extract-<unit>`` (the unit runner
         removes it after every attempt)."""
-        self.egress = egress if egress is not None else EgressPolicy()
-        """Hosts of SQL sources must pass it (INGESTD_FETCH_ALLOWED_NETWORKS)."""
+        # Hosts of SQL sources must pass the egress policy (INGESTD_FETCH_ALLOWED_NETWORKS).
+        self.inputs = SourceInputResolver(
+            catalog, file_access, egress if egress is not None else EgressPolicy()
+        )
 
     def request(
         self,
@@ -54,56 +54,19 @@ class SourceLoads:
                 f"source {spec.source!r} was deleted before its unit ran"
             ) from exc
         table = self.catalog.get_table(project_id, source.table)
-        if source.query is not None:
-            paths, names, read_options = self._extract(
-                project_id, source.connection, source.query, spec, unit_id, cancel
-            )
-        else:
-            assert source.path_template is not None
-            root = self.catalog.file_root_of(project_id, source.connection)
-            rendered = render(source.path_template, spec.day)
-            pattern = str(root / rendered) if root is not None else rendered
-            paths = tuple(expand(pattern, self.file_access.for_project(project_id)))
-            names = tuple(
-                str(p.relative_to(root.resolve())) if root is not None else p.name for p in paths
-            )
-            read_options = source.read_options
+        inputs = self.inputs.resolve(
+            project_id, source, spec.day, self.staging_root / f"extract-{unit_id}", cancel
+        )
         return LoadRequest(
             load_key=load_key,
             unit_id=unit_id,
             run_id=run_id,
             table=table,
             mapping=source.mapping,
-            inputs=paths,
-            input_names=names,
-            read_options=read_options,
+            inputs=inputs.paths,
+            input_names=inputs.names,
+            read_options=inputs.read_options,
             mode=source.load_mode,
             day=spec.day,
             error_policy=source.error_policy,
         )
-
-    def _extract(
-        self,
-        project_id: int,
-        connection: str | None,
-        query: str,
-        spec: SourceDayUnitSpec,
-        unit_id: str,
-        cancel: CancelToken | None = None,
-    ) -> tuple[tuple[Path, ...], tuple[str, ...], ReadOptions]:
-        """Run a query source for the day into a staged file (the unit's "download")."""
-        if connection is None:
-            raise ConnectionConfigError("a query source needs a connection")
-        view = self.catalog.get_connection(project_id, connection)
-        extracted = extract(
-            view.kind,
-            view.name,
-            view.config,
-            self.catalog.connection_secrets(project_id, connection),
-            render(query, spec.day),
-            self.staging_root / f"extract-{unit_id}",
-            self.file_access.for_project(project_id),
-            cancel,
-            self.egress,
-        )
-        return (extracted.path,), (extracted.name,), ReadOptions(format=extracted.format)

@@ -148,7 +148,7 @@ def _plain(options: ReadOptions) -> ReadOptions:
     return replace(options, compression=Compression.NONE)
 
 
-def _check_directory(infos: list[zipfile.ZipInfo], meter: Meter) -> None:
+def check_zip_directory(infos: list[zipfile.ZipInfo], meter: Meter) -> None:
     """Judge an archive by its central directory before extracting anything."""
     limits = meter.limits
     if len(infos) > limits.max_members:
@@ -178,7 +178,7 @@ def _unpack_zip(
                 for info in archive.infolist()
                 if not info.is_dir() and fnmatch.fnmatch(info.filename, pattern)
             ]
-            _check_directory(members, meter)
+            check_zip_directory(members, meter)
             if not members:
                 raise EmptyArchive(
                     f"{name}: no member matches {pattern!r}",

@@ -168,10 +168,13 @@ class DataPlane:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-class _Load:
+class Stager:
+    """Reads input files into a staging table of typed rows, each with its error, and a
+    quarantine stage of the records the reader refused: steps 1 of the module docstring, the
+    one implementation of mapping, coercion and validation (a load and a preview use it)."""
+
     def __init__(
         self,
-        warehouse: Destination,
         cur: duckdb.DuckDBPyConnection,
         request: LoadRequest,
         staging: Path,
@@ -180,7 +183,6 @@ class _Load:
         limits: DecompressionLimits,
         max_columns: int,
     ) -> None:
-        self.warehouse = warehouse
         self.limits = limits
         self.max_columns = max_columns
         self.cur = cur
@@ -192,12 +194,7 @@ class _Load:
         suffix = uuid.uuid4().hex[:12]
         self.stage = f"_stage_{suffix}"
         self.qstage = f"_quarantine_{suffix}"
-        self.dups = f"_dups_{suffix}"
-        self.shared = f"_shared_hashes_{suffix}"
-        self.superseded = f"_superseded_{suffix}"
         self.columns = [quote(c.name) for c in self.table.columns]
-        self.has_duplicates = False
-        self.superseded_rows = 0
         self.record_base: dict[int, int] | None = None
         """Per file, the rowid before its first staged row, when its rows' rowids are
         consecutive (they are, one INSERT per file, unless a multi-file read interleaved its
@@ -209,8 +206,8 @@ class _Load:
             for ref in ([r for _, r in fm.parts] if fm.parts else [fm.source] if fm.source else [])
         )
         """The mapping reads each file's name: each file then has a scan of its own."""
-        self.check_unstorable = False
-        """Quarantine the values the destination cannot store (after a ``ValuesRefused``)."""
+        self.scan_row_limit: int | None = None
+        """Read at most this many records of each file (a preview of columnar files)."""
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -239,7 +236,12 @@ class _Load:
 
     # -- the steps ----------------------------------------------------------------------------
 
-    def run(self) -> LoadResult:
+    def _by_file(self, sql: str) -> dict[int, int]:
+        return {int(f): int(n) for f, n in self._sql(sql).fetchall()}
+
+    def create_stages(self) -> None:
+        """The staging table (typed columns, ``_err``, ``_raw``, ``_h``) and the quarantine
+        stage; the caller drops them (``drop_stages``)."""
         [budget] = self._one("SELECT current_setting('memory_limit')") or ("",)
         width.check_table(self.table, str(budget), self.max_columns)
         types = ", ".join(f"{quote(c.name)} {SQL_TYPES[c.type]}" for c in self.table.columns)
@@ -251,20 +253,28 @@ class _Load:
             f"CREATE TEMP TABLE {self.qstage} (_file INTEGER, line BIGINT, record BIGINT, "
             "column_name VARCHAR, code VARCHAR, message VARCHAR, raw VARCHAR)"
         )
-        try:
-            self.warehouse.ensure_table(self.table)
-            staged = self._stage_inputs()
-            if self.check_unstorable:
-                self._quarantine_unstorable()
-            files = self._file_counts(staged)
-            self._apply_policy(staged, files)
-            self._dedupe(files)
-            fingerprint = self._fingerprint()
-            total = self._commit(files, fingerprint)
-            return LoadResult(self.request.load_key, files, total, fingerprint)
-        finally:
-            for name in (self.stage, self.qstage, self.dups, self.shared, self.superseded):
-                self.cur.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def drop_stages(self, *others: str) -> None:
+        for name in (self.stage, self.qstage, *others):
+            self.cur.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def stage_alone(self, file: LocalFile, index: int) -> int:
+        """Stage one file by itself (never in a multi-file read) as the file numbered
+        ``index``; the records it read (rows, good or bad, and the records the reader
+        refused)."""
+        if file.size > 0:
+            self._stage_file(file, index)
+        return self._count(
+            f"SELECT (SELECT count(*) FROM {self.stage} WHERE _file = ?) "
+            f"+ (SELECT count(*) FROM {self.qstage} WHERE _file = ?)",
+            [index, index],
+        )
+
+    def locate_errors(self, files: list[LocalFile]) -> list[FileResult]:
+        """After staging ``files`` (numbered by position): each file's counts, and the rows
+        that failed typing or validation added to the quarantine stage with their record
+        number."""
+        return self._file_counts([_Staged(f, i) for i, f in enumerate(files)])
 
     def _stage_inputs(self) -> list[_Staged]:
         staged: list[_Staged] = []
@@ -477,7 +487,11 @@ class _Load:
             self.request.mapping,
             scan.shape,
             file_index=index,
-            scan_sql=scan.sql,
+            scan_sql=(
+                scan.sql
+                if self.scan_row_limit is None
+                else f"(SELECT * FROM {scan.sql} LIMIT {int(self.scan_row_limit)})"
+            ),
             file_sql=file_sql,
         )
         try:
@@ -610,6 +624,46 @@ class _Load:
         )
         return f"CASE WHEN {err} IS NULL THEN hash({typed}) END"
 
+
+class _Load(Stager):
+    def __init__(
+        self,
+        warehouse: Destination,
+        cur: duckdb.DuckDBPyConnection,
+        request: LoadRequest,
+        staging: Path,
+        progress: ProgressCallback | None,
+        cancel: CancelToken,
+        limits: DecompressionLimits,
+        max_columns: int,
+    ) -> None:
+        super().__init__(cur, request, staging, progress, cancel, limits, max_columns)
+        self.warehouse = warehouse
+        suffix = self.stage.removeprefix("_stage_")
+        self.dups = f"_dups_{suffix}"
+        self.shared = f"_shared_hashes_{suffix}"
+        self.superseded = f"_superseded_{suffix}"
+        self.has_duplicates = False
+        self.superseded_rows = 0
+        self.check_unstorable = False
+        """Quarantine the values the destination cannot store (after a ``ValuesRefused``)."""
+
+    def run(self) -> LoadResult:
+        self.create_stages()
+        try:
+            self.warehouse.ensure_table(self.table)
+            staged = self._stage_inputs()
+            if self.check_unstorable:
+                self._quarantine_unstorable()
+            files = self._file_counts(staged)
+            self._apply_policy(staged, files)
+            self._dedupe(files)
+            fingerprint = self._fingerprint()
+            total = self._commit(files, fingerprint)
+            return LoadResult(self.request.load_key, files, total, fingerprint)
+        finally:
+            self.drop_stages(self.dups, self.shared, self.superseded)
+
     def _apply_policy(self, staged: list[_Staged], files: list[FileResult]) -> None:
         policy = self.request.error_policy
         if policy.on_error is OnError.CONTINUE:
@@ -712,9 +766,6 @@ class _Load:
             result.counts.rejected = rejected.get(index, 0)
             result.counts.updated = repeats.get(index, 0)
             result.counts.inserted = good.get(index, 0) - result.counts.updated
-
-    def _by_file(self, sql: str) -> dict[int, int]:
-        return {int(f): int(n) for f, n in self._sql(sql).fetchall()}
 
     def _supersede(self) -> dict[int, int]:
         """Upsert: rows whose key repeats later in this load, per file (the last row wins)."""

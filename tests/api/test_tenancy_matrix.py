@@ -607,6 +607,15 @@ def _nv(method: str, path: Callable[[Tenant], str], **kw: object) -> Call:
     return call
 
 
+def _draft_preview(w: World, key: str | None, tenant: str, target: Tenant) -> Response:
+    """Preview a source definition whose files are the target project's own (beta's, for
+    alpha's keys: the file policy must refuse them)."""
+    day = DAYS[0]
+    path = w.services.settings.data_dir / "files" / target.name / "events" / day / "a.csv"
+    body = {"table": "crm.signups", "path_template": str(path), "day": day}
+    return w.native("POST", "/sources/preview", key, body=body)
+
+
 def _native_cells() -> list[Cell]:
     read, ingest, conf = Permission.READ, Permission.INGEST, Permission.CONFIGURE
     v1 = "/ingestd/v1"
@@ -710,6 +719,23 @@ def _native_cells() -> list[Cell]:
             _nv("POST", lambda t: "/sources/orders/runs", body={"day": DAYS[0]}),
             False,
         ),
+        Cell(
+            "GET",
+            f"{v1}/sources/{{name}}/preview",
+            "native preview orders",
+            read,
+            _nv("GET", lambda t: "/sources/orders/preview", params={"day": DAYS[0]}),
+            False,
+        ),
+        Cell(
+            "GET",
+            f"{v1}/sources/{{name}}/preview",
+            "native preview beta_marker_only",
+            read,
+            _nv("GET", lambda t: "/sources/beta_marker_only/preview", params={"day": DAYS[0]}),
+            True,
+        ),
+        Cell("POST", f"{v1}/sources/preview", "native draft preview", conf, _draft_preview, False),
         Cell("GET", f"{v1}/runs", "native runs", read, _nv("GET", lambda t: "/runs"), False),
         Cell(
             "GET",

@@ -102,6 +102,8 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "Nothing of that name in the key's project",
         405: "The path exists, not with this method (see the Allow header)",
         409: "The request contradicts the current state",
+        422: "The request is valid but cannot be carried out (PREVIEW_FAILED: the source "
+        "cannot be read for the day)",
         429: "Too many requests (see Retry-After)",
         503: "Not ready",
     }

@@ -19,6 +19,12 @@ from ingestd.control.quarantine import QuarantinedRow, ReplayResult
 from ingestd.control.readiness import ReadinessReport
 from ingestd.control.run_views import FileView, HistoryEntry, RunView, UnitView
 from ingestd.dataplane.contract import Counts
+from ingestd.domain.previews import (
+    DEFAULT_PREVIEW_ROWS,
+    MAX_PREVIEW_ROWS,
+    PreviewError,
+    SourcePreview,
+)
 from ingestd.domain.states import RunState, UnitState
 from ingestd.domain.tables import TableSpec
 
@@ -183,6 +189,104 @@ class Source(BaseModel):
 
 class SourceList(BaseModel):
     data: list[Source]
+
+
+class SourceDraftPreview(Body):
+    """A source definition to preview before it is saved (the fields of a source), with the
+    day and the number of records to read."""
+
+    table: str = Field(description="namespace.name of an existing table")
+    connection: str | None = None
+    path_template: str | None = Field(default=None, description="Files of a day ({ds})")
+    query: str | None = Field(default=None, description="SQL of a day, on a SQL connection")
+    read_options: dict[str, JsonValue] | None = Field(
+        default=None, description="format, compression, header, delimiter, quote, ..."
+    )
+    mapping: list[JsonValue] | None = Field(
+        default=None,
+        description="Kusto-style ingestion mapping (Column, Properties.Ordinal|Path|...); "
+        "default: the table's columns by name",
+    )
+    load_mode: Literal["append", "upsert", "replace_day"] = "append"
+    error_policy: dict[str, JsonValue] | None = None
+    day: date
+    limit: int = Field(default=DEFAULT_PREVIEW_ROWS, ge=1, le=MAX_PREVIEW_ROWS)
+
+
+PreviewValue = str | int | float | bool | None
+"""A typed value as JSON: dates and timestamps as ISO-8601 text (timestamps in UTC, with Z),
+JSON columns as their JSON text."""
+
+
+class PreviewColumnOut(BaseModel):
+    name: str
+    type: str = Field(description="The table column's type (BIGINT, VARCHAR, TIMESTAMP...)")
+
+
+class PreviewErrorOut(BaseModel):
+    file: str | None
+    line: int | None = Field(description="The file's line, for records the reader refused")
+    record: int | None = Field(description="The record's number in its file (typing errors)")
+    column: int | None = Field(
+        description="1-based position in the record of the file column field was read from"
+    )
+    field: str | None
+    code: str = Field(description="The row-error code quarantine would record")
+    message: str
+    raw: str | None = Field(description="The raw record, cut to 1000 characters")
+
+    @classmethod
+    def of(cls, error: PreviewError) -> PreviewErrorOut:
+        return cls(
+            file=error.file,
+            line=error.line,
+            record=error.record,
+            column=error.column,
+            field=error.field,
+            code=error.code,
+            message=error.message,
+            raw=error.raw,
+        )
+
+
+class SourcePreviewOut(BaseModel):
+    """The first input records of a source's day, mapped, typed and validated; nothing was
+    committed."""
+
+    source: str
+    day: date
+    table: str
+    columns: list[PreviewColumnOut]
+    rows: list[list[PreviewValue]] = Field(description="Typed rows, values in columns order")
+    errors: list[PreviewErrorOut]
+    files: list[str]
+    rows_read: int = Field(description="Input records read: rows plus errors")
+    truncated: bool = Field(description="The source has more records than the limit")
+
+    @classmethod
+    def of(cls, preview: SourcePreview) -> SourcePreviewOut:
+        return cls(
+            source=preview.source,
+            day=preview.day,
+            table=preview.table,
+            columns=[PreviewColumnOut(name=c.name, type=c.type) for c in preview.columns],
+            rows=[[_preview_value(v) for v in row] for row in preview.rows],
+            errors=[PreviewErrorOut.of(e) for e in preview.errors],
+            files=list(preview.files),
+            rows_read=preview.rows_read,
+            truncated=preview.truncated,
+        )
+
+
+def _preview_value(value: object) -> PreviewValue:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, datetime):
+        # Staged timestamps are naive UTC.
+        return value.isoformat() + ("Z" if value.tzinfo is None else "")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
 
 
 # -- runs and units ---------------------------------------------------------------------------

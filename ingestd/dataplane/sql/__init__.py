@@ -63,10 +63,12 @@ def extract(
     files: ProjectFiles,
     cancel: CancelToken | None = None,
     egress: EgressPolicy | None = None,
+    row_limit: int | None = None,
 ) -> Extracted:
     """Run ``query`` (rendered for its day) on the connection and stage its whole result as
     one file under ``target_dir``. Canceling ``cancel`` stops the query and raises CANCELED.
-    The connection's host must pass ``egress`` (default: public addresses only)."""
+    The connection's host must pass ``egress`` (default: public addresses only). With
+    ``row_limit`` (a preview) at most that many rows are read and staged."""
     reader = READERS.get(kind)
     if reader is None:
         raise ConnectionConfigError(
@@ -82,6 +84,7 @@ def extract(
         files,
         cancel,
         egress if egress is not None else EgressPolicy(),
+        row_limit,
     )
     target_dir.mkdir(parents=True, exist_ok=True)
     try:

@@ -57,6 +57,9 @@ class SourceQuery:
     cancel: CancelToken | None = None
     egress: EgressPolicy = field(default_factory=EgressPolicy)
     """Which addresses the connection's host may resolve to (INGESTD_FETCH_ALLOWED_NETWORKS)."""
+    row_limit: int | None = None
+    """Stage at most this many rows (a preview): readers that can push a limit into the query
+    do, the others stop reading once the sink is full (``ParquetSink.full``)."""
 
     def checked_address(self, host: str, port: int) -> str:
         """The address to connect to for ``host``: resolved once and checked against the

@@ -70,7 +70,10 @@ def read(query: SourceQuery, target_dir: Path) -> Extracted:
             interruptible(query, con.interrupt),
         ):
             check_single_select(query, con)
-            reader = con.sql(query.sql).to_arrow_reader(BATCH_ROWS)
+            relation = con.sql(query.sql)
+            if query.row_limit is not None:
+                relation = relation.limit(query.row_limit)  # a preview: pushed into the plan
+            reader = relation.to_arrow_reader(BATCH_ROWS)
             return stage_batches(query, target, reader.schema, reader)
     except duckdb.Error as exc:
         raise translate(query, exc, database) from exc

@@ -115,8 +115,16 @@ class ParquetSink:
         self._pending_bytes = 0
         self._writer = pq.ParquetWriter(str(path), self.schema)
 
+    @property
+    def full(self) -> bool:
+        """The query's ``row_limit`` rows are staged: the reader stops reading."""
+        limit = self.query.row_limit
+        return limit is not None and self.rows >= limit
+
     def write(self, batch: pa.RecordBatch) -> None:
         check_canceled(self.query)
+        if self.query.row_limit is not None:
+            batch = batch.slice(0, max(0, self.query.row_limit - self.rows))
         if batch.num_rows == 0:
             return
         if len(batch.schema) != len(self.schema):
@@ -168,6 +176,8 @@ def stage_batches(
     try:
         for batch in batches:
             sink.write(batch)
+            if sink.full:
+                break  # a preview's rows are staged: read no further
     except BaseException:
         sink.abort()
         raise

@@ -105,7 +105,9 @@ def read(query: SourceQuery, target_dir: Path) -> Extracted:
             schema = pa.schema([(name, pa.string()) for name in names])
             sink = ParquetSink(query, target, schema)
             try:
-                while rows := cursor.fetchmany(BATCH_ROWS):
+                # SQLite computes rows as they are fetched: a preview's few fetches are its LIMIT.
+                size = min(BATCH_ROWS, query.row_limit or BATCH_ROWS)
+                while not sink.full and (rows := cursor.fetchmany(size)):
                     check_canceled(query)
                     columns = [
                         pa.array([_text(row[i]) for row in rows], pa.string())

@@ -22,6 +22,8 @@ OBSERVED = {
     ("get", "/ingestd/v1/tables/{name}"): {"200", "404"},
     ("get", "/ingestd/v1/sources"): {"200", "400"},
     ("get", "/ingestd/v1/sources/{name}"): {"200", "404"},
+    ("get", "/ingestd/v1/sources/{name}/preview"): {"200", "400", "401", "404", "422"},
+    ("post", "/ingestd/v1/sources/preview"): {"200", "400", "403", "404", "422"},
     ("get", "/ingestd/v1/runs"): {"200", "400"},
     ("get", "/ingestd/v1/runs/{run_id}"): {"200", "404"},
     ("post", "/ingestd/v1/runs/{run_id}/cancel"): {"200", "403"},
