@@ -50,6 +50,10 @@ from bench.child import vm_hwm_kib
 from bench.dataset import DEFAULT_OUT, REPO_ROOT, Manifest, data_file, manifest_file
 from bench.job import DAY, EVENTS_MAPPING, LOAD_KEY
 
+PROJECT = "bench"
+INGESTD_SCHEMA = f"{PROJECT}__statsig"
+"""Where ingestd keeps the project's Events table (``physical_names.physical_schema``)."""
+
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 APPROACHES = ("ingestd", "psql", "psql-mapped")
 REFERENCES = APPROACHES[1:]
@@ -151,7 +155,7 @@ def _wait_for_backends_to_exit(url: str) -> None:
 
 def _reset(url: str) -> None:
     """Drop what the previous load made and flush dirty pages, so no load pays for another."""
-    for schema in ("statsig", "_ingestd", "ref"):
+    for schema in (INGESTD_SCHEMA, "_ingestd", "ref"):
         _execute(url, f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     _execute(url, "CHECKPOINT")
 
@@ -203,7 +207,7 @@ def run_one(
     if ok:
         # Counted here, after the measured process, for all three alike.
         table = {"psql": "ref.events", "psql-mapped": "ref.events_mapped"}.get(
-            approach, "statsig.events"
+            approach, f"{INGESTD_SCHEMA}.events"
         )
         run.rows_in_table = int(_execute(url, f"SELECT count(*) FROM {table}")[0][0])
     if ok and approach not in REFERENCES:
@@ -229,7 +233,7 @@ def child(source: Path, url: str, work: Path, result: Path, memory_limit: str) -
             LOAD_KEY,
             "u1",
             "r1",
-            DATASET_TABLES["events"].in_project("bench"),
+            DATASET_TABLES["events"].in_project(PROJECT),
             mapping_from_column_mapping("Events", EVENTS_MAPPING),
             (source,),
             (source.name,),
