@@ -40,6 +40,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -89,6 +90,8 @@ class Run:
     cpu_seconds: float
     peak_rss_kib: int
     server_cpu_seconds: float | None = None
+    backend_cpu_seconds: float = 0.0
+    """The load's own backends' CPU (``BackendSampler``), whoever else uses the server."""
     rows_in_table: int = 0
     load_seconds: float = 0.0
     staging_seconds: float = 0.0
@@ -138,6 +141,51 @@ def server_cpu_seconds(url: str) -> float | None:
     except (OSError, ValueError, IndexError):
         return None
     return ticks / _CLOCK_TICKS
+
+
+class BackendSampler:
+    """The CPU of this database's backends only, sampled from /proc every 50 ms while a load
+    runs: on a server that other clients use too (test suites of parallel sessions), the
+    postmaster's totals count their work. A backend's last 50 ms may be missed; it is read
+    once more when the load's process has exited, if it is still there."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.ticks: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self, conn: Any) -> None:
+        pids = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        ).fetchall()
+        for (pid,) in pids:
+            try:
+                self.ticks[pid] = max(self.ticks.get(pid, 0), _cpu_ticks(pid)[1])
+            except (OSError, ValueError, IndexError):
+                continue  # exited meanwhile
+
+    def _run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(_libpq(self.url), autocommit=True) as conn:
+            while not self._stop.is_set():
+                self._sample(conn)
+                self._stop.wait(0.05)
+            self._sample(conn)
+
+    def __enter__(self) -> BackendSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.ticks.values()) / _CLOCK_TICKS
 
 
 def _wait_for_backends_to_exit(url: str) -> None:
@@ -198,10 +246,12 @@ def run_one(
             f"--memory-limit={memory_limit}",
         ]
     server_before = server_cpu_seconds(url)
-    ok, seconds, cpu, rss = _measure(command, log)
+    with BackendSampler(url) as backends:
+        ok, seconds, cpu, rss = _measure(command, log)
     _wait_for_backends_to_exit(url)
     server_after = server_cpu_seconds(url)
     run = Run(approach, rep, ok, seconds, cpu, rss, log=str(log))
+    run.backend_cpu_seconds = backends.seconds
     if server_before is not None and server_after is not None:
         run.server_cpu_seconds = server_after - server_before
     if ok:
@@ -264,6 +314,10 @@ def _median(values: list[float]) -> float:
 
 
 def _server(run: Run) -> float:
+    """The load's server CPU: its own backends' when sampled (other clients of the server do
+    not count then), else the whole server's."""
+    if run.backend_cpu_seconds > 0:
+        return run.backend_cpu_seconds
     return run.server_cpu_seconds if run.server_cpu_seconds is not None else float("nan")
 
 
@@ -330,7 +384,7 @@ def report(runs: list[Run], rows: int, manifest: Manifest) -> dict[str, Any]:
             f"{s['cpu_seconds']:7.1f} {s['server_cpu_seconds']:7.1f} "
             f"{s['total_cpu_seconds']:7.1f} {s['peak_rss_mib']:7,.0f} MiB"
         )
-    print("(CPU s: the client's; server: PostgreSQL's during the load; total: both)")
+    print("(CPU s: the client's; server: the load's PostgreSQL backends'; total: both)")
     ingestd_ok = [r for r in runs if r.approach == "ingestd" and r.ok]
     staging = _median([r.staging_seconds for r in ingestd_ok])
     loading = _median([r.load_seconds for r in ingestd_ok])
