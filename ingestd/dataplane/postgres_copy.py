@@ -100,12 +100,13 @@ def binary_encoder(
             inferred = pgpq.ArrowToPostgresBinaryEncoder.new_with_encoders(
                 pa.schema([field]), {field.name: builder}
             ).schema()
-        except Exception:  # pgpq raises plain exceptions for types it cannot encode
+        except RuntimeError:  # pgpq's error for a type it cannot encode
             return None
         # A zoned timestamp would be sent as UTC microseconds into a naive column: not taken.
         kind = inferred.columns[0].data_type.ddl()
-        if _BINARY_TYPES.get(kind or "") != pg_type or pa.types.is_timestamp(field.type) and (
-            field.type.tz is not None or field.type.unit != "us"
+        if _BINARY_TYPES.get(kind or "") != pg_type or (
+            pa.types.is_timestamp(field.type)
+            and (field.type.tz is not None or field.type.unit != "us")
         ):
             return None
         builders[field.name] = builder

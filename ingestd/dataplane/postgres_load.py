@@ -192,9 +192,7 @@ class PostgresLoad:
         )
         with self.pg.cursor() as cur:
             types = self._pg_types(cur, self.target, [*self.names, LOAD_KEY, DAY])
-            return postgres_copy.copy_in(
-                self.duck, select, cur, into, self._report, pg_types=types
-            )
+            return postgres_copy.copy_in(self.duck, select, cur, into, self._report, pg_types=types)
 
     @staticmethod
     def _pg_types(
