@@ -8,7 +8,7 @@ the target tables are dropped and the server checkpointed before every load, and
 alternate the two (A B, then B A) so drift hits both sides of a ratio.
 
 - ``ingestd``: ``DataPlane.load`` with the Events mapping into ``PostgresWarehouse``: reading,
-  validation, dedupe and counting in DuckDB, then COPY into ``statsig.events`` (9 columns, three
+  validation, dedupe and counting in DuckDB, then COPY into ``bench__statsig.events`` (9 columns, three
   of them jsonb, plus the index on the load key), the quarantine and the ledger, one commit.
 - ``psql``: ``\\copy ref.events FROM 'file' (FORMAT csv, HEADER true)`` into a table shaped like
   the file (user_id, event_name, ts, value as text, meta as jsonb): PostgreSQL's own bulk load,
@@ -20,9 +20,10 @@ alternate the two (A B, then B A) so drift hits both sides of a ratio.
   to ``ingestd`` is ingestd's own work (reading, validation, dedupe, counting, streaming).
 
 Peak RSS is the client's. CPU seconds are the client's (``wait4()``) and, when the server runs
-on this machine, the server's: the CPU its processes used during the load (live processes'
-own time plus the exited backends' that the postmaster reaped), read from ``/proc``; other
-clients of the same server would count too, so run it on a server nobody else uses. psql does
+on this machine, the server's: the CPU of the load's own backends (those connected to the
+scratch database), sampled from ``/proc`` while it runs (``BackendSampler``), so other clients
+of a shared server do not count; the whole server's total during the load (which counts them)
+is kept as ``server_cpu_seconds``. psql does
 almost nothing itself, so only client + server CPU compares like with like, and it is what
 stays meaningful when other work shares the cores. ``ingestd x`` is
 ``reference seconds / ingestd seconds`` per repetition, then the median (above 1: ingestd is
