@@ -8,8 +8,8 @@ the target tables are dropped and the server checkpointed before every load, and
 alternate the two (A B, then B A) so drift hits both sides of a ratio.
 
 - ``ingestd``: ``DataPlane.load`` with the Events mapping into ``PostgresWarehouse``: reading,
-  validation, dedupe and counting in DuckDB, then COPY into ``bench__statsig.events`` (9 columns, three
-  of them jsonb, plus the index on the load key), the quarantine and the ledger, one commit.
+  validation, dedupe and counting in DuckDB, then COPY into ``bench__statsig.events`` (9 columns,
+  three of them jsonb, plus the index on the load key), the quarantine and the ledger, one commit.
 - ``psql``: ``\\copy ref.events FROM 'file' (FORMAT csv, HEADER true)`` into a table shaped like
   the file (user_id, event_name, ts, value as text, meta as jsonb): PostgreSQL's own bulk load,
   no validation, no dedupe, nothing counted. It is the floor, and does less: its table has one
