@@ -109,7 +109,14 @@ class PostgresLoad:
         )
         with self.pg.cursor() as cur:
             into = sql.SQL("{} (_file, {})").format(_ROWS, _ids(self.names))
-            postgres_copy.copy_in(self.duck, self.load.rows_sql, cur, into, self._report)
+            postgres_copy.copy_in(
+                self.duck,
+                self.load.rows_sql,
+                cur,
+                into,
+                self._report,
+                pg_types=self._pg_types(cur, _ROWS, ["_file", *self.names]),
+            )
         # Statistics, so the key matching below is planned as a join on the right side.
         self._execute(sql.SQL("ANALYZE {}").format(_ROWS))
         self.rows_staged = True
@@ -184,7 +191,16 @@ class PostgresLoad:
             self.target, _ids(self.names), sql.Identifier(LOAD_KEY), sql.Identifier(DAY)
         )
         with self.pg.cursor() as cur:
-            return postgres_copy.copy_in(self.duck, select, cur, into, self._report)
+            types = self._pg_types(cur, self.target, [*self.names, LOAD_KEY, DAY])
+            return postgres_copy.copy_in(self.duck, select, cur, into, self._report, pg_types=types)
+
+    @staticmethod
+    def _pg_types(
+        cur: psycopg.Cursor[tuple[Any, ...]], table: sql.Composable, names: list[str]
+    ) -> list[str | None]:
+        """The PostgreSQL types of ``names`` in ``table``, as the binary COPY checks them."""
+        types = postgres_copy.column_types(cur, table)
+        return [types.get(n) for n in names]
 
     def _write_quarantine(self) -> None:
         request = self.load.request
