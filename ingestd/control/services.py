@@ -12,6 +12,7 @@ from functools import cached_property
 from ingestd.control.access import Access
 from ingestd.control.catalog import Catalog
 from ingestd.control.daily_status import DailyStatus
+from ingestd.control.dashboard_sessions import DashboardSessions
 from ingestd.control.data_checks import DataChecks
 from ingestd.control.datasets import DatasetSources
 from ingestd.control.file_access import FileAccess
@@ -96,6 +97,15 @@ class Services:
         self.run_search = RunSearch(self.store)
         self.daily_status = DailyStatus(self.store)
         self.readiness = Readiness(self.store, lambda: self.warehouse)
+
+    @cached_property
+    def dashboard_sessions(self) -> DashboardSessions:
+        return DashboardSessions(
+            self.store,
+            self.access,
+            lifetime=timedelta(hours=self.settings.dashboard_session_hours),
+            clock=self.clock,
+        )
 
     @cached_property
     def warehouse(self) -> Destination:
