@@ -17,7 +17,9 @@ from tests.api.native.conftest import Native, _native
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
-def browser(native: Native, key: str | None = None, *, kind: KeyKind = KeyKind.CONSOLE) -> TestClient:
+def browser(
+    native: Native, key: str | None = None, *, kind: KeyKind = KeyKind.CONSOLE
+) -> TestClient:
     """A new client (its own cookie jar) signed in with ``key`` (default: acme's ``kind`` key)."""
     client = TestClient(native.client.app, follow_redirects=False)
     response = client.post("/ui/login", data={"key": key or native.keys[kind]})

@@ -203,7 +203,8 @@ def test_sources_and_connections_and_a_backfill(native: Native) -> None:
 def test_kusto_operations_show_each_blob_with_its_error(native: Native) -> None:
     headers = {"Authorization": f"Bearer {native.keys[KeyKind.CONSOLE]}"}
     made = native.client.post(
-        "/v1/rest/mgmt", json={"db": "db", "csl": ".create table T (name:string, n:long)"},
+        "/v1/rest/mgmt",
+        json={"db": "db", "csl": ".create table T (name:string, n:long)"},
         headers=headers,
     )
     assert made.status_code == 200, made.text
@@ -223,7 +224,5 @@ def test_kusto_operations_show_each_blob_with_its_error(native: Native) -> None:
     assert operation in text and "db.T" in text
     assert "good.csv" in text and "✔ succeeded" in text
     assert "gone.csv" in text and "✖ failed" in text and "Permanent" in text
-    failed = native.services.runs.get_run(
-        native.project_id, operation.rsplit(";", 1)[1]
-    ).units[1]
+    failed = native.services.runs.get_run(native.project_id, operation.rsplit(";", 1)[1]).units[1]
     assert failed.error_code is not None and failed.error_code in text
