@@ -69,7 +69,7 @@ def require_browser() -> None:
 @dataclass
 class StallServer:
     """Blobs over HTTP: ``/gated.csv`` sends one row, then the rest once ``release`` is set;
-    ``/endless.csv`` trickles rows until the server stops."""
+    ``/endless.csv`` streams rows until the server stops (or the client hangs up)."""
 
     url: str
     release: threading.Event
@@ -98,8 +98,11 @@ def stall_server() -> Iterator[StallServer]:
                         self._chunk(b"")  # nothing yet; keeps the download reading
                     self._chunk(b"bob,2\ncid,3\n")
                 else:
-                    while not stop.wait(0.2):
-                        self._chunk(b"zed,9\n")
+                    # The download checks for a cancel between 1 MiB chunks: send that much
+                    # every second or so, or a cancel would wait for the fetch timeout.
+                    rows = b"zed,9\n" * 20_000
+                    while not stop.wait(0.1):
+                        self._chunk(rows)
                 self.wfile.write(b"0\r\n\r\n")
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the download was canceled
@@ -206,7 +209,9 @@ def world(tmp: Path) -> Iterator[World]:
     read_key, runs = _prepare(data)
     with (
         stall_server() as stall,
-        serving(data, fetch_allowed_networks="127.0.0.0/8", lease_seconds="3") as server,
+        serving(
+            data, fetch_allowed_networks="127.0.0.0/8", lease_seconds="3", workers="1"
+        ) as server,
     ):
         found = World(server, read_key, stall, data)
         for run in runs:
@@ -217,7 +222,12 @@ def world(tmp: Path) -> Iterator[World]:
             json={"db": "db", "csl": ".create table T (name:string, n:long)"},
         )
         assert made.status_code == 200, made.text
-        yield found
+        try:
+            yield found
+        finally:
+            # End the stalled blobs before the server stops: it waits for its units.
+            stall.stop.set()
+            stall.release.set()
 
 
 @pytest.fixture
