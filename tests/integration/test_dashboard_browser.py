@@ -101,6 +101,8 @@ def test_an_operator_session_in_the_browser(chromium: Any, tmp_path: Path) -> No
         expect(progress.locator("tr.total")).to_contain_text("3")
         # Same document: the box was refreshed by polling, not by navigating.
         assert page.evaluate("document.getElementById('progress').dataset.seen") == "old"
+        expect(main).to_contain_text("The run has ended")
+        assert page.get_by_role("button", name="Cancel this run").count() == 0
         shot(page, "run-succeeded")
 
         # Cancel: the one worker is busy with a blob that never ends, so a backfill started

@@ -51,7 +51,7 @@ def test_the_grid_shows_each_day_with_its_status_in_words_and_rows(native: Nativ
     assert 'href="/ui/days/orders/2026-01-06"' in page.text
     assert "Jan 03" in text and "Jan 07" in text and "Jan 02" not in text
     # Days with no unit are marked as such, not left blank.
-    assert text.count("–") >= 3
+    assert text.count("\u2013") >= 3  # an en dash
 
 
 def test_a_failed_day_shows_its_error_code_class_and_message(native: Native) -> None:
@@ -122,7 +122,7 @@ def test_a_read_key_sees_no_action_and_its_posts_are_refused(native: Native) -> 
         assert response.status_code == 403, path
         assert "FORBIDDEN" in response.text
     assert not native.services.runs.get_run(native.project_id, run).cancel_requested
-    runs, total = native.services.runs.list_runs(native.project_id)
+    _, total = native.services.runs.list_runs(native.project_id)
     assert total == 2
     console = browser(native)
     assert "Cancel this run" in _text(console.get(f"/ui/runs/{run}").text)

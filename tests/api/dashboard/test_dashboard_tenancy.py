@@ -88,7 +88,7 @@ def test_another_projects_session_cannot_act_on_acme(native: Native) -> None:
     # rival's own shop.orders has nothing quarantined; acme's rows stay where they are.
     replay = client.post("/ui/quarantine/replay", data={"table": "shop.orders", "csrf": token})
     assert replay.status_code == 200 and "Replayed 0 rows" in replay.text
-    rows, total = native.services.quarantine.list(native.project_id, ["shop.orders"])
+    _, total = native.services.quarantine.list(native.project_id, ["shop.orders"])
     assert total == 2
 
 
