@@ -10,7 +10,7 @@ PORT ?= 8000
 RUNTIME := $(VENV)/.runtime-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 DEV := $(VENV)/.dev-$(shell cat requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test check lock clean azurite
+.PHONY: run test check lock clean azurite browser
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "ingestd needs Python 3.11 or newer"'
@@ -40,7 +40,7 @@ run: $(RUNTIME)
 	$(BIN)/ingestd serve --host $(HOST) --port $(PORT)
 
 ## Set up and run the whole test suite (services it cannot reach are skipped, and named).
-test: $(DEV) azurite
+test: $(DEV) azurite browser
 	$(BIN)/python -m pytest
 
 # Azurite (Azure Blob emulator, npm) for the Kusto tests, in tests/.tools (git-ignored). Without
@@ -53,6 +53,15 @@ azurite:
 		npm install --prefix tests/.tools --no-audit --no-fund --loglevel=error \
 			azurite@$(AZURITE_VERSION) || echo "npm could not install Azurite"; \
 	else echo "npm not found: the Azurite tests will be skipped"; fi
+
+# Debian's chromium for the dashboard's browser tests (playwright, from the dev lock, drives it;
+# no browser download). Installed with apt-get when running as root; otherwise say how. Without
+# it the browser tests skip (and fail under CI=true).
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && apt-get install -y -qq chromium) || echo "apt-get could not install chromium"; \
+	else echo "chromium not found: the browser tests will be skipped (run: sudo apt-get install -y chromium)"; fi
 
 ## Formatting, lint and strict typing of the package.
 check: $(DEV)

@@ -181,6 +181,17 @@ class Settings(BaseSettings):
         ge=1,
         description="Amperity dialect: lifetime of an access token from POST /api/v0/oauth2/token.",
     )
+    dashboard_session_hours: float = Field(
+        default=12.0,
+        gt=0,
+        description="Dashboard: hours a sign-in lasts before the browser must sign in again "
+        "(revoking the key ends its sessions at once).",
+    )
+    dashboard_trust_forwarded_proto: bool = Field(
+        default=False,
+        description="Dashboard: trust `X-Forwarded-Proto: https` from a TLS proxy in front of "
+        "ingestd to mark the session cookie `Secure`. Only enable behind such a proxy.",
+    )
     stream_flush_records: int = Field(
         default=1000,
         ge=1,

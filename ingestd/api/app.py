@@ -24,6 +24,7 @@ from ingestd.api.native import router as native
 from ingestd.api.observability import install as install_observability
 from ingestd.api.statsig import router as statsig
 from ingestd.control.scheduler import pst_today
+from ingestd.dashboard import router as dashboard
 from ingestd.errors import IngestdError, InvalidInput, MethodNotAllowed, NotFound
 from ingestd.services import Services
 
@@ -66,6 +67,7 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     app.include_router(kusto.build_router(services))
     app.include_router(kusto_storage.build_router(services))
     app.include_router(native.build_router())
+    dashboard.install(app)
     _answer_unknown_paths_in_dialect(app, services)
     app.state.metrics = install_observability(app, services)
 

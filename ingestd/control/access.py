@@ -67,6 +67,14 @@ class Principal:
 
 
 @dataclass(frozen=True)
+class KeyIdentity:
+    """Which stored key authenticated a request (its id, never the key), and as whom."""
+
+    key_id: int
+    principal: Principal
+
+
+@dataclass(frozen=True)
 class ProjectView:
     id: int
     name: str
@@ -211,6 +219,11 @@ class Access:
 
     def authenticate(self, raw_key: str | None) -> Principal:
         """The principal of a key, or ``Unauthenticated`` for a missing, unknown or revoked one."""
+        return self.identify(raw_key).principal
+
+    def identify(self, raw_key: str | None) -> KeyIdentity:
+        """As ``authenticate``, with the key's id (a dashboard session refers to its key by
+        id, so that revoking the key ends the session)."""
         if not raw_key:
             raise Unauthenticated("no API key was sent")
         digest = _digest(raw_key)
@@ -227,7 +240,9 @@ class Access:
                 now = self.clock()
                 if key.last_used_at is None or key.last_used_at <= now - _LAST_USED_RESOLUTION:
                     api_keys.mark_used(self.store, key.id, now, resolution=_LAST_USED_RESOLUTION)
-                return Principal(key.project_id, project_name, KeyKind(key.kind))
+                return KeyIdentity(
+                    key.id, Principal(key.project_id, project_name, KeyKind(key.kind))
+                )
         raise Unauthenticated("the API key is not valid")
 
     def list_keys(self, project: str | None = None, *, revoked: bool = False) -> list[KeyInfo]:

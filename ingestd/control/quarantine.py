@@ -73,6 +73,7 @@ class Quarantine:
         *,
         unit_id: str | None = None,
         code: str | None = None,
+        file: str | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> tuple[list[QuarantinedRow], int]:
@@ -88,6 +89,9 @@ class Quarantine:
         if code is not None:
             where.append("code = ?")
             params.append(code)
+        if file is not None:
+            where.append("file = ?")
+            params.append(file)
         clause = " AND ".join(where)
         total = self.warehouse.query(
             f"SELECT count(*) FROM _ingestd.quarantine WHERE {clause}", params

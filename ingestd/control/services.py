@@ -13,6 +13,7 @@ from functools import cached_property
 from ingestd.control.access import Access
 from ingestd.control.catalog import Catalog
 from ingestd.control.daily_status import DailyStatus
+from ingestd.control.dashboard_sessions import DashboardSessions
 from ingestd.control.data_checks import DataChecks
 from ingestd.control.datasets import DatasetSources
 from ingestd.control.file_access import FileAccess
@@ -110,6 +111,15 @@ class Services:
             self.file_access,
             settings.data_dir / "staging",
             EgressPolicy(settings.fetch_allowed_networks),
+        )
+
+    @cached_property
+    def dashboard_sessions(self) -> DashboardSessions:
+        return DashboardSessions(
+            self.store,
+            self.access,
+            lifetime=timedelta(hours=self.settings.dashboard_session_hours),
+            clock=self.clock,
         )
 
     @cached_property

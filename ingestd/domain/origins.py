@@ -17,3 +17,4 @@ class RunOrigin(StrEnum):
     NATIVE = "native"
     CLI = "cli"
     SCHEDULER = "scheduler"
+    DASHBOARD = "dashboard"

@@ -385,3 +385,18 @@ class KustoQueuedBlob(Base):
     report_level: Mapped[str] = mapped_column(String(4))
     upload: Mapped[str | None] = mapped_column(Text, default=None)
     reported: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class DashboardSession(Base):
+    """A signed-in dashboard browser. The cookie holds a random token; only its SHA-256 is
+    kept here (a leaked table signs nobody in). The key itself is never stored: ``key_id``
+    points at it so that revoking the key ends its sessions."""
+
+    __tablename__ = "dashboard_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -33,6 +33,27 @@ from tests.api.tenancy_world import (
 )
 from tests.conftest import make_services
 
+DASHBOARD_ROUTES = frozenset(
+    {
+        ("GET", "/"),
+        ("GET", "/ui/static"),
+        ("GET", "/ui/login"),
+        ("POST", "/ui/login"),
+        ("POST", "/ui/logout"),
+        ("GET", "/ui/days/{source}/{day}"),
+        ("GET", "/ui/runs"),
+        ("GET", "/ui/runs/{run_id}"),
+        ("GET", "/ui/runs/{run_id}/progress"),
+        ("POST", "/ui/runs/{run_id}/cancel"),
+        ("GET", "/ui/kusto"),
+        ("GET", "/ui/quarantine"),
+        ("POST", "/ui/quarantine/replay"),
+        ("GET", "/ui/sources"),
+        ("GET", "/ui/sources/{name}"),
+        ("POST", "/ui/sources/{name}/backfill"),
+        ("GET", "/ui/sources/{name}/preview"),
+    }
+)
 NOT_TENANT_ROUTES = frozenset(
     {
         ("GET", "/healthz"),  # liveness: no project's data, no key
@@ -49,9 +70,13 @@ NOT_TENANT_ROUTES = frozenset(
         ("HEAD", "/docs"),
         ("HEAD", "/docs/oauth2-redirect"),
         ("HEAD", "/redoc"),
+        # The dashboard is opened with a session cookie, not a key in a header: its own
+        # matrix is tests/api/dashboard/test_dashboard_tenancy.py (and its assets hold no data).
+        *DASHBOARD_ROUTES,
     }
 )
-"""Routes outside the matrix, on purpose: they serve no project's data."""
+"""Routes outside the matrix, on purpose: they serve no project's data, or (the dashboard)
+are checked by their own tenancy tests."""
 
 Call = Callable[[World, "str | None", str, Tenant], Response]
 """(world, key, amperity tenant header, the project whose resources are addressed)."""
