@@ -1,9 +1,7 @@
-"""The preview page in headless Chromium: a day with errors, shown and committed nowhere.
-Needs the source preview service (``ingestd.domain.previews``, another change)."""
+"""The preview page in headless Chromium: a day with errors, shown and committed nowhere."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +15,6 @@ __all__ = ["chromium"]  # the fixture, used by name
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.browser,
-    pytest.mark.skipif(
-        importlib.util.find_spec("ingestd.domain.previews") is None,
-        reason="needs the source preview service",
-    ),
 ]
 
 

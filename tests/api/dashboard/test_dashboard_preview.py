@@ -1,22 +1,14 @@
 """The preview page: a source's first rows for a day, typed, with their errors; nothing is
-committed. Needs the source preview service (``ingestd.domain.previews``, another change)."""
+committed."""
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import date
-
-import pytest
 
 from ingestd.control.access import KeyKind
 from tests.api.dashboard.conftest import browser
 from tests.api.dashboard.test_dashboard_tenancy import _other_project
 from tests.api.native.conftest import Native
-
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("ingestd.domain.previews") is None,
-    reason="needs the source preview service",
-)
 
 DAY = date(2026, 1, 5)
 
