@@ -19,6 +19,7 @@ from ingestd.control.idempotency import Idempotency
 from ingestd.control.kusto_ops import QueuedIngestion
 from ingestd.control.kusto_storage.queues import KustoQueues
 from ingestd.control.kusto_storage.sas import Signer, load_key
+from ingestd.control.kusto_streaming import StreamingIngestion
 from ingestd.control.mappings import Mappings
 from ingestd.control.oauth import OAuth
 from ingestd.control.quarantine import Quarantine, QuarantineReplay
@@ -187,15 +188,30 @@ class Services:
             self.settings.data_dir / UPLOADS_DIR, self.settings.kusto_upload_max_bytes
         )
 
-    @cached_property
-    def kusto_queues(self) -> KustoQueues:
+    def kusto_queued(self) -> QueuedIngestion:
         settings = self.settings
         fetch = FetchPolicy(
             max_bytes=settings.blob_max_bytes,
             timeout_seconds=settings.fetch_timeout_seconds,
             egress=EgressPolicy(settings.fetch_allowed_networks),
         )
-        queued = QueuedIngestion(self.catalog, self.runs, Mappings(self.store), fetch)
+        return QueuedIngestion(self.catalog, self.runs, Mappings(self.store), fetch)
+
+    @cached_property
+    def kusto_streaming(self) -> StreamingIngestion:
+        return StreamingIngestion(
+            self.kusto_queued(),
+            self.runs,
+            self.runner(),
+            self.kusto_uploads,
+            self.quarantine,
+            lease_seconds=self.settings.lease_seconds,
+        )
+
+    @cached_property
+    def kusto_queues(self) -> KustoQueues:
+        settings = self.settings
+        queued = self.kusto_queued()
         names = self.access.project_name
         return KustoQueues(
             self.store,
