@@ -92,17 +92,18 @@ class StreamingDataInvalid(IngestdError):
     public_message = True
 
     def __init__(self, row: QuarantinedRow, rows: int, operation_id: str) -> None:
-        where = ", ".join(
-            part
-            for part in (
-                f"line {row.line}" if row.line is not None else "",
-                f"column {row.column}" if row.column else "",
-            )
-            if part
-        )
+        if row.line is not None:
+            place = [f"line {row.line}"]
+        elif row.record is not None:
+            place = [f"record {row.record}"]
+        else:
+            place = []
+        if row.column:
+            place.append(f"column {row.column}")
+        where = ", ".join(place) or "the first record"
         super().__init__(
-            f"no row of the data could be ingested ({rows} quarantined); the first: "
-            f"{where or 'record ' + str(row.record)}: {row.message or row.code}",
+            f"no row of the data could be ingested ({rows} quarantined); the first at "
+            f"{where}: {row.message or row.code}",
             hint=f"fix the data or the mapping; the operation is {operation_id}",
         )
         mapped = kusto_error_code(row.code)
