@@ -28,8 +28,8 @@ import zlib
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from ingestd.control.quarantine import Quarantine, QuarantinedRow
 from ingestd.control.kusto_ops import BlobRef, IngestionProperties, Operation, QueuedIngestion
+from ingestd.control.quarantine import Quarantine, QuarantinedRow
 from ingestd.control.run_views import UnitView
 from ingestd.control.runs import Claim, Runs
 from ingestd.dataplane.contract import CancelToken
@@ -223,9 +223,7 @@ class StreamingIngestion:
             upload=upload,
         )
         try:
-            return self._ingest(
-                project_id, database, table, blob, properties, client_request_id
-            )
+            return self._ingest(project_id, database, table, blob, properties, client_request_id)
         finally:
             self.uploads.delete(upload)
 

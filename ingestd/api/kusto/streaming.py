@@ -46,9 +46,9 @@ def add_streaming_routes(
         request: Request,
         database: str,
         table: str,
-        streamFormat: str | None = None,  # noqa: N803 - the vendor's query parameter names
-        mappingName: str | None = None,  # noqa: N803
-        sourceKind: str | None = None,  # noqa: N803
+        streamFormat: str | None = None,  # the vendor's query parameter names
+        mappingName: str | None = None,
+        sourceKind: str | None = None,
     ) -> dict[str, Any]:
         """Load the body into the table before answering (one v1 table, one row)."""
         who = await run_in_threadpool(principal, request, Permission.INGEST)
@@ -114,7 +114,7 @@ def _source_uri(body: bytes) -> str:
         parsed = json.loads(body)
     except ValueError as exc:
         raise KustoBadRequest(
-            f"with sourceKind=uri the body is JSON {{\"sourceUri\": ...}}: {exc}",
+            f'with sourceKind=uri the body is JSON {{"sourceUri": ...}}: {exc}',
             kusto_code="General_BadRequest",
         ) from exc
     url = parsed.get("sourceUri") if isinstance(parsed, dict) else None

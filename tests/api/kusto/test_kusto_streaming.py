@@ -6,9 +6,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -75,7 +74,7 @@ def test_rows_are_committed_when_it_answers(table: Kusto, gz: bool) -> None:
     response = stream(table, b"a,1\nb,2\n", gz=gz)
     assert response.status_code == 200, response.text
     frame = response.json()["Tables"][0]
-    assert [c["ColumnName"] for c in frame["Columns"]][0] == "ConsumedRecordsCount"
+    assert frame["Columns"][0]["ColumnName"] == "ConsumedRecordsCount"
     assert frame["Rows"][0][0] == 2
     # No worker ran: the request loaded the rows itself.
     assert table.table_rows() == [("a", 1), ("b", 2)]
@@ -279,7 +278,10 @@ def test_claim_unit_takes_one_unit_once(table: Kusto) -> None:
     runs = table.services.runs
     queued = table.services.kusto_queued()
     operation = queued.submit(
-        table.project(), "db", "T", [BlobRef(table.file_url("c.csv", "a,1\n"))],
+        table.project(),
+        "db",
+        "T",
+        [BlobRef(table.file_url("c.csv", "a,1\n"))],
         IngestionProperties(),
     )
     unit_id = operation.run.units[0].id

@@ -152,12 +152,11 @@ def test_streaming_client_json_with_a_mapping(server: SdkServer, key: str) -> No
 
 
 def test_streaming_client_raises_the_service_error(server: SdkServer, key: str) -> None:
-    with KustoStreamingIngestClient(_kcsb(server, key)) as client:
-        with pytest.raises(KustoApiError) as raised:
-            client.ingest_from_stream(
-                StreamDescriptor(io.BytesIO(b"a,x\nb,y\n"), stream_name="bad.csv"),
-                _properties(),
-            )
+    client = KustoStreamingIngestClient(_kcsb(server, key))
+    with client, pytest.raises(KustoApiError) as raised:
+        client.ingest_from_stream(
+            StreamDescriptor(io.BytesIO(b"a,x\nb,y\n"), stream_name="bad.csv"), _properties()
+        )
     error = raised.value.get_api_error()
     assert error.permanent is True
     assert error.code == "BadRequest_NoRecordsOrWrongFormat"
@@ -183,9 +182,7 @@ def test_managed_client_streams_small_data(server: SdkServer, key: str) -> None:
     assert _triggers(server, key) == [("streaming", "succeeded")]
 
 
-def test_managed_client_falls_back_when_over_the_server_limit(
-    server: SdkServer, key: str
-) -> None:
+def test_managed_client_falls_back_when_over_the_server_limit(server: SdkServer, key: str) -> None:
     # Small once gzip-compressed (the SDK's own check passes), over 4 MB inflated: ingestd
     # refuses it (413, not permanent) before making anything, and the SDK queues it instead.
     # (Varied rows: a far more repetitive body would trip the decompression-ratio guard.)
@@ -239,12 +236,11 @@ def test_managed_client_falls_back_after_transient_failures(
 
 
 def test_managed_client_raises_a_permanent_error(server: SdkServer, key: str) -> None:
-    with _managed(server, key) as client:
-        with pytest.raises(KustoApiError) as raised:
-            client.ingest_from_stream(
-                StreamDescriptor(io.BytesIO(b'{"name":"x"}\n'), stream_name="s.json"),
-                _properties(data_format=DataFormat.JSON),
-            )
+    with _managed(server, key) as client, pytest.raises(KustoApiError) as raised:
+        client.ingest_from_stream(
+            StreamDescriptor(io.BytesIO(b'{"name":"x"}\n'), stream_name="s.json"),
+            _properties(data_format=DataFormat.JSON),
+        )
     assert raised.value.get_api_error().code == "BadRequest_MissingMappingFailure"
     assert raised.value.get_api_error().permanent is True
     # Permanent: no queued fallback was made.
