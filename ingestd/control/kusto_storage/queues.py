@@ -33,11 +33,14 @@ from ingestd.control.kusto_storage.sas import Signer, StorageAuthFailed
 from ingestd.dataplane.blob_urls import redact
 from ingestd.dataplane.kusto_uploads import UploadFiles
 from ingestd.domain.error_codes import kusto_error_code
+from ingestd.control.kusto_storage.status_table import StatusTable, check_keys
 from ingestd.domain.kusto_storage import (
     BlobOutcome,
+    EntityValue,
     QueuedBlob,
     QueueMessage,
     ReportLevel,
+    ReportMethod,
     Resource,
 )
 from ingestd.domain.projections import kusto_failure_status
@@ -66,6 +69,18 @@ class IngestionMessage:
     """None when they were refused (``refusal``)."""
     refusal: KustoBadRequest | None
     authorization_context: object
+    report_method: ReportMethod = ReportMethod.QUEUE
+    status_in_table: StatusInTable | None = None
+
+
+@dataclass(frozen=True)
+class StatusInTable:
+    """``IngestionStatusInTable`` of a message: the entity its outcome updates."""
+
+    table_url: str
+    """``TableConnectionString``: the status table's URL with its SAS."""
+    partition_key: str
+    row_key: str
 
 
 def _timestamp(value: datetime | None) -> str:
@@ -82,8 +97,10 @@ class KustoQueues:
         *,
         project_names: Callable[[int], str],
         retention: timedelta,
+        status_table: StatusTable | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self.status_table = status_table or StatusTable(store, clock=clock)
         self.store = store
         self.queued = queued
         self.signer = signer
@@ -102,6 +119,7 @@ class KustoQueues:
         self.signer.check_identity_token(message.authorization_context, project_id)
         now = self.clock()
         upload = self._own_upload(project_id, message.blob_url)
+        status_key = self._own_status_entity(project_id, message)
         shown = redact(message.blob_url).partition("?")[0]
         try:
             if message.refusal is not None:
@@ -123,7 +141,18 @@ class KustoQueues:
             if exc.http_status >= 500:
                 raise
             log.info("ingestion message %s refused: %s", message.source_id, exc)
-            if message.report_level is not ReportLevel.NONE:
+            code = str(getattr(exc, "kusto_code", None) or kusto_error_code(exc.code))
+            if status_key is not None:
+                self._report_to_table(
+                    project_id,
+                    status_key,
+                    status="Failed",
+                    operation_id="",
+                    root="",
+                    at=now,
+                    failure=(code, "Permanent", exc.message),
+                )
+            if message.report_level is not ReportLevel.NONE and message.report_method.to_queue:
                 self._notify_failure(
                     project_id,
                     message.database,
@@ -131,7 +160,7 @@ class KustoQueues:
                     message.source_id,
                     shown,
                     operation_id="",
-                    code=str(getattr(exc, "kusto_code", None) or kusto_error_code(exc.code)),
+                    code=code,
                     details=exc.message,
                     status="Permanent",
                 )
@@ -150,6 +179,8 @@ class KustoQueues:
                     shown,
                     message.report_level,
                     upload,
+                    message.report_method,
+                    status_key,
                 )
             ],
         )
@@ -174,6 +205,48 @@ class KustoQueues:
             raise StorageAuthFailed()  # another project's container
         self.signer.check(query, project_id, Resource.TEMP_STORAGE, "r")
         return self.uploads.relative(project_id, segments[5])
+
+    def _own_status_entity(
+        self, project_id: int, message: IngestionMessage
+    ) -> tuple[str, str] | None:
+        """The (PartitionKey, RowKey) the message's outcome updates, if it reports to the
+        table; the table must be this project's, under a SAS of this server."""
+        wanted = message.status_in_table
+        if wanted is None or not message.report_method.to_table:
+            return None
+        parts = urlsplit(wanted.table_url)
+        expected = resource_path(self.project_names(project_id), Resource.STATUS_TABLE)
+        if unquote(parts.path).rstrip("/") != expected:
+            raise StorageAuthFailed()  # another project's table, or not ingestd's
+        self.signer.check(
+            dict(parse_qsl(parts.query)), project_id, Resource.STATUS_TABLE, "u"
+        )
+        check_keys(wanted.partition_key, wanted.row_key)
+        return wanted.partition_key, wanted.row_key
+
+    def _report_to_table(
+        self,
+        project_id: int,
+        key: tuple[str, str],
+        *,
+        status: str,
+        operation_id: str,
+        root: str,
+        at: datetime | None,
+        failure: tuple[str, str, str] | None = None,
+    ) -> None:
+        """Merge the outcome into the entity, as the service does (API-SURFACE §3.7)."""
+        properties: dict[str, EntityValue] = {
+            "Status": status,
+            "UpdatedOn": _timestamp(at or self.clock()),
+            "UpdatedOn@odata.type": "Edm.DateTime",
+            "OperationId": operation_id,
+            "ActivityId": root,
+        }
+        if failure is not None:
+            code, failure_status, details = failure
+            properties |= {"ErrorCode": code, "FailureStatus": failure_status, "Details": details}
+        self.status_table.report(project_id, key, properties)
 
     # -- notification queues ------------------------------------------------------------------
 
@@ -210,9 +283,12 @@ class KustoQueues:
                 continue  # another process handles it
             handled += 1
             succeeded = outcome.state in (UnitState.SUCCEEDED.value, UnitState.SKIPPED.value)
-            if succeeded and blob.report_level is ReportLevel.ALL:
+            if blob.status_key is not None:
+                self._report_unit_to_table(blob, outcome, succeeded)
+            to_queue = blob.report_method.to_queue
+            if to_queue and succeeded and blob.report_level is ReportLevel.ALL:
                 self._notify_success(blob, outcome)
-            elif not succeeded and blob.report_level is not ReportLevel.NONE:
+            elif to_queue and not succeeded and blob.report_level is not ReportLevel.NONE:
                 self._notify_unit_failure(blob, outcome)
             if succeeded and blob.upload is not None:
                 self.uploads.delete(blob.upload)
@@ -243,13 +319,29 @@ class KustoQueues:
             },
         )
 
-    def _notify_unit_failure(self, blob: QueuedBlob, outcome: BlobOutcome) -> None:
-        if outcome.state == UnitState.CANCELED.value:
-            code, status = "BadRequest_IngestionCanceled", "Permanent"
+    def _report_unit_to_table(
+        self, blob: QueuedBlob, outcome: BlobOutcome, succeeded: bool
+    ) -> None:
+        assert blob.status_key is not None
+        if succeeded:
+            status = "Skipped" if outcome.state == UnitState.SKIPPED.value else "Succeeded"
+            failure = None
         else:
-            code = kusto_error_code(outcome.error_code or "INTERNAL_ERROR")
-            failure = FailureClass(outcome.failure_status) if outcome.failure_status else None
-            status = kusto_failure_status(failure)
+            status = "Failed"
+            code, failure_status = _failure_of(outcome)
+            failure = (code, failure_status, outcome.error_message or "")
+        self._report_to_table(
+            blob.project_id,
+            blob.status_key,
+            status=status,
+            operation_id=blob.operation_id,
+            root=blob.unit_id,
+            at=outcome.ended_at,
+            failure=failure,
+        )
+
+    def _notify_unit_failure(self, blob: QueuedBlob, outcome: BlobOutcome) -> None:
+        code, status = _failure_of(outcome)
         self._notify_failure(
             blob.project_id,
             blob.database,
@@ -310,3 +402,12 @@ class KustoQueues:
             keep = kusto_queues.uploads_in_use(self.store, project_id)
             removed += self.uploads.sweep(project_id, older_than=now - self.retention, keep=keep)
         return removed
+
+
+def _failure_of(outcome: BlobOutcome) -> tuple[str, str]:
+    """The K7 ``ErrorCode`` and ``FailureStatus`` of a unit that did not succeed."""
+    if outcome.state == UnitState.CANCELED.value:
+        return "BadRequest_IngestionCanceled", "Permanent"
+    code = kusto_error_code(outcome.error_code or "INTERNAL_ERROR")
+    failure = FailureClass(outcome.failure_status) if outcome.failure_status else None
+    return code, kusto_failure_status(failure)
