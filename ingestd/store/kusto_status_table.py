@@ -114,7 +114,9 @@ def write(
         return "written", row.etag
 
 
-def delete(store: Store, project_id: int, partition_key: str, row_key: str, if_match: str) -> WriteOutcome:
+def delete(
+    store: Store, project_id: int, partition_key: str, row_key: str, if_match: str
+) -> WriteOutcome:
     with store.write() as session:
         row = session.get(
             KustoStatusEntity, (project_id, partition_key, row_key), with_for_update=True

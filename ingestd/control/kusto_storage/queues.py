@@ -30,10 +30,10 @@ from ingestd.control.kusto_errors import KustoBadRequest
 from ingestd.control.kusto_ops import BlobRef, IngestionProperties, QueuedIngestion
 from ingestd.control.kusto_storage.resources import resource_path
 from ingestd.control.kusto_storage.sas import Signer, StorageAuthFailed
+from ingestd.control.kusto_storage.status_table import StatusTable, check_keys
 from ingestd.dataplane.blob_urls import redact
 from ingestd.dataplane.kusto_uploads import UploadFiles
 from ingestd.domain.error_codes import kusto_error_code
-from ingestd.control.kusto_storage.status_table import StatusTable, check_keys
 from ingestd.domain.kusto_storage import (
     BlobOutcome,
     EntityValue,
@@ -218,9 +218,7 @@ class KustoQueues:
         expected = resource_path(self.project_names(project_id), Resource.STATUS_TABLE)
         if unquote(parts.path).rstrip("/") != expected:
             raise StorageAuthFailed()  # another project's table, or not ingestd's
-        self.signer.check(
-            dict(parse_qsl(parts.query)), project_id, Resource.STATUS_TABLE, "u"
-        )
+        self.signer.check(dict(parse_qsl(parts.query)), project_id, Resource.STATUS_TABLE, "u")
         check_keys(wanted.partition_key, wanted.row_key)
         return wanted.partition_key, wanted.row_key
 

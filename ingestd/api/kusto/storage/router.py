@@ -29,8 +29,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ingestd.api.errors import dialect_route
 from ingestd.api.kusto.storage import table_wire, wire
-from ingestd.api.kusto.storage.table_routes import add_table_routes
 from ingestd.api.kusto.storage.messages import message_text, parse_message
+from ingestd.api.kusto.storage.table_routes import add_table_routes
 from ingestd.control.kusto_storage.sas import StorageAuthFailed
 from ingestd.control.kusto_storage.status_table import EntityConflict, PreconditionFailed
 from ingestd.control.services import Services

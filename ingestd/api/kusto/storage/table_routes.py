@@ -81,9 +81,7 @@ def _serve(
         table.delete(project_id, *target.key, wanted or "*")
         return Response(status_code=204)
     _, _, properties = table_wire.parse_entity(body)
-    new = table.write(
-        project_id, *target.key, properties, merge=method != "PUT", if_match=wanted
-    )
+    new = table.write(project_id, *target.key, properties, merge=method != "PUT", if_match=wanted)
     return Response(status_code=204, headers=_etag(new))
 
 

@@ -109,4 +109,6 @@ def parse_entity(body: bytes) -> tuple[str | None, str | None, dict[str, EntityV
 
 
 def error_json(code: str, message: str) -> str:
-    return json.dumps({"odata.error": {"code": code, "message": {"lang": "en-US", "value": message}}})
+    return json.dumps(
+        {"odata.error": {"code": code, "message": {"lang": "en-US", "value": message}}}
+    )
