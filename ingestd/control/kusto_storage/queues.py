@@ -30,22 +30,25 @@ from ingestd.control.kusto_errors import KustoBadRequest
 from ingestd.control.kusto_ops import BlobRef, IngestionProperties, QueuedIngestion
 from ingestd.control.kusto_storage.resources import resource_path
 from ingestd.control.kusto_storage.sas import Signer, StorageAuthFailed
+from ingestd.control.kusto_storage.status_reports import (
+    failure_of,
+    outcome_properties,
+    unit_properties,
+)
 from ingestd.control.kusto_storage.status_table import StatusTable, check_keys
 from ingestd.dataplane.blob_urls import redact
 from ingestd.dataplane.kusto_uploads import UploadFiles
 from ingestd.domain.error_codes import kusto_error_code
 from ingestd.domain.kusto_storage import (
     BlobOutcome,
-    EntityValue,
     QueuedBlob,
     QueueMessage,
     ReportLevel,
     ReportMethod,
     Resource,
 )
-from ingestd.domain.projections import kusto_failure_status
 from ingestd.domain.states import UnitState
-from ingestd.errors import FailureClass, IngestdError, NotFound
+from ingestd.errors import IngestdError, NotFound
 from ingestd.store import kusto_queues
 from ingestd.store.database import Store
 
@@ -143,14 +146,12 @@ class KustoQueues:
             log.info("ingestion message %s refused: %s", message.source_id, exc)
             code = str(getattr(exc, "kusto_code", None) or kusto_error_code(exc.code))
             if status_key is not None:
-                self._report_to_table(
+                self.status_table.report(
                     project_id,
                     status_key,
-                    status="Failed",
-                    operation_id="",
-                    root="",
-                    at=now,
-                    failure=(code, "Permanent", exc.message),
+                    outcome_properties(
+                        "Failed", "", "", now, failure=(code, "Permanent", exc.message)
+                    ),
                 )
             if message.report_level is not ReportLevel.NONE and message.report_method.to_queue:
                 self._notify_failure(
@@ -222,30 +223,6 @@ class KustoQueues:
         check_keys(wanted.partition_key, wanted.row_key)
         return wanted.partition_key, wanted.row_key
 
-    def _report_to_table(
-        self,
-        project_id: int,
-        key: tuple[str, str],
-        *,
-        status: str,
-        operation_id: str,
-        root: str,
-        at: datetime | None,
-        failure: tuple[str, str, str] | None = None,
-    ) -> None:
-        """Merge the outcome into the entity, as the service does (API-SURFACE §3.7)."""
-        properties: dict[str, EntityValue] = {
-            "Status": status,
-            "UpdatedOn": _timestamp(at or self.clock()),
-            "UpdatedOn@odata.type": "Edm.DateTime",
-            "OperationId": operation_id,
-            "ActivityId": root,
-        }
-        if failure is not None:
-            code, failure_status, details = failure
-            properties |= {"ErrorCode": code, "FailureStatus": failure_status, "Details": details}
-        self.status_table.report(project_id, key, properties)
-
     # -- notification queues ------------------------------------------------------------------
 
     def receive(
@@ -282,7 +259,11 @@ class KustoQueues:
             handled += 1
             succeeded = outcome.state in (UnitState.SUCCEEDED.value, UnitState.SKIPPED.value)
             if blob.status_key is not None:
-                self._report_unit_to_table(blob, outcome, succeeded)
+                self.status_table.report(
+                    blob.project_id,
+                    blob.status_key,
+                    unit_properties(blob, outcome, succeeded, self.clock()),
+                )
             to_queue = blob.report_method.to_queue
             if to_queue and succeeded and blob.report_level is ReportLevel.ALL:
                 self._notify_success(blob, outcome)
@@ -317,29 +298,8 @@ class KustoQueues:
             },
         )
 
-    def _report_unit_to_table(
-        self, blob: QueuedBlob, outcome: BlobOutcome, succeeded: bool
-    ) -> None:
-        assert blob.status_key is not None
-        if succeeded:
-            status = "Skipped" if outcome.state == UnitState.SKIPPED.value else "Succeeded"
-            failure = None
-        else:
-            status = "Failed"
-            code, failure_status = _failure_of(outcome)
-            failure = (code, failure_status, outcome.error_message or "")
-        self._report_to_table(
-            blob.project_id,
-            blob.status_key,
-            status=status,
-            operation_id=blob.operation_id,
-            root=blob.unit_id,
-            at=outcome.ended_at,
-            failure=failure,
-        )
-
     def _notify_unit_failure(self, blob: QueuedBlob, outcome: BlobOutcome) -> None:
-        code, status = _failure_of(outcome)
+        code, status = failure_of(outcome)
         self._notify_failure(
             blob.project_id,
             blob.database,
@@ -400,12 +360,3 @@ class KustoQueues:
             keep = kusto_queues.uploads_in_use(self.store, project_id)
             removed += self.uploads.sweep(project_id, older_than=now - self.retention, keep=keep)
         return removed
-
-
-def _failure_of(outcome: BlobOutcome) -> tuple[str, str]:
-    """The K7 ``ErrorCode`` and ``FailureStatus`` of a unit that did not succeed."""
-    if outcome.state == UnitState.CANCELED.value:
-        return "BadRequest_IngestionCanceled", "Permanent"
-    code = kusto_error_code(outcome.error_code or "INTERNAL_ERROR")
-    failure = FailureClass(outcome.failure_status) if outcome.failure_status else None
-    return code, kusto_failure_status(failure)

@@ -84,7 +84,7 @@ def test_rows_are_committed_when_it_answers(table: Kusto, gz: bool) -> None:
     assert run.units[0].counts.inserted == 2 and run.units[0].attempt == 1
     # The body's copy is gone once the unit has ended (the client still has its data).
     uploads = table.services.kusto_uploads.root / str(table.project())
-    assert not list(uploads.glob("stream-*"))
+    assert uploads.is_dir() and not list(uploads.glob("stream-*"))
 
 
 def test_the_operation_is_visible_wherever_operations_are(table: Kusto) -> None:
