@@ -8,7 +8,10 @@ services may still type against ``ingestd.control.services.Services``, which thi
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from ingestd.control import services as control
+from ingestd.control.kusto_streaming import StreamingIngestion
 from ingestd.executor.pool import WorkerPool
 from ingestd.executor.unit_runner import UnitRunner
 
@@ -29,5 +32,17 @@ class Services(control.Services):
             self.runs,
             self.runner(),
             workers=workers or self.settings.workers,
+            lease_seconds=self.settings.lease_seconds,
+        )
+
+    @cached_property
+    def kusto_streaming(self) -> StreamingIngestion:
+        """Streaming ingestion runs the unit it makes in the request: it needs the runner."""
+        return StreamingIngestion(
+            self.queued_ingestion,
+            self.runs,
+            self.runner(),
+            self.kusto_uploads,
+            self.quarantine,
             lease_seconds=self.settings.lease_seconds,
         )

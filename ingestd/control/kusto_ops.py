@@ -136,8 +136,11 @@ class QueuedIngestion:
         max_blobs: int = MAX_BLOBS_REST,
         client_request_id: str | None = None,
         origin: str = "rest",
+        trigger: str = "queued",
+        max_attempts: int | None = None,
     ) -> Operation:
-        """Queue the blobs; returns the operation (tracked or not, it exists)."""
+        """Queue the blobs; returns the operation (tracked or not, it exists). ``trigger``
+        and ``max_attempts`` let streaming ingestion make a run of one attempt per unit."""
         qualified = require_table(self.catalog, project_id, database, table)
         if not 1 <= len(blobs) <= max_blobs:
             raise KustoBadRequest(
@@ -177,9 +180,10 @@ class QueuedIngestion:
         run = self.runs.create_run(
             project_id,
             kind="blobs",
-            trigger="queued",
+            trigger=trigger,
             origin=RunOrigin.KUSTO,
             units=units,
+            max_attempts=max_attempts,
             request={
                 "dialect": "kusto",
                 "origin": origin,

@@ -311,6 +311,12 @@ class Runs:
                 return claim
         return None
 
+    def claim_unit(self, unit_id: str, worker: str, lease_seconds: float) -> Claim | None:
+        """Claim this one unit, still enqueued and never leased, for ``worker`` (a request that
+        runs the unit it made, e.g. Kusto streaming ingestion); None if a worker of the pool
+        took it first. The same conditional update as ``claim_next``: one holder at a time."""
+        return self._try_claim(unit_id, UnitState.ENQUEUED.value, None, worker, lease_seconds)
+
     def _try_claim(
         self, unit_id: str, state: str, lease: datetime | None, worker: str, lease_seconds: float
     ) -> Claim | None:

@@ -21,6 +21,7 @@ from ingestd.control.idempotency import Idempotency
 from ingestd.control.kusto_ops import QueuedIngestion
 from ingestd.control.kusto_storage.queues import KustoQueues
 from ingestd.control.kusto_storage.sas import Signer, load_key
+from ingestd.control.kusto_storage.status_table import StatusTable
 from ingestd.control.mappings import Mappings
 from ingestd.control.oauth import OAuth
 from ingestd.control.quarantine import Quarantine, QuarantineReplay
@@ -249,7 +250,12 @@ class Services:
             self.kusto_uploads,
             project_names=names,
             retention=timedelta(hours=settings.kusto_upload_retention_hours),
+            status_table=self.kusto_status_table,
         )
+
+    @cached_property
+    def kusto_status_table(self) -> StatusTable:
+        return StatusTable(self.store)
 
     def close(self) -> None:
         if "warehouse" in self.__dict__:

@@ -8,7 +8,8 @@ notification queues and the status table. ingestd serves each of them itself und
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -62,7 +63,9 @@ _PERMISSIONS = {
     Resource.READY_QUEUE: "a",
     Resource.SUCCESS_QUEUE: "rp",
     Resource.FAILURE_QUEUE: "rp",
-    Resource.STATUS_TABLE: "r",
+    # The status table: the SDK inserts its entity (a), reads it back (r), and ingestd
+    # updates it (u); nothing may delete or list another's.
+    Resource.STATUS_TABLE: "rau",
 }
 
 NOTIFICATION_QUEUES = frozenset({Resource.SUCCESS_QUEUE, Resource.FAILURE_QUEUE})
@@ -98,6 +101,39 @@ class ReportLevel(StrEnum):
     ALL = "2"
 
 
+class ReportMethod(StrEnum):
+    """``ReportMethod`` of an ingestion message: where its outcome is reported (API-SURFACE
+    §3.7): the notification queues, the status table, or both."""
+
+    QUEUE = "0"
+    TABLE = "1"
+    QUEUE_AND_TABLE = "2"
+
+    @property
+    def to_queue(self) -> bool:
+        return self is not ReportMethod.TABLE
+
+    @property
+    def to_table(self) -> bool:
+        return self is not ReportMethod.QUEUE
+
+
+EntityValue = str | int | float | bool | None
+"""A property value of a status-table entity, as JSON carries it (an ``@odata.type``
+annotation is a property of its own, e.g. ``"UpdatedOn@odata.type": "Edm.DateTime"``)."""
+
+
+@dataclass(frozen=True)
+class StatusEntity:
+    """One entity of a project's status table (Azure Table: keyed by PartitionKey, RowKey)."""
+
+    partition_key: str
+    row_key: str
+    properties: Mapping[str, EntityValue] = field(default_factory=dict)
+    etag: str = ""
+    updated_at: datetime | None = None
+
+
 @dataclass(frozen=True)
 class QueuedBlob:
     """A blob that arrived through the ready-for-aggregation queue: what to report, where,
@@ -114,6 +150,9 @@ class QueuedBlob:
     report_level: ReportLevel
     upload: str | None
     """Path of ingestd's own copy under ``<data dir>/kusto-uploads``, if the SDK uploaded it."""
+    report_method: ReportMethod = ReportMethod.QUEUE
+    status_key: tuple[str, str] | None = None
+    """(PartitionKey, RowKey) of the status-table entity the outcome updates, if any."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 
-from ingestd.domain.kusto_storage import BlobOutcome, QueuedBlob, QueueMessage, ReportLevel
+from ingestd.domain.kusto_storage import (
+    BlobOutcome,
+    QueuedBlob,
+    QueueMessage,
+    ReportLevel,
+    ReportMethod,
+)
 from ingestd.domain.states import TERMINAL_UNIT_STATES
 from ingestd.store.database import Store
 from ingestd.store.schema import KustoQueuedBlob, KustoQueueMessage, Unit
@@ -140,6 +146,9 @@ def record_blobs(store: Store, blobs: Sequence[QueuedBlob]) -> None:
                     report_level=blob.report_level.value,
                     upload=blob.upload,
                     reported=False,
+                    report_method=blob.report_method.value,
+                    status_partition_key=blob.status_key[0] if blob.status_key else None,
+                    status_row_key=blob.status_key[1] if blob.status_key else None,
                 )
             )
 
@@ -170,6 +179,10 @@ def ended_unreported(
                     row.source_path,
                     ReportLevel(row.report_level),
                     row.upload,
+                    ReportMethod(row.report_method),
+                    (row.status_partition_key, row.status_row_key)
+                    if row.status_partition_key is not None and row.status_row_key is not None
+                    else None,
                 ),
                 BlobOutcome(
                     unit.state,

@@ -385,6 +385,9 @@ class KustoQueuedBlob(Base):
     report_level: Mapped[str] = mapped_column(String(4))
     upload: Mapped[str | None] = mapped_column(Text, default=None)
     reported: Mapped[bool] = mapped_column(Boolean, default=False)
+    report_method: Mapped[str] = mapped_column(String(4), default="0", server_default="0")
+    status_partition_key: Mapped[str | None] = mapped_column(String(1024), default=None)
+    status_row_key: Mapped[str | None] = mapped_column(String(1024), default=None)
 
 
 class DashboardSession(Base):
@@ -400,3 +403,19 @@ class DashboardSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column()
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class KustoStatusEntity(Base):
+    """An entity of a project's Kusto status table (Azure Table semantics: keyed by
+    PartitionKey and RowKey, replaced or merged under an ETag)."""
+
+    __tablename__ = "kusto_status_entities"
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    partition_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    row_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    properties: Mapped[str] = mapped_column(Text)
+    """The entity's other properties, JSON (with their ``@odata.type`` annotations)."""
+    etag: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column()

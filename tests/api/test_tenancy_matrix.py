@@ -460,7 +460,7 @@ def _cells() -> list[Cell]:
             403,
         ),
     ]
-    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+    for method in ("GET", "POST", "PUT", "PATCH", "MERGE", "DELETE"):
         c.append(
             Cell(
                 method,
@@ -503,6 +503,22 @@ def _cells() -> list[Cell]:
             "queue into db.T",
             ingest,
             _queue("T"),
+            False,
+        ),
+        Cell(
+            "POST",
+            "/v1/rest/ingest/{database}/{table}",
+            "stream into BetaMarkerOnly",
+            ingest,
+            _stream("BetaMarkerOnly"),
+            True,
+        ),
+        Cell(
+            "POST",
+            "/v1/rest/ingest/{database}/{table}",
+            "stream into db.T",
+            ingest,
+            _stream("T"),
             False,
         ),
         Cell(
@@ -824,6 +840,19 @@ def _queue(table: str) -> Call:
             "properties": {"enableTracking": True, "format": "csv"},
         }
         return w.kusto("POST", f"/v1/rest/ingestion/queued/db/{table}", key, body=body)
+
+    return call
+
+
+def _stream(table: str) -> Call:
+    def call(w: World, key: str | None, tenant: str, target: Tenant) -> Response:
+        headers = {} if key is None else {"Authorization": f"Bearer {key}"}
+        return w.client.post(
+            f"/v1/rest/ingest/db/{table}",
+            params={"streamFormat": "csv"},
+            content=b"x,1\n",
+            headers=headers,
+        )
 
     return call
 

@@ -25,12 +25,13 @@ from ingestd.api.kusto.mgmt import Management
 from ingestd.api.kusto.properties import parse_properties
 from ingestd.api.kusto.query_router import add_query_routes
 from ingestd.api.kusto.schemas import MgmtBody, QueuedIngestBody
+from ingestd.api.kusto.streaming import add_streaming_routes
 from ingestd.control.access import Permission, Principal
 from ingestd.control.kusto_errors import KustoSyntaxError
 from ingestd.control.kusto_ops import MAX_BLOBS_REST, BlobRef
 from ingestd.control.mappings import Mappings
-from ingestd.control.services import Services
 from ingestd.errors import Forbidden, IngestdError, NotFound, RateLimited, Unauthenticated
+from ingestd.services import Services
 
 CLIENT_REQUEST_ID = "x-ms-client-request-id"
 ACTIVITY_ID = "x-ms-activity-id"
@@ -58,6 +59,9 @@ def _kusto_code(exc: IngestdError, status: int) -> str:
 
 
 def _exception_type(exc: IngestdError, status: int) -> str:
+    declared = getattr(exc, "kusto_type", None)
+    if isinstance(declared, str):
+        return declared
     if isinstance(exc, KustoSyntaxError) or getattr(exc, "kusto_code", "") == (
         "BadRequest_SyntaxError"
     ):
@@ -83,8 +87,12 @@ def render_error(request: Request, exc: IngestdError) -> Response:
     if isinstance(exc, Unauthenticated):
         return _stamp(request, Response(status_code=401, headers={"WWW-Authenticate": "Bearer"}))
     status = 400 if exc.http_status == 409 else exc.http_status
-    message = exc.message if status < 500 else "internal error; see the server log"
-    full = str(exc) if status < 500 else message
+    public = status < 500 or getattr(exc, "public_message", False) is True
+    message = exc.message if public else "internal error; see the server log"
+    full = str(exc) if public else message
+    # The managed streaming client falls back to queued ingestion on what is not permanent.
+    declared = getattr(exc, "permanent", None)
+    permanent = declared if isinstance(declared, bool) else status < 500 and status != 429
     body = {
         "error": {
             "code": _kusto_code(exc, status),
@@ -96,7 +104,7 @@ def render_error(request: Request, exc: IngestdError) -> Response:
                 "clientRequestId": request.headers.get(CLIENT_REQUEST_ID, ""),
                 "activityId": _activity_id(request),
             },
-            "@permanent": status < 500 and status != 429,
+            "@permanent": permanent,
             "innererror": {"code": exc.code, "message": full},
         }
     }
@@ -203,5 +211,6 @@ def build_router(services: Services) -> APIRouter:
         )
         return wire.v1_response(tables)
 
+    add_streaming_routes(router, services, principal, client_request_id)
     add_query_routes(router, services, principal, client_request_id, _activity_id)
     return router

@@ -349,3 +349,20 @@ def ingestion_failures(failures: Sequence[tuple[Operation, UnitView]]) -> V1Tabl
 def _reason(unit: UnitView) -> str:
     code = kusto_error_code(unit.error_code or "INTERNAL_ERROR")
     return f"{code}: {unit.error_message or ''}".rstrip(": ")
+
+
+def streaming_result(operation: Operation, unit: UnitView) -> V1Table:
+    """The answer of a streaming ingestion: one row. ``ConsumedRecordsCount`` and the
+    ``UpdatePolicy*`` columns are the service's (ingestd has no update policies: ``Skipped``,
+    [I]); ``IngestionOperationId`` is ingestd's own addition, the id that
+    ``.show queued ingestion operations`` and the REST status take (the SDK ignores it)."""
+    return V1Table(
+        (
+            ("ConsumedRecordsCount", "long"),
+            ("UpdatePolicyStatus", "string"),
+            ("UpdatePolicyFailureCode", "string"),
+            ("UpdatePolicyFailureReason", "string"),
+            ("IngestionOperationId", "string"),
+        ),
+        [[unit.counts.read, "Skipped", "", "", operation.id]],
+    )

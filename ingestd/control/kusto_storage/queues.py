@@ -30,6 +30,12 @@ from ingestd.control.kusto_errors import KustoBadRequest
 from ingestd.control.kusto_ops import BlobRef, IngestionProperties, QueuedIngestion
 from ingestd.control.kusto_storage.resources import resource_path
 from ingestd.control.kusto_storage.sas import Signer, StorageAuthFailed
+from ingestd.control.kusto_storage.status_reports import (
+    failure_of,
+    outcome_properties,
+    unit_properties,
+)
+from ingestd.control.kusto_storage.status_table import StatusTable, check_keys
 from ingestd.dataplane.blob_urls import redact
 from ingestd.dataplane.kusto_uploads import UploadFiles
 from ingestd.domain.error_codes import kusto_error_code
@@ -38,11 +44,11 @@ from ingestd.domain.kusto_storage import (
     QueuedBlob,
     QueueMessage,
     ReportLevel,
+    ReportMethod,
     Resource,
 )
-from ingestd.domain.projections import kusto_failure_status
 from ingestd.domain.states import UnitState
-from ingestd.errors import FailureClass, IngestdError, NotFound
+from ingestd.errors import IngestdError, NotFound
 from ingestd.store import kusto_queues
 from ingestd.store.database import Store
 
@@ -66,6 +72,18 @@ class IngestionMessage:
     """None when they were refused (``refusal``)."""
     refusal: KustoBadRequest | None
     authorization_context: object
+    report_method: ReportMethod = ReportMethod.QUEUE
+    status_in_table: StatusInTable | None = None
+
+
+@dataclass(frozen=True)
+class StatusInTable:
+    """``IngestionStatusInTable`` of a message: the entity its outcome updates."""
+
+    table_url: str
+    """``TableConnectionString``: the status table's URL with its SAS."""
+    partition_key: str
+    row_key: str
 
 
 def _timestamp(value: datetime | None) -> str:
@@ -82,8 +100,10 @@ class KustoQueues:
         *,
         project_names: Callable[[int], str],
         retention: timedelta,
+        status_table: StatusTable | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self.status_table = status_table or StatusTable(store, clock=clock)
         self.store = store
         self.queued = queued
         self.signer = signer
@@ -102,6 +122,7 @@ class KustoQueues:
         self.signer.check_identity_token(message.authorization_context, project_id)
         now = self.clock()
         upload = self._own_upload(project_id, message.blob_url)
+        status_key = self._own_status_entity(project_id, message)
         shown = redact(message.blob_url).partition("?")[0]
         try:
             if message.refusal is not None:
@@ -123,7 +144,16 @@ class KustoQueues:
             if exc.http_status >= 500:
                 raise
             log.info("ingestion message %s refused: %s", message.source_id, exc)
-            if message.report_level is not ReportLevel.NONE:
+            code = str(getattr(exc, "kusto_code", None) or kusto_error_code(exc.code))
+            if status_key is not None:
+                self.status_table.report(
+                    project_id,
+                    status_key,
+                    outcome_properties(
+                        "Failed", "", "", now, failure=(code, "Permanent", exc.message)
+                    ),
+                )
+            if message.report_level is not ReportLevel.NONE and message.report_method.to_queue:
                 self._notify_failure(
                     project_id,
                     message.database,
@@ -131,7 +161,7 @@ class KustoQueues:
                     message.source_id,
                     shown,
                     operation_id="",
-                    code=str(getattr(exc, "kusto_code", None) or kusto_error_code(exc.code)),
+                    code=code,
                     details=exc.message,
                     status="Permanent",
                 )
@@ -150,6 +180,8 @@ class KustoQueues:
                     shown,
                     message.report_level,
                     upload,
+                    message.report_method,
+                    status_key,
                 )
             ],
         )
@@ -174,6 +206,22 @@ class KustoQueues:
             raise StorageAuthFailed()  # another project's container
         self.signer.check(query, project_id, Resource.TEMP_STORAGE, "r")
         return self.uploads.relative(project_id, segments[5])
+
+    def _own_status_entity(
+        self, project_id: int, message: IngestionMessage
+    ) -> tuple[str, str] | None:
+        """The (PartitionKey, RowKey) the message's outcome updates, if it reports to the
+        table; the table must be this project's, under a SAS of this server."""
+        wanted = message.status_in_table
+        if wanted is None or not message.report_method.to_table:
+            return None
+        parts = urlsplit(wanted.table_url)
+        expected = resource_path(self.project_names(project_id), Resource.STATUS_TABLE)
+        if unquote(parts.path).rstrip("/") != expected:
+            raise StorageAuthFailed()  # another project's table, or not ingestd's
+        self.signer.check(dict(parse_qsl(parts.query)), project_id, Resource.STATUS_TABLE, "u")
+        check_keys(wanted.partition_key, wanted.row_key)
+        return wanted.partition_key, wanted.row_key
 
     # -- notification queues ------------------------------------------------------------------
 
@@ -210,9 +258,16 @@ class KustoQueues:
                 continue  # another process handles it
             handled += 1
             succeeded = outcome.state in (UnitState.SUCCEEDED.value, UnitState.SKIPPED.value)
-            if succeeded and blob.report_level is ReportLevel.ALL:
+            if blob.status_key is not None:
+                self.status_table.report(
+                    blob.project_id,
+                    blob.status_key,
+                    unit_properties(blob, outcome, succeeded, self.clock()),
+                )
+            to_queue = blob.report_method.to_queue
+            if to_queue and succeeded and blob.report_level is ReportLevel.ALL:
                 self._notify_success(blob, outcome)
-            elif not succeeded and blob.report_level is not ReportLevel.NONE:
+            elif to_queue and not succeeded and blob.report_level is not ReportLevel.NONE:
                 self._notify_unit_failure(blob, outcome)
             if succeeded and blob.upload is not None:
                 self.uploads.delete(blob.upload)
@@ -244,12 +299,7 @@ class KustoQueues:
         )
 
     def _notify_unit_failure(self, blob: QueuedBlob, outcome: BlobOutcome) -> None:
-        if outcome.state == UnitState.CANCELED.value:
-            code, status = "BadRequest_IngestionCanceled", "Permanent"
-        else:
-            code = kusto_error_code(outcome.error_code or "INTERNAL_ERROR")
-            failure = FailureClass(outcome.failure_status) if outcome.failure_status else None
-            status = kusto_failure_status(failure)
+        code, status = failure_of(outcome)
         self._notify_failure(
             blob.project_id,
             blob.database,

@@ -14,12 +14,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ingestd.api.kusto.properties import parse_properties
 from ingestd.control.kusto_errors import KustoBadRequest
 from ingestd.control.kusto_ops import IngestionProperties
-from ingestd.control.kusto_storage.queues import IngestionMessage
-from ingestd.domain.kusto_storage import ReportLevel
+from ingestd.control.kusto_storage.queues import IngestionMessage, StatusInTable
+from ingestd.domain.kusto_storage import ReportLevel, ReportMethod
 from ingestd.errors import InvalidInput
 
 MAX_MESSAGE_BYTES = 64 * 1024
 """Azure Queue's limit on one message."""
+
+
+class _StatusInTable(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    TableConnectionString: str = Field(min_length=1)
+    PartitionKey: str = Field(min_length=1)
+    RowKey: str = Field(min_length=1)
 
 
 class _Message(BaseModel):
@@ -37,6 +45,7 @@ class _Message(BaseModel):
     FlushImmediately: bool = False
     RetainBlobOnSuccess: bool = True
     AdditionalProperties: dict[str, Any] = Field(default_factory=dict)
+    IngestionStatusInTable: _StatusInTable | None = None
 
 
 def message_text(body: bytes) -> str:
@@ -80,6 +89,12 @@ def parse_message(text: str) -> IngestionMessage:
         raise InvalidInput(f"the ingestion message is invalid: {problems}") from exc
     if message.ReportLevel not in (0, 1, 2):
         raise InvalidInput("ReportLevel must be 0 (failures), 1 (none) or 2 (all)")
+    if message.ReportMethod not in (0, 1, 2):
+        raise InvalidInput("ReportMethod must be 0 (queue), 1 (table) or 2 (queue and table)")
+    method = ReportMethod(str(message.ReportMethod))
+    # ReportMethod Table without IngestionStatusInTable (the Python SDK sends that: it has
+    # the setting but never writes the entity) names no entity: nothing to update.
+    table = message.IngestionStatusInTable
     additional = dict(message.AdditionalProperties)
     context = additional.pop("authorizationContext", None)
     properties: IngestionProperties | None = None
@@ -100,4 +115,8 @@ def parse_message(text: str) -> IngestionMessage:
         properties=properties,
         refusal=refusal,
         authorization_context=context,
+        report_method=method,
+        status_in_table=None
+        if table is None
+        else StatusInTable(table.TableConnectionString, table.PartitionKey, table.RowKey),
     )

@@ -5,7 +5,8 @@ project under ``/_storage/{service}/{project}/{resource}`` (docs/kusto-sdk.md):
   client splits large uploads into blocks), Get Blob;
 * Queue: Put Message on the ready-for-aggregation queue; Get Messages, Peek Messages, Delete
   Message and Clear Messages on the success and failure queues;
-* Table (the status table the resources list): not served; an authorised request gets 501.
+* Table (the status table, ``table_routes``): Insert, Get, Query, Update, Merge and Delete
+  Entity, answered in Azure Table's JSON.
 
 Every request is authorised by the SAS in its query (``control.kusto_storage.sas``) for that
 project and resource: none is 401 ``NoAuthenticationInformation``, one that does not authorise
@@ -27,9 +28,11 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from ingestd.api.errors import dialect_route
-from ingestd.api.kusto.storage import wire
+from ingestd.api.kusto.storage import table_wire, wire
 from ingestd.api.kusto.storage.messages import message_text, parse_message
+from ingestd.api.kusto.storage.table_routes import add_table_routes
 from ingestd.control.kusto_storage.sas import StorageAuthFailed
+from ingestd.control.kusto_storage.status_table import EntityConflict, PreconditionFailed
 from ingestd.control.services import Services
 from ingestd.dataplane.kusto_uploads import UploadTooLarge
 from ingestd.domain.kusto_storage import (
@@ -48,6 +51,7 @@ from ingestd.errors import (
 )
 
 MAX_BLOCK_LIST_BYTES = 4 * 1024 * 1024
+TABLE_PREFIX = "/_storage/table/"
 
 
 class NotServed(IngestdError):
@@ -68,6 +72,10 @@ def _azure_code(exc: IngestdError) -> str:
         return "UnsupportedHttpVerb"
     if isinstance(exc, NotServed):
         return "NotImplemented"
+    if isinstance(exc, EntityConflict):
+        return "EntityAlreadyExists"
+    if isinstance(exc, PreconditionFailed):
+        return "UpdateConditionNotSatisfied"
     return "InvalidInput" if exc.http_status < 500 else "InternalError"
 
 
@@ -76,6 +84,13 @@ def render_error(request: Request, exc: IngestdError) -> Response:
     status = exc.http_status
     message = str(exc) if status < 500 else "internal error; see the server log"
     code = _azure_code(exc)
+    if request.url.path.startswith(TABLE_PREFIX):  # the Table service answers in JSON
+        return Response(
+            table_wire.error_json(code, message),
+            status_code=status,
+            media_type="application/json;odata=minimalmetadata;charset=utf-8",
+            headers={"x-ms-error-code": code, **_headers()},
+        )
     return Response(
         wire.error_body(code, message),
         status_code=status,
@@ -208,21 +223,7 @@ def build_router(services: Services) -> APIRouter:
 
     # -- table --------------------------------------------------------------------------------
 
-    # One handler for every method: FastAPI would give each method the same operation id,
-    # and a refused emulation route has nothing to document in /openapi.json.
-    @router.api_route(
-        "/_storage/table/{account}/{path:path}",
-        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        include_in_schema=False,
-    )
-    def table(request: Request, account: str, path: str) -> Response:
-        # Authorised like the rest (so nobody learns more than "not authorised"), then refused.
-        name = path.split("/", 1)[0].split("(", 1)[0]
-        authorise(request, StorageService.TABLE, account, name, "r")
-        raise NotServed(
-            "the status table is not served: ingestd reports through the success and failure "
-            "queues (ReportMethod Queue)"
-        )
+    add_table_routes(router, services.kusto_status_table, authorise)
 
     return router
 
