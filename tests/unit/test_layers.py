@@ -1,7 +1,7 @@
 """The layer order (CONVENTIONS "Structure"), read from every module's imports.
 
     errors <- domain <- settings, logging <- store, dataplane <- control <- executor
-           <- ingestd.services <- front ends (api, cli, dashboard)
+           <- ingestd.services <- front ends (api, dashboard) <- ingestd.api.app <- cli
 
 A module may import its own package and any layer below its own, nothing above; ``store`` and
 ``dataplane`` do not import each other. Between packages there are no cycles.
@@ -14,6 +14,9 @@ Where the cross-cutting modules sit, and why:
   nothing of ingestd either, but ``domain`` stays pure: it is handed values, never settings, and
   does not log. So they sit just above ``domain``, under everything that does I/O.
 * ``observability.metrics`` reads the store to publish unit counts: a control-level service.
+* ``ingestd.api.app`` builds the one ASGI app that mounts every HTTP front end (the dialects,
+  the native API and the dashboard), so it sits above them; the CLI may import it (``serve``),
+  front ends share no cycle through it.
 * ``ingestd.services`` is the composition root: it builds the control services together with
   the executor that runs their units, so it sits above both and below the front ends.
 """
@@ -46,8 +49,9 @@ LAYERS: dict[str, int] = {
     "ingestd.executor": 5,
     "ingestd.services": 6,
     "ingestd.api": 7,
-    "ingestd.cli": 7,
+    "ingestd.cli": 9,
     "ingestd.dashboard": 7,
+    "ingestd.api.app": 8,
 }
 """Each module belongs to the longest prefix listed here."""
 
