@@ -20,6 +20,7 @@ import re
 import uuid
 import zipfile
 import zlib
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +60,7 @@ class _Full(Exception):
     """The head holds what it needs: stop decoding (never leaves this module)."""
 
 
-class _Counter:
+class _Counter(ABC):
     """Finds where the n-th record of a byte stream ends, across chunks."""
 
     suffix = b""
@@ -79,8 +80,9 @@ class _Counter:
         self.fed += len(chunk)
         return end
 
+    @abstractmethod
     def _find(self, chunk: bytes) -> int | None:
-        raise NotImplementedError
+        """Each record format counts its own record ends in ``chunk``."""
 
     def _ended(self, offset_in_chunk: int) -> None:
         self.ends += 1

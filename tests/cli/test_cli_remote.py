@@ -199,15 +199,17 @@ def test_a_server_that_does_not_answer_is_one_line_and_exit_1(tmp_path: Path) ->
     assert not (tmp_path / "metadata.sqlite").exists()
 
 
+STARTED = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+"""A server.json's start time: shown to operators, never compared with the clock."""
+
+
 def test_a_stale_server_json_is_ignored_and_replaced(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
     _project(data, "acme")
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
-    stale = discovery.ServerInfo(
-        f"http://127.0.0.1:{free_port()}", gone.pid, datetime.now(UTC), "s" * 43
-    )
+    stale = discovery.ServerInfo(f"http://127.0.0.1:{free_port()}", gone.pid, STARTED, "s" * 43)
     discovery.write(data, stale)
     # The pid is gone: the CLI works here (quarantine list opens the destination itself).
     cli(data, "run", "orders", "--day", DAY, "--project", "acme")
