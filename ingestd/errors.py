@@ -98,6 +98,13 @@ class Conflict(RequestError):
     http_status = 409
 
 
+class DeploymentInvalid(RequestError):
+    """A setting combination that cannot work (e.g. Celery workers with SQLite metadata):
+    refused at start, before anything is served or run."""
+
+    code = "DEPLOYMENT_INVALID"
+
+
 class PreviewFailed(RequestError):
     """A preview could not read its source (no file for the day, an unreadable file, a failing
     query): the message starts with the load's own error code, which a run would report."""

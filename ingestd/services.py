@@ -8,12 +8,20 @@ services may still type against ``ingestd.control.services.Services``, which thi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
+
+from celery import Celery
 
 from ingestd.control import services as control
 from ingestd.control.kusto_streaming import StreamingIngestion
+from ingestd.executor import celery_app
+from ingestd.executor.background import Background
+from ingestd.executor.celery_units import CeleryUnits
+from ingestd.executor.dispatcher import Dispatcher
 from ingestd.executor.pool import WorkerPool
 from ingestd.executor.unit_runner import UnitRunner
+from ingestd.store.leader_lock import LeaderLock
 
 
 class Services(control.Services):
@@ -33,6 +41,38 @@ class Services(control.Services):
             self.runner(),
             workers=workers or self.settings.workers,
             lease_seconds=self.settings.lease_seconds,
+        )
+
+    @cached_property
+    def celery(self) -> Celery:
+        """The Celery app of INGESTD_EXECUTOR=celery (its broker connection opens on use)."""
+        return celery_app.make_celery(self.settings)
+
+    def celery_units(self) -> CeleryUnits:
+        """What an ``ingestd worker`` runs each unit task with."""
+        return CeleryUnits(self.store, self.runs, self.runner(), self.settings.lease_seconds)
+
+    def background(self, wake: Callable[[], None]) -> Background:
+        """The leader's periodic work for ``serve``; with INGESTD_EXECUTOR=celery it also
+        dispatches due units (``wake``, the local pool's, is then not needed: pass a no-op)."""
+        settings = self.settings
+        dispatcher = (
+            Dispatcher(
+                self.store,
+                celery_app.sender(self.celery),
+                clock=self.clock,
+                redispatch_seconds=settings.redispatch_seconds,
+            )
+            if settings.executor == "celery"
+            else None
+        )
+        tick = settings.dispatch_interval_seconds if dispatcher is not None else 1.0
+        return Background(
+            self,
+            LeaderLock(self.store),
+            wake=wake,
+            dispatcher=dispatcher,
+            tick_seconds=min(tick, settings.scheduler_interval_seconds),
         )
 
     @cached_property

@@ -46,6 +46,47 @@ class Settings(BaseSettings):
     workers: int = Field(
         default=2, ge=1, le=64, description="Units the local worker pool runs at the same time."
     )
+    executor: Literal["local", "celery"] = Field(
+        default="local",
+        description="Who runs units: `local` (the worker pool inside `ingestd serve`, nothing "
+        "else to start) or `celery` (`ingestd worker` processes on any machine, fed through "
+        "INGESTD_BROKER_URL; `serve` then only serves, schedules and dispatches). "
+        "docs/deployment.md.",
+    )
+    broker_url: SecretStr | None = Field(
+        default=None,
+        description="Celery broker of INGESTD_EXECUTOR=celery: `redis://host:6379/0` or "
+        "`amqp://user:password@host:5672//` (RabbitMQ). A secret: it may hold a password.",
+    )
+    broker_queue: str = Field(
+        default="ingestd.units",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="INGESTD_EXECUTOR=celery: the broker queue units go through; give each "
+        "ingestd deployment that shares a broker its own.",
+    )
+    broker_visibility_timeout_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Redis broker: how long a task taken by a worker that then vanished stays "
+        "invisible before Redis hands it out again. Only a redelivery delay: a unit is never run "
+        "twice (its lease decides), and a unit whose worker died is dispatched again once its "
+        "lease runs out, whatever this says.",
+    )
+    dispatch_interval_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="INGESTD_EXECUTOR=celery: how often the leading `serve` sends due units "
+        "(new, retries whose backoff has passed, leases run out) to the broker.",
+    )
+    redispatch_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="INGESTD_EXECUTOR=celery: a unit sent to the broker but claimed by no "
+        "worker for this long is sent again (its message was lost, e.g. in a broker restart "
+        "without persistence). A second message for a unit is harmless: only one claim wins.",
+    )
     retry_max_attempts: int = Field(
         default=4,
         ge=1,

@@ -1,10 +1,8 @@
-"""The ASGI app factory: routers, the worker pool and the scheduler share one process."""
+"""The ASGI app factory: the routers, and in its lifespan the worker pool and the scheduler."""
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -23,7 +21,6 @@ from ingestd.api.kusto.storage import router as kusto_storage
 from ingestd.api.native import router as native
 from ingestd.api.observability import install as install_observability
 from ingestd.api.statsig import router as statsig
-from ingestd.control.scheduler import pst_today
 from ingestd.dashboard import router as dashboard
 from ingestd.errors import IngestdError, InvalidInput, MethodNotAllowed, NotFound
 from ingestd.services import Services
@@ -39,19 +36,19 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
         if not background:
             yield
             return
-        pool = services.pool()
-        pool.start()
-        stop = threading.Event()
-        scheduler = threading.Thread(
-            target=_schedule, args=(services, pool.wake, stop), name="scheduler", daemon=True
-        )
-        scheduler.start()
+        # INGESTD_EXECUTOR=local: this process's pool runs the units. celery: workers do, and
+        # the leading serve's background dispatches them (docs/deployment.md).
+        pool = services.pool() if services.settings.executor == "local" else None
+        if pool is not None:
+            pool.start()
+        periodic = services.background(pool.wake if pool is not None else _nothing)
+        periodic.start()
         try:
             yield
         finally:
-            stop.set()
-            pool.stop()
-            scheduler.join(5)
+            periodic.stop()
+            if pool is not None:
+                pool.stop()
 
     app = FastAPI(
         title="ingestd",
@@ -134,25 +131,5 @@ def _allowed_methods(request: Request) -> list[str]:
     ]
 
 
-def _schedule(services: Services, wake: Callable[[], None], stop: threading.Event) -> None:
-    """Every interval: due scheduled runs and stream flushes (by size or age), the Kusto SDK
-    notifications of ended blobs and the upload retention; less often, the data checks and the
-    reloads they decide."""
-    last_check = time.monotonic()
-    while not stop.is_set():
-        try:
-            due = services.scheduler.tick()
-            flushed = services.streams.flush_due()
-            services.kusto_queues.publish()
-            services.kusto_queues.sweep()
-            if due or flushed:
-                wake()
-            if time.monotonic() - last_check >= services.settings.data_check_interval_seconds:
-                last_check = time.monotonic()
-                today = pst_today(services.clock())
-                for project_id in services.access.project_ids():
-                    if services.data_checks.reload_changed(project_id, today):
-                        wake()
-        except Exception:  # the scheduler loop must survive a bad tick
-            log.exception("scheduler tick failed")
-        stop.wait(services.settings.scheduler_interval_seconds)
+def _nothing() -> None:
+    """Nothing to wake: with INGESTD_EXECUTOR=celery no pool runs in this process."""

@@ -32,6 +32,7 @@ from ingestd.cli import (
     serve_command,
     status_command,
     stream_commands,
+    worker_command,
 )
 from ingestd.cli.context import CliState, console, err_console
 from ingestd.cli.global_options import (
@@ -68,6 +69,7 @@ app.command("run")(run_commands.run_source)
 app.command("demo")(demo_command.demo)
 app.command("status")(status_command.status)
 app.command("serve")(serve_command.serve)
+app.command("worker")(worker_command.worker)
 
 
 @app.callback()

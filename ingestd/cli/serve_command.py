@@ -1,9 +1,11 @@
-"""`ingestd serve`: the API, the worker pool and the scheduler in one process.
+"""`ingestd serve`: the API and the scheduler, with the worker pool (INGESTD_EXECUTOR=local) or
+dispatching units to `ingestd worker` processes (INGESTD_EXECUTOR=celery).
 
-Both things that can stop a server from starting are checked before it says it serves, and
-each is one line with a hint (exit 2, like any refused request): the port is taken (the socket
-is bound here and handed to uvicorn, so nothing else can take it in between), or another
-ingestd process holds the data directory's DuckDB destination (one `serve` per data directory).
+What can stop a server from starting is checked before it says it serves, each one line with a
+hint (exit 2, like any refused request): settings that cannot work together
+(``control.deployment``), the port is taken (the socket is bound here and handed to uvicorn, so
+nothing else can take it in between), or another ingestd process holds the data directory's
+DuckDB destination (one `serve` per data directory).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import typer
 
 from ingestd.cli.context import console, state
 from ingestd.cli.remote import discovery
+from ingestd.control.deployment import check_deployment
 from ingestd.errors import Conflict, DestinationBusy
 from ingestd.observability import logging as observability_logging
 
@@ -59,11 +62,13 @@ def serve(
         None, "--port", min=1, max=65535, help="Port (default: $INGESTD_PORT)."
     ),
 ) -> None:
-    """Serve the API, the worker pool and the scheduler in one process."""
+    """Serve the API and the scheduler, and run units (INGESTD_EXECUTOR=local) or dispatch
+    them to `ingestd worker` processes (INGESTD_EXECUTOR=celery)."""
     import uvicorn
 
     from ingestd.api.app import create_app
 
+    check_deployment(state(ctx).settings())
     services = state(ctx).services(serving=True)
     settings = services.settings
     bind_host = host if host is not None else settings.host

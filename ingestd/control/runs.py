@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -44,6 +44,7 @@ from ingestd.store.daily_status import UnitDay, record_newest
 from ingestd.store.database import Store
 from ingestd.store.run_lists import history_of, runs_page, units_of
 from ingestd.store.schema import Project, Run, Source, StatusEvent, Unit, UnitFile
+from ingestd.store.unit_dispatch import due_clause
 from ingestd.store.unit_records import unit_record
 
 MAX_DAYS_PER_RUN = 366
@@ -288,20 +289,10 @@ class Runs:
         """Claim the oldest due unit for ``worker``, or None. Due: enqueued, retrying whose
         backoff has passed, or active with an expired lease (its worker died)."""
         now = self.clock()
-        due = or_(
-            and_(
-                Unit.state.in_([UnitState.ENQUEUED.value, UnitState.RETRYING.value]),
-                or_(Unit.next_attempt_at.is_(None), Unit.next_attempt_at <= now),
-            ),
-            and_(
-                Unit.state.in_([s.value for s in ACTIVE_UNIT_STATES]),
-                Unit.lease_expires_at < now,
-            ),
-        )
         with self.store.read() as session:
             candidates = session.execute(
                 select(Unit.id, Unit.state, Unit.lease_expires_at)
-                .where(due)
+                .where(due_clause(now))
                 .order_by(Unit.created_at, Unit.position)
                 .limit(8)
             ).all()
@@ -310,6 +301,20 @@ class Runs:
             if claim is not None:
                 return claim
         return None
+
+    def claim_if_due(self, unit_id: str, worker: str, lease_seconds: float) -> Claim | None:
+        """Claim this unit if it is due (what a Celery task asks): None if it is not (another
+        worker holds a live lease, its backoff has not passed, it has ended, it is gone). A
+        task delivered twice therefore runs its unit at most once at a time, and never again
+        once it has ended."""
+        now = self.clock()
+        with self.store.read() as session:
+            row = session.execute(
+                select(Unit.state, Unit.lease_expires_at).where(Unit.id == unit_id, due_clause(now))
+            ).first()
+        if row is None:
+            return None
+        return self._try_claim(unit_id, row.state, row.lease_expires_at, worker, lease_seconds)
 
     def claim_unit(self, unit_id: str, worker: str, lease_seconds: float) -> Claim | None:
         """Claim this one unit, still enqueued and never leased, for ``worker`` (a request that
@@ -331,7 +336,11 @@ class Runs:
                     if lease is None
                     else Unit.lease_expires_at == lease,
                 )
-                .values(lease_owner=worker, lease_expires_at=now + timedelta(seconds=lease_seconds))
+                .values(
+                    lease_owner=worker,
+                    lease_expires_at=now + timedelta(seconds=lease_seconds),
+                    dispatched_at=None,
+                )
             )
             if taken.rowcount != 1:
                 return None  # another worker won the race

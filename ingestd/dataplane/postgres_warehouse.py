@@ -9,6 +9,7 @@ Tables and bookkeeping mirror the DuckDB destination (``destination`` module doc
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -126,7 +127,8 @@ class _Pool:
             conn = psycopg.connect(
                 self.conninfo,
                 autocommit=True,
-                application_name="ingestd",
+                # Which process this is, in pg_stat_activity (one destination, many workers).
+                application_name=f"ingestd:{os.getpid()}",
                 # COPY sends UTF-8 (Arrow's CSV): whatever the database's encoding, the server
                 # must read it as UTF-8, or a LATIN1 database stores its bytes as Latin-1.
                 client_encoding="utf8",

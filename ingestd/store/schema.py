@@ -207,6 +207,10 @@ class Unit(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
     lease_owner: Mapped[str | None] = mapped_column(String(128), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    dispatched_at: Mapped[datetime | None] = mapped_column(default=None)
+    """INGESTD_EXECUTOR=celery: when this unit's task was last sent to the broker (cleared when
+    a worker claims it), so the dispatcher sends each due unit once and resends only a lost
+    one."""
     error_code: Mapped[str | None] = mapped_column(String(64), default=None)
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
     failure_status: Mapped[str | None] = mapped_column(String(16), default=None)
