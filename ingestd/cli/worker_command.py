@@ -61,7 +61,12 @@ def worker(
     )
     units.start()
     try:
-        app.Worker(hostname=hostname, loglevel="INFO", quiet=True).start()
+        # No mingle or gossip: a worker needs nothing from its peers (the metadata database
+        # is the shared state), and starts a second sooner. Remote control (celery inspect)
+        # stays on.
+        app.Worker(
+            hostname=hostname, loglevel="INFO", quiet=True, without_mingle=True, without_gossip=True
+        ).start()
     finally:
         units.stop()
         services.close()
