@@ -100,7 +100,7 @@ def test_a_failed_send_is_retried_on_the_next_pass(svc: Services, clock: Clock) 
 
 
 def test_a_task_delivered_twice_runs_its_unit_once(svc: Services, clock: Clock) -> None:
-    project_id, (unit_id,) = _run(svc)
+    project_id, (_unit_id,) = _run(svc)
     sent: list[UnitTask] = []
     _dispatcher(svc, clock, sent).dispatch_due()
     (task,) = sent
@@ -136,7 +136,7 @@ def test_a_claimed_unit_is_not_claimed_again_until_its_lease_runs_out(
 
 
 def test_a_task_that_differs_from_the_stored_unit_is_dropped(svc: Services, clock: Clock) -> None:
-    project_id, (unit_id,) = _run(svc)
+    project_id, (_unit_id,) = _run(svc)
     sent: list[UnitTask] = []
     _dispatcher(svc, clock, sent).dispatch_due()
     (task,) = sent
