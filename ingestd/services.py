@@ -15,7 +15,8 @@ from celery import Celery
 
 from ingestd.control import services as control
 from ingestd.control.kusto_streaming import StreamingIngestion
-from ingestd.executor import celery_app
+from ingestd.domain.workers import WorkerCensus
+from ingestd.executor import celery_app, worker_census
 from ingestd.executor.background import Background
 from ingestd.executor.celery_units import CeleryUnits
 from ingestd.executor.dispatcher import Dispatcher
@@ -48,9 +49,16 @@ class Services(control.Services):
         """The Celery app of INGESTD_EXECUTOR=celery (its broker connection opens on use)."""
         return celery_app.make_celery(self.settings)
 
-    def celery_units(self) -> CeleryUnits:
-        """What an ``ingestd worker`` runs each unit task with."""
-        return CeleryUnits(self.store, self.runs, self.runner(), self.settings.lease_seconds)
+    def celery_units(self, name: str) -> CeleryUnits:
+        """What the ``ingestd worker`` called ``name`` runs each unit task with."""
+        return CeleryUnits(
+            self.store, self.runs, self.runner(), self.settings.lease_seconds, name=name
+        )
+
+    def workers(self) -> WorkerCensus:
+        """Who runs units now (the native API's and the dashboard's worker list)."""
+        app = self.celery if self.settings.executor == "celery" else None
+        return worker_census.census(self.store, self.clock, app)
 
     def background(self, wake: Callable[[], None]) -> Background:
         """The leader's periodic work for ``serve``; with INGESTD_EXECUTOR=celery it also

@@ -48,12 +48,12 @@ def worker(
     check_deployment(settings)
     services = state(ctx).services(serving=True)
     observability_logging.configure(settings.log_format, debug=state(ctx).debug, access_log=False)
-    units = services.celery_units()
+    hostname = name or f"ingestd@{socket.gethostname()}:{os.getpid()}"
+    units = services.celery_units(hostname)
     app = services.celery
     if concurrency is not None:
         app.conf.worker_concurrency = concurrency
     celery_app.register(app, units.execute)
-    hostname = name or f"ingestd@{socket.gethostname()}:{os.getpid()}"
     console.print(
         f"ingestd worker {hostname}: {app.conf.worker_concurrency} at a time, "
         f"queue {settings.broker_queue}",

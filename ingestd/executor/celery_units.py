@@ -10,10 +10,7 @@ already committed into an already-loaded success instead of a second copy.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
-import uuid
 
 from ingestd.control.runs import Runs
 from ingestd.domain.unit_tasks import UnitTask
@@ -26,12 +23,16 @@ log = logging.getLogger("ingestd.executor")
 
 
 class CeleryUnits:
-    def __init__(self, store: Store, runs: Runs, runner: UnitRunner, lease_seconds: float) -> None:
+    def __init__(
+        self, store: Store, runs: Runs, runner: UnitRunner, lease_seconds: float, *, name: str
+    ) -> None:
         self.store = store
         self.runs = runs
         self.runner = runner
         self.lease_seconds = lease_seconds
-        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.name = name
+        """The Celery worker's name: its leases say ``<name>/<thread>``, so the census joins
+        what the broker says of a worker with the units it holds."""
         self.leases = LeaseKeeper(runs, lease_seconds, name=self.name)
 
     def start(self) -> None:

@@ -104,7 +104,7 @@ def test_a_task_delivered_twice_runs_its_unit_once(svc: Services, clock: Clock) 
     sent: list[UnitTask] = []
     _dispatcher(svc, clock, sent).dispatch_due()
     (task,) = sent
-    units = svc.celery_units()
+    units = svc.celery_units("ingestd@test:1")
     units.execute(task)
     units.execute(task)  # redelivered after the unit ended: dropped
     view = svc.runs.get_run(project_id, task.run_id)
@@ -144,7 +144,7 @@ def test_a_task_that_differs_from_the_stored_unit_is_dropped(svc: Services, cloc
     other_project = UnitTask.from_json({**raw, "project_id": project_id + 1})
     other_spec = UnitTask.from_json({**raw, "spec": {**raw["spec"], "day": "2024-03-02"}})
     for stale in (other_project, other_spec):
-        svc.celery_units().execute(stale)
+        svc.celery_units("ingestd@test:1").execute(stale)
     (unit,) = svc.runs.get_run(project_id, task.run_id).units
     assert unit.state is UnitState.ENQUEUED
     assert unit.attempt == 0

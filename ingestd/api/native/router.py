@@ -14,6 +14,7 @@ from ingestd.api.native import (
     sources,
     status,
     tables,
+    workers,
 )
 from ingestd.api.native.errors import render_error
 
@@ -24,7 +25,17 @@ __all__ = ["PREFIX", "build_router", "render_error"]
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX)
-    for module in (projects, keys, connections, tables, sources, runs, status, quarantine):
+    for module in (
+        projects,
+        keys,
+        connections,
+        tables,
+        sources,
+        runs,
+        status,
+        quarantine,
+        workers,
+    ):
         router.include_router(module.router)
     router.include_router(readiness.router)
     return router

@@ -27,6 +27,7 @@ from ingestd.domain.previews import (
 )
 from ingestd.domain.states import RunState, UnitState
 from ingestd.domain.tables import TableSpec
+from ingestd.domain.workers import WorkerCensus
 
 
 class Body(BaseModel):
@@ -588,4 +589,37 @@ class ReadinessOut(BaseModel):
         return cls(
             status="ready" if report.ready else "not_ready",
             checks=[CheckOut(name=c.name, ok=c.ok, code=c.code) for c in report.checks],
+        )
+
+
+# -- workers ----------------------------------------------------------------------------------
+
+
+class WorkerOut(BaseModel):
+    name: str = Field(description="A Celery worker's name, or a serve process's local pool")
+    concurrency: int | None = Field(description="Units it runs at a time, if it said")
+    running: int = Field(description="Units it holds live leases on now, of every project")
+    answered: bool = Field(
+        description="It answered the broker just now; false: known only by its leases"
+    )
+
+
+class WorkersOut(BaseModel):
+    executor: str = Field(description="INGESTD_EXECUTOR: local or celery")
+    broker_reachable: bool | None = Field(
+        description="Celery: whether the broker answered; null with the local executor"
+    )
+    workers: list[WorkerOut]
+
+    @classmethod
+    def of(cls, census: WorkerCensus) -> WorkersOut:
+        return cls(
+            executor=census.executor,
+            broker_reachable=census.broker_reachable,
+            workers=[
+                WorkerOut(
+                    name=w.name, concurrency=w.concurrency, running=w.running, answered=w.answered
+                )
+                for w in census.workers
+            ],
         )

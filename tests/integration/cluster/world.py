@@ -29,7 +29,7 @@ import httpx
 import psycopg
 
 from tests.conftest import POSTGRES_ADMIN_URL, require_service
-from tests.integration.kusto.servers import HttpServer, free_port, start_http
+from tests.integration.kusto.servers import free_port
 
 CLI = [sys.executable, "-c", "from ingestd.cli.main import run; run()"]
 DATABASE = "sales"
@@ -59,6 +59,57 @@ def drop_database(name: str) -> None:
 
 def database_url(name: str) -> str:
     return f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+
+
+class BlobServer:
+    """Serves registered blobs at ``/blobs/<name>`` on loopback, ``bytes_per_second`` at most
+    (so a download lasts long enough to be interrupted), each answer with its length."""
+
+    def __init__(self, bytes_per_second: int = 0) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.blobs: dict[str, bytes] = {}
+        self.bytes_per_second = bytes_per_second
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                name = self.path.removeprefix("/blobs/")
+                body = owner.blobs.get(name)
+                if body is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                chunk = 64 * 1024
+                with suppress(OSError):
+                    for start in range(0, len(body), chunk):
+                        self.wfile.write(body[start : start + chunk])
+                        if owner.bytes_per_second:
+                            time.sleep(chunk / owner.bytes_per_second)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        import threading
+
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def put(self, name: str, data: bytes) -> str:
+        self.blobs[name] = data
+        return f"{self.base}/blobs/{name}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class RedisBroker:
@@ -172,7 +223,7 @@ class Cluster:
     broker: RedisBroker | RabbitBroker
     metadata_db: str
     destination_db: str
-    blobs: HttpServer
+    blobs: BlobServer
     queue: str = field(default_factory=lambda: f"ingestd.test.{uuid.uuid4().hex[:8]}")
     extra: dict[str, str] = field(default_factory=dict)
     serves: list[Process] = field(default_factory=list)
@@ -353,7 +404,7 @@ class Cluster:
 
 
 def csv_blob(first_id: int, rows: int) -> bytes:
-    """``rows`` CSV lines with ids from ``first_id``; every tenth amount is bad (quarantined)."""
+    """``rows`` CSV lines with ids from ``first_id``; every tenth amount is bad (an error row)."""
     lines = []
     for i in range(first_id, first_id + rows):
         amount = "n/a" if i % 10 == 0 else f"{i % 1000}.25"
@@ -361,14 +412,28 @@ def csv_blob(first_id: int, rows: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+def clean_digest(first_id: int, rows: int) -> tuple[int, str]:
+    """What ``Cluster.destination_digest`` reads after one clean load of
+    ``csv_blob(first_id, rows)``: the good rows, each once."""
+    good = [
+        (i, f"customer-{i % 97}", float(f"{i % 1000}.25"))
+        for i in range(first_id, first_id + rows)
+        if i % 10 != 0
+    ]
+    good.sort(key=lambda row: (row[0], row[1]))
+    return len(good), hashlib.sha256(repr(good).encode()).hexdigest()
+
+
 @contextmanager
-def cluster(root: Path, broker: str = "redis", **extra: str) -> Iterator[Cluster]:
+def cluster(
+    root: Path, broker: str = "redis", *, blob_rate: int = 0, **extra: str
+) -> Iterator[Cluster]:
     made: RedisBroker | RabbitBroker = (
         RedisBroker(root / "redis") if broker == "redis" else RabbitBroker()
     )
     metadata = create_database("ingestd_cluster_meta")
     destination = create_database("ingestd_cluster_dest")
-    world = Cluster(root, made, metadata, destination, start_http(), extra=dict(extra))
+    world = Cluster(root, made, metadata, destination, BlobServer(blob_rate), extra=dict(extra))
     try:
         yield world
     finally:
