@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from ingestd.api.rate_limit import RateLimiter
-from ingestd.dashboard import kusto, preview, quarantine, runs, signin, sources, status
+from ingestd.dashboard import kusto, preview, quarantine, runs, signin, sources, status, workers
 from ingestd.dashboard.web import HERE
 
 STATIC = "/ui/static"
@@ -16,5 +16,5 @@ def install(app: FastAPI, *, sign_in_limiter: RateLimiter | None = None) -> None
     """Serve the dashboard on ``app`` (which holds the services in ``app.state.services``)."""
     app.mount(STATIC, StaticFiles(directory=HERE / "static"), name="dashboard-static")
     app.include_router(signin.build_router(sign_in_limiter))
-    for module in (status, runs, kusto, quarantine, sources, preview):
+    for module in (status, runs, kusto, quarantine, sources, preview, workers):
         app.include_router(module.router)
