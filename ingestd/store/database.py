@@ -27,6 +27,10 @@ from ingestd.store.secret_box import SecretBox
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+MIGRATION_LOCK = 0x1D6E57D6
+"""PostgreSQL advisory lock key that serialises migrations (beside the leader lock's)."""
+
+
 class Store:
     """The metadata database. ``write()`` for changes, ``read()`` for queries.
 
@@ -69,6 +73,11 @@ class Store:
         config.set_main_option("script_location", str(MIGRATIONS))
         with self._locked():
             with self.engine.begin() as connection:
+                if self.engine.dialect.name == "postgresql":
+                    # Processes of a cluster start together on one database: the first to
+                    # get here migrates, the others wait (the lock ends with the transaction)
+                    # and find nothing left to do.
+                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
                 before = MigrationContext.configure(connection).get_current_revision()
                 config.attributes["connection"] = connection
                 # 0006 encrypts the secrets earlier versions kept in plain text.
