@@ -33,6 +33,7 @@ from ingestd.cli import (
     status_command,
     stream_commands,
     worker_command,
+    workers_command,
 )
 from ingestd.cli.context import CliState, console, err_console
 from ingestd.cli.global_options import (
@@ -70,6 +71,7 @@ app.command("demo")(demo_command.demo)
 app.command("status")(status_command.status)
 app.command("serve")(serve_command.serve)
 app.command("worker")(worker_command.worker)
+app.command("workers")(workers_command.workers)
 
 
 @app.callback()

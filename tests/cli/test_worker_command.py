@@ -3,6 +3,7 @@ line naming the setting to change, exit 2, before anything starts."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,14 @@ def test_a_postgres_scheme_without_the_driver_suffix_counts_as_postgres(
     monkeypatch.setenv("INGESTD_DATABASE_URL", "sqlite:////tmp/x.sqlite")
     with pytest.raises(DeploymentInvalid):
         check_deployment(Settings())
+
+
+def test_workers_on_a_data_directory_without_a_server_lists_the_local_census(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("INGESTD_DATA_DIR", str(tmp_path / "data"))
+    assert execute(["workers", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out) == {"executor": "local", "broker_reachable": None, "workers": []}
+    assert execute(["workers"]) == 0
+    assert "no worker is running a unit now" in capsys.readouterr().out

@@ -28,6 +28,7 @@ from ingestd.api.native.schemas import (
     SourceList,
     StatusGridOut,
     Unit,
+    WorkersOut,
 )
 from ingestd.cli.remote import convert
 from ingestd.cli.views import RunRow
@@ -36,6 +37,7 @@ from ingestd.control.quarantine import ReplayResult
 from ingestd.control.status_grid import SourceStatus, StatusCell, StatusGrid
 from ingestd.domain.paging import MAX_PAGE_LIMIT
 from ingestd.domain.projections import statsig_daily_status
+from ingestd.domain.workers import WorkerCensus, WorkerView
 from ingestd.errors import IngestdError, InvalidInput, RequestError
 
 PREFIX = "/ingestd/v1"
@@ -132,6 +134,16 @@ class RemoteClient:
         except TypeError:  # a class that takes more than a message and a hint (RateLimited)
             novel = novel_error_class(detail.code, answer.status_code)
             return novel(detail.message, hint=detail.hint)
+
+    # -- workers ------------------------------------------------------------------------------
+
+    def workers(self) -> WorkerCensus:
+        answer = self._call(WorkersOut, "GET", "/workers")
+        return WorkerCensus(
+            answer.executor,
+            tuple(WorkerView(w.name, w.concurrency, w.running, w.answered) for w in answer.workers),
+            answer.broker_reachable,
+        )
 
     # -- runs ---------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ counts and metrics, a cancel that reaches the worker, a scheduler that survives 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.cluster.world import Cluster, clean_digest, cluster, csv_blob
+from tests.integration.cluster.world import CLI, Cluster, clean_digest, cluster, csv_blob
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -80,7 +81,7 @@ def test_units_run_once_on_the_workers_with_exact_counts_and_metrics(tmp_path: P
         assert _lease_owners(world) == {str(w.pid) for w in workers}
 
 
-def test_celery_inspect_and_the_native_api_show_the_workers(tmp_path: Path) -> None:
+def test_celery_inspect_the_native_api_and_the_cli_show_the_workers(tmp_path: Path) -> None:
     with cluster(tmp_path) as world:
         world.setup_project()
         world.start_serve()
@@ -102,7 +103,20 @@ def test_celery_inspect_and_the_native_api_show_the_workers(tmp_path: Path) -> N
             response = client.get("/ingestd/v1/workers")
         assert response.status_code == 200, response.text
         names = {w["name"] for w in response.json()["workers"]}
-        assert {f"ingestd@{os.uname().nodename}:{w.pid}" for w in workers} <= names
+        expected = {f"ingestd@{os.uname().nodename}:{w.pid}" for w in workers}
+        assert expected <= names
+        assert response.json()["executor"] == "celery"
+        assert response.json()["broker_reachable"] is True
+        # The CLI asks the same API of a named server.
+        listed_env = {**env, "INGESTD_API_KEY": world.key}
+        listed = subprocess.run(
+            [*CLI, "--server", world.url, "workers", "--json", "--project", "acme"],
+            env=listed_env,
+            capture_output=True,
+            text=True,
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert expected <= {w["name"] for w in json.loads(listed.stdout)["workers"]}
 
 
 def test_a_cancel_reaches_the_unit_on_whichever_worker_runs_it(tmp_path: Path) -> None:
