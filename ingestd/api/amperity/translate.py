@@ -116,7 +116,15 @@ def parse_time(text: str, name: str) -> datetime:
             f"{name} {text!r} is not an ISO-8601 timestamp",
             hint="write e.g. 2024-10-01 or 2024-10-01T04:02:54Z",
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first UTC instant
+        raise InvalidInput(
+            f"{name} {text!r} is outside the timestamps that exist in UTC",
+            hint="write a timestamp between the years 1 and 9999 in UTC",
+        ) from None
 
 
 # -- states --------------------------------------------------------------------------------

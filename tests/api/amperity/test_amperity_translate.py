@@ -77,6 +77,13 @@ def test_other_text_is_refused(text: str) -> None:
         translate.parse_time(text, "created_from")
 
 
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+01:01", "9999-12-31T23:59:59-01:00"])
+def test_a_timestamp_before_or_after_every_utc_instant_is_refused(text: str) -> None:
+    # Found by the contract test's fuzzing: it once answered 500 (OverflowError).
+    with pytest.raises(InvalidInput, match="outside the timestamps that exist in UTC"):
+        translate.parse_time(text, "created_to")
+
+
 @pytest.mark.parametrize(
     ("state", "pairs"),
     [
