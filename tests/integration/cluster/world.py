@@ -183,6 +183,17 @@ class RabbitBroker:
         except OSError as exc:
             require_service("RabbitMQ", f"nothing listens on 127.0.0.1:5672 ({exc})")
 
+    def restart(self) -> None:
+        """Stop and start the RabbitMQ application (the node stays up, as in a broker restart
+        that keeps its durable queues and persistent messages)."""
+        ctl = shutil.which("rabbitmqctl")
+        if ctl is None:
+            require_service("RabbitMQ", "rabbitmqctl is not installed: cannot restart the broker")
+        for action in ("stop_app", "start_app", "await_startup"):
+            done = subprocess.run([str(ctl), action], capture_output=True, text=True, timeout=120)
+            if done.returncode != 0:
+                require_service("RabbitMQ", f"rabbitmqctl {action} failed: {done.stderr.strip()}")
+
     def stop(self) -> None:
         """The queue is deleted with the cluster (see Cluster.close)."""
 
