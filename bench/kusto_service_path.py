@@ -9,9 +9,10 @@ table shaped like the file (``user_id:string, event_name:string, ts:long, value:
 meta:dynamic``) and, per repetition, alternating with the reference:
 
 * ``ingestd``: ``POST /v1/rest/ingestion/queued/bench/Events_<n>`` with the blob's URL
-  (``format=csv``, ``ignoreFirstRecord``, tracking on), then the status GET every 10 ms until
-  the blob is ``Succeeded``. Wall time is POST to the first ``Succeeded`` answer; CPU is the
-  server process's (all its threads, ``/proc/<pid>/stat``) over the same span.
+  (``format=csv``, ``ignoreFirstRecord``, tracking on), then the status GET every ``--poll``
+  seconds (50 ms) until the blob is ``Succeeded``. Wall time is POST to the first
+  ``Succeeded`` answer; CPU is the server process's (all its threads, ``/proc/<pid>/stat``)
+  over the same span.
 * ``duckdb``: a child process connects to a fresh database file and runs ``CREATE TABLE`` of
   the same shape plus ``INSERT INTO ... SELECT ... FROM read_csv(<the local file>)`` (``ts``
   by ``TRY_CAST``), then closes it: DuckDB reading the same file locally, nothing counted. Its
@@ -54,7 +55,6 @@ from bench.dataset import DEFAULT_OUT, REPO_ROOT, Manifest, data_file
 CLI = [sys.executable, "-c", "from ingestd.cli.main import run; run()"]
 DATABASE = "bench"
 COLUMNS = "user_id:string, event_name:string, ts:long, value:real, meta:dynamic"
-POLL_SECONDS = 0.01
 GIVE_UP_SECONDS = 600.0
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -224,7 +224,9 @@ def mgmt(client: httpx.Client, csl: str) -> None:
         raise SystemExit(f"{csl}: HTTP {answer.status_code} {answer.text}")
 
 
-def queue_and_wait(server: Ingestd, client: httpx.Client, blob: str, rep: int) -> Measured:
+def queue_and_wait(
+    server: Ingestd, client: httpx.Client, blob: str, rep: int, poll: float
+) -> Measured:
     table = f"Events_{rep}"
     mgmt(client, f".create table {table} ({COLUMNS})")
     body = {
@@ -245,7 +247,7 @@ def queue_and_wait(server: Ingestd, client: httpx.Client, blob: str, rep: int) -
             break
         if time.perf_counter() - started > GIVE_UP_SECONDS:
             raise SystemExit(f"operation {operation} did not end: {status}")
-        time.sleep(POLL_SECONDS)
+        time.sleep(poll)
     seen = time.perf_counter()
     cpu = process_cpu(server.process.pid) - cpu_before
     if states != ["Succeeded"]:
@@ -354,6 +356,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--memory-limit", default="1GB")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--poll", type=float, default=0.05, help="seconds between status GETs (default 0.05)"
+    )
     args = parser.parse_args()
     source = ensure_source(args.rows, args.out)
     manifest = Manifest.for_rows(args.rows)
@@ -371,7 +376,7 @@ def main() -> None:
             order = ("ingestd", "duckdb") if rep % 2 == 0 else ("duckdb", "ingestd")
             for approach in order:
                 if approach == "ingestd":
-                    result = queue_and_wait(server, client, blob, rep)
+                    result = queue_and_wait(server, client, blob, rep, args.poll)
                 else:
                     result = duckdb_reference(source, Path(tmp), args.memory_limit, rep)
                 print(f"rep {rep} {approach}: {result.seconds:.2f} s, cpu {result.cpu_seconds:.2f}")
