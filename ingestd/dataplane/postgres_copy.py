@@ -23,8 +23,10 @@ The batches are read and encoded ahead, in a thread (``_Encoded``), at most ``AH
 of them, while this thread sends: PostgreSQL parses one batch while DuckDB selects and pgpq
 encodes the next (DuckDB and pgpq's Rust run outside the GIL). In one loop the two took turns:
 the socket's buffer holds a fraction of a batch, so the backend idled while the client made
-the next. 1M Events rows, binary, paired: 1.99 s against 2.23 s wall (issue 17 §3,
-docs/performance.md).
+the next. 1M Events rows, binary, paired against the one loop on the shared 2-core machine:
+median 1.99 s against 2.23 s wall at load average 4 (every pair faster), 4.24 s against
+4.36 s at load average 9 (4 of 6 pairs), for about 0.03 s more client CPU (the handoff);
+the backend's CPU is the same (docs/performance.md).
 
 Out of PostgreSQL: ``COPY (SELECT ...) TO STDOUT (FORMAT csv)`` into a file that DuckDB reads.
 """
