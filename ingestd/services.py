@@ -37,12 +37,14 @@ class Services(control.Services):
         )
 
     def pool(self, workers: int | None = None) -> WorkerPool:
-        return WorkerPool(
+        pool = WorkerPool(
             self.runs,
             self.runner(),
             workers=workers or self.settings.workers,
             lease_seconds=self.settings.lease_seconds,
         )
+        self.work_signal.subscribe(pool.wake)
+        return pool
 
     @cached_property
     def celery(self) -> Celery:

@@ -34,6 +34,7 @@ from ingestd.control.kusto_tables import require_table
 from ingestd.control.mappings import Mappings, kusto_mapping, mapping_kind_of, normalize_elements
 from ingestd.control.run_views import RunView, UnitView
 from ingestd.control.runs import NewUnit, Runs
+from ingestd.control.work_signal import WorkSignal
 from ingestd.dataplane.blob_urls import parse_blob_url, redact
 from ingestd.domain.mapping import Mapping
 from ingestd.domain.operation_ids import operation_id, run_id_of
@@ -116,12 +117,18 @@ class Operation:
 
 class QueuedIngestion:
     def __init__(
-        self, catalog: Catalog, runs: Runs, mappings: Mappings, fetch: FetchLimits
+        self,
+        catalog: Catalog,
+        runs: Runs,
+        mappings: Mappings,
+        fetch: FetchLimits,
+        work: WorkSignal | None = None,
     ) -> None:
         self.catalog = catalog
         self.runs = runs
         self.mappings = mappings
         self.fetch = fetch
+        self.work = work or WorkSignal()
 
     # -- submitting ---------------------------------------------------------------------------
 
@@ -138,9 +145,11 @@ class QueuedIngestion:
         origin: str = "rest",
         trigger: str = "queued",
         max_attempts: int | None = None,
+        for_workers: bool = True,
     ) -> Operation:
         """Queue the blobs; returns the operation (tracked or not, it exists). ``trigger``
-        and ``max_attempts`` let streaming ingestion make a run of one attempt per unit."""
+        and ``max_attempts`` let streaming ingestion make a run of one attempt per unit;
+        ``for_workers=False`` (it runs the unit itself) leaves the worker pools asleep."""
         qualified = require_table(self.catalog, project_id, database, table)
         if not 1 <= len(blobs) <= max_blobs:
             raise KustoBadRequest(
@@ -194,6 +203,9 @@ class QueuedIngestion:
                 "properties": properties.raw,
             },
         )
+        if for_workers:
+            # Claim at once instead of at the pools' next idle poll (issue 17 §1: no gap).
+            self.work.announce()
         return Operation(
             operation_id(run.id, database, table), database, table, properties.tracking, run
         )

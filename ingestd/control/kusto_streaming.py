@@ -261,6 +261,7 @@ class StreamingIngestion:
             origin="streaming",
             trigger="streaming",
             max_attempts=1,
+            for_workers=False,  # this request runs the unit itself
         )
         unit = self._run(project_id, operation)
         if unit.state in (UnitState.SUCCEEDED, UnitState.SKIPPED):

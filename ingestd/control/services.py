@@ -34,6 +34,7 @@ from ingestd.control.source_loads import SourceLoads
 from ingestd.control.source_preview import SourcePreviews
 from ingestd.control.status_grid import StatusGrids
 from ingestd.control.streams import Streams
+from ingestd.control.work_signal import WorkSignal
 from ingestd.dataplane.decompress import DecompressionLimits
 from ingestd.dataplane.destination import Destination
 from ingestd.dataplane.destination_host import check_destination
@@ -237,7 +238,14 @@ class Services:
 
     @cached_property
     def queued_ingestion(self) -> QueuedIngestion:
-        return QueuedIngestion(self.catalog, self.runs, Mappings(self.store), self.fetch_limits)
+        return QueuedIngestion(
+            self.catalog, self.runs, Mappings(self.store), self.fetch_limits, self.work_signal
+        )
+
+    @cached_property
+    def work_signal(self) -> WorkSignal:
+        """Wakes this process's worker pools when units are queued (``ingestd.services``)."""
+        return WorkSignal()
 
     @cached_property
     def kusto_queues(self) -> KustoQueues:

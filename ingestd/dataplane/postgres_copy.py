@@ -17,9 +17,16 @@ is the one it parses fastest:
   microseconds, JSON as text.
 
 Both refuse the same values with a data error (NUL in text, non-strict JSON, out-of-range
-dates), which the destination turns into its ``unstorable`` retry. Reading and encoding ahead
-in a thread, or sending from one (psycopg's queued writer), measured no faster on two cores:
-PostgreSQL's backend and DuckDB share them, so this stays one plain loop.
+dates), which the destination turns into its ``unstorable`` retry.
+
+The batches are read and encoded ahead, in a thread (``_Encoded``), at most ``AHEAD_BATCHES``
+of them, while this thread sends: PostgreSQL parses one batch while DuckDB selects and pgpq
+encodes the next (DuckDB and pgpq's Rust run outside the GIL). In one loop the two took turns:
+the socket's buffer holds a fraction of a batch, so the backend idled while the client made
+the next. 1M Events rows, binary, paired against the one loop on the shared 2-core machine:
+median 1.99 s against 2.23 s wall at load average 4 (every pair faster), 4.24 s against
+4.36 s at load average 9 (4 of 6 pairs), for about 0.03 s more client CPU (the handoff);
+the backend's CPU is the same (docs/performance.md).
 
 Out of PostgreSQL: ``COPY (SELECT ...) TO STDOUT (FORMAT csv)`` into a file that DuckDB reads.
 """
@@ -27,6 +34,9 @@ Out of PostgreSQL: ``COPY (SELECT ...) TO STDOUT (FORMAT csv)`` into a file that
 from __future__ import annotations
 
 import io
+import queue
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +51,10 @@ from psycopg import sql
 
 from ingestd.dataplane.destination import WriteProgress
 
-BATCH_ROWS = 65_536
-"""Rows per Arrow batch: large enough to amortise the per-batch calls, small enough that an
-encoded batch stays around 10 MB."""
+BATCH_ROWS = 32_768
+"""Rows per Arrow batch: large enough to amortise the per-batch calls (half of 65,536 measured
+no more CPU), small enough that the three batches in flight (``AHEAD_BATCHES``) stay around
+15 MB."""
 
 _CSV = pacsv.WriteOptions(include_header=False, batch_size=BATCH_ROWS, quoting_style="needed")
 
@@ -129,25 +140,95 @@ def copy_in(
     (or ``progress`` raises), the COPY is aborted."""
     sent = 0
     # Closing the reader ends DuckDB's result even when the copy stops early (DuckDB refuses
-    # the cursor's next query while a result is open).
+    # the cursor's next query while a result is open); the encoding thread has ended by then.
     with duck.sql(select_sql).to_arrow_reader(BATCH_ROWS) as reader:
         encoder = None if pg_types is None else binary_encoder(reader.schema, pg_types)
         form = sql.SQL("csv" if encoder is None else "binary")
-        with pg.copy(sql.SQL("COPY {} FROM STDIN (FORMAT {})").format(into, form)) as copy:
-            if encoder is not None:
-                copy.write(encoder.write_header())
-            for batch in reader:
+        with (
+            pg.copy(sql.SQL("COPY {} FROM STDIN (FORMAT {})").format(into, form)) as copy,
+            _Encoded(reader, encoder) as chunks,
+        ):
+            for rows, data in chunks:
+                copy.write(data)
+                if rows:
+                    sent += rows
+                    progress(sent)
+    return int(pg.rowcount)
+
+
+AHEAD_BATCHES = 1
+"""Encoded batches waiting to be sent, at most. With the one being encoded and the one being
+sent, three are in flight against one in a plain loop: two queued batches of 65,536 rows
+measured 50 MiB more peak RSS at 5M rows, too close to the 1 GiB budget at 20M (issue 17 §2)."""
+
+_END = (0, b"")
+_PUT_SECONDS = 0.05
+"""How long the encoder waits on a full queue before it looks whether it should stop."""
+
+
+class _Encoded:
+    """The COPY payload of a reader's batches, as ``(rows, bytes)``, encoded in a thread of its
+    own up to ``AHEAD_BATCHES`` ahead of the consumer: the header and trailer of the binary
+    format come with 0 rows. Leaving the ``with`` early (an error, a cancel raised by
+    ``progress``) stops the thread before it returns; an error of the reader or encoder is
+    raised in the consumer, as it was raised."""
+
+    def __init__(
+        self, reader: pa.RecordBatchReader, encoder: pgpq.ArrowToPostgresBinaryEncoder | None
+    ) -> None:
+        self.reader = reader
+        self.encoder = encoder
+        self.queue: queue.Queue[tuple[int, bytes | memoryview] | BaseException] = queue.Queue(
+            AHEAD_BATCHES
+        )
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._produce, name="copy-encode", daemon=True)
+
+    def __enter__(self) -> Iterator[tuple[int, bytes | memoryview]]:
+        self.thread.start()
+        return self._chunks()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()  # a put waiting on a full queue sees it within its timeout
+        self.thread.join()
+
+    def _chunks(self) -> Iterator[tuple[int, bytes | memoryview]]:
+        while True:
+            item = self.queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            if item is _END:
+                return
+            yield item
+
+    def _put(self, item: tuple[int, bytes | memoryview] | BaseException) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=_PUT_SECONDS)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self) -> None:
+        try:
+            encoder = self.encoder
+            if encoder is not None and not self._put((0, encoder.write_header())):
+                return
+            for batch in self.reader:
                 if encoder is not None:
-                    copy.write(encoder.write_batch(batch))
+                    data: bytes | memoryview = encoder.write_batch(batch)
                 else:
                     buffer = io.BytesIO()
                     pacsv.write_csv(batch, buffer, _CSV)
-                    copy.write(buffer.getbuffer())
-                sent += batch.num_rows
-                progress(sent)
-            if encoder is not None:
-                copy.write(encoder.finish())
-    return int(pg.rowcount)
+                    data = buffer.getbuffer()
+                if not self._put((batch.num_rows, data)):
+                    return
+            if encoder is not None and not self._put((0, encoder.finish())):
+                return
+            self._put(_END)
+        except BaseException as exc:  # noqa: BLE001 - not handled: re-raised by the consumer
+            self._put(exc)
 
 
 def copy_out(pg: psycopg.Cursor[Any], query: sql.Composable, path: Path) -> int:

@@ -6,9 +6,13 @@ behind and the counts exact."""
 from __future__ import annotations
 
 import datetime
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import psycopg
+import psycopg.sql
 import pyarrow as pa
 import pytest
 
@@ -186,3 +190,84 @@ def test_a_connection_killed_while_rows_flow_leaves_nothing(tmp_path: Path, pg_u
     assert _one(pg_url, "SELECT read FROM _ingestd.ledger WHERE load_key = 'k1'") == (
         3 * ROWS_PER_FILE
     )
+
+
+class _StopAfterFirstBatch(Exception):
+    pass
+
+
+def _scratch_table(url: str) -> None:
+    with psycopg.connect(psycopg_conninfo(url), autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS public.copied")
+        conn.execute("CREATE TABLE public.copied (i bigint, s text)")
+
+
+def _copy(url: str, select: str, progress: Callable[[int], None], binary: bool) -> int:
+    duck = duckdb.connect()
+    try:
+        with psycopg.connect(psycopg_conninfo(url)) as conn, conn.cursor() as cur:
+            try:
+                return postgres_copy.copy_in(
+                    duck,
+                    select,
+                    cur,
+                    psycopg.sql.SQL("public.copied (i, s)"),
+                    progress,
+                    pg_types=["bigint", "text"] if binary else None,
+                )
+            finally:
+                # The DuckDB result is closed however the copy ended: the cursor takes queries.
+                assert duck.execute("SELECT 42").fetchall() == [(42,)]
+    finally:
+        duck.close()
+
+
+def _encoders_running() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "copy-encode"]
+
+
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "csv"])
+def test_every_batch_encoded_ahead_arrives_once_and_in_order(pg_url: str, binary: bool) -> None:
+    _scratch_table(pg_url)
+    seen: list[int] = []
+    rows = 3 * postgres_copy.BATCH_ROWS + 17
+    select = f"SELECT range AS i, 's' || range AS s FROM range({rows})"
+    assert _copy(pg_url, select, seen.append, binary) == rows
+    assert seen[-1] == rows and seen == sorted(seen)  # progress counts every row, once
+    assert _one(pg_url, "SELECT count(DISTINCT i) FROM public.copied") == rows
+    # In the stream's order: a fresh heap keeps COPY's rows in the order they were sent.
+    out_of_order = (
+        "SELECT count(*) FROM (SELECT i, row_number() OVER (ORDER BY ctid) - 1 AS n "
+        "FROM public.copied) t WHERE i <> n"
+    )
+    assert _one(pg_url, out_of_order) == 0
+    assert not _encoders_running()
+
+
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "csv"])
+def test_a_progress_that_raises_stops_the_encoder_and_the_copy(pg_url: str, binary: bool) -> None:
+    _scratch_table(pg_url)
+
+    def stop(sent: int) -> None:
+        raise _StopAfterFirstBatch(f"stopped after {sent} rows")
+
+    select = f"SELECT range AS i, 'x' AS s FROM range({20 * postgres_copy.BATCH_ROWS})"
+    with pytest.raises(_StopAfterFirstBatch, match=f"after {postgres_copy.BATCH_ROWS} rows"):
+        _copy(pg_url, select, stop, binary)
+    assert not _encoders_running()
+    assert _one(pg_url, "SELECT count(*) FROM public.copied") == 0  # the COPY was aborted
+
+
+def test_an_error_of_the_reader_ahead_is_raised_by_the_copy(pg_url: str) -> None:
+    _scratch_table(pg_url)
+    # DuckDB fails only when it computes a later batch: in the encoding thread.
+    late = 2 * postgres_copy.BATCH_ROWS
+    select = (
+        f"SELECT CASE WHEN range < {late} THEN range ELSE error('late failure') END AS i, "
+        f"'x' AS s FROM range({4 * postgres_copy.BATCH_ROWS})"
+    )
+    # pyarrow's reader reports DuckDB's error as an OSError, in one loop as in the thread.
+    with pytest.raises(OSError, match="late failure"):
+        _copy(pg_url, select, lambda _: None, True)
+    assert not _encoders_running()
+    assert _one(pg_url, "SELECT count(*) FROM public.copied") == 0
