@@ -49,7 +49,6 @@ from ingestd.errors import (
 log = logging.getLogger("ingestd.fetch")
 
 MAX_REDIRECTS = 5
-_CHUNK = 1 << 20
 _ERROR_BODY_BYTES = 4096
 _AUTH_FAILURES = frozenset(
     {
@@ -341,7 +340,9 @@ def _save(
     written, complete = 0, False
     try:
         with partial.open("wb") as out:
-            for chunk in response.iter_raw(_CHUNK):
+            # Chunks as the network gives them (no re-chunking to a size), so a cancel is seen
+            # as soon as the next bytes arrive, however slowly the store sends them.
+            for chunk in response.iter_raw():
                 if cancel is not None and cancel.canceled:
                     raise Canceled(f"{shown}: canceled after {written} bytes")
                 written += len(chunk)

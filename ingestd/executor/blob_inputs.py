@@ -11,7 +11,8 @@ Contract:
   best-effort too).
 * A blob of ingestd's own Kusto temporary storage (``spec.upload``) is read in place from
   ``<data dir>/kusto-uploads``, after checking it is the unit's project's; nothing is fetched.
-* ``cancel`` (when the caller has the unit's token) stops a download between chunks.
+* ``cancel`` (the unit's token; the unit runner always passes it) stops a download between
+  chunks with ``Canceled``, as the loaders do, and leaves nothing staged.
 * ``blob_format`` is the format the blob will be read as: the declared one, or the one its
   name (or, uncompressed, its first bytes) shows; ``FormatNotSupported`` if neither tells.
 """
@@ -116,9 +117,15 @@ def stage_blob(
             return StagedBlob(kept[0], location.name)
     shutil.rmtree(retained, ignore_errors=True)
     retained.mkdir(parents=True)
-    path = download(resolved.location, retained, policy, resolved.access, cancel)
-    if resolved.location.kind is StoreKind.FILE:
-        path = Path(shutil.copy2(path, retained / path.name))
+    copied = False
+    try:
+        path = download(resolved.location, retained, policy, resolved.access, cancel)
+        if resolved.location.kind is StoreKind.FILE:
+            path = Path(shutil.copy2(path, retained / path.name))
+        copied = True
+    finally:
+        if not copied:  # an incomplete copy is never reused: leave no partial staging behind
+            shutil.rmtree(retained, ignore_errors=True)
     (retained / _COMPLETE).touch()
     if resolved.allow_delete:
         try:
