@@ -13,6 +13,7 @@ from rich.table import Table
 
 from ingestd.cli import json_output
 from ingestd.cli.context import ProjectOption, console, state, wants_json
+from ingestd.control.catalog import split_table_name
 from ingestd.domain.connections import BODIES, connection_body
 from ingestd.domain.datasets import mapping_from_column_mapping
 from ingestd.domain.mapping import Mapping, mapping_from_kusto
@@ -20,7 +21,7 @@ from ingestd.domain.names import quote
 from ingestd.domain.physical_names import physical_schema
 from ingestd.domain.previews import DEFAULT_PREVIEW_ROWS, MAX_PREVIEW_ROWS, SourcePreview
 from ingestd.domain.sources import DataFormat, ErrorPolicy, LoadMode, OnError, ReadOptions
-from ingestd.domain.tables import Column, TableSpec, split_table_name
+from ingestd.domain.tables import Column, TableSpec
 from ingestd.errors import InvalidInput
 
 connections = typer.Typer(help="Connections (typed; secrets never shown).", no_args_is_help=True)

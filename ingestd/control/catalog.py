@@ -19,12 +19,13 @@ from ingestd.domain.connections import ConnectionBody, FileConnection
 from ingestd.domain.file_access import ProjectFiles
 from ingestd.domain.mapping import Mapping, identity_mapping
 from ingestd.domain.sources import DELIMITED, ErrorPolicy, LoadMode, ReadOptions
-from ingestd.domain.tables import TableSpec
+from ingestd.domain.tables import TableSpec, split_table_name
 from ingestd.errors import Conflict, FetchNotAllowed, InvalidInput, NotFound
 from ingestd.store.catalog import CatalogRepository, SqlCatalog
 from ingestd.store.database import Store
 
-__all__ = ["DRAFT_SOURCE", "Catalog", "ConnectionView", "SourceView"]
+# split_table_name (domain.tables) is named here too: the CLI names tables as the catalog does.
+__all__ = ["DRAFT_SOURCE", "Catalog", "ConnectionView", "SourceView", "split_table_name"]
 
 DRAFT_SOURCE = "(draft)"
 """The name of a source definition that is previewed before it is saved."""

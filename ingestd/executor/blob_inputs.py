@@ -24,8 +24,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
-
 from ingestd.control.blob_access import resolve_blob
 from ingestd.control.catalog import Catalog
 from ingestd.dataplane.blob_urls import StoreKind, parse_blob_url
@@ -40,7 +38,7 @@ from ingestd.domain.states import TERMINAL_UNIT_STATES
 from ingestd.domain.unit_specs import BlobUnitSpec, FetchLimits
 from ingestd.errors import FormatNotSupported, NotFound, SourceNotFound, UnitError
 from ingestd.store.database import Store
-from ingestd.store.schema import Unit
+from ingestd.store.unit_records import unit_states
 
 log = logging.getLogger("ingestd.executor")
 
@@ -141,10 +139,8 @@ def _sweep_retained(folder: Path, store: Store, *, keep: str) -> None:
     ids = [p.name for p in folder.iterdir() if p.is_dir() and p.name != keep]
     if not ids:
         return
-    terminal = {s.value for s in TERMINAL_UNIT_STATES}
-    with store.read() as session:
-        states = dict(session.execute(select(Unit.id, Unit.state).where(Unit.id.in_(ids))).all())
+    states = unit_states(store, ids)
     for unit_id in ids:
         state = states.get(unit_id)
-        if state is None or state in terminal:
+        if state is None or state in TERMINAL_UNIT_STATES:
             shutil.rmtree(folder / unit_id, ignore_errors=True)
