@@ -25,7 +25,6 @@ NOT_YET_CONVERTED = frozenset(
         # Not converted yet either: the quarantine's unit-count moves and readiness's probe.
         "quarantine.py",
         "readiness.py",
-        "run_search.py",
     }
 )
 
