@@ -15,14 +15,24 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, select, update
-
 from ingestd.domain.clock import Clock, system_clock
 from ingestd.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from ingestd.observability import logging as log_context
 from ingestd.store import api_keys
 from ingestd.store.database import Store
-from ingestd.store.schema import AccessToken, ApiKey, OAuthClient, Project
+from ingestd.store.projects import ProjectRepository, ProjectView, SqlProjects
+
+__all__ = [
+    "Access",
+    "KeyIdentity",
+    "KeyInfo",
+    "KeyKind",
+    "Permission",
+    "Principal",
+    "ProjectView",
+    "check_project_name",
+    "key_prefix",
+]
 
 _PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _PREFIX_LENGTH = 16
@@ -75,13 +85,6 @@ class KeyIdentity:
 
 
 @dataclass(frozen=True)
-class ProjectView:
-    id: int
-    name: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
 class KeyInfo:
     """What an operator may know of a key: never the key itself, nor its hash."""
 
@@ -125,6 +128,7 @@ def _digest(raw_key: str) -> str:
 class Access:
     def __init__(self, store: Store, *, clock: Clock = system_clock) -> None:
         self.store = store
+        self.projects: ProjectRepository = SqlProjects(store)
         self.clock = clock
         self._operator_token: bytes | None = None
 
@@ -160,43 +164,28 @@ class Access:
         return who
 
     def ensure_project(self, name: str) -> int:
-        check_project_name(name)
-        with self.store.write() as session:
-            project = session.scalar(select(Project).where(Project.name == name))
-            if project is None:
-                project = Project(name=name)
-                session.add(project)
-                session.flush()
-            return project.id
+        return self.projects.ensure_project(check_project_name(name))
 
     def project_id(self, name: str) -> int:
-        with self.store.read() as session:
-            project = session.scalar(select(Project).where(Project.name == name))
-        if project is None:
+        found = self.projects.project_id(name)
+        if found is None:
             raise NotFound(f"project {name!r} does not exist", hint="create a key for it first")
-        return project.id
+        return found
 
     def project_name(self, project_id: int) -> str:
-        with self.store.read() as session:
-            name = session.scalar(select(Project.name).where(Project.id == project_id))
-        if name is None:
-            raise NotFound(f"project {project_id} does not exist")
-        return name
+        return self.project(project_id).name
 
     def project_ids(self) -> list[int]:
-        with self.store.read() as session:
-            return list(session.scalars(select(Project.id).order_by(Project.id)))
+        return self.projects.project_ids()
 
     def project(self, project_id: int) -> ProjectView:
-        with self.store.read() as session:
-            row = session.get(Project, project_id)
-            if row is None:
-                raise NotFound(f"project {project_id} does not exist")
-            return ProjectView(row.id, row.name, row.created_at)
+        found = self.projects.project(project_id)
+        if found is None:
+            raise NotFound(f"project {project_id} does not exist")
+        return found
 
     def list_projects(self) -> list[str]:
-        with self.store.read() as session:
-            return list(session.scalars(select(Project.name).order_by(Project.name)))
+        return self.projects.project_names()
 
     def create_key(self, project: str, kind: KeyKind) -> str:
         """Create a key (and the project if new); returns the key, which is never shown again."""
@@ -205,16 +194,7 @@ class Access:
     def add_key(self, project_id: int, kind: KeyKind) -> str:
         """A new key of an existing project; returns the key, which is never shown again."""
         raw = f"{kind.value}-{secrets.token_urlsafe(32)}"
-        with self.store.write() as session:
-            session.add(
-                ApiKey(
-                    project_id=project_id,
-                    kind=kind.value,
-                    prefix=raw[:_PREFIX_LENGTH],
-                    key_hash=_digest(raw),
-                    created_at=self.clock(),
-                )
-            )
+        self.projects.add_key(project_id, kind.value, key_prefix(raw), _digest(raw), self.clock())
         return raw
 
     def authenticate(self, raw_key: str | None) -> Principal:
@@ -227,28 +207,22 @@ class Access:
         if not raw_key:
             raise Unauthenticated("no API key was sent")
         digest = _digest(raw_key)
-        with self.store.read() as session:
-            rows = session.execute(
-                select(ApiKey, Project.name)
-                .join(Project, Project.id == ApiKey.project_id)
-                .where(ApiKey.prefix == raw_key[:_PREFIX_LENGTH], ApiKey.revoked_at.is_(None))
-            ).all()
-        for key, project_name in rows:
+        for key in self.projects.key_candidates(key_prefix(raw_key)):
             if hmac.compare_digest(key.key_hash, digest):
                 # The request's log lines and access-log line name the project from here on.
-                log_context.note_project(project_name)
+                log_context.note_project(key.project)
                 now = self.clock()
                 if key.last_used_at is None or key.last_used_at <= now - _LAST_USED_RESOLUTION:
-                    api_keys.mark_used(self.store, key.id, now, resolution=_LAST_USED_RESOLUTION)
+                    self.projects.mark_used(key.id, now, resolution=_LAST_USED_RESOLUTION)
                 return KeyIdentity(
-                    key.id, Principal(key.project_id, project_name, KeyKind(key.kind))
+                    key.id, Principal(key.project_id, key.project, KeyKind(key.kind))
                 )
         raise Unauthenticated("the API key is not valid")
 
     def list_keys(self, project: str | None = None, *, revoked: bool = False) -> list[KeyInfo]:
         """Keys of ``project`` (or of every project), oldest first, without their secrets."""
         project_id = None if project is None else self.project_id(project)
-        return [KeyInfo.of(r) for r in api_keys.list_keys(self.store, project_id, revoked=revoked)]
+        return [KeyInfo.of(r) for r in self.projects.keys(project_id, revoked=revoked)]
 
     def revoke_key(self, prefix: str, project: str | None = None) -> KeyInfo:
         """Revoke the one active key whose prefix starts with ``prefix`` (within ``project`` when
@@ -260,7 +234,7 @@ class Access:
                 "say which key to revoke", hint="give its prefix (ingestd keys list)"
             )
         project_id = None if project is None else self.project_id(project)
-        found = api_keys.active_keys_with_prefix(self.store, wanted, project_id)
+        found = self.projects.active_keys_with_prefix(wanted, project_id)
         if not found:
             raise NotFound(
                 f"no active key has a prefix starting with {wanted!r}",
@@ -273,7 +247,7 @@ class Access:
                 hint="give more of the prefix, or --project",
             )
         now = self.clock()
-        api_keys.revoke_key(self.store, found[0].id, now)
+        self.projects.revoke_key(found[0].id, now)
         return replace(KeyInfo.of(found[0]), revoked_at=now)
 
     def revoke_keys(self, project: str) -> int:
@@ -281,18 +255,4 @@ class Access:
         the project (clients are per project, not per key): their secrets stop minting tokens
         and their tokens are deleted, so a revoked project has no credential left."""
         project_id = self.project_id(project)
-        now = self.clock()
-        with self.store.write() as session:
-            keys = session.scalars(
-                select(ApiKey).where(ApiKey.project_id == project_id, ApiKey.revoked_at.is_(None))
-            ).all()
-            for key in keys:
-                key.revoked_at = now
-            clients = select(OAuthClient.id).where(OAuthClient.project_id == project_id)
-            session.execute(delete(AccessToken).where(AccessToken.client_id.in_(clients)))
-            session.execute(
-                update(OAuthClient)
-                .where(OAuthClient.project_id == project_id, OAuthClient.revoked_at.is_(None))
-                .values(revoked_at=now)
-            )
-            return len(keys)
+        return self.projects.revoke_credentials(project_id, self.clock())

@@ -19,21 +19,25 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from ingestd.errors import Conflict
 from ingestd.store.database import Store
-from ingestd.store.schema import IdempotentResponse, utcnow
+from ingestd.store.idempotent_responses import (
+    IdempotencyRepository,
+    SqlIdempotentResponses,
+    StoredResponse,
+    Transaction,
+)
+from ingestd.store.schema import utcnow
 
-
-@dataclass(frozen=True)
-class StoredResponse:
-    status_code: int
-    body: dict[str, Any]
+__all__ = [
+    "Claim",
+    "Claimed",
+    "Idempotency",
+    "IdempotencyMismatch",
+    "IdempotencyPending",
+    "StoredResponse",
+]
 
 
 @dataclass(frozen=True)
@@ -54,17 +58,19 @@ class Claimed:
         self.key = key
         self.completed = False
 
-    def complete(self, session: Session, answer: StoredResponse) -> None:
+    def complete(self, session: Transaction, answer: StoredResponse) -> None:
         """Store ``answer`` on the pending row within ``session`` (it commits with the work)."""
         self._idempotency.before_answer()
         self._idempotency.store_answer(session, self.project_id, self.key, answer)
         self.completed = True
 
-    def with_run(self, answer: Callable[[str], StoredResponse]) -> Callable[[Session, str], None]:
+    def with_run(
+        self, answer: Callable[[str], StoredResponse]
+    ) -> Callable[[Transaction, str], None]:
         """A ``Runs.create_run`` hook that stores ``answer(run_id)`` as the key's answer, in the
         run's own transaction."""
 
-        def store(session: Session, run_id: str) -> None:
+        def store(session: Transaction, run_id: str) -> None:
             self.complete(session, answer(run_id))
 
         return store
@@ -95,6 +101,7 @@ class Idempotency:
         before_answer: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
+        self.responses: IdempotencyRepository = SqlIdempotentResponses(store)
         self.before_answer = before_answer
         """Called after a request's work and before its answer is stored, in the same
         transaction: a seam where tests inject a failure (a crash between the two)."""
@@ -106,16 +113,7 @@ class Idempotency:
 
     def find(self, project_id: int, key: str) -> StoredResponse | None:
         """The stored answer, or None if the key is unknown or its request is still running."""
-        with self.store.read() as session:
-            row = session.scalar(
-                select(IdempotentResponse).where(
-                    IdempotentResponse.project_id == project_id,
-                    IdempotentResponse.key == key[:255],
-                )
-            )
-            if row is None or row.status_code is None or row.body is None:
-                return None
-            return StoredResponse(row.status_code, dict(row.body))
+        return self.responses.answer(project_id, key)
 
     def claim(self, project_id: int, key: str, method: str, path: str) -> Claim:
         """Claim the key with a pending row; on losing, wait for and return the winner's answer.
@@ -123,55 +121,27 @@ class Idempotency:
         If the winner's claim goes away (its request failed, or its lease ran out), claim again.
         """
         while True:
-            try:
-                with self.store.write() as session:
-                    session.add(
-                        IdempotentResponse(
-                            project_id=project_id,
-                            key=key[:255],
-                            method=method,
-                            path=path[:512],
-                            status_code=None,
-                            body=None,
-                            created_at=self.clock(),
-                        )
-                    )
-            except IntegrityError:
-                answer = self._wait(project_id, key, method, path)
-                if answer is None:
-                    continue
+            if self.responses.claim(project_id, key, method, path, self.clock()):
+                return Claim(True, None)
+            answer = self._wait(project_id, key, method, path)
+            if answer is not None:
                 return Claim(False, answer)
-            return Claim(True, None)
 
     def complete(self, project_id: int, key: str, answer: StoredResponse) -> None:
         """Store the winner's answer on its pending row, in a transaction of its own (for work
         that is not one transaction; see ``Claimed`` for work that is)."""
         self.before_answer()
-        with self.store.write() as session:
-            self.store_answer(session, project_id, key, answer)
+        self.responses.save_answer(project_id, key, answer)
 
     def store_answer(
-        self, session: Session, project_id: int, key: str, answer: StoredResponse
+        self, session: Transaction, project_id: int, key: str, answer: StoredResponse
     ) -> None:
-        session.execute(
-            update(IdempotentResponse)
-            .where(
-                IdempotentResponse.project_id == project_id,
-                IdempotentResponse.key == key[:255],
-            )
-            .values(status_code=answer.status_code, body=answer.body)
-        )
+        """Store the answer within ``session``, the transaction of the request's work."""
+        self.responses.save_answer(project_id, key, answer, within=session)
 
     def release(self, project_id: int, key: str) -> None:
         """Drop a pending claim whose request failed, so a retry with the key can run."""
-        with self.store.write() as session:
-            session.execute(
-                delete(IdempotentResponse).where(
-                    IdempotentResponse.project_id == project_id,
-                    IdempotentResponse.key == key[:255],
-                    IdempotentResponse.status_code.is_(None),
-                )
-            )
+        self.responses.release(project_id, key)
 
     def _wait(self, project_id: int, key: str, method: str, path: str) -> StoredResponse | None:
         """Poll for the first request's answer; None if its claim was released (it failed) or
@@ -179,27 +149,20 @@ class Idempotency:
         deadline = self._monotonic() + self.wait_seconds
         pause = 0.01
         while True:
-            with self.store.read() as session:
-                row = session.scalar(
-                    select(IdempotentResponse).where(
-                        IdempotentResponse.project_id == project_id,
-                        IdempotentResponse.key == key[:255],
-                    )
+            claim = self.responses.key_claim(project_id, key)
+            if claim is None:
+                return None
+            if not claim.is_for(method, path):
+                raise IdempotencyMismatch(
+                    f"Idempotency-Key was first used for {claim.method} {claim.path}, "
+                    f"not {method} {path}",
+                    hint="use a new key for a different request",
                 )
-                if row is None:
-                    return None
-                if row.method != method or row.path != path[:512]:
-                    raise IdempotencyMismatch(
-                        f"Idempotency-Key was first used for {row.method} {row.path}, "
-                        f"not {method} {path}",
-                        hint="use a new key for a different request",
-                    )
-                if row.status_code is not None and row.body is not None:
-                    return StoredResponse(row.status_code, dict(row.body))
-                stale = row.created_at + self.lease <= self.clock()
-                pending_id = row.id
+            if claim.answer is not None:
+                return claim.answer
+            stale = claim.created_at + self.lease <= self.clock()
             if stale:
-                self._drop_pending(pending_id)
+                self.responses.drop_pending(claim.id)
                 return None
             if self._monotonic() >= deadline:
                 raise IdempotencyPending(
@@ -209,11 +172,3 @@ class Idempotency:
                 )
             self._sleep(pause)
             pause = min(pause * 2, 0.5)
-
-    def _drop_pending(self, row_id: int) -> None:
-        with self.store.write() as session:
-            session.execute(
-                delete(IdempotentResponse).where(
-                    IdempotentResponse.id == row_id, IdempotentResponse.status_code.is_(None)
-                )
-            )

@@ -11,15 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from ingestd.control.catalog import split_table_name, table_spec_from_dict
 from ingestd.domain.mapping import Mapping, mapping_from_kusto
 from ingestd.domain.sources import DataFormat
 from ingestd.errors import Conflict, InvalidInput, MappingInvalid, NotFound
+from ingestd.store.catalog import CatalogRepository, SqlCatalog, StoredMapping
 from ingestd.store.database import Store
-from ingestd.store.schema import MappingDef, TableDef, utcnow
 
 MAPPING_KINDS: tuple[str, ...] = ("csv", "json", "avro", "parquet", "orc")
 """Kinds ingestd can apply (§3.9: the CSV kind covers every delimited format and txt)."""
@@ -95,10 +91,15 @@ class MappingView:
     def mapping(self) -> Mapping:
         return kusto_mapping(self.kind, self.elements)
 
+    @classmethod
+    def of(cls, stored: StoredMapping) -> MappingView:
+        return cls(stored.table, stored.kind, stored.name, stored.elements, stored.updated_at)
+
 
 class Mappings:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.repo: CatalogRepository = SqlCatalog(store)
 
     def create(
         self,
@@ -116,29 +117,20 @@ class Mappings:
         kind = check_kind(kind)
         if not name or len(name) > 128:
             raise InvalidInput("a mapping needs a name of 1 to 128 characters")
-        with self.store.write() as session:
-            row = _table(session, project_id, table)
-            spec = table_spec_from_dict(row.namespace, row.name, row.spec)
-            elements = normalize_elements(elements)
-            kusto_mapping(kind, elements).check_against(spec)
-            existing = session.scalar(
-                select(MappingDef).where(
-                    MappingDef.table_id == row.id, MappingDef.kind == kind, MappingDef.name == name
-                )
+        spec = self.repo.find_table(project_id, table)
+        if spec is None:
+            raise NotFound(f"table {table} does not exist", hint="create it first")
+        elements = normalize_elements(elements)
+        kusto_mapping(kind, elements).check_against(spec)
+        stored = self.repo.save_mapping(
+            project_id, table, kind, name, list(elements), replace=replace
+        )
+        if stored is None:
+            raise Conflict(
+                f"{kind} mapping {name!r} of {table} exists already",
+                hint="use .create-or-alter to replace it",
             )
-            if existing is not None and not replace:
-                raise Conflict(
-                    f"{kind} mapping {name!r} of {table} exists already",
-                    hint="use .create-or-alter to replace it",
-                )
-            if existing is None:
-                existing = MappingDef(table_id=row.id, kind=kind, name=name, spec=list(elements))
-                session.add(existing)
-            else:
-                existing.spec = list(elements)
-                existing.created_at = utcnow()
-            session.flush()
-            return _view(table, existing)
+        return MappingView.of(stored)
 
     def get(self, project_id: int, table: str, name: str, kind: str | None = None) -> MappingView:
         """The mapping called ``name`` (of ``kind``, if given; else the only one by that name).
@@ -156,28 +148,5 @@ class Mappings:
         return matches[0]
 
     def list(self, project_id: int, table: str, kind: str | None = None) -> list[MappingView]:
-        with self.store.read() as session:
-            row = _table(session, project_id, table)
-            query = select(MappingDef).where(MappingDef.table_id == row.id)
-            if kind is not None:
-                query = query.where(MappingDef.kind == check_kind(kind))
-            rows = session.scalars(query.order_by(MappingDef.kind, MappingDef.name)).all()
-            return [_view(table, r) for r in rows]
-
-
-def _table(session: Session, project_id: int, qualified: str) -> TableDef:
-    namespace, name = split_table_name(qualified)
-    row = session.scalar(
-        select(TableDef).where(
-            TableDef.project_id == project_id,
-            TableDef.namespace == namespace,
-            TableDef.name == name,
-        )
-    )
-    if row is None:
-        raise NotFound(f"table {qualified} does not exist", hint="create it first")
-    return row
-
-
-def _view(table: str, row: MappingDef) -> MappingView:
-    return MappingView(table, row.kind, row.name, list(row.spec), row.created_at)
+        checked = None if kind is None else check_kind(kind)
+        return [MappingView.of(m) for m in self.repo.mappings(project_id, table, checked)]

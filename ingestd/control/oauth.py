@@ -23,13 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
-
 from ingestd.control.access import Access, KeyKind, Principal
 from ingestd.errors import NotFound, Unauthenticated
 from ingestd.observability import logging as log_context
 from ingestd.store.database import Store
-from ingestd.store.schema import AccessToken, OAuthClient, Project, utcnow
+from ingestd.store.oauth_clients import ActiveClient, OAuthRepository, SqlOAuthClients
+from ingestd.store.schema import utcnow
 
 TOKEN_PREFIX = "oat-"
 """Access tokens start with this; API keys start with their kind (``console-`` ...)."""
@@ -68,6 +67,7 @@ class OAuth:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
+        self.clients: OAuthRepository = SqlOAuthClients(store)
         self.access = access
         self.token_seconds = token_seconds
         self.clock = clock
@@ -77,25 +77,13 @@ class OAuth:
         project_id = self.access.ensure_project(project)
         client_id = f"{CLIENT_PREFIX}{secrets.token_hex(12)}"
         secret = secrets.token_urlsafe(32)
-        with self.store.write() as session:
-            session.add(
-                OAuthClient(
-                    project_id=project_id,
-                    client_id=client_id,
-                    secret_hash=_digest(secret),
-                    kind=kind.value,
-                    created_at=self.clock(),
-                )
-            )
+        self.clients.add_client(project_id, client_id, _digest(secret), kind.value, self.clock())
         return ClientCredentials(client_id, secret, project, kind)
 
     def revoke_client(self, client_id: str) -> None:
         """Revoke a client: its secret and every token minted from it stop working at once."""
-        with self.store.write() as session:
-            client = session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
-            if client is None:
-                raise NotFound(f"OAuth client {client_id!r} does not exist")
-            client.revoked_at = client.revoked_at or self.clock()
+        if not self.clients.revoke_client(client_id, self.clock()):
+            raise NotFound(f"OAuth client {client_id!r} does not exist")
 
     def issue_token(
         self, client_id: str, client_secret: str, *, tenant: str | None = None
@@ -104,52 +92,40 @@ class OAuth:
         client's project (``X-Amperity-Tenant`` of the token request)."""
         refused = Unauthenticated("the client credentials are not valid")
         now = self.clock()
-        with self.store.write() as session:
-            row = session.execute(
-                select(OAuthClient, Project.name)
-                .join(Project, Project.id == OAuthClient.project_id)
-                .where(OAuthClient.client_id == client_id, OAuthClient.revoked_at.is_(None))
-            ).first()
-            if row is None:
-                raise refused
-            client, project = row
+        token = f"{TOKEN_PREFIX}{secrets.token_urlsafe(32)}"
+
+        def check(client: ActiveClient) -> None:
             if not hmac.compare_digest(client.secret_hash, _digest(client_secret)):
                 raise refused
-            if tenant is not None and tenant != project:
+            if tenant is not None and tenant != client.project:
                 raise Unauthenticated(f"the client does not belong to tenant {tenant!r}")
-            token = f"{TOKEN_PREFIX}{secrets.token_urlsafe(32)}"
-            session.add(
-                AccessToken(
-                    client_id=client.id,
-                    token_hash=_digest(token),
-                    expires_at=now + timedelta(seconds=self.token_seconds),
-                    created_at=now,
-                )
-            )
-            session.execute(delete(AccessToken).where(AccessToken.expires_at < now - _KEEP_EXPIRED))
+
+        minted = self.clients.mint_token(
+            client_id,
+            check,
+            token_hash=_digest(token),
+            expires_at=now + timedelta(seconds=self.token_seconds),
+            created_at=now,
+            purge_expired_before=now - _KEEP_EXPIRED,
+        )
+        if not minted:
+            raise refused
         return IssuedToken(token, self.token_seconds)
 
     def authenticate(self, token: str) -> Principal:
         """The principal of a live access token, or ``Unauthenticated``."""
-        with self.store.read() as session:
-            row = session.execute(
-                select(AccessToken.expires_at, OAuthClient, Project.name)
-                .join(OAuthClient, OAuthClient.id == AccessToken.client_id)
-                .join(Project, Project.id == OAuthClient.project_id)
-                .where(AccessToken.token_hash == _digest(token))
-            ).first()
-        if row is None:
+        owner = self.clients.token_owner(_digest(token))
+        if owner is None:
             raise Unauthenticated("the access token is not valid")
-        expires_at, client, project = row
-        if client.revoked_at is not None:
+        if owner.client_revoked:
             raise Unauthenticated("the access token's client was revoked")
-        if self.clock() >= expires_at:
+        if self.clock() >= owner.expires_at:
             raise Unauthenticated(
-                f"the access token expired at {expires_at:%Y-%m-%dT%H:%M:%SZ}",
+                f"the access token expired at {owner.expires_at:%Y-%m-%dT%H:%M:%SZ}",
                 hint="request a new one from POST /api/v0/oauth2/token",
             )
-        log_context.note_project(project)  # the request's log lines name it from here on
-        return Principal(client.project_id, project, KeyKind(client.kind))
+        log_context.note_project(owner.project)  # the request's log lines name it from here on
+        return Principal(owner.project_id, owner.project, KeyKind(owner.kind))
 
     def authenticate_bearer(self, raw: str | None) -> Principal:
         """The principal of a bearer credential: an access token or an ingestd API key."""

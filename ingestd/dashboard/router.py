@@ -6,7 +6,17 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from ingestd.api.rate_limit import RateLimiter
-from ingestd.dashboard import kusto, preview, quarantine, runs, signin, sources, status, workers
+from ingestd.dashboard import (
+    kusto,
+    not_found,
+    preview,
+    quarantine,
+    runs,
+    signin,
+    sources,
+    status,
+    workers,
+)
 from ingestd.dashboard.web import HERE
 
 STATIC = "/ui/static"
@@ -18,3 +28,4 @@ def install(app: FastAPI, *, sign_in_limiter: RateLimiter | None = None) -> None
     app.include_router(signin.build_router(sign_in_limiter))
     for module in (status, runs, kusto, quarantine, sources, preview, workers):
         app.include_router(module.router)
+    app.router.routes.append(not_found.NotFoundRoute())

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from ingestd.domain.counts import Counts as Counts  # where every layer's counts are defined
 from ingestd.domain.mapping import Mapping
 from ingestd.domain.sources import ErrorPolicy, LoadMode, ReadOptions
 from ingestd.domain.tables import TableSpec
@@ -40,26 +41,6 @@ class LoadRequest:
     """Quarantine ids whose raw records these inputs are: the load adds to what the load key
     loaded before (nothing is replaced), those quarantine rows leave, and the ledger's counts
     move from errors to what now loaded."""
-
-
-@dataclass
-class Counts:
-    read: int = 0
-    inserted: int = 0
-    updated: int = 0
-    rejected: int = 0
-    errors: int = 0
-
-    @property
-    def balanced(self) -> bool:
-        return self.read == self.inserted + self.updated + self.rejected + self.errors
-
-    def add(self, other: Counts) -> None:
-        self.read += other.read
-        self.inserted += other.inserted
-        self.updated += other.updated
-        self.rejected += other.rejected
-        self.errors += other.errors
 
 
 @dataclass

@@ -340,8 +340,9 @@ def _save(
     written, complete = 0, False
     try:
         with partial.open("wb") as out:
-            # The chunks as they arrive: re-chunking (iter_raw(size)) copies every byte twice
-            # more and made a loopback download take twice as long (bench.kusto_service_path).
+            # The chunks as the network gives them: re-chunking (iter_raw(size)) copies every
+            # byte twice more (bench.kusto_service_path), and a cancel is seen as soon as the
+            # next bytes arrive, however slowly the store sends them.
             for chunk in response.iter_raw():
                 if cancel is not None and cancel.canceled:
                     raise Canceled(f"{shown}: canceled after {written} bytes")

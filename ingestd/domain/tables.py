@@ -146,3 +146,36 @@ class TableSpec:
 
     def has_column(self, name: str) -> bool:
         return any(c.name == name for c in self.columns)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored form of the table's definition (without its namespace, name, project)."""
+        out: dict[str, Any] = {"columns": [c.to_dict() for c in self.columns]}
+        if self.primary_key:
+            out["primary_key"] = list(self.primary_key)
+        if self.require_one_of:
+            out["require_one_of"] = [list(g) for g in self.require_one_of]
+        return out
+
+    @classmethod
+    def from_dict(cls, namespace: str, name: str, spec: dict[str, Any]) -> TableSpec:
+        """The table ``namespace.name`` defined by ``spec`` (as ``to_dict`` writes it)."""
+        columns = spec.get("columns")
+        if not isinstance(columns, list):
+            raise InvalidInput("a table needs 'columns': a list of {name, type}")
+        return cls(
+            namespace,
+            name,
+            tuple(Column.from_dict(c) for c in columns),
+            tuple(spec.get("primary_key") or ()),
+            tuple(tuple(g) for g in spec.get("require_one_of") or ()),
+        )
+
+
+def split_table_name(qualified: str) -> tuple[str, str]:
+    """``namespace.name`` as its checked (namespace, name)."""
+    namespace, _, name = qualified.rpartition(".")
+    if not namespace:
+        raise InvalidInput(
+            f"table {qualified!r} needs a namespace", hint="write it as namespace.name"
+        )
+    return check_identifier(namespace, what="namespace"), check_identifier(name, what="table")

@@ -11,7 +11,8 @@ Contract:
   best-effort too).
 * A blob of ingestd's own Kusto temporary storage (``spec.upload``) is read in place from
   ``<data dir>/kusto-uploads``, after checking it is the unit's project's; nothing is fetched.
-* ``cancel`` (when the caller has the unit's token) stops a download between chunks.
+* ``cancel`` (the unit's token; the unit runner always passes it) stops a download between
+  chunks with ``Canceled``, as the loaders do, and leaves nothing staged.
 * ``blob_format`` is the format the blob will be read as: the declared one, or the one its
   name (or, uncompressed, its first bytes) shows; ``FormatNotSupported`` if neither tells.
 """
@@ -22,8 +23,6 @@ import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-
-from sqlalchemy import select
 
 from ingestd.control.blob_access import resolve_blob
 from ingestd.control.catalog import Catalog
@@ -39,7 +38,7 @@ from ingestd.domain.states import TERMINAL_UNIT_STATES
 from ingestd.domain.unit_specs import BlobUnitSpec, FetchLimits
 from ingestd.errors import FormatNotSupported, NotFound, SourceNotFound, UnitError
 from ingestd.store.database import Store
-from ingestd.store.schema import Unit
+from ingestd.store.unit_records import unit_states
 
 log = logging.getLogger("ingestd.executor")
 
@@ -116,9 +115,15 @@ def stage_blob(
             return StagedBlob(kept[0], location.name)
     shutil.rmtree(retained, ignore_errors=True)
     retained.mkdir(parents=True)
-    path = download(resolved.location, retained, policy, resolved.access, cancel)
-    if resolved.location.kind is StoreKind.FILE:
-        path = Path(shutil.copy2(path, retained / path.name))
+    copied = False
+    try:
+        path = download(resolved.location, retained, policy, resolved.access, cancel)
+        if resolved.location.kind is StoreKind.FILE:
+            path = Path(shutil.copy2(path, retained / path.name))
+        copied = True
+    finally:
+        if not copied:  # an incomplete copy is never reused: leave no partial staging behind
+            shutil.rmtree(retained, ignore_errors=True)
     (retained / _COMPLETE).touch()
     if resolved.allow_delete:
         try:
@@ -134,10 +139,8 @@ def _sweep_retained(folder: Path, store: Store, *, keep: str) -> None:
     ids = [p.name for p in folder.iterdir() if p.is_dir() and p.name != keep]
     if not ids:
         return
-    terminal = {s.value for s in TERMINAL_UNIT_STATES}
-    with store.read() as session:
-        states = dict(session.execute(select(Unit.id, Unit.state).where(Unit.id.in_(ids))).all())
+    states = unit_states(store, ids)
     for unit_id in ids:
         state = states.get(unit_id)
-        if state is None or state in terminal:
+        if state is None or state in TERMINAL_UNIT_STATES:
             shutil.rmtree(folder / unit_id, ignore_errors=True)

@@ -152,7 +152,7 @@ class UnitRunner:
                 cancel=cancel,
             )
         if isinstance(spec, BlobUnitSpec):
-            return self._blob_request(claim, unit, spec)
+            return self._blob_request(claim, unit, spec, cancel)
         return self._file_request(claim, unit, spec)
 
     def _file_request(self, claim: Claim, unit: UnitRecord, spec: FileUnitSpec) -> LoadRequest:
@@ -165,7 +165,9 @@ class UnitRunner:
         mapping = spec.mapping if spec.mapping is not None else identity_mapping(table)
         return self._request(unit, spec, table, mapping, paths, spec.read_options)
 
-    def _blob_request(self, claim: Claim, unit: UnitRecord, spec: BlobUnitSpec) -> LoadRequest:
+    def _blob_request(
+        self, claim: Claim, unit: UnitRecord, spec: BlobUnitSpec, cancel: CancelToken | None
+    ) -> LoadRequest:
         """A blob unit (``blob_units.blob_unit_spec``): download the blob, then describe its load
         by Kusto's rules (an ingestIfNotExists hit never gets here: ``already_loaded``)."""
         if spec.duplicate_of is not None:
@@ -189,6 +191,7 @@ class UnitRunner:
             store=self.store,
             staging_root=self.staging_root,
             files=self.file_access.for_project(claim.project_id),
+            cancel=cancel,
             # Read-only here: the size bound applies where uploads are written (the API).
             uploads=UploadFiles(self.file_access.data_dir / UPLOADS_DIR, max_bytes=0),
         )

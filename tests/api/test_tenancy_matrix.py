@@ -73,6 +73,11 @@ NOT_TENANT_ROUTES = frozenset(
         # The dashboard is opened with a session cookie, not a key in a header: its own
         # matrix is tests/api/dashboard/test_dashboard_tenancy.py (and its assets hold no data).
         *DASHBOARD_ROUTES,
+        # The dashboard's 404 page for a /ui/ path no route serves: no data, no key.
+        *(
+            (method, "/ui/{path:path}")
+            for method in ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+        ),
     }
 )
 """Routes outside the matrix, on purpose: they serve no project's data, or (the dashboard)
