@@ -46,6 +46,7 @@ DASHBOARD_ROUTES = frozenset(
         ("GET", "/ui/runs/{run_id}/progress"),
         ("POST", "/ui/runs/{run_id}/cancel"),
         ("GET", "/ui/kusto"),
+        ("GET", "/ui/workers"),
         ("GET", "/ui/quarantine"),
         ("POST", "/ui/quarantine/replay"),
         ("GET", "/ui/sources"),
@@ -816,6 +817,10 @@ def _native_cells() -> list[Cell]:
             read,
             _nv("GET", lambda t: "/status", params=window),
             False,
+        ),
+        # Worker names and unit counts of every project, never which units or whose.
+        Cell(
+            "GET", f"{v1}/workers", "native workers", read, _nv("GET", lambda t: "/workers"), False
         ),
         Cell(
             "GET",

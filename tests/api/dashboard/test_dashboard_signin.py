@@ -18,7 +18,7 @@ from tests.conftest import make_services
 
 def test_signed_out_pages_send_the_browser_to_sign_in(native: Native) -> None:
     client = TestClient(native.client.app, follow_redirects=False)
-    for path in ("/", "/ui/runs", "/ui/quarantine", "/ui/sources", "/ui/kusto"):
+    for path in ("/", "/ui/runs", "/ui/quarantine", "/ui/sources", "/ui/kusto", "/ui/workers"):
         response = client.get(path)
         assert response.status_code == 303, path
         assert response.headers["location"] == "/ui/login"
