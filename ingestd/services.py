@@ -77,13 +77,16 @@ class Services(control.Services):
             else None
         )
         tick = settings.dispatch_interval_seconds if dispatcher is not None else 1.0
-        return Background(
+        background = Background(
             self,
             LeaderLock(self.store),
             wake=wake,
             dispatcher=dispatcher,
             tick_seconds=min(tick, settings.scheduler_interval_seconds),
         )
+        if dispatcher is not None:
+            self.work_signal.subscribe(background.poke)
+        return background
 
     @cached_property
     def kusto_streaming(self) -> StreamingIngestion:

@@ -40,6 +40,7 @@ class Background:
         self.tick_seconds = tick_seconds
         self.leading = False
         self._stop = threading.Event()
+        self._poke = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_schedule = float("-inf")
         self._last_check = time.monotonic()
@@ -48,8 +49,14 @@ class Background:
         self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
         self._thread.start()
 
+    def poke(self) -> None:
+        """Units were just enqueued in this process: tick now rather than at the next
+        interval (the leader dispatches them at once; a follower only renews its bid)."""
+        self._poke.set()
+
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        self._poke.set()
         if self._thread is not None:
             self._thread.join(timeout)
         self.leader.release()
@@ -98,4 +105,5 @@ class Background:
                 self.tick()
             except Exception:  # the loop must survive a bad tick
                 log.exception("scheduler tick failed")
-            self._stop.wait(self.tick_seconds)
+            self._poke.wait(self.tick_seconds)
+            self._poke.clear()
