@@ -9,8 +9,10 @@ Contract:
   deleted at its source; later attempts of the unit reuse that copy, which is removed once the
   unit has ended. A failed delete is logged and does not fail the blob (Kusto deletes
   best-effort too).
-* A blob of ingestd's own Kusto temporary storage (``spec.upload``) is read in place from
-  ``<data dir>/kusto-uploads``, after checking it is the unit's project's; nothing is fetched.
+* A blob of ingestd's own Kusto temporary storage (``spec.upload``) is copied from the
+  metadata database (``control.kusto_storage.uploads``) into ``<staging>/extract-<unit>``,
+  after checking it is the unit's project's; nothing is fetched, and no disk is shared with
+  the process that accepted the upload.
 * ``cancel`` (when the caller has the unit's token) stops a download between chunks.
 * ``blob_format`` is the format the blob will be read as: the declared one, or the one its
   name (or, uncompressed, its first bytes) shows; ``FormatNotSupported`` if neither tells.
@@ -27,12 +29,13 @@ from sqlalchemy import select
 
 from ingestd.control.blob_access import resolve_blob
 from ingestd.control.catalog import Catalog
+from ingestd.control.kusto_storage.uploads import KustoUploads
 from ingestd.dataplane.blob_urls import StoreKind, parse_blob_url
 from ingestd.dataplane.contract import CancelToken
 from ingestd.dataplane.detect import compression_of, format_of
 from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.fetch import FetchPolicy, delete, download
-from ingestd.dataplane.kusto_uploads import UploadFiles
+from ingestd.dataplane.staged_payloads import stage_payload
 from ingestd.domain.file_access import ProjectFiles
 from ingestd.domain.sources import Compression, DataFormat
 from ingestd.domain.states import TERMINAL_UNIT_STATES
@@ -92,14 +95,17 @@ def stage_blob(
     staging_root: Path,
     files: ProjectFiles,
     cancel: CancelToken | None = None,
-    uploads: UploadFiles | None = None,
+    uploads: KustoUploads | None = None,
 ) -> StagedBlob:
     if spec.upload and uploads is not None:
         try:
-            path = uploads.path(project_id, spec.upload)
+            stored = uploads.open(project_id, spec.upload)
+            path = stage_payload(
+                stored.read, staging_root / f"extract-{unit_id}", stored.name, cancel
+            )
         except NotFound as exc:
             raise SourceNotFound(exc.message, hint="upload the data again") from exc
-        return StagedBlob(path, path.name)
+        return StagedBlob(path, stored.name)
     policy = fetch_policy(spec.fetch, files)
     # The whole URL (with its SAS or key) exists only here, in memory, until the fetch.
     location = parse_blob_url(store.secret_box.open(spec.sealed_url))

@@ -36,8 +36,8 @@ from ingestd.control.kusto_storage.status_reports import (
     unit_properties,
 )
 from ingestd.control.kusto_storage.status_table import StatusTable, check_keys
+from ingestd.control.kusto_storage.uploads import KustoUploads
 from ingestd.dataplane.blob_urls import redact
-from ingestd.dataplane.kusto_uploads import UploadFiles
 from ingestd.domain.error_codes import kusto_error_code
 from ingestd.domain.kusto_storage import (
     BlobOutcome,
@@ -96,7 +96,7 @@ class KustoQueues:
         store: Store,
         queued: QueuedIngestion,
         signer: Signer,
-        uploads: UploadFiles,
+        uploads: KustoUploads,
         *,
         project_names: Callable[[int], str],
         retention: timedelta,
