@@ -25,9 +25,10 @@ from sqlalchemy import Select, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from ingestd.domain.states import TERMINAL_UNIT_STATES
 from ingestd.errors import NotFound
 from ingestd.store.database import Store
-from ingestd.store.schema import PayloadChunk, StoredPayload
+from ingestd.store.schema import PayloadChunk, StoredPayload, Unit
 
 log = logging.getLogger("ingestd.store")
 
@@ -222,6 +223,21 @@ def sweep(store: Store, project_id: int, kind: str, *, older_than: datetime, kee
     return len(gone)
 
 
+def drop_of_ended_units(store: Store, kind: str, *, keep: str) -> int:
+    """Drop the payloads of ``kind`` that are named by a unit id, once that unit has ended
+    (or is gone), except the one of unit ``keep``; returns how many went."""
+    terminal = {s.value for s in TERMINAL_UNIT_STATES}
+    with store.write() as session:
+        rows = session.execute(
+            select(StoredPayload.id, Unit.state)
+            .outerjoin(Unit, Unit.id == StoredPayload.name)
+            .where(StoredPayload.kind == kind, StoredPayload.name != keep)
+        ).all()
+        ended = [r.id for r in rows if r.state is None or r.state in terminal]
+        _delete_ids(session, ended)
+    return len(ended)
+
+
 def project_ids(store: Store, kind: str) -> list[int]:
     """Projects that hold payloads of ``kind``."""
     with store.read() as session:
@@ -240,6 +256,7 @@ __all__ = [
     "chunks",
     "delete_blocks",
     "delete_payload",
+    "drop_of_ended_units",
     "find",
     "project_ids",
     "sweep",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,10 @@ from sqlalchemy import select
 
 from ingestd.api.app import create_app
 from ingestd.control.access import KeyKind
+from ingestd.domain.connections import connection_body
 from ingestd.domain.sources import LoadMode
+from ingestd.domain.states import UnitState
+from ingestd.errors import ConnectionFailure
 from ingestd.services import Services
 from ingestd.store.payloads import CHUNK_BYTES
 from ingestd.store.schema import StoredPayload
@@ -30,6 +34,7 @@ from tests.api.amperity.conftest import CUSTOMERS
 from tests.conftest import make_services
 
 SOURCE_ID = "3f0c1b6e-0000-4000-8000-000000000001"
+POLL_LIMIT_SECONDS = 60.0
 
 
 @dataclass
@@ -184,3 +189,48 @@ def test_stream_records_are_loaded_by_a_worker_on_another_disk(cluster: Cluster)
     rows = cluster.worker.warehouse.query(f"SELECT id, age FROM {target} ORDER BY id")
     assert rows == [(1, 31), (2, 41)]
     assert list((cluster.worker.settings.data_dir / "staging").rglob("*.ndjson")) == []
+
+
+def test_a_retry_on_another_worker_loads_a_blob_deleted_after_its_download(
+    cluster: Cluster,
+) -> None:
+    """deleteAfterDownload: the first attempt (on the machine that can read the file) downloads
+    the blob and deletes it at its source, then that machine goes away; the retry runs on a
+    worker that never saw the download and still loads the blob."""
+    key = cluster.api.access.create_key("acme", KeyKind.CONSOLE)
+    _kusto_rows(cluster, key, ".create table T (name:string, n:long)")
+    project_id = cluster.api.access.project_id("acme")
+    drop = cluster.api.settings.data_dir / "files" / "acme" / "drop"
+    drop.mkdir(parents=True)
+    (drop / "me.csv").write_text("ann,1\nbob,2\n")
+    cluster.api.catalog.create_connection(
+        project_id, "drops", connection_body("file", {"root": str(drop), "allow_delete": True})
+    )
+    queued = cluster.client.post(
+        "/v1/rest/ingestion/queued/db/T",
+        json={
+            "blobs": [{"url": (drop / "me.csv").as_uri()}],
+            "properties": {"format": "csv", "deleteAfterDownload": True, "enableTracking": True},
+        },
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert queued.status_code == 200, queued.text
+
+    claim = cluster.api.runs.claim_next("machine-a", lease_seconds=30)
+    assert claim is not None
+    cluster.api.runs.advance(claim.unit_id, "machine-a", UnitState.DOWNLOADING)
+    cluster.api.runner().build_request(claim)  # downloads, keeps the copy, deletes the source
+    assert not (drop / "me.csv").exists()
+    cluster.api.runs.fail(claim.unit_id, "machine-a", ConnectionFailure("machine a went away"))
+
+    deadline = time.monotonic() + POLL_LIMIT_SECONDS  # a safety net, not a measurement
+    while cluster.run_units() == 0:
+        assert time.monotonic() < deadline, "the retry never became due"
+        time.sleep(0.02)
+
+    unit = cluster.worker.runs.get_run(project_id, claim.run_id).units[0]
+    assert (unit.state.value, unit.attempt, unit.counts.inserted) == ("succeeded", 2, 2)
+    table = cluster.worker.catalog.get_table(project_id, "db.T")
+    target = cluster.worker.warehouse.table_sql(table)
+    rows = cluster.worker.warehouse.query(f"SELECT name, n FROM {target} ORDER BY n")
+    assert rows == [("ann", 1), ("bob", 2)]
