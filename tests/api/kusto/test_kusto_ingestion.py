@@ -256,6 +256,8 @@ def test_delete_after_download_only_where_a_connection_allows_it(kusto: Kusto) -
     _run(kusto, [again], {"format": "csv", "deleteAfterDownload": True})
     (second,) = _retained(kusto)
     assert second != first
+    kusto.services.kusto_queues.sweep()  # the scheduler's sweep: the unit has ended
+    assert _retained(kusto) == []
     assert kusto.table_rows() == [("ann", 1), ("bob", 2)]
 
 
