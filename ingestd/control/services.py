@@ -231,8 +231,9 @@ class Services:
 
     @cached_property
     def kusto_uploads(self) -> KustoUploads:
-        """Uploads live in the metadata database: a worker on another machine reads them."""
-        return KustoUploads(self.store, self.settings.kusto_upload_max_bytes, clock=self.clock)
+        """Uploads live in the metadata database: a worker on another machine reads them.
+        Their write times use the clock ``kusto_queues`` sweeps them by (its own default)."""
+        return KustoUploads(self.store, self.settings.kusto_upload_max_bytes)
 
     @cached_property
     def queued_ingestion(self) -> QueuedIngestion:
