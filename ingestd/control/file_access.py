@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingestd.dataplane.kusto_uploads import UPLOADS_DIR
 from ingestd.domain.file_access import ProjectFiles, inside, real
 from ingestd.errors import InvalidInput, NotFound
 from ingestd.settings import Settings
@@ -22,7 +21,10 @@ from ingestd.store.database import Store
 KEY_FILE = "kusto-storage.key"
 """The key that signs Kusto SAS tokens (control.kusto_storage.sas)."""
 STREAMS_DIR = "streams"
-"""``<data dir>/files/streams``: Amperity stream batch files (control.streams), never readable."""
+"""``<data dir>/files/streams``: the folders that name Amperity streams (control.streams), and
+the batch files earlier versions wrote there: never readable."""
+LEGACY_UPLOADS_DIR = "kusto-uploads"
+"""Where earlier versions kept Kusto uploads (now in the metadata database): never readable."""
 
 _SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
 
@@ -43,7 +45,7 @@ def owned_paths(settings: Settings) -> tuple[Path, ...]:
     data_dir = real(settings.data_dir)
     files_dir = data_dir / "files"
     owned: list[Path] = [files_dir / STREAMS_DIR]
-    for name in ("staging", "spill", "checks", "secret.key", UPLOADS_DIR, KEY_FILE):
+    for name in ("staging", "spill", "checks", "secret.key", LEGACY_UPLOADS_DIR, KEY_FILE):
         owned.append(data_dir / name)
     if data_dir.is_dir():
         owned.extend(real(entry) for entry in data_dir.iterdir() if entry.name != "files")

@@ -29,11 +29,11 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from ingestd.control.kusto_ops import BlobRef, IngestionProperties, Operation, QueuedIngestion
+from ingestd.control.kusto_storage.uploads import KustoUploads
 from ingestd.control.quarantine import Quarantine, QuarantinedRow
 from ingestd.control.run_views import UnitView
 from ingestd.control.runs import Claim, Runs
 from ingestd.dataplane.contract import CancelToken
-from ingestd.dataplane.kusto_uploads import UploadFiles
 from ingestd.domain.error_codes import kusto_error_code
 from ingestd.domain.states import TERMINAL_UNIT_STATES, UnitState
 from ingestd.errors import FailureClass, IngestdError, InternalError
@@ -182,7 +182,7 @@ class StreamingIngestion:
         queued: QueuedIngestion,
         runs: Runs,
         runner: ClaimRunner,
-        uploads: UploadFiles,
+        uploads: KustoUploads,
         quarantine: Quarantine,
         *,
         lease_seconds: float,

@@ -22,6 +22,7 @@ from ingestd.control.kusto_ops import QueuedIngestion
 from ingestd.control.kusto_storage.queues import KustoQueues
 from ingestd.control.kusto_storage.sas import Signer, load_key
 from ingestd.control.kusto_storage.status_table import StatusTable
+from ingestd.control.kusto_storage.uploads import KustoUploads
 from ingestd.control.mappings import Mappings
 from ingestd.control.oauth import OAuth
 from ingestd.control.quarantine import Quarantine, QuarantineReplay
@@ -39,7 +40,6 @@ from ingestd.dataplane.decompress import DecompressionLimits
 from ingestd.dataplane.destination import Destination
 from ingestd.dataplane.destination_host import check_destination
 from ingestd.dataplane.egress import EgressPolicy
-from ingestd.dataplane.kusto_uploads import UPLOADS_DIR, UploadFiles
 from ingestd.dataplane.pipeline import DataPlane
 from ingestd.dataplane.postgres_warehouse import PostgresWarehouse, psycopg_conninfo
 from ingestd.dataplane.preview import Previewer
@@ -231,10 +231,10 @@ class Services:
         return Signer(load_key(self.settings))
 
     @cached_property
-    def kusto_uploads(self) -> UploadFiles:
-        return UploadFiles(
-            self.settings.data_dir / UPLOADS_DIR, self.settings.kusto_upload_max_bytes
-        )
+    def kusto_uploads(self) -> KustoUploads:
+        """Uploads live in the metadata database: a worker on another machine reads them.
+        Their write times use the clock ``kusto_queues`` sweeps them by (its own default)."""
+        return KustoUploads(self.store, self.settings.kusto_upload_max_bytes)
 
     @cached_property
     def queued_ingestion(self) -> QueuedIngestion:

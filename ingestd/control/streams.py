@@ -1,21 +1,22 @@
-"""Streams: JSON records pushed one at a time, batched into NDJSON files that load as runs.
+"""Streams: JSON records pushed one at a time, batched into runs that load them as NDJSON.
 
-A stream is a source named by the stream id whose path template is the stream's batch folder
+A stream is a source named by the stream id whose path template is the stream's folder
 ``<root>/<project>/<stream>/*.ndjson`` (format json); ``create_stream`` makes one. Its table,
-mapping, load mode (append or upsert) and error policy say where the records go, and the batch
-files can be reloaded like any file source. API-SURFACE §2.5: one JSON object per request, at
-most 1 MB by default.
+mapping, load mode (append or upsert) and error policy say where the records go. API-SURFACE
+§2.5: one JSON object per request, at most 1 MB by default.
 
 Contract:
 
 * ``accept`` validates one record and commits it to the metadata store before it returns: an
   acknowledged record survives a crash of the process right after the acknowledgement.
-* ``flush`` writes a stream's pending records to ``<root>/<project>/<stream>/<first id>-<tag>
-  .ndjson`` (written, fsynced, renamed), then creates a run of kind and trigger ``stream`` with
-  one unit loading that file, then marks the records with the run. The run's idempotency key
-  names the batch's first record, and the run remembers exactly which records it holds, so a
-  crash anywhere in between leaves the records pending and the next flush finishes the same
-  batch: a record is loaded by exactly one run, never lost, never twice.
+* ``flush`` picks a stream's pending records (as many as fit in a batch), creates a run of kind
+  and trigger ``stream`` with one unit whose spec names those records (``StreamBatchUnitSpec
+  .records``), then marks the records with the run. No file is written: the worker that runs
+  the unit writes the batch from the metadata database into its own staging folder
+  (``control.stream_batches``), so it needs no disk shared with this process. The run's
+  idempotency key names the batch's first record, and the run remembers exactly which records
+  it holds, so a crash anywhere in between leaves the records pending and the next flush
+  finishes the same batch: a record is loaded by exactly one run, never lost, never twice.
 * ``flush_due`` flushes every stream with ``flush_records`` pending records or whose oldest
   pending record is ``flush_seconds`` old; the server's scheduler loop calls it.
 """
@@ -25,7 +26,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import re
 import secrets
 import threading
@@ -35,8 +35,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
-
 from ingestd.control.catalog import Catalog, SourceView
 from ingestd.control.run_views import RunView
 from ingestd.control.runs import NewUnit, Runs
@@ -45,8 +43,10 @@ from ingestd.domain.origins import RunOrigin
 from ingestd.domain.sources import DataFormat, ErrorPolicy, LoadMode, ReadOptions
 from ingestd.domain.unit_specs import StreamBatchUnitSpec
 from ingestd.errors import IngestdError, InvalidInput, NotFound, RequestError
+from ingestd.store import stream_records
 from ingestd.store.database import Store
-from ingestd.store.schema import Project, StreamRecord, utcnow
+from ingestd.store.run_owners import project_name
+from ingestd.store.schema import utcnow
 
 log = logging.getLogger("ingestd.streams")
 
@@ -55,7 +55,7 @@ STREAM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 RUN_KIND = "stream"
 TRIGGER = "stream"
 _BATCH_BYTES = 256 << 20
-"""A batch file stops growing past this size; the rest goes into the next batch."""
+"""A batch stops growing past this size (in characters); the rest goes into the next one."""
 
 
 class RecordTooLarge(RequestError):
@@ -231,30 +231,13 @@ class Streams:
         """Validate one record and commit it; it is durable once this returns."""
         self.stream_source(project_id, stream_id)
         payload = parse_record(body, self.max_record_bytes)
-        with self.store.write() as session:
-            record = StreamRecord(
-                project_id=project_id,
-                stream_id=stream_id,
-                payload=payload,
-                received_at=self.clock(),
-            )
-            session.add(record)
-            session.flush()
-            pending = session.scalar(self._pending_count(project_id, stream_id)) or 0
-            record_id = record.id
+        record_id, pending = stream_records.add(
+            self.store, project_id, stream_id, payload, received_at=self.clock()
+        )
         return Accepted(record_id, pending, pending >= self.flush_records)
 
     def pending(self, project_id: int, stream_id: str) -> int:
-        with self.store.read() as session:
-            return session.scalar(self._pending_count(project_id, stream_id)) or 0
-
-    @staticmethod
-    def _pending_count(project_id: int, stream_id: str) -> Any:
-        return select(func.count()).where(
-            StreamRecord.project_id == project_id,
-            StreamRecord.stream_id == stream_id,
-            StreamRecord.run_id.is_(None),
-        )
+        return stream_records.pending_count(self.store, project_id, stream_id)
 
     # -- flushing -----------------------------------------------------------------------------
 
@@ -263,39 +246,27 @@ class Streams:
         stream with pending records; the runs created."""
         now = now or self.clock()
         oldest_allowed = now - timedelta(seconds=self.flush_seconds)
-        with self.store.read() as session:
-            groups = session.execute(
-                select(
-                    StreamRecord.project_id,
-                    StreamRecord.stream_id,
-                    func.count(),
-                    func.min(StreamRecord.received_at),
-                )
-                .where(StreamRecord.run_id.is_(None))
-                .group_by(StreamRecord.project_id, StreamRecord.stream_id)
-            ).all()
         created: list[str] = []
-        for project_id, stream_id, count, oldest in groups:
-            if not everything and count < self.flush_records and oldest > oldest_allowed:
+        for group in stream_records.pending_streams(self.store):
+            small = group.count < self.flush_records
+            if not everything and small and group.oldest > oldest_allowed:
                 continue
             try:
-                created += [run.id for run in self.flush(project_id, stream_id)]
+                created += [run.id for run in self.flush(group.project_id, group.stream_id)]
             except IngestdError as exc:
                 # e.g. the stream's source was deleted: its records wait, the others flush.
-                log.warning("cannot flush stream %s of project %s: %s", stream_id, project_id, exc)
+                log.warning(
+                    "cannot flush stream %s of project %s: %s",
+                    group.stream_id,
+                    group.project_id,
+                    exc,
+                )
         return created
 
     def flush(self, project_id: int, stream_id: str) -> list[RunView]:
         """Turn the stream's pending records (those there now) into runs; returns them."""
         with self._lock(project_id, stream_id):
-            with self.store.read() as session:
-                last = session.scalar(
-                    select(func.max(StreamRecord.id)).where(
-                        StreamRecord.project_id == project_id,
-                        StreamRecord.stream_id == stream_id,
-                        StreamRecord.run_id.is_(None),
-                    )
-                )
+            last = stream_records.last_pending(self.store, project_id, stream_id)
             runs: list[RunView] = []
             while last is not None:
                 run = self._flush_batch(project_id, stream_id, last)
@@ -305,28 +276,27 @@ class Streams:
             return runs
 
     def _flush_batch(self, project_id: int, stream_id: str, last: int) -> RunView | None:
-        with self.store.read() as session:
-            first = session.scalar(
-                select(func.min(StreamRecord.id)).where(
-                    StreamRecord.project_id == project_id,
-                    StreamRecord.stream_id == stream_id,
-                    StreamRecord.run_id.is_(None),
-                    StreamRecord.id <= last,
-                )
-            )
+        first = stream_records.first_pending(self.store, project_id, stream_id, up_to=last)
         if first is None:
             return None
         source = self.stream_source(project_id, stream_id)
         key = f"ingestd-stream:{source.id}:{first}"
         run = self.runs.find_by_idempotency_key(project_id, key)
         if run is None:
-            # Not seen before (or a crash came before the run): write the batch afresh.
-            folder = self.folder(self._project_name(project_id), stream_id)
-            path = folder / f"{first:012d}-{secrets.token_hex(4)}.ndjson"
-            ids = self._write_batch(project_id, stream_id, first, last, path)
+            # Not seen before (or a crash came before the run): pick the batch afresh.
+            ids = stream_records.pending_batch(
+                self.store,
+                project_id,
+                stream_id,
+                first,
+                last,
+                max_records=self.max_batch_records,
+                max_chars=_BATCH_BYTES,
+            )
             if not ids:  # another process flushed them meanwhile
-                path.unlink(missing_ok=True)
                 return None
+            name = f"{first:012d}-{secrets.token_hex(4)}.ndjson"
+            ranges = record_ranges(ids)
             run = self.runs.create_run(
                 project_id,
                 kind=RUN_KIND,
@@ -339,12 +309,13 @@ class Streams:
                         spec=StreamBatchUnitSpec(
                             table=source.table,
                             source=source.name,
-                            inputs=(str(path),),
-                            input_names=(path.name,),
+                            inputs=(),
+                            input_names=(name,),
                             mapping=source.mapping,
                             read_options=source.read_options,
                             mode=source.load_mode,
                             error_policy=source.error_policy,
+                            records=tuple((lo, hi) for lo, hi in ranges),
                         ),
                     )
                 ],
@@ -352,67 +323,20 @@ class Streams:
                 idempotency_key=key,
                 request={
                     "stream": stream_id,
-                    "file": path.name,
+                    "file": name,
                     "count": len(ids),
-                    "records": record_ranges(ids),
+                    "records": ranges,
                 },
             )
-            if run.request.get("file") != path.name:
-                path.unlink(missing_ok=True)  # another flusher made this batch first
         self._mark(project_id, stream_id, run)
         return run
-
-    def _write_batch(
-        self, project_id: int, stream_id: str, first: int, last: int, path: Path
-    ) -> list[int]:
-        """Write pending records ``first..last`` (as many as fit) to ``path``; their ids."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.tmp")
-        ids: list[int] = []
-        size = 0
-        with self.store.read() as session, temporary.open("w", encoding="utf-8") as out:
-            rows = session.execute(
-                select(StreamRecord.id, StreamRecord.payload)
-                .where(
-                    StreamRecord.project_id == project_id,
-                    StreamRecord.stream_id == stream_id,
-                    StreamRecord.run_id.is_(None),
-                    StreamRecord.id.between(first, last),
-                )
-                .order_by(StreamRecord.id)
-                .limit(self.max_batch_records)
-                .execution_options(yield_per=500)
-            )
-            for record_id, payload in rows:
-                out.write(payload)
-                out.write("\n")
-                ids.append(record_id)
-                size += len(payload) + 1
-                if size >= _BATCH_BYTES:
-                    break
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-        _fsync_directory(path.parent)
-        return ids
 
     def _mark(self, project_id: int, stream_id: str, run: RunView) -> None:
         """Attach the run's records to it (those still pending)."""
         ranges = run.request.get("records")
         if not isinstance(ranges, list):
             raise InvalidInput(f"run {run.id} does not list its stream records")
-        with self.store.write() as session:
-            for lo, hi in ranges:
-                session.execute(
-                    update(StreamRecord)
-                    .where(
-                        StreamRecord.project_id == project_id,
-                        StreamRecord.stream_id == stream_id,
-                        StreamRecord.run_id.is_(None),
-                        StreamRecord.id.between(int(lo), int(hi)),
-                    )
-                    .values(run_id=run.id)
-                )
+        stream_records.mark(self.store, project_id, stream_id, ranges, run.id)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -423,21 +347,6 @@ class Streams:
     def _project_name(self, project_id: int) -> str:
         name = self._project_names.get(project_id)  # projects are never renamed
         if name is None:
-            with self.store.read() as session:
-                name = session.scalar(select(Project.name).where(Project.id == project_id))
-            if name is None:
-                raise NotFound(f"project {project_id} does not exist")
+            name = project_name(self.store, project_id)
             self._project_names[project_id] = name
         return name
-
-
-def _fsync_directory(folder: Path) -> None:
-    """Make a rename durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -117,15 +117,32 @@ class FileUnitSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class StreamBatchUnitSpec(FileUnitSpec):
-    """One flushed batch of a stream's records (an NDJSON file), loaded by the stream's source
-    rules (its mapping, read options, mode, error policy)."""
+    """One flushed batch of a stream's records, loaded as NDJSON by the stream's source rules
+    (its mapping, read options, mode, error policy).
+
+    ``records`` names the batch's records in the metadata database (the stream is the source's
+    name): the worker that runs the unit writes them into its own staging folder, so no disk is
+    shared with the process that accepted them. ``inputs`` is then empty and ``input_names``
+    holds the batch's name. A batch queued before records were named (``records`` empty) is
+    the NDJSON file its ``inputs`` gives."""
 
     kind: ClassVar[UnitKind] = UnitKind.STREAM_BATCH
     source: str
     """The stream's source."""
+    records: tuple[tuple[int, int], ...] = ()
+    """The batch's record ids, as sorted inclusive ``(first, last)`` ranges."""
 
     def to_json(self) -> dict[str, Any]:
-        return {**_header(self.kind), **self._load_json(), "source": self.source}
+        return {
+            **_header(self.kind),
+            **self._load_json(),
+            "source": self.source,
+            "records": [[first, last] for first, last in self.records],
+        }
+
+    @property
+    def record_count(self) -> int:
+        return sum(last - first + 1 for first, last in self.records)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -207,11 +224,15 @@ def from_json(
                 _check_keys("file unit spec", body, _FILE_KEYS)
                 return FileUnitSpec(**_load_fields(body))
             case UnitKind.STREAM_BATCH:
-                _check_keys("stream batch unit spec", body, _FILE_KEYS | {"source"})
+                _check_keys("stream batch unit spec", body, _FILE_KEYS | {"source", "records"})
                 stream_source = body.get("source", source_name)
                 if stream_source is None:
                     raise InvalidInput("stream batch unit spec: the stream's source is missing")
-                return StreamBatchUnitSpec(**_load_fields(body), source=str(stream_source))
+                return StreamBatchUnitSpec(
+                    **_load_fields(body),
+                    source=str(stream_source),
+                    records=_record_ranges(body.get("records") or ()),
+                )
             case UnitKind.BLOB:
                 return _blob(body)
     except (KeyError, TypeError, ValueError) as exc:
@@ -283,6 +304,13 @@ def _load_fields(body: dict[str, Any]) -> dict[str, Any]:
         "empty_is_error": bool(body.get("empty_is_error", False)),
         "tags": tuple(str(t) for t in body.get("tags") or ()),
     }
+
+
+def _record_ranges(raw: Any) -> tuple[tuple[int, int], ...]:
+    ranges = tuple((int(first), int(last)) for first, last in raw)
+    if any(first > last for first, last in ranges):
+        raise ValueError("a record range ends before it starts")
+    return ranges
 
 
 def _blob(body: dict[str, Any]) -> BlobUnitSpec:

@@ -5,12 +5,14 @@ Contract:
 * ``stage_blob`` downloads into ``<staging>/extract-<unit>`` (removed after every attempt by the
   unit runner) with the limits in the spec's ``fetch`` (``FetchLimits``), through the project's
   connections (``control.blob_access``); ``file://`` blobs are read in place.
-* With ``delete_after_download`` the blob is downloaded into ``<staging>/retained/<unit>``, then
-  deleted at its source; later attempts of the unit reuse that copy, which is removed once the
-  unit has ended. A failed delete is logged and does not fail the blob (Kusto deletes
-  best-effort too).
-* A blob of ingestd's own Kusto temporary storage (``spec.upload``) is read in place from
-  ``<data dir>/kusto-uploads``, after checking it is the unit's project's; nothing is fetched.
+* With ``delete_after_download`` the downloaded blob is kept in the metadata database
+  (``control.retained_blobs``) before it is deleted at its source; later attempts of the unit,
+  on any worker, stage that copy, which is removed once the unit has ended. A failed delete is
+  logged and does not fail the blob (Kusto deletes best-effort too).
+* A blob of ingestd's own Kusto temporary storage (``spec.upload``) is copied from the
+  metadata database (``control.kusto_storage.uploads``) into ``<staging>/extract-<unit>``,
+  after checking it is the unit's project's; nothing is fetched, and no disk is shared with
+  the process that accepted the upload.
 * ``cancel`` (the unit's token; the unit runner always passes it) stops a download between
   chunks with ``Canceled``, as the loaders do, and leaves nothing staged.
 * ``blob_format`` is the format the blob will be read as: the declared one, or the one its
@@ -26,23 +28,21 @@ from pathlib import Path
 
 from ingestd.control.blob_access import resolve_blob
 from ingestd.control.catalog import Catalog
+from ingestd.control.kusto_storage.uploads import KustoUploads
+from ingestd.control.retained_blobs import RetainedBlobs
 from ingestd.dataplane.blob_urls import StoreKind, parse_blob_url
 from ingestd.dataplane.contract import CancelToken
 from ingestd.dataplane.detect import compression_of, format_of
 from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.fetch import FetchPolicy, delete, download
-from ingestd.dataplane.kusto_uploads import UploadFiles
+from ingestd.dataplane.staged_payloads import stage_payload
 from ingestd.domain.file_access import ProjectFiles
 from ingestd.domain.sources import Compression, DataFormat
-from ingestd.domain.states import TERMINAL_UNIT_STATES
 from ingestd.domain.unit_specs import BlobUnitSpec, FetchLimits
 from ingestd.errors import FormatNotSupported, NotFound, SourceNotFound, UnitError
 from ingestd.store.database import Store
-from ingestd.store.unit_records import unit_states
 
 log = logging.getLogger("ingestd.executor")
-
-_COMPLETE = ".complete"
 
 
 @dataclass(frozen=True)
@@ -91,56 +91,38 @@ def stage_blob(
     staging_root: Path,
     files: ProjectFiles,
     cancel: CancelToken | None = None,
-    uploads: UploadFiles | None = None,
+    uploads: KustoUploads | None = None,
 ) -> StagedBlob:
     if spec.upload and uploads is not None:
         try:
-            path = uploads.path(project_id, spec.upload)
+            stored = uploads.open(project_id, spec.upload)
+            path = stage_payload(
+                stored.read, staging_root / f"extract-{unit_id}", stored.name, cancel
+            )
         except NotFound as exc:
             raise SourceNotFound(exc.message, hint="upload the data again") from exc
-        return StagedBlob(path, path.name)
+        return StagedBlob(path, stored.name)
     policy = fetch_policy(spec.fetch, files)
     # The whole URL (with its SAS or key) exists only here, in memory, until the fetch.
     location = parse_blob_url(store.secret_box.open(spec.sealed_url))
     resolved = resolve_blob(catalog, project_id, location)
+    extract = staging_root / f"extract-{unit_id}"
     if not spec.delete_after_download:
-        path = download(
-            resolved.location, staging_root / f"extract-{unit_id}", policy, resolved.access, cancel
-        )
+        path = download(resolved.location, extract, policy, resolved.access, cancel)
         return StagedBlob(path, location.name)
-    retained = staging_root / "retained" / unit_id
-    if (retained / _COMPLETE).exists():
-        kept = [p for p in retained.iterdir() if p.name != _COMPLETE]
-        if kept:
-            return StagedBlob(kept[0], location.name)
-    shutil.rmtree(retained, ignore_errors=True)
-    retained.mkdir(parents=True)
-    copied = False
-    try:
-        path = download(resolved.location, retained, policy, resolved.access, cancel)
-        if resolved.location.kind is StoreKind.FILE:
-            path = Path(shutil.copy2(path, retained / path.name))
-        copied = True
-    finally:
-        if not copied:  # an incomplete copy is never reused: leave no partial staging behind
-            shutil.rmtree(retained, ignore_errors=True)
-    (retained / _COMPLETE).touch()
+    retained = RetainedBlobs(store)
+    kept = retained.find(project_id, unit_id)
+    if kept is not None:  # an earlier attempt downloaded it (and deleted it at its source)
+        return StagedBlob(stage_payload(kept, extract, location.name, cancel), location.name)
+    path = download(resolved.location, extract, policy, resolved.access, cancel)
+    if resolved.location.kind is StoreKind.FILE:  # read in place: copy it before the delete
+        extract.mkdir(parents=True, exist_ok=True)
+        path = Path(shutil.copy2(path, extract / path.name))
+    retained.keep(project_id, unit_id, path)
     if resolved.allow_delete:
         try:
             delete(resolved.location, policy, resolved.access)
         except UnitError as exc:
             log.warning("unit %s: deleteAfterDownload failed: %s", unit_id, exc)
-    _sweep_retained(staging_root / "retained", store, keep=unit_id)
+    retained.sweep(keep=unit_id)
     return StagedBlob(path, location.name)
-
-
-def _sweep_retained(folder: Path, store: Store, *, keep: str) -> None:
-    """Remove the retained copies of units that have ended."""
-    ids = [p.name for p in folder.iterdir() if p.is_dir() and p.name != keep]
-    if not ids:
-        return
-    states = unit_states(store, ids)
-    for unit_id in ids:
-        state = states.get(unit_id)
-        if state is None or state in TERMINAL_UNIT_STATES:
-            shutil.rmtree(folder / unit_id, ignore_errors=True)

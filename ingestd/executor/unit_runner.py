@@ -1,8 +1,11 @@
 """Runs one claimed unit: resolve its inputs, load them, record the outcome.
 
 The only place that turns a unit's spec (``domain.unit_specs``, built by ``control``) into a
-``LoadRequest`` and calls the data plane. Foreign exceptions that nobody translated become
-INTERNAL_ERROR, logged with their traceback (never returned through the API).
+``LoadRequest`` and calls the data plane. What the API accepted (Kusto uploads, stream
+batches) is read from the metadata database into the unit's own staging folder: a worker
+needs only its own disk and the metadata database, wherever the data was accepted. Foreign
+exceptions that nobody translated become INTERNAL_ERROR, logged with their traceback (never
+returned through the API).
 """
 
 from __future__ import annotations
@@ -16,16 +19,24 @@ from pathlib import Path
 from ingestd.control.blob_units import REQUIRES_MAPPING, already_ingested, missing_mapping
 from ingestd.control.catalog import Catalog
 from ingestd.control.file_access import FileAccess
+from ingestd.control.kusto_storage.uploads import KustoUploads
 from ingestd.control.runs import Claim, Runs
 from ingestd.control.source_loads import SourceLoads
+from ingestd.control.stream_batches import batch_reader
 from ingestd.dataplane.contract import CancelToken, LoadRequest, Progress
-from ingestd.dataplane.kusto_uploads import UPLOADS_DIR, UploadFiles
 from ingestd.dataplane.pipeline import DataPlane
+from ingestd.dataplane.staged_payloads import stage_payload
 from ingestd.domain.mapping import Mapping, identity_mapping
 from ingestd.domain.sources import DELIMITED, ReadOptions
 from ingestd.domain.states import UnitState
 from ingestd.domain.tables import TableSpec
-from ingestd.domain.unit_specs import BlobUnitSpec, FileUnitSpec, SourceDayUnitSpec, UnitRecord
+from ingestd.domain.unit_specs import (
+    BlobUnitSpec,
+    FileUnitSpec,
+    SourceDayUnitSpec,
+    StreamBatchUnitSpec,
+    UnitRecord,
+)
 from ingestd.errors import (
     Canceled,
     DuplicateBlob,
@@ -64,6 +75,8 @@ class UnitRunner:
         self.file_access = file_access
         self.source_loads = source_loads
         self.staging_root = source_loads.staging_root
+        # Read-only here: the size bound applies where uploads are written (the API).
+        self.uploads = KustoUploads(store, max_bytes=0)
 
     def run(self, claim: Claim, worker: str, cancel: CancelToken) -> None:
         """Run the unit; every log line meanwhile names its project, run and unit."""
@@ -153,12 +166,24 @@ class UnitRunner:
             )
         if isinstance(spec, BlobUnitSpec):
             return self._blob_request(claim, unit, spec, cancel)
-        return self._file_request(claim, unit, spec)
+        return self._file_request(claim, unit, spec, cancel)
 
-    def _file_request(self, claim: Claim, unit: UnitRecord, spec: FileUnitSpec) -> LoadRequest:
-        """Units that load given local files (streamed batches among them)."""
+    def _file_request(
+        self, claim: Claim, unit: UnitRecord, spec: FileUnitSpec, cancel: CancelToken | None
+    ) -> LoadRequest:
+        """Units that load given local files, and stream batches (staged from the metadata
+        database; one queued before batches named their records is its file)."""
         table = self.catalog.get_table(claim.project_id, spec.table)
-        paths = tuple(Path(p) for p in spec.inputs)
+        if isinstance(spec, StreamBatchUnitSpec) and spec.records:
+            staged = stage_payload(
+                batch_reader(self.store, claim.project_id, spec),
+                self.staging_root / f"extract-{unit.id}",
+                spec.input_names[0] if spec.input_names else "batch.ndjson",
+                cancel,
+            )
+            paths: tuple[Path, ...] = (staged,)
+        else:
+            paths = tuple(Path(p) for p in spec.inputs)
         for path in paths:
             if not path.exists():
                 raise SourceNotFound(f"{path} does not exist any more")
@@ -192,8 +217,7 @@ class UnitRunner:
             staging_root=self.staging_root,
             files=self.file_access.for_project(claim.project_id),
             cancel=cancel,
-            # Read-only here: the size bound applies where uploads are written (the API).
-            uploads=UploadFiles(self.file_access.data_dir / UPLOADS_DIR, max_bytes=0),
+            uploads=self.uploads,
         )
         data_format = blob_format(spec, staged)
         if spec.mapping is not None:

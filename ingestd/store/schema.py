@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -423,3 +424,36 @@ class KustoStatusEntity(Base):
     """The entity's other properties, JSON (with their ``@odata.type`` annotations)."""
     etag: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column()
+
+
+class StoredPayload(Base):
+    """Bytes the API accepted (a Kusto upload, or one uncommitted block of one), kept in the
+    metadata database so that a unit running on any machine can read them. A payload is
+    visible only once ``complete``: its chunks are written first, then the flag flips in one
+    transaction, so a crash mid-upload leaves nothing a reader sees."""
+
+    __tablename__ = "stored_payloads"
+    __table_args__ = (
+        Index("ix_stored_payloads_lookup", "project_id", "kind", "name", "block", "complete"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(1024))
+    block: Mapped[str] = mapped_column(String(64), default="")
+    """Empty for a whole payload; the block's key for an uncommitted block of ``name``."""
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    written_at: Mapped[datetime] = mapped_column()
+    """When it was begun, then when it became complete (what retention counts from)."""
+
+
+class PayloadChunk(Base):
+    """One chunk (at most ``store.payloads.CHUNK_BYTES``) of a stored payload, in order."""
+
+    __tablename__ = "payload_chunks"
+    payload_id: Mapped[int] = mapped_column(
+        ForeignKey("stored_payloads.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -3,12 +3,7 @@ states by id."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
-from sqlalchemy import select
-
 from ingestd.domain import unit_specs
-from ingestd.domain.states import UnitState
 from ingestd.domain.unit_specs import UnitRecord, UnitSpec
 from ingestd.store.database import Store
 from ingestd.store.schema import Unit
@@ -39,12 +34,3 @@ def unit_record(store: Store, unit_id: str) -> UnitRecord | None:
     with store.read() as session:
         unit = session.get(Unit, unit_id)
         return None if unit is None else record_of(unit)
-
-
-def unit_states(store: Store, unit_ids: Collection[str]) -> dict[str, UnitState]:
-    """The state of each of these units that exists (ids of units there are not are left out)."""
-    if not unit_ids:
-        return {}
-    query = select(Unit.id, Unit.state).where(Unit.id.in_(list(unit_ids)))
-    with store.read() as session:
-        return {unit_id: UnitState(state) for unit_id, state in session.execute(query).tuples()}

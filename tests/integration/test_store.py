@@ -71,10 +71,12 @@ def test_migrations_apply_to_an_empty_database_and_are_idempotent(database_url: 
         "kusto_queue_messages",
         "kusto_queued_blobs",
         "source_days",
+        "stored_payloads",
+        "payload_chunks",
         "alembic_version",
     } <= names
     with store.read() as session:
-        assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0013"
+        assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0014"
     assert "last_used_at" in {c["name"] for c in inspect(store.engine).get_columns("api_keys")}
     store.dispose()
 

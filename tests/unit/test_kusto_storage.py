@@ -1,19 +1,23 @@
-"""The SAS and identity tokens of the Kusto SDK storage, and ingestd's upload files: a clock
-is injected; nothing here reads the wall clock."""
+"""The SAS and identity tokens of the Kusto SDK storage, and ingestd's uploads (kept in the
+metadata database, here an SQLite file): a clock is injected; nothing here reads the wall
+clock."""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pytest
+from sqlalchemy import select
 
 from ingestd.control.kusto_storage.sas import SAS_LIFETIME, Signer, StorageAuthFailed
-from ingestd.dataplane.kusto_uploads import UploadFiles, UploadTooLarge
+from ingestd.control.kusto_storage.uploads import KustoUploads, UploadTooLarge
 from ingestd.domain.kusto_storage import Resource
 from ingestd.errors import InvalidInput, NotFound
+from ingestd.store.database import Store
+from ingestd.store.schema import PayloadChunk, Project, StoredPayload
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -80,8 +84,28 @@ def test_an_identity_token_names_its_project_and_expires() -> None:
         signer.check_identity_token(token, 7)
 
 
-def test_an_upload_past_the_limit_leaves_no_file(tmp_path: Path) -> None:
-    uploads = UploadFiles(tmp_path, max_bytes=10)
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A metadata store with projects 1 and 2."""
+    store = Store(f"sqlite:///{tmp_path / 'metadata.sqlite'}")
+    store.migrate()
+    with store.write() as session:
+        session.add_all([Project(id=1, name="acme"), Project(id=2, name="beta")])
+    yield store
+    store.dispose()
+
+
+def _read(uploads: KustoUploads, project_id: int, relative: str) -> bytes:
+    return b"".join(uploads.open(project_id, relative).read())
+
+
+def _stored_rows(store: Store) -> tuple[int, int]:
+    with store.read() as session:
+        return session.query(StoredPayload).count(), session.query(PayloadChunk).count()
+
+
+def test_an_upload_past_the_limit_leaves_no_file(store: Store) -> None:
+    uploads = KustoUploads(store, max_bytes=10)
 
     def upload(chunks: list[bytes]) -> None:
         with uploads.writer(1, "db__T__id__rows.csv") as writer:
@@ -90,48 +114,79 @@ def test_an_upload_past_the_limit_leaves_no_file(tmp_path: Path) -> None:
 
     with pytest.raises(UploadTooLarge):
         upload([b"123456", b"789012"])
-    assert list(tmp_path.rglob("*")) == [tmp_path / "1"]
+    assert _stored_rows(store) == (0, 0)
+    with pytest.raises(UploadTooLarge):  # a declared size past the limit fails at once
+        uploads.writer(1, "db__T__id__rows.csv", declared=11).__enter__()
+    assert _stored_rows(store) == (0, 0)
     with uploads.writer(1, "db__T__id__rows.csv") as writer:
         writer.write(b"a,1\n")
-    assert uploads.path(1, "1/db__T__id__rows.csv").read_bytes() == b"a,1\n"
+    assert _read(uploads, 1, "1/db__T__id__rows.csv") == b"a,1\n"
+
+
+def test_an_upload_is_invisible_until_it_completes(store: Store) -> None:
+    uploads = KustoUploads(store, max_bytes=10 << 20)
+    with uploads.writer(1, "rows.csv") as writer:
+        writer.write(b"x" * (3 << 20))  # three chunks stored before the upload ends
+        with pytest.raises(NotFound):
+            uploads.open(1, "1/rows.csv")
+    assert _read(uploads, 1, "1/rows.csv") == b"x" * (3 << 20)
+
+    def interrupted() -> None:
+        with uploads.writer(1, "rows.csv") as writer:
+            writer.write(b"y" * (2 << 20))
+            raise RuntimeError("the client went away")
+
+    with pytest.raises(RuntimeError):
+        interrupted()
+    # The failed overwrite left nothing, and the blob is still the one that completed.
+    assert _read(uploads, 1, "1/rows.csv") == b"x" * (3 << 20)
+    assert _stored_rows(store) == (1, 3)
 
 
 @pytest.mark.parametrize("name", ["../escape", "a/b", ".hidden", "", "x" * 2000])
-def test_blob_names_cannot_leave_the_project_directory(tmp_path: Path, name: str) -> None:
-    uploads = UploadFiles(tmp_path, max_bytes=10)
+def test_blob_names_cannot_leave_the_project_directory(store: Store, name: str) -> None:
+    uploads = KustoUploads(store, max_bytes=10)
     with pytest.raises(InvalidInput):
         uploads.relative(1, name)
 
 
-def test_one_project_cannot_resolve_anothers_upload(tmp_path: Path) -> None:
-    uploads = UploadFiles(tmp_path, max_bytes=10)
+def test_one_project_cannot_resolve_anothers_upload(store: Store) -> None:
+    uploads = KustoUploads(store, max_bytes=10)
     with uploads.writer(1, "rows.csv") as writer:
         writer.write(b"a,1\n")
     with pytest.raises(NotFound):
-        uploads.path(2, "1/rows.csv")
+        uploads.open(2, "1/rows.csv")
+    with pytest.raises(NotFound):
+        uploads.open(2, "2/rows.csv")
 
 
-def test_blocks_commit_in_the_order_listed(tmp_path: Path) -> None:
-    uploads = UploadFiles(tmp_path, max_bytes=100)
+def test_blocks_commit_in_the_order_listed(store: Store) -> None:
+    uploads = KustoUploads(store, max_bytes=100)
     for block_id, data in (("b1", b"first,"), ("b2", b"second")):
         with uploads.block_writer(1, "rows.csv", block_id) as writer:
             writer.write(data)
     with pytest.raises(InvalidInput):
         uploads.commit_blocks(1, "rows.csv", ["b2", "missing"])
     assert uploads.commit_blocks(1, "rows.csv", ["b2", "b1"]) == 12
-    assert uploads.path(1, "1/rows.csv").read_bytes() == b"secondfirst,"
+    assert _read(uploads, 1, "1/rows.csv") == b"secondfirst,"
+    assert _stored_rows(store)[0] == 1  # the blocks went once committed
 
 
-def test_retention_sweeps_old_uploads_not_in_use(tmp_path: Path) -> None:
-    uploads = UploadFiles(tmp_path, max_bytes=100)
-    for name in ("old.csv", "old-in-use.csv", "new.csv"):
+def test_retention_sweeps_old_uploads_not_in_use(store: Store) -> None:
+    clock = Clock()
+    uploads = KustoUploads(store, max_bytes=100, clock=clock)
+    clock.now = T0 - timedelta(days=4)
+    for name in ("old.csv", "old-in-use.csv"):
         with uploads.writer(1, name) as writer:
             writer.write(b"a,1\n")
-    old = (T0 - timedelta(days=4)).timestamp()
-    for name in ("old.csv", "old-in-use.csv"):
-        os.utime(tmp_path / "1" / name, (old, old))
-    new = T0.timestamp()
-    os.utime(tmp_path / "1" / "new.csv", (new, new))
+    with uploads.block_writer(1, "stale.csv", "b1") as writer:
+        writer.write(b"a,")
+    clock.now = T0
+    with uploads.writer(1, "new.csv") as writer:
+        writer.write(b"a,1\n")
     removed = uploads.sweep(1, older_than=T0 - timedelta(days=3), keep={"1/old-in-use.csv"})
     assert removed == 1
-    assert sorted(p.name for p in (tmp_path / "1").iterdir()) == ["new.csv", "old-in-use.csv"]
+    with store.read() as session:
+        left = sorted(session.scalars(select(StoredPayload.name)))
+    assert left == ["new.csv", "old-in-use.csv"]
+    assert uploads.project_ids() == [1]

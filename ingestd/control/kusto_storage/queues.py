@@ -36,8 +36,9 @@ from ingestd.control.kusto_storage.status_reports import (
     unit_properties,
 )
 from ingestd.control.kusto_storage.status_table import StatusTable, check_keys
+from ingestd.control.kusto_storage.uploads import KustoUploads
+from ingestd.control.retained_blobs import RetainedBlobs
 from ingestd.dataplane.blob_urls import redact
-from ingestd.dataplane.kusto_uploads import UploadFiles
 from ingestd.domain.error_codes import kusto_error_code
 from ingestd.domain.kusto_storage import (
     BlobOutcome,
@@ -96,7 +97,7 @@ class KustoQueues:
         store: Store,
         queued: QueuedIngestion,
         signer: Signer,
-        uploads: UploadFiles,
+        uploads: KustoUploads,
         *,
         project_names: Callable[[int], str],
         retention: timedelta,
@@ -351,10 +352,12 @@ class KustoQueues:
     # -- retention ----------------------------------------------------------------------------
 
     def sweep(self) -> int:
-        """Drop expired notifications and uploads older than the retention that no unit
-        still needs; returns how many uploads went."""
+        """Drop expired notifications, the retained copies of ``deleteAfterDownload`` blobs
+        whose unit has ended, and uploads older than the retention that no unit still needs;
+        returns how many uploads went."""
         now = self.clock()
         kusto_queues.drop_expired(self.store, now=now)
+        RetainedBlobs(self.store).sweep(keep="")
         removed = 0
         for project_id in self.uploads.project_ids():
             keep = kusto_queues.uploads_in_use(self.store, project_id)

@@ -12,8 +12,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from sqlalchemy import select
 
+from ingestd.control.retained_blobs import KIND as RETAINED
 from ingestd.domain.connections import connection_body
+from ingestd.store.schema import StoredPayload
 from tests.api.kusto.conftest import Kusto
 
 JSON_MAPPING = [
@@ -221,6 +224,14 @@ def test_malformed_properties_are_refused_over_http(
     assert _code(kusto.queue(["file:///x.csv"], properties)) == code
 
 
+def _retained(kusto: Kusto) -> list[str]:
+    """The units whose deleteAfterDownload blob has a retained copy."""
+    with kusto.services.store.read() as session:
+        return list(
+            session.scalars(select(StoredPayload.name).where(StoredPayload.kind == RETAINED))
+        )
+
+
 def test_delete_after_download_only_where_a_connection_allows_it(kusto: Kusto) -> None:
     url = kusto.file_url("drop/me.csv", "ann,1\n")
     refused = kusto.queue([url], {"format": "csv", "deleteAfterDownload": True})
@@ -238,13 +249,15 @@ def test_delete_after_download_only_where_a_connection_allows_it(kusto: Kusto) -
     assert body["status"]["Succeeded"] == 1
     assert kusto.table_rows() == [("ann", 1)]
     assert not (kusto.files / "drop" / "me.csv").exists()
-    # The downloaded copy is kept for retries until the unit has ended, then swept.
-    retained = kusto.services.settings.data_dir / "staging" / "retained"
-    (first,) = [p.name for p in retained.iterdir()]
+    # The downloaded copy is kept for retries (in the metadata database, so that a retry on
+    # another worker finds it) until the unit has ended, then swept.
+    (first,) = _retained(kusto)
     again = kusto.file_url("drop/me-too.csv", "bob,2\n")
     _run(kusto, [again], {"format": "csv", "deleteAfterDownload": True})
-    (second,) = [p.name for p in retained.iterdir()]
+    (second,) = _retained(kusto)
     assert second != first
+    kusto.services.kusto_queues.sweep()  # the scheduler's sweep: the unit has ended
+    assert _retained(kusto) == []
     assert kusto.table_rows() == [("ann", 1), ("bob", 2)]
 
 

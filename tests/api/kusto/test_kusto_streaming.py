@@ -11,12 +11,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from ingestd.api.app import create_app
 from ingestd.control.access import KeyKind
 from ingestd.control.kusto_ops import BlobRef, IngestionProperties
 from ingestd.control.kusto_streaming import MAX_STREAMING_BYTES
 from ingestd.domain.states import UnitState
+from ingestd.store.schema import StoredPayload
 from tests.api.kusto.conftest import Kusto
 from tests.conftest import make_services
 from tests.integration.kusto.servers import free_port
@@ -83,8 +85,9 @@ def test_rows_are_committed_when_it_answers(table: Kusto, gz: bool) -> None:
     assert [u.state for u in run.units] == [UnitState.SUCCEEDED]
     assert run.units[0].counts.inserted == 2 and run.units[0].attempt == 1
     # The body's copy is gone once the unit has ended (the client still has its data).
-    uploads = table.services.kusto_uploads.root / str(table.project())
-    assert uploads.is_dir() and not list(uploads.glob("stream-*"))
+    with table.services.store.read() as session:
+        kept = session.scalars(select(StoredPayload.name)).all()
+    assert not [name for name in kept if name.startswith("stream-")]
 
 
 def test_the_operation_is_visible_wherever_operations_are(table: Kusto) -> None:

@@ -30,8 +30,10 @@ from azure.kusto.ingest import (
 from azure.kusto.ingest.status import FailureMessage, KustoIngestStatusQueues, SuccessMessage
 from azure.storage.blob import BlobClient
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+from sqlalchemy import select
 
 from ingestd.control.access import KeyKind
+from ingestd.store.schema import StoredPayload
 from tests.integration.kusto.sdk_server import SdkServer, sdk_server
 from tests.integration.kusto.servers import HttpServer
 
@@ -153,7 +155,9 @@ def test_ingest_from_file_loads_the_rows_and_reports_success(
     assert status.status_code == 200, status.text
     assert status.json()["status"]["Succeeded"] == 1
     # ... and the upload is gone once its ingestion succeeded (docs/kusto-sdk.md).
-    assert list((server.services.settings.data_dir / "kusto-uploads").rglob("*.gz")) == []
+    with server.services.store.read() as session:
+        kept = session.scalars(select(StoredPayload.name)).all()
+    assert [name for name in kept if name.endswith(".gz")] == []
 
 
 def test_ingest_from_stream_with_a_header_row(

@@ -94,7 +94,15 @@ file_fields: dict[str, Any] = {
 specs: st.SearchStrategy[UnitSpec] = st.one_of(
     st.builds(SourceDayUnitSpec, table=names, source=names, day=days),
     st.builds(FileUnitSpec, **file_fields),
-    st.builds(StreamBatchUnitSpec, **file_fields, source=names),
+    st.builds(
+        StreamBatchUnitSpec,
+        **file_fields,
+        source=names,
+        records=st.lists(
+            st.tuples(st.integers(0, 1000), st.integers(0, 1000)).map(lambda r: (min(r), max(r))),
+            max_size=3,
+        ).map(tuple),
+    ),
     st.builds(
         BlobUnitSpec,
         table=names,

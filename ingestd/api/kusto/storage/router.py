@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import StreamingResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
@@ -33,8 +33,8 @@ from ingestd.api.kusto.storage.messages import message_text, parse_message
 from ingestd.api.kusto.storage.table_routes import add_table_routes
 from ingestd.control.kusto_storage.sas import StorageAuthFailed
 from ingestd.control.kusto_storage.status_table import EntityConflict, PreconditionFailed
+from ingestd.control.kusto_storage.uploads import UploadTooLarge
 from ingestd.control.services import Services
-from ingestd.dataplane.kusto_uploads import UploadTooLarge
 from ingestd.domain.kusto_storage import (
     NOTIFICATION_QUEUES,
     Resource,
@@ -150,18 +150,19 @@ def build_router(services: Services) -> APIRouter:
             block_id = request.query_params.get("blockid") or ""
             if not block_id:
                 raise InvalidInput("Put Block needs a blockid")
-            with uploads.block_writer(project_id, blob, block_id) as writer:
+            declared = _content_length(request)
+            with uploads.block_writer(project_id, blob, block_id, declared=declared) as writer:
                 async for chunk in request.stream():
-                    writer.write(chunk)
+                    await run_in_threadpool(writer.write, chunk)
         elif comp == "blocklist":
             body = await _bounded_body(request, MAX_BLOCK_LIST_BYTES)
-            uploads.commit_blocks(project_id, blob, _block_ids(body))
+            await run_in_threadpool(uploads.commit_blocks, project_id, blob, _block_ids(body))
         elif comp is None:
             if request.headers.get("x-ms-blob-type", "BlockBlob") != "BlockBlob":
                 raise InvalidInput("only block blobs are accepted (x-ms-blob-type: BlockBlob)")
-            with uploads.writer(project_id, blob) as writer:
+            with uploads.writer(project_id, blob, declared=_content_length(request)) as writer:
                 async for chunk in request.stream():
-                    writer.write(chunk)
+                    await run_in_threadpool(writer.write, chunk)
         else:
             raise NotServed(f"blob operation comp={comp} is not served")
         now = datetime.now(UTC)
@@ -177,8 +178,12 @@ def build_router(services: Services) -> APIRouter:
     @router.get("/_storage/blob/{account}/{container}/{blob}")
     def get_blob(request: Request, account: str, container: str, blob: str) -> Response:
         project_id, _ = authorise(request, StorageService.BLOB, account, container, "r")
-        path = uploads.path(project_id, uploads.relative(project_id, blob))
-        return FileResponse(path, media_type="application/octet-stream")
+        stored = uploads.open(project_id, uploads.relative(project_id, blob))
+        return StreamingResponse(
+            stored.read(),
+            media_type="application/octet-stream",
+            headers={"Content-Length": str(stored.size)},
+        )
 
     # -- queue --------------------------------------------------------------------------------
 
@@ -230,6 +235,11 @@ def build_router(services: Services) -> APIRouter:
 
 def _xml(body: str, status: int) -> Response:
     return Response(body, status_code=status, media_type="application/xml")
+
+
+def _content_length(request: Request) -> int | None:
+    declared = request.headers.get("content-length", "")
+    return int(declared) if declared.isdigit() else None
 
 
 def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
