@@ -195,9 +195,14 @@ class Streams:
         return source
 
     def is_stream(self, project: str, source: SourceView) -> bool:
-        """Whether a source is a stream: its path template is the stream's batch folder."""
-        return STREAM_ID.fullmatch(source.name) is not None and source.path_template == str(
-            self.folder(project, source.name) / "*.ndjson"
+        """Whether a source is a stream: its path template ends in the stream's batch folder
+        (``.../streams/<project>/<stream>/*.ndjson``). The end only: the serve that created
+        it may have had another data directory than this one (each machine of a cluster has
+        its own), and a stream's batches are read from the metadata database, not that path."""
+        tail = (self.root.name, project, source.name, "*.ndjson")
+        return (
+            STREAM_ID.fullmatch(source.name) is not None
+            and Path(source.path_template).parts[-len(tail) :] == tail
         )
 
     def list_streams(self, project_id: int) -> list[StreamView]:

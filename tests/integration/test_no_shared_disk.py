@@ -175,7 +175,11 @@ def test_stream_records_are_loaded_by_a_worker_on_another_disk(cluster: Cluster)
             "/stream/v0/data/signups", content=json.dumps(record), headers=headers
         )
         assert response.status_code == 202, response.text
-    (run,) = cluster.api.streams.flush(project_id, "signups")
+    # Another serve, on its own data directory (the leader may be any serve), knows the stream
+    # and flushes it.
+    other = cluster.worker.streams
+    assert [s.source.name for s in other.list_streams(project_id)] == ["signups"]
+    (run,) = other.flush(project_id, "signups")
     assert _holding(cluster.api.settings.data_dir, marker.encode()) == []
     assert _files(cluster.worker.settings.data_dir) == []
 
