@@ -62,7 +62,7 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     )
     mount_docs(app)
     app.state.services = services
-    app.include_router(statsig.build_router(services))
+    app.include_router(statsig.router)
     app.include_router(amperity.build_router(services))
     app.include_router(kusto.build_router(services))
     app.include_router(kusto_storage.build_router(services))
@@ -74,10 +74,7 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     @app.get("/healthz", tags=["ingestd"])
     def healthz() -> JSONResponse:
         """Liveness and the metadata store's reachability."""
-        from sqlalchemy import text
-
-        with services.store.read() as session:
-            session.execute(text("SELECT 1"))
+        services.readiness.metadata_answers()
         return JSONResponse({"status": "ok", "version": ingestd.__version__})
 
     return app

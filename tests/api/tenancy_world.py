@@ -298,7 +298,7 @@ def build_app(services: Services) -> FastAPI:
     rate (a 429 would make every cell pass for the wrong reason)."""
     app = FastAPI()
     app.state.services = services
-    app.include_router(statsig.build_router(services))
+    app.include_router(statsig.router)
     app.include_router(amperity.build_router(services, limiter=RateLimiter([(1_000_000, 1.0)])))
     app.include_router(kusto.build_router(services))
     app.include_router(kusto_storage.build_router(services))
