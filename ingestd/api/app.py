@@ -64,7 +64,7 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     app.state.services = services
     app.include_router(statsig.router)
     app.include_router(amperity.build_router(services))
-    app.include_router(kusto.build_router(services))
+    app.include_router(kusto.router)
     app.include_router(kusto_storage.build_router(services))
     app.include_router(native.build_router())
     dashboard.install(app)

@@ -300,7 +300,7 @@ def build_app(services: Services) -> FastAPI:
     app.state.services = services
     app.include_router(statsig.router)
     app.include_router(amperity.build_router(services, limiter=RateLimiter([(1_000_000, 1.0)])))
-    app.include_router(kusto.build_router(services))
+    app.include_router(kusto.router)
     app.include_router(kusto_storage.build_router(services))
     app.include_router(native.build_router())
     return app
