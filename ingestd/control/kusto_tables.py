@@ -5,7 +5,8 @@
   ``.create-merge`` adds missing columns, keeps the existing ones and refuses a changed type.
 * Kusto column types map onto ingestd's: ``string``, ``long``/``int``, ``real``/``double``,
   ``bool``, ``datetime``, ``dynamic``; ``guid`` is kept as ``string``. ``timespan`` and
-  ``decimal`` are refused (ingestd has no exact type for them).
+  ``decimal`` are refused (ingestd has no exact type for them). The map, both ways, is
+  ``ingestd.domain.kql.types``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any
 
 from ingestd.control.catalog import Catalog
 from ingestd.control.mappings import Mappings, MappingView, kusto_mapping
+from ingestd.domain.kql.types import column_type_of
 from ingestd.domain.names import check_identifier
-from ingestd.domain.tables import Column, ColumnType, TableSpec, parse_column_type
+from ingestd.domain.tables import Column, TableSpec
 from ingestd.errors import (
     Conflict,
     DatabaseNotFound,
@@ -27,7 +29,6 @@ from ingestd.errors import (
     InvalidName,
     InvalidTableName,
     MappingInvalid,
-    NotSupported,
     UnknownTable,
 )
 
@@ -66,27 +67,12 @@ def require_table(catalog: Catalog, project_id: int, database: str, table: str) 
     )
 
 
-_UNSUPPORTED_TYPES = frozenset({"timespan", "time", "decimal"})
-
-
-def column_type(name: str) -> ColumnType:
-    lowered = name.lower()
-    if lowered in ("guid", "uniqueid"):
-        return ColumnType.STRING
-    if lowered in _UNSUPPORTED_TYPES:
-        raise NotSupported(
-            f"column type {name!r} is not supported by ingestd",
-            hint="use string, long, int, real, double, bool, datetime, dynamic or guid",
-        )
-    return parse_column_type(lowered)
-
-
 def _column(name: str, type_name: str) -> Column:
     try:
         checked = check_identifier(name, what="column")
     except InvalidInput as exc:
         raise InvalidName(exc.message, hint=exc.hint) from exc
-    return Column(checked, column_type(type_name))
+    return Column(checked, column_type_of(type_name))
 
 
 def create_table(

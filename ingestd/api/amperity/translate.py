@@ -111,12 +111,13 @@ def parse_time(text: str, name: str) -> datetime:
             moment = datetime(int(partial.group(1)), int(partial.group(2) or 1), 1)
         else:
             moment = datetime.fromisoformat(value.upper())
-    except ValueError:
+        # An offset that moves a moment past year 1 or 9999 has no UTC time (OverflowError).
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise InvalidInput(
             f"{name} {text!r} is not an ISO-8601 timestamp",
             hint="write e.g. 2024-10-01 or 2024-10-01T04:02:54Z",
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 # -- states --------------------------------------------------------------------------------
