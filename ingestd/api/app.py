@@ -63,7 +63,7 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     mount_docs(app)
     app.state.services = services
     app.include_router(statsig.router)
-    app.include_router(amperity.build_router(services))
+    app.include_router(amperity.router)
     app.include_router(kusto.router)
     app.include_router(kusto_storage.build_router(services))
     app.include_router(native.build_router())

@@ -156,9 +156,7 @@ class QueuedIngestion:
             )
         for index, blob in enumerate(blobs):
             if not blob.url.strip():
-                raise EmptyBlobUrl(
-                    f"blob {index} has an empty URL",
-                )
+                raise EmptyBlobUrl(f"blob {index} has an empty URL")
         mapping = self._mapping(project_id, qualified, properties)
         if properties.delete_after_download:
             for blob in blobs:
@@ -217,7 +215,7 @@ class QueuedIngestion:
         )
         if properties.format is not None and kind != mapping_kind_of(properties.format):
             raise InvalidMappingReference(
-                f"a {kind} mapping cannot read format {properties.format.value}",
+                f"a {kind} mapping cannot read format {properties.format.value}"
             )
         table = self.catalog.get_table(project_id, qualified)
         if properties.mapping_reference is not None:
@@ -352,7 +350,7 @@ class QueuedIngestion:
             return operation
         if all(u.state in TERMINAL_UNIT_STATES for u in operation.run.units):
             raise InvalidInput(
-                f"ingestion operation {value!r} has already ended; nothing to cancel",
+                f"ingestion operation {value!r} has already ended; nothing to cancel"
             )
         self.runs.cancel_run(project_id, operation.run.id)
         return self.get(project_id, value)

@@ -35,9 +35,7 @@ from ingestd.errors import (
 
 def check_database(name: str | None) -> str:
     if not name:
-        raise EmptyDatabaseName(
-            "the database name is empty",
-        )
+        raise EmptyDatabaseName("the database name is empty")
     try:
         return check_identifier(name, what="database")
     except InvalidInput as exc:

@@ -22,6 +22,7 @@ from httpx2 import Response
 from sqlalchemy import Table, select
 
 from ingestd.api.amperity import router as amperity
+from ingestd.api.amperity.deps import configure as configure_amperity
 from ingestd.api.amperity.translate import job_id, workflow_id
 from ingestd.api.kusto import router as kusto
 from ingestd.api.kusto.storage import router as kusto_storage
@@ -299,7 +300,8 @@ def build_app(services: Services) -> FastAPI:
     app = FastAPI()
     app.state.services = services
     app.include_router(statsig.router)
-    app.include_router(amperity.build_router(services, limiter=RateLimiter([(1_000_000, 1.0)])))
+    configure_amperity(app, services, limiter=RateLimiter([(1_000_000, 1.0)]))
+    app.include_router(amperity.router)
     app.include_router(kusto.router)
     app.include_router(kusto_storage.build_router(services))
     app.include_router(native.build_router())

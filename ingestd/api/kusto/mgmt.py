@@ -167,5 +167,5 @@ def _mapping_json(text: str) -> object:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidMapping(
-            f"the mapping is not valid JSON: {exc.msg} at character {exc.pos}",
+            f"the mapping is not valid JSON: {exc.msg} at character {exc.pos}"
         ) from exc

@@ -162,9 +162,7 @@ def _validation_policy(value: Any) -> ErrorPolicy:
 def _mapping_elements(name: str, value: Any) -> list[Any]:
     elements = _json(name, value)
     if not isinstance(elements, list) or not elements:
-        raise InvalidMapping(
-            f"{name} must be a non-empty JSON array of mapping elements",
-        )
+        raise InvalidMapping(f"{name} must be a non-empty JSON array of mapping elements")
     return elements
 
 
@@ -178,7 +176,7 @@ def parse_properties(raw: Mapping[str, Any], *, context: Context) -> IngestionPr
             raise _malformed(name, f"is given twice (as {given[key][0]!r} too)")
         if key in _OTHER_CONTEXTS or (key == "deleteafterdownload" and context != "rest"):
             raise PropertyNotSupported(
-                f"ingestion property {name!r} does not apply to queued ingestion here",
+                f"ingestion property {name!r} does not apply to queued ingestion here"
             )
         if key not in _KNOWN:
             raise _malformed(name, "is not a known ingestion property")
