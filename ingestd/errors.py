@@ -13,7 +13,13 @@ dashboards and the three API dialects key on; the class decides whether the run 
     |   |-- Forbidden                FORBIDDEN
     |   |-- RateLimited              RATE_LIMITED
     |   |-- QueryTimedOut            QUERY_TIMEOUT
-    |   `-- IllegalTransition        ILLEGAL_TRANSITION
+    |   |-- IllegalTransition        ILLEGAL_TRANSITION
+    |   `-- (named refusals)         INVALID_PROPERTY, PROPERTY_NOT_SUPPORTED, UNSUPPORTED_FORMAT,
+    |                                INVALID_MAPPING, INCONSISTENT_MAPPING, DUPLICATE_MAPPING,
+    |                                INVALID_MAPPING_REFERENCE, MAPPING_NOT_FOUND, EMPTY_BLOB_URL,
+    |                                INVALID_STREAMING_BODY, EMPTY_DATABASE_NAME, INVALID_NAME,
+    |                                INVALID_TABLE_NAME, DATABASE_NOT_FOUND, UNKNOWN_TABLE,
+    |                                NOT_SUPPORTED, SYNTAX_ERROR, SEMANTIC_ERROR
     `-- UnitError                    a unit of work failed; Permanent or Transient
         |-- (source access)          AUTHENTICATION_ERROR, CONNECTION_ERROR,
         |                            CONNECTION_CONFIG_ERROR,
@@ -149,6 +155,118 @@ class IllegalTransition(RequestError):
 
     code = "ILLEGAL_TRANSITION"
     http_status = 409
+
+
+# Refusals of a named kind: each dialect maps the code to its own vocabulary (the Kusto codes in
+# ``ingestd.domain.error_codes.kusto_request_code``); elsewhere they are what their base is.
+
+
+class InvalidProperty(InvalidInput):
+    """An ingestion property that is malformed or unknown."""
+
+    code = "INVALID_PROPERTY"
+
+
+class PropertyNotSupported(InvalidInput):
+    """An ingestion property that is valid, but not where it was sent."""
+
+    code = "PROPERTY_NOT_SUPPORTED"
+
+
+class UnsupportedFormat(InvalidInput):
+    """A data format that is not served here (or not with the mapping kind sent)."""
+
+    code = "UNSUPPORTED_FORMAT"
+
+
+class InvalidMapping(InvalidInput):
+    """A mapping given with a request that does not validate."""
+
+    code = "INVALID_MAPPING"
+
+
+class InconsistentMapping(InvalidInput):
+    """A mapping that contradicts the table it maps to."""
+
+    code = "INCONSISTENT_MAPPING"
+
+
+class DuplicateMapping(InvalidInput):
+    """A mapping given twice (inline and by reference, or twice by name)."""
+
+    code = "DUPLICATE_MAPPING"
+
+
+class InvalidMappingReference(InvalidInput):
+    """A reference to a stored mapping that cannot name one (empty, or the wrong kind)."""
+
+    code = "INVALID_MAPPING_REFERENCE"
+
+
+class MappingNotFound(NotFound):
+    """A reference to a stored mapping that the table does not have."""
+
+    code = "MAPPING_NOT_FOUND"
+
+
+class EmptyBlobUrl(InvalidInput):
+    """A blob given without its URL."""
+
+    code = "EMPTY_BLOB_URL"
+
+
+class InvalidStreamingBody(InvalidInput):
+    """A streaming request's body that cannot be read as it says it is (e.g. not gzip)."""
+
+    code = "INVALID_STREAMING_BODY"
+
+
+class EmptyDatabaseName(InvalidInput):
+    """A request that names no database."""
+
+    code = "EMPTY_DATABASE_NAME"
+
+
+class InvalidName(InvalidInput):
+    """An entity name (database, column, mapping) that is not a valid name."""
+
+    code = "INVALID_NAME"
+
+
+class InvalidTableName(InvalidInput):
+    """A table name that is empty or not a valid name."""
+
+    code = "INVALID_TABLE_NAME"
+
+
+class DatabaseNotFound(NotFound):
+    """A database the caller's project does not have."""
+
+    code = "DATABASE_NOT_FOUND"
+
+
+class UnknownTable(NotFound):
+    """A table the caller's project does not have (a request's; a unit's is TABLE_NOT_FOUND)."""
+
+    code = "UNKNOWN_TABLE"
+
+
+class NotSupported(InvalidInput):
+    """A well-formed request for something ingestd does not do."""
+
+    code = "NOT_SUPPORTED"
+
+
+class CommandSyntaxError(InvalidInput):
+    """A command or query that does not parse, or that uses what the subset does not serve."""
+
+    code = "SYNTAX_ERROR"
+
+
+class CommandSemanticError(InvalidInput):
+    """A command or query that parses but does not fit what it names (a missing column)."""
+
+    code = "SEMANTIC_ERROR"
 
 
 # --- unit errors ------------------------------------------------------------------------------

@@ -59,9 +59,9 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     )
     mount_docs(app)
     app.state.services = services
-    app.include_router(statsig.build_router(services))
-    app.include_router(amperity.build_router(services))
-    app.include_router(kusto.build_router(services))
+    app.include_router(statsig.router)
+    app.include_router(amperity.router)
+    app.include_router(kusto.router)
     app.include_router(kusto_storage.build_router(services))
     app.include_router(native.build_router())
     dashboard.install(app)
@@ -71,10 +71,7 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
     @app.get("/healthz", tags=["ingestd"])
     def healthz() -> JSONResponse:
         """Liveness and the metadata store's reachability."""
-        from sqlalchemy import text
-
-        with services.store.read() as session:
-            session.execute(text("SELECT 1"))
+        services.readiness.metadata_answers()
         return JSONResponse({"status": "ok", "version": ingestd.__version__})
 
     return app

@@ -7,12 +7,13 @@ Schedules are per dataset, in PST. Event counts come from what ingestd holds in 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ingestd.control.catalog import Catalog, SourceView
 from ingestd.control.run_views import RunView
@@ -25,6 +26,8 @@ from ingestd.errors import Conflict, InvalidInput, NotFound
 from ingestd.store.database import Store
 from ingestd.store.schema import DatasetSchedule, utcnow
 
+BAD_REQUEST = "Invalid request. Please check the request input and try again."
+"""The Statsig message of a refused request (§1.1); the hint says what is wrong."""
 DEFAULT_HOUR_PST = 10  # API-SURFACE §1.4 #12: scheduled_hour_pst defaults to 10
 FILE_KINDS = frozenset({"file"})
 
@@ -231,6 +234,46 @@ class DatasetSources:
             idempotency_key=idempotency_key,
             origin=origin,
         )
+
+    def backfill(
+        self,
+        project_id: int,
+        connection_type: str,
+        dataset: str,
+        names: Sequence[str],
+        days: Sequence[date],
+        *,
+        then: Callable[[Session, str], None] | None = None,
+        origin: RunOrigin | None = None,
+    ) -> RunView:
+        """§1.4 #7: a backfill run of the named sources of the dataset's connection type over
+        the days, or (none named) of its enabled ones. ``then`` is ``Runs.start_source_run``'s
+        hook (a request's answer committed with the run)."""
+        sources = self.find(project_id, connection_type, dataset)
+        if not sources:
+            raise NotFound(f"Ingestion of type {connection_type} not found.")
+        known = {s.name for s in sources}
+        if any(n not in known for n in names):
+            raise InvalidInput(BAD_REQUEST, hint=f"unknown source in {list(names)}")
+        return self.runs.start_source_run(
+            project_id,
+            list(names) or sorted(s.name for s in sources if s.enabled),
+            days,
+            trigger="backfill",
+            then=then,
+            origin=origin,
+        )
+
+    def source_run(self, project_id: int, run_id: str) -> RunView:
+        """A run of sources (§1.4 #10/#11 list and read only those): any other run of the
+        project, like a run of another project, is not found."""
+        try:
+            run = self.runs.get_run(project_id, run_id)
+        except NotFound:
+            raise NotFound(f"runID {run_id} not found") from None
+        if run.kind != "source":
+            raise NotFound(f"runID {run_id} not found")
+        return run
 
     # -- counts -------------------------------------------------------------------------------
 

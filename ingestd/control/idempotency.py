@@ -139,6 +139,36 @@ class Idempotency:
         """Store the answer within ``session``, the transaction of the request's work."""
         self.responses.save_answer(project_id, key, answer, within=session)
 
+    def once(
+        self,
+        project_id: int,
+        key: str | None,
+        method: str,
+        path: str,
+        produce: Callable[[Claimed | None], StoredResponse],
+    ) -> StoredResponse:
+        """The answer of a request sent with an Idempotency-Key: the first request's, stored;
+        a repeat gets it and changes nothing. Without a key, ``produce``'s answer as it is.
+
+        ``produce`` gets the claimed key to store its answer in its own transaction (a run's);
+        if it does not, the answer is stored after it. A request that fails releases its
+        claim, so a retry with the key may run."""
+        if not key:
+            return produce(None)
+        # Claim first (unique constraint): one request runs, the others get its answer.
+        claim = self.claim(project_id, key, method, path)
+        if claim.answer is not None:
+            return claim.answer
+        claimed = Claimed(self, project_id, key)
+        try:
+            answer = produce(claimed)
+            if not claimed.completed:
+                self.complete(project_id, key, answer)
+        except BaseException:
+            self.release(project_id, key)
+            raise
+        return answer
+
     def release(self, project_id: int, key: str) -> None:
         """Drop a pending claim whose request failed, so a retry with the key can run."""
         self.responses.release(project_id, key)

@@ -1,37 +1,24 @@
-"""Refusals of Kusto-dialect requests that carry their K7 error code (API-SURFACE §3.1, §3.8).
+"""Refusals of Kusto-dialect requests, as core errors (``ingestd.errors``).
 
-They are ordinary ingestd request errors (so every front end can show them); the Kusto router
-renders ``kusto_code`` in the OneApiErrors body instead of a code derived from the class.
+Control raises the core error of a refusal's kind (``EmptyBlobUrl``, ``UnknownTable`` ...);
+its Kusto ``code`` is decided in one place, ``ingestd.domain.error_codes.kusto_request_code``,
+and rendered by ``ingestd.api.kusto.errors.render_error``.
 """
 
 from __future__ import annotations
 
-from ingestd.errors import InvalidInput, NotFound
+from ingestd.errors import CommandSyntaxError, InvalidInput
+
+KustoBadRequest = InvalidInput
+"""What a refused Kusto request is: an ``InvalidInput`` of a named kind. The name stays for
+the storage emulation (``api/kusto/storage``), which catches the refusals of its messages'
+properties with it."""
 
 
-class KustoBadRequest(InvalidInput):
-    """HTTP 400 with a specific Kusto ``code`` (e.g. ``BadRequest_DuplicateMapping``)."""
-
-    def __init__(self, message: str, *, kusto_code: str, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.kusto_code = kusto_code
-
-
-class KustoNotFound(NotFound):
-    """HTTP 404 with a specific Kusto ``code`` (e.g. ``BadRequest_TableNotExist``)."""
-
-    def __init__(self, message: str, *, kusto_code: str, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.kusto_code = kusto_code
-
-
-class KustoSyntaxError(KustoBadRequest):
+class KustoSyntaxError(CommandSyntaxError):
     """A management command that does not parse, with the 1-based line and column."""
 
     def __init__(self, message: str, *, line: int, column: int) -> None:
-        super().__init__(
-            f"Syntax error: SYN0002: {message}. [line:position={line}:{column}]",
-            kusto_code="BadRequest_SyntaxError",
-        )
+        super().__init__(f"Syntax error: SYN0002: {message}. [line:position={line}:{column}]")
         self.line = line
         self.column = column

@@ -29,7 +29,6 @@ from typing import Any
 from ingestd.control.blob_access import resolve_blob
 from ingestd.control.blob_units import blob_unit_spec
 from ingestd.control.catalog import Catalog
-from ingestd.control.kusto_errors import KustoBadRequest, KustoNotFound
 from ingestd.control.kusto_tables import require_table
 from ingestd.control.mappings import Mappings, kusto_mapping, mapping_kind_of, normalize_elements
 from ingestd.control.run_views import RunView, UnitView
@@ -43,8 +42,16 @@ from ingestd.domain.sources import DataFormat, ErrorPolicy, ReadOptions
 from ingestd.domain.states import TERMINAL_UNIT_STATES
 from ingestd.domain.unit_specs import BlobUnitSpec, FetchLimits
 from ingestd.errors import (
+    DuplicateMapping,
+    EmptyBlobUrl,
+    InconsistentMapping,
+    InvalidInput,
+    InvalidMapping,
+    InvalidMappingReference,
     MappingInvalid,
+    MappingNotFound,
     NotFound,
+    PropertyNotSupported,
     UnitError,
 )
 from ingestd.store.run_lists import failed_units
@@ -152,16 +159,13 @@ class QueuedIngestion:
         ``for_workers=False`` (it runs the unit itself) leaves the worker pools asleep."""
         qualified = require_table(self.catalog, project_id, database, table)
         if not 1 <= len(blobs) <= max_blobs:
-            raise KustoBadRequest(
+            raise InvalidInput(
                 f"a request holds 1 to {max_blobs} blobs, not {len(blobs)}",
-                kusto_code="General_BadRequest",
                 hint="split the blobs over several requests",
             )
         for index, blob in enumerate(blobs):
             if not blob.url.strip():
-                raise KustoBadRequest(
-                    f"blob {index} has an empty URL", kusto_code="BadRequest_EmptyBlobUri"
-                )
+                raise EmptyBlobUrl(f"blob {index} has an empty URL")
         mapping = self._mapping(project_id, qualified, properties)
         if properties.delete_after_download:
             for blob in blobs:
@@ -214,33 +218,28 @@ class QueuedIngestion:
         self, project_id: int, qualified: str, properties: IngestionProperties
     ) -> Mapping | None:
         if properties.mapping_reference is not None and properties.inline_mapping is not None:
-            raise KustoBadRequest(
+            raise DuplicateMapping(
                 "both ingestionMapping and ingestionMappingReference were given",
-                kusto_code="BadRequest_DuplicateMapping",
                 hint="give one of them",
             )
         kind = properties.mapping_kind or (
             mapping_kind_of(properties.format) if properties.format else None
         )
         if properties.format is not None and kind != mapping_kind_of(properties.format):
-            raise KustoBadRequest(
-                f"a {kind} mapping cannot read format {properties.format.value}",
-                kusto_code="BadRequest_InvalidMappingReference",
+            raise InvalidMappingReference(
+                f"a {kind} mapping cannot read format {properties.format.value}"
             )
         table = self.catalog.get_table(project_id, qualified)
         if properties.mapping_reference is not None:
             try:
                 view = self.mappings.get(project_id, qualified, properties.mapping_reference, kind)
             except NotFound as exc:
-                raise KustoNotFound(
+                raise MappingNotFound(
                     exc.message,
-                    kusto_code="BadRequest_MappingReferenceWasNotFound",
                     hint="create it with .create table T ingestion <kind> mapping",
                 ) from exc
             except MappingInvalid as exc:
-                raise KustoBadRequest(
-                    exc.message, kusto_code="BadRequest_InvalidMappingReference", hint=exc.hint
-                ) from exc
+                raise InvalidMappingReference(exc.message, hint=exc.hint) from exc
             return view.mapping
         if properties.inline_mapping is None:
             return None
@@ -249,15 +248,11 @@ class QueuedIngestion:
         try:
             mapping = kusto_mapping(kind, elements)
         except MappingInvalid as exc:
-            raise KustoBadRequest(
-                exc.message, kusto_code="BadRequest_InvalidMapping", hint=exc.hint
-            ) from exc
+            raise InvalidMapping(exc.message, hint=exc.hint) from exc
         try:
             mapping.check_against(table)
         except MappingInvalid as exc:
-            raise KustoBadRequest(
-                exc.message, kusto_code="BadRequest_InconsistentMapping", hint=exc.hint
-            ) from exc
+            raise InconsistentMapping(exc.message, hint=exc.hint) from exc
         return mapping
 
     def _check_delete_allowed(self, project_id: int, url: str) -> None:
@@ -267,9 +262,8 @@ class QueuedIngestion:
         except UnitError:
             return  # this blob fails on its own, with its own code
         if not resolved.allow_delete:
-            raise KustoBadRequest(
+            raise PropertyNotSupported(
                 f"deleteAfterDownload is not allowed for {redact(url)}",
-                kusto_code="BadRequest_IngestionPropertyNotSupportedInThisContext",
                 hint="ingestd deletes sources only through a connection whose config has "
                 '"allow_delete": true',
             )
@@ -313,9 +307,8 @@ class QueuedIngestion:
         """The operation with id ``value`` in the caller's project; 404 if it is unknown, of
         another project, was issued for another database or table, or (``tracked_only``, the
         REST status endpoint, §3.4 [I]) was submitted without tracking."""
-        unknown = KustoNotFound(
+        unknown = NotFound(
             f"ingestion operation {value!r} does not exist",
-            kusto_code="BadRequest_EntityNotFound",
             hint="use the ingestionOperationId of a POST with enableTracking=true",
         )
         run_id = run_id_of(value, database, table)
@@ -368,9 +361,8 @@ class QueuedIngestion:
         if operation.run.cancel_requested:
             return operation
         if all(u.state in TERMINAL_UNIT_STATES for u in operation.run.units):
-            raise KustoBadRequest(
-                f"ingestion operation {value!r} has already ended; nothing to cancel",
-                kusto_code="General_BadRequest",
+            raise InvalidInput(
+                f"ingestion operation {value!r} has already ended; nothing to cancel"
             )
         self.runs.cancel_run(project_id, operation.run.id)
         return self.get(project_id, value)

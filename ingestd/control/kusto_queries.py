@@ -15,12 +15,10 @@ from typing import Any
 
 from ingestd.control import kusto_tables
 from ingestd.control.catalog import Catalog
-from ingestd.control.kusto_errors import KustoBadRequest
 from ingestd.dataplane.destination import Destination
 from ingestd.dataplane.kql_sql import compile_query
 from ingestd.domain.kql import parse_query
 from ingestd.domain.kql.types import KqlType, ResultColumn
-from ingestd.errors import QueryTimedOut
 
 
 @dataclass(frozen=True)
@@ -50,14 +48,10 @@ class KustoQueries:
         # its first load would create it the same way, with the same columns.
         self.destination.ensure_table(table)
         compiled = compile_query(query, table, self.destination.table_sql(table), self.max_rows + 1)
-        try:
-            rows = self.destination.bounded_query(
-                compiled.sql, compiled.params, timeout_seconds=self.timeout_seconds
-            )
-        except QueryTimedOut as exc:
-            raise KustoBadRequest(
-                exc.message, kusto_code="Request_ExecutionTimeout", hint=exc.hint
-            ) from exc
+        # A query past its bound raises QueryTimedOut (Kusto: Request_ExecutionTimeout).
+        rows = self.destination.bounded_query(
+            compiled.sql, compiled.params, timeout_seconds=self.timeout_seconds
+        )
         truncated = len(rows) > self.max_rows
         kinds = [c.type for c in compiled.columns]
         values = [

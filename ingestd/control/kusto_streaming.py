@@ -34,9 +34,8 @@ from ingestd.control.quarantine import Quarantine, QuarantinedRow
 from ingestd.control.run_views import UnitView
 from ingestd.control.runs import Claim, Runs
 from ingestd.dataplane.contract import CancelToken
-from ingestd.domain.error_codes import kusto_error_code
 from ingestd.domain.states import TERMINAL_UNIT_STATES, UnitState
-from ingestd.errors import FailureClass, IngestdError, InternalError
+from ingestd.errors import FailureClass, IngestdError, InternalError, InvalidStreamingBody
 
 MAX_STREAMING_BYTES = 4 * 1024 * 1024
 """The vendor's streaming ingestion limit: 4 MB of uncompressed data per request."""
@@ -49,17 +48,12 @@ class StreamingPayloadTooLarge(IngestdError):
 
     code = "STREAMING_PAYLOAD_TOO_LARGE"
     http_status = 413
-    kusto_code = "BadRequest_StreamingIngestionRequestTooLarge"
-    kusto_type = "Kusto.DataNode.Exceptions.KustoRequestPayloadTooLargeException"
     permanent = False
 
 
-class StreamingBodyInvalid(IngestdError):
+class StreamingBodyInvalid(InvalidStreamingBody):
     """400: the body says it is gzip and does not decompress."""
 
-    code = "CORRUPT_COMPRESSION"
-    http_status = 400
-    kusto_code = "BadRequest_InvalidBlob"
     permanent = True
 
 
@@ -78,8 +72,9 @@ class StreamingIngestFailed(IngestdError):
             f"streaming ingestion failed: {unit.error_message or unit.error_code}",
             hint=f"the operation is {operation_id}",
         )
-        self.kusto_code = kusto_error_code(unit.error_code or "INTERNAL_ERROR")
         self.unit_code = unit.error_code or "INTERNAL_ERROR"
+        self.cause_code = self.unit_code
+        """The core code the request is answered with (each dialect maps it)."""
 
 
 class StreamingDataInvalid(IngestdError):
@@ -106,10 +101,8 @@ class StreamingDataInvalid(IngestdError):
             f"{where}: {row.message or row.code}",
             hint=f"fix the data or the mapping; the operation is {operation_id}",
         )
-        mapped = kusto_error_code(row.code)
-        # K7: "empty, or the format doesn't match the content", the case of a body of which
-        # no row fits the table; a row code with a closer K7 code keeps that one.
-        self.kusto_code = mapped if mapped != "Unknown" else "BadRequest_NoRecordsOrWrongFormat"
+        self.cause_code = row.code
+        """The first quarantined row's code (each dialect maps it)."""
 
 
 class StreamingIngestTransient(StreamingIngestFailed):

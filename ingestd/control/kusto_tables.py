@@ -5,7 +5,8 @@
   ``.create-merge`` adds missing columns, keeps the existing ones and refuses a changed type.
 * Kusto column types map onto ingestd's: ``string``, ``long``/``int``, ``real``/``double``,
   ``bool``, ``datetime``, ``dynamic``; ``guid`` is kept as ``string``. ``timespan`` and
-  ``decimal`` are refused (ingestd has no exact type for them).
+  ``decimal`` are refused (ingestd has no exact type for them). The map, both ways, is
+  ``ingestd.domain.kql.types``.
 """
 
 from __future__ import annotations
@@ -14,33 +15,38 @@ from collections.abc import Sequence
 from typing import Any
 
 from ingestd.control.catalog import Catalog
-from ingestd.control.kusto_errors import KustoBadRequest, KustoNotFound
 from ingestd.control.mappings import Mappings, MappingView, kusto_mapping
+from ingestd.domain.kql.types import column_type_of
 from ingestd.domain.names import check_identifier
-from ingestd.domain.tables import Column, ColumnType, TableSpec, parse_column_type
-from ingestd.errors import Conflict, InvalidInput, MappingInvalid
+from ingestd.domain.tables import Column, TableSpec
+from ingestd.errors import (
+    Conflict,
+    DatabaseNotFound,
+    EmptyDatabaseName,
+    InconsistentMapping,
+    InvalidInput,
+    InvalidMapping,
+    InvalidName,
+    InvalidTableName,
+    MappingInvalid,
+    UnknownTable,
+)
 
 
 def check_database(name: str | None) -> str:
     if not name:
-        raise KustoBadRequest(
-            "the database name is empty", kusto_code="BadRequest_EmptyDatabaseName"
-        )
+        raise EmptyDatabaseName("the database name is empty")
     try:
         return check_identifier(name, what="database")
     except InvalidInput as exc:
-        raise KustoBadRequest(
-            exc.message, kusto_code="BadRequest_EntityNameIsNotValid", hint=exc.hint
-        ) from exc
+        raise InvalidName(exc.message, hint=exc.hint) from exc
 
 
 def check_table(name: str | None) -> str:
     try:
         return check_identifier(name or "", what="table")
     except InvalidInput as exc:
-        raise KustoBadRequest(
-            exc.message, kusto_code="BadRequest_InvalidOrEmptyTableName", hint=exc.hint
-        ) from exc
+        raise InvalidTableName(exc.message, hint=exc.hint) from exc
 
 
 def require_table(catalog: Catalog, project_id: int, database: str, table: str) -> str:
@@ -49,35 +55,22 @@ def require_table(catalog: Catalog, project_id: int, database: str, table: str) 
     if catalog.find_table(project_id, qualified) is not None:
         return qualified
     if not catalog.list_tables(project_id, namespace=database):
-        raise KustoNotFound(
+        raise DatabaseNotFound(
             f"database {database!r} does not exist",
-            kusto_code="BadRequest_DatabaseNotExist",
             hint="a database exists once a table is created in it (.create table)",
         )
-    raise KustoNotFound(
+    raise UnknownTable(
         f"table {table!r} does not exist in database {database!r}",
-        kusto_code="BadRequest_TableNotExist",
         hint="create it with .create table",
     )
 
 
-_UNSUPPORTED_TYPES = frozenset({"timespan", "time", "decimal"})
-
-
-def column_type(name: str) -> ColumnType:
-    lowered = name.lower()
-    if lowered in ("guid", "uniqueid"):
-        return ColumnType.STRING
-    if lowered in _UNSUPPORTED_TYPES:
-        raise KustoBadRequest(
-            f"column type {name!r} is not supported by ingestd",
-            kusto_code="BadRequest_NotSupported",
-            hint="use string, long, int, real, double, bool, datetime, dynamic or guid",
-        )
+def _column(name: str, type_name: str) -> Column:
     try:
-        return parse_column_type(lowered)
+        checked = check_identifier(name, what="column")
     except InvalidInput as exc:
-        raise KustoBadRequest(exc.message, kusto_code="General_BadRequest", hint=exc.hint) from exc
+        raise InvalidName(exc.message, hint=exc.hint) from exc
+    return Column(checked, column_type_of(type_name))
 
 
 def create_table(
@@ -91,18 +84,11 @@ def create_table(
 ) -> TableSpec:
     """Create (or with ``merge`` extend) ``database.name``; returns the table as it now is."""
     database, name = check_database(database), check_table(name)
+    typed = tuple(_column(c, t) for c, t in columns)
     try:
-        spec = TableSpec(
-            database,
-            name,
-            tuple(Column(check_identifier(c, what="column"), column_type(t)) for c, t in columns),
-        )
-    except KustoBadRequest:
-        raise
+        spec = TableSpec(database, name, typed)
     except InvalidInput as exc:
-        raise KustoBadRequest(
-            exc.message, kusto_code="BadRequest_EntityNameIsNotValid", hint=exc.hint
-        ) from exc
+        raise InvalidName(exc.message, hint=exc.hint) from exc
     existing = catalog.find_table(project_id, spec.qualified_name)
     if existing is not None and not merge:
         return existing  # the vendor answers success and leaves the table as it is
@@ -112,7 +98,7 @@ def create_table(
         raced = None if merge else catalog.find_table(project_id, spec.qualified_name)
         if raced is not None:  # created by a concurrent .create table: the same success
             return raced
-        raise KustoBadRequest(exc.message, kusto_code="General_BadRequest", hint=exc.hint) from exc
+        raise InvalidInput(exc.message, hint=exc.hint) from exc
 
 
 def show_table(catalog: Catalog, project_id: int, database: str, name: str) -> TableSpec:
@@ -140,19 +126,15 @@ def create_mapping(
     try:
         parsed = kusto_mapping(kind, elements)
     except MappingInvalid as exc:
-        raise KustoBadRequest(
-            exc.message, kusto_code="BadRequest_InvalidMapping", hint=exc.hint
-        ) from exc
+        raise InvalidMapping(exc.message, hint=exc.hint) from exc
     try:
         parsed.check_against(catalog.get_table(project_id, qualified))
     except MappingInvalid as exc:
-        raise KustoBadRequest(
-            exc.message, kusto_code="BadRequest_InconsistentMapping", hint=exc.hint
-        ) from exc
+        raise InconsistentMapping(exc.message, hint=exc.hint) from exc
     try:
         return mappings.create(project_id, qualified, kind, name, elements, replace=replace)
     except Conflict as exc:
-        raise KustoBadRequest(exc.message, kusto_code="General_BadRequest", hint=exc.hint) from exc
+        raise InvalidInput(exc.message, hint=exc.hint) from exc
 
 
 def show_mappings(

@@ -11,11 +11,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import text
-
 from ingestd.dataplane.destination import Destination
 from ingestd.errors import IngestdError
 from ingestd.store.database import Store
+from ingestd.store.reachability import ping
 
 log = logging.getLogger("ingestd.readiness")
 
@@ -45,10 +44,14 @@ class Readiness:
     def report(self) -> ReadinessReport:
         return ReadinessReport([self._metadata(), self._destination()])
 
+    def metadata_answers(self) -> None:
+        """Liveness (``/healthz``): return when the metadata store answers; raise when it
+        does not."""
+        ping(self.store)
+
     def _metadata(self) -> Check:
         try:
-            with self.store.read() as session:
-                session.execute(text("SELECT 1"))
+            self.metadata_answers()
         except Exception:  # any driver failure means "not ready"; logged, never shown
             log.exception("readiness: the metadata store did not answer")
             return Check("metadata", False, "METADATA_UNAVAILABLE")

@@ -19,6 +19,7 @@ from ingestd.control.datasets import DatasetSources
 from ingestd.control.file_access import FileAccess
 from ingestd.control.idempotency import Idempotency
 from ingestd.control.kusto_ops import QueuedIngestion
+from ingestd.control.kusto_queries import KustoQueries
 from ingestd.control.kusto_storage.queues import KustoQueues
 from ingestd.control.kusto_storage.sas import Signer, load_key
 from ingestd.control.kusto_storage.status_table import StatusTable
@@ -237,15 +238,29 @@ class Services:
         return KustoUploads(self.store, self.settings.kusto_upload_max_bytes)
 
     @cached_property
+    def mappings(self) -> Mappings:
+        return Mappings(self.store)
+
+    @cached_property
     def queued_ingestion(self) -> QueuedIngestion:
         return QueuedIngestion(
-            self.catalog, self.runs, Mappings(self.store), self.fetch_limits, self.work_signal
+            self.catalog, self.runs, self.mappings, self.fetch_limits, self.work_signal
         )
 
     @cached_property
     def work_signal(self) -> WorkSignal:
         """Wakes this process's worker pools when units are queued (``ingestd.services``)."""
         return WorkSignal()
+
+    @property
+    def kusto_queries(self) -> KustoQueries:
+        """Built per use: the destination opens on first use (``warehouse``)."""
+        return KustoQueries(
+            self.catalog,
+            self.warehouse,
+            max_rows=self.settings.kusto_query_max_rows,
+            timeout_seconds=self.settings.kusto_query_timeout_seconds,
+        )
 
     @cached_property
     def kusto_queues(self) -> KustoQueues:

@@ -202,6 +202,7 @@ class Streams:
         tail = (self.root.name, project, source.name, "*.ndjson")
         return (
             STREAM_ID.fullmatch(source.name) is not None
+            and source.path_template is not None
             and Path(source.path_template).parts[-len(tail) :] == tail
         )
 

@@ -181,6 +181,69 @@ def kusto_error_code(code: str) -> str:
     return _KUSTO_BY_CODE.get(code, KUSTO_UNKNOWN)
 
 
+# API-SURFACE §3.1: a refused request's ``code`` is "drawn from the K7 codes where they fit".
+_KUSTO_BY_REQUEST_CODE: Mapping[str, str] = MappingProxyType(
+    {
+        "INVALID_PROPERTY": "BadRequest_MalformedIngestionProperty",
+        "PROPERTY_NOT_SUPPORTED": "BadRequest_IngestionPropertyNotSupportedInThisContext",
+        "UNSUPPORTED_FORMAT": "BadRequest_FormatNotSupported",
+        "INVALID_MAPPING": "BadRequest_InvalidMapping",
+        "INCONSISTENT_MAPPING": "BadRequest_InconsistentMapping",
+        "DUPLICATE_MAPPING": "BadRequest_DuplicateMapping",
+        "INVALID_MAPPING_REFERENCE": "BadRequest_InvalidMappingReference",
+        "MAPPING_NOT_FOUND": "BadRequest_MappingReferenceWasNotFound",
+        "EMPTY_BLOB_URL": "BadRequest_EmptyBlobUri",
+        "INVALID_STREAMING_BODY": "BadRequest_InvalidBlob",
+        "EMPTY_DATABASE_NAME": "BadRequest_EmptyDatabaseName",
+        "INVALID_NAME": "BadRequest_EntityNameIsNotValid",
+        "INVALID_TABLE_NAME": "BadRequest_InvalidOrEmptyTableName",
+        "DATABASE_NOT_FOUND": "BadRequest_DatabaseNotExist",
+        "UNKNOWN_TABLE": "BadRequest_TableNotExist",
+        "NOT_SUPPORTED": "BadRequest_NotSupported",
+        "SYNTAX_ERROR": "BadRequest_SyntaxError",
+        "SEMANTIC_ERROR": "BadRequest_SemanticError",
+        # Not K7 (an ingestion catalogue): the query service's own codes.
+        "QUERY_TIMEOUT": "Request_ExecutionTimeout",
+        "STREAMING_PAYLOAD_TOO_LARGE": "BadRequest_StreamingIngestionRequestTooLarge",
+    }
+)
+
+KUSTO_REQUEST_CODES: frozenset[str] = frozenset(_KUSTO_BY_REQUEST_CODE)
+"""The core codes of refused requests that have a Kusto code of their own."""
+
+_KUSTO_BY_STATUS: Mapping[int, str] = MappingProxyType(
+    {403: "Forbidden", 404: "BadRequest_EntityNotFound", 429: "General_ThrottledIngestion"}
+)
+
+
+def kusto_refusal_code(code: str) -> str | None:
+    """The Kusto ``code`` of a refused request's core ``code``; None when it has none of its
+    own (it is then told by its HTTP status, ``kusto_request_code``)."""
+    return _KUSTO_BY_REQUEST_CODE.get(code)
+
+
+def kusto_request_code(code: str, http_status: int, *, cause: str | None = None) -> str:
+    """The Kusto ``code`` of an error answered to a request (API-SURFACE §3.1).
+
+    ``cause`` is the core code of the unit failure a streaming request answers with
+    (``STREAMING_INGEST_FAILED``, ``STREAMING_DATA_INVALID``): its Kusto code is the unit's.
+    Otherwise the request code's own Kusto code, else one told by the HTTP status.
+    """
+    if cause is not None:
+        mapped = kusto_error_code(cause)
+        if code == "STREAMING_DATA_INVALID" and mapped == KUSTO_UNKNOWN:
+            # K7: "empty, or the format doesn't match the content", the case of a body of
+            # which no row fits the table; a row code with a closer K7 code keeps that one.
+            return "BadRequest_NoRecordsOrWrongFormat"
+        return mapped
+    own = _KUSTO_BY_REQUEST_CODE.get(code)
+    if own is not None:
+        return own
+    if http_status >= 500:
+        return "General_InternalServerError"
+    return _KUSTO_BY_STATUS.get(http_status, "General_BadRequest")
+
+
 # API-SURFACE §1.3: Statsig publishes no meanings; these follow the proposed meanings there.
 _STATSIG_BY_CODE: Mapping[str, str] = MappingProxyType(
     {

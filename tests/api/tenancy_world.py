@@ -22,6 +22,7 @@ from httpx2 import Response
 from sqlalchemy import Table, select
 
 from ingestd.api.amperity import router as amperity
+from ingestd.api.amperity.deps import configure as configure_amperity
 from ingestd.api.amperity.translate import job_id, workflow_id
 from ingestd.api.kusto import router as kusto
 from ingestd.api.kusto.storage import router as kusto_storage
@@ -298,9 +299,10 @@ def build_app(services: Services) -> FastAPI:
     rate (a 429 would make every cell pass for the wrong reason)."""
     app = FastAPI()
     app.state.services = services
-    app.include_router(statsig.build_router(services))
-    app.include_router(amperity.build_router(services, limiter=RateLimiter([(1_000_000, 1.0)])))
-    app.include_router(kusto.build_router(services))
+    app.include_router(statsig.router)
+    configure_amperity(app, services, limiter=RateLimiter([(1_000_000, 1.0)]))
+    app.include_router(amperity.router)
+    app.include_router(kusto.router)
     app.include_router(kusto_storage.build_router(services))
     app.include_router(native.build_router())
     return app

@@ -12,17 +12,16 @@ import binascii
 import json
 import logging
 from datetime import date, timedelta
-from functools import partial
 from typing import Literal
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from starlette.convertors import Convertor, register_url_convertor
 
 from ingestd.api.amperity import translate
-from ingestd.api.amperity.protocol import Gate, render
+from ingestd.api.amperity.deps import Ingester, Options, Reader, Streamer, render_error
 from ingestd.api.amperity.schemas import (
     IngestJobDetails,
     IngestJobDetailsList,
@@ -31,12 +30,11 @@ from ingestd.api.amperity.schemas import (
     WorkflowList,
     WorkflowRunRequest,
 )
+from ingestd.api.deps import ServicesDep
 from ingestd.api.errors import dialect_route
-from ingestd.api.rate_limit import RateLimiter
-from ingestd.control.access import Permission, Principal
+from ingestd.control.access import Principal
 from ingestd.control.catalog import SourceView
-from ingestd.control.oauth import OAuth
-from ingestd.control.run_search import RunFilter, RunRecord, RunSearch, Window
+from ingestd.control.run_search import RunFilter, RunRecord, Window
 from ingestd.control.runs import day_range
 from ingestd.control.services import Services
 from ingestd.control.streams import RecordTooLarge
@@ -69,214 +67,215 @@ class _AnyText(Convertor[str]):
 register_url_convertor("amperity_any", _AnyText())
 
 
-def build_router(
-    services: Services,
-    *,
-    limiter: RateLimiter | None = None,
-    stream_limiter: RateLimiter | None = None,
-    oauth: OAuth | None = None,
-    strict_errors: bool | None = None,
-) -> APIRouter:
-    """The dialect's routes. Keyword arguments replace defaults (tests, embedding)."""
-    settings = services.settings
-    strict = settings.amperity_strict_errors if strict_errors is None else strict_errors
-    oauth = oauth or services.oauth
-    streams = services.streams
-    search = RunSearch(services.store)
-    # §2.1: 10 requests per second per tenant; §2.5: the streaming API allows 1000.
-    per_second = services.settings.amperity_requests_per_second
-    gate = Gate(oauth, limiter or RateLimiter([(per_second, 1.0)]))
-    stream_gate = stream_limiter or RateLimiter([(1000, 1.0)])
-    router = APIRouter(route_class=dialect_route(partial(render, strict=strict)), tags=["amperity"])
+router = APIRouter(route_class=dialect_route(render_error), tags=["amperity"])
 
-    def reader(request: Request) -> Principal:
-        return gate.check(request, Permission.READ)
 
-    def ingester(request: Request) -> Principal:
-        return gate.check(request, Permission.INGEST)
+def _record_of(services: Services, project_id: int, run_id: str, shown: str) -> RunRecord:
+    try:
+        return services.run_search.get(project_id, run_id)
+    except NotFound:
+        raise NotFound(f"{shown} does not exist") from None
 
-    def streamer(request: Request) -> Principal:
-        # §2.5: the streaming API takes no api-version.
-        return gate.check(request, Permission.INGEST, versioned=False, limiter=stream_gate)
 
-    as_reader, as_ingester, as_streamer = Depends(reader), Depends(ingester), Depends(streamer)
+# -- ingest jobs (§2.3, §2.4) -------------------------------------------------------------
 
-    def record_of(project_id: int, run_id: str, shown: str) -> RunRecord:
-        try:
-            return search.get(project_id, run_id)
-        except NotFound:
-            raise NotFound(f"{shown} does not exist") from None
 
-    # -- ingest jobs (§2.3, §2.4) -------------------------------------------------------------
+@router.get(
+    "/api/ingest/jobs", response_model=IngestJobDetailsList, response_model_exclude_none=True
+)
+def list_jobs(
+    who: Reader,
+    services: ServicesDep,
+    created_from: str,
+    created_to: str,
+    with_total: bool = False,
+) -> IngestJobDetailsList:
+    start = translate.parse_time(created_from, "created_from")
+    end = translate.parse_time(created_to, "created_to")
+    if end <= start:
+        raise InvalidInput("created_to must be later than created_from")
+    if end - start > MAX_WINDOW:
+        raise InvalidInput(
+            "the window from created_from to created_to is longer than 7 days",
+            hint="ask for at most 7 days at a time",
+        )
+    # The window, the job start (§5 item 14) and the order are all decided in SQL.
+    records = services.run_search.started_between(who.project_id, start, end)
+    jobs = [translate.ingest_job(record) for record in records]
+    # §2.3/§5 item 18: every job of the window in one page; next_token is present (as
+    # documented) and empty, which the pagination rules read as "last page".
+    return IngestJobDetailsList(data=jobs, next_token="", total=len(jobs) if with_total else None)
 
-    @router.get(
-        "/api/ingest/jobs", response_model=IngestJobDetailsList, response_model_exclude_none=True
+
+@router.get(
+    "/api/ingest/jobs/{job_id:amperity_any}",
+    response_model=IngestJobDetails,
+    response_model_exclude_none=True,
+)
+def get_job(
+    who: Reader,
+    services: ServicesDep,
+    job_id: str,
+) -> IngestJobDetails:
+    run_id = translate.run_of_job(job_id)
+    return translate.ingest_job(
+        _record_of(services, who.project_id, run_id, f"ingest job {job_id}")
     )
-    def list_jobs(
-        created_from: str,
-        created_to: str,
-        with_total: bool = False,
-        who: Principal = as_reader,
-    ) -> IngestJobDetailsList:
-        start = translate.parse_time(created_from, "created_from")
-        end = translate.parse_time(created_to, "created_to")
-        if end <= start:
-            raise InvalidInput("created_to must be later than created_from")
-        if end - start > MAX_WINDOW:
-            raise InvalidInput(
-                "the window from created_from to created_to is longer than 7 days",
-                hint="ask for at most 7 days at a time",
-            )
-        # The window, the job start (§5 item 14) and the order are all decided in SQL.
-        records = search.started_between(who.project_id, start, end)
-        jobs = [translate.ingest_job(record) for record in records]
-        # §2.3/§5 item 18: every job of the window in one page; next_token is present (as
-        # documented) and empty, which the pagination rules read as "last page".
-        return IngestJobDetailsList(
-            data=jobs, next_token="", total=len(jobs) if with_total else None
-        )
 
-    @router.get(
-        "/api/ingest/jobs/{job_id:amperity_any}",
-        response_model=IngestJobDetails,
-        response_model_exclude_none=True,
+
+# -- workflow runs (§2.5) -----------------------------------------------------------------
+
+
+@router.get("/api/workflow/runs", response_model=WorkflowList, response_model_exclude_none=True)
+def list_workflows(
+    who: Reader,
+    services: ServicesDep,
+    limit: int | None = None,
+    next_token: str | None = None,
+    with_total: bool = False,
+    created_from: str | None = None,
+    created_to: str | None = None,
+    ended_from: str | None = None,
+    ended_to: str | None = None,
+    state: str | None = None,
+    type: str | None = None,
+) -> WorkflowList:
+    size = DEFAULT_LIMIT if limit is None else limit
+    if not 1 <= size <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
+    offset = _offset_of(next_token)
+    where = RunFilter(
+        created=_window(created_from, created_to, "created"),
+        ended=_window(ended_from, ended_to, "ended"),
+        states=None if state is None else translate.run_states_named(state),
+        kinds=None if type is None else translate.kinds_of_type(type),
     )
-    def get_job(job_id: str, who: Principal = as_reader) -> IngestJobDetails:
-        run_id = translate.run_of_job(job_id)
-        return translate.ingest_job(record_of(who.project_id, run_id, f"ingest job {job_id}"))
-
-    # -- workflow runs (§2.5) -----------------------------------------------------------------
-
-    @router.get("/api/workflow/runs", response_model=WorkflowList, response_model_exclude_none=True)
-    def list_workflows(
-        limit: int | None = None,
-        next_token: str | None = None,
-        with_total: bool = False,
-        created_from: str | None = None,
-        created_to: str | None = None,
-        ended_from: str | None = None,
-        ended_to: str | None = None,
-        state: str | None = None,
-        type: str | None = None,
-        who: Principal = as_reader,
-    ) -> WorkflowList:
-        size = DEFAULT_LIMIT if limit is None else limit
-        if not 1 <= size <= MAX_LIMIT:
-            raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
-        offset = _offset_of(next_token)
-        where = RunFilter(
-            created=_window(created_from, created_to, "created"),
-            ended=_window(ended_from, ended_to, "ended"),
-            states=None if state is None else translate.run_states_named(state),
-            kinds=None if type is None else translate.kinds_of_type(type),
-        )
-        records, total = search.page(who.project_id, where, limit=size, offset=offset)
-        more = offset + len(records) < total
-        return WorkflowList(
-            data=[translate.workflow(r, who.project) for r in records],
-            next_token=_token_of(offset + len(records)) if more else None,
-            total=total if with_total else None,
-        )
-
-    @router.get(
-        "/api/workflow/runs/{workflow_id:amperity_any}",
-        response_model=Workflow,
-        response_model_exclude_none=True,
+    records, total = services.run_search.page(who.project_id, where, limit=size, offset=offset)
+    more = offset + len(records) < total
+    return WorkflowList(
+        data=[translate.workflow(r, who.project) for r in records],
+        next_token=_token_of(offset + len(records)) if more else None,
+        total=total if with_total else None,
     )
-    def get_workflow(
-        workflow_id: str,
-        view: Literal["overview", "verbose"] = "overview",
-        who: Principal = as_reader,
-    ) -> Workflow:
-        run_id = translate.run_of_workflow(workflow_id)
-        record = record_of(who.project_id, run_id, f"workflow {workflow_id}")
-        return translate.workflow(record, who.project, verbose=view == "verbose")
 
-    @router.post(
-        "/api/workflow/runs",
-        status_code=201,
-        response_model=Workflow,
-        response_model_exclude_none=True,
+
+@router.get(
+    "/api/workflow/runs/{workflow_id:amperity_any}",
+    response_model=Workflow,
+    response_model_exclude_none=True,
+)
+def get_workflow(
+    who: Reader,
+    services: ServicesDep,
+    workflow_id: str,
+    view: Literal["overview", "verbose"] = "overview",
+) -> Workflow:
+    run_id = translate.run_of_workflow(workflow_id)
+    record = _record_of(services, who.project_id, run_id, f"workflow {workflow_id}")
+    return translate.workflow(record, who.project, verbose=view == "verbose")
+
+
+@router.post(
+    "/api/workflow/runs",
+    status_code=201,
+    response_model=Workflow,
+    response_model_exclude_none=True,
+)
+def start_workflow(
+    who: Ingester,
+    services: ServicesDep,
+    body: WorkflowRunRequest,
+) -> Workflow:
+    """Start a feed's ingestion: a source's days, or a stream's pending records now."""
+    source = _feed_source(services, who, body.config_id)
+    if services.streams.is_stream(who.project, source):
+        flushed = services.streams.flush(who.project_id, source.name)
+        if not flushed:
+            raise InvalidInput(f"stream {source.name!r} has no pending records to load")
+        run_id = flushed[0].id
+    else:
+        days = _days(body.range_from, body.range_to, services.clock().date())
+        trigger = "manual" if len(days) == 1 else "backfill"
+        run_id = services.runs.start_source_run(
+            who.project_id, [source.name], days, trigger=trigger, origin=RunOrigin.AMPERITY
+        ).id
+    return translate.workflow(
+        services.run_search.get(who.project_id, run_id), who.project, verbose=True
     )
-    def start_workflow(body: WorkflowRunRequest, who: Principal = as_ingester) -> Workflow:
-        """Start a feed's ingestion: a source's days, or a stream's pending records now."""
-        source = _feed_source(services, who, body.config_id)
-        if streams.is_stream(who.project, source):
-            flushed = streams.flush(who.project_id, source.name)
-            if not flushed:
-                raise InvalidInput(f"stream {source.name!r} has no pending records to load")
-            run_id = flushed[0].id
-        else:
-            days = _days(body.range_from, body.range_to, services.clock().date())
-            trigger = "manual" if len(days) == 1 else "backfill"
-            run_id = services.runs.start_source_run(
-                who.project_id, [source.name], days, trigger=trigger, origin=RunOrigin.AMPERITY
-            ).id
-        return translate.workflow(search.get(who.project_id, run_id), who.project, verbose=True)
 
-    @router.post(
-        "/api/workflow/runs/{workflow_id:amperity_any}/stop",
-        response_model=Workflow,
-        response_model_exclude_none=True,
+
+@router.post(
+    "/api/workflow/runs/{workflow_id:amperity_any}/stop",
+    response_model=Workflow,
+    response_model_exclude_none=True,
+)
+def stop_workflow(
+    who: Ingester,
+    services: ServicesDep,
+    workflow_id: str,
+) -> Workflow:
+    """Cancel what has not finished; a workflow that has ended is returned as it is."""
+    run_id = translate.run_of_workflow(workflow_id)
+    record = _record_of(services, who.project_id, run_id, f"workflow {workflow_id}")
+    if record.run.state in _ACTIVE:
+        services.runs.cancel_run(who.project_id, run_id)
+        record = services.run_search.get(who.project_id, run_id)
+    return translate.workflow(record, who.project, verbose=True)
+
+
+# -- token (§2.1, A7) ---------------------------------------------------------------------
+
+
+@router.post("/api/v0/oauth2/token", response_model=TokenResponse)
+async def token(request: Request, options: Options) -> Response:
+    """Client-credentials grant, form-encoded (or JSON, or HTTP Basic client auth)."""
+    fields = _token_fields(request, await _read_limited(request, TOKEN_REQUEST_BYTES))
+    if fields.get("grant_type") != "client_credentials":
+        raise InvalidInput("grant_type must be client_credentials")
+    client_id, secret = fields.get("client_id"), fields.get("client_secret")
+    if not client_id or not secret:
+        raise InvalidInput("client_id and client_secret are required")
+    tenant = next(
+        (
+            request.headers[h]
+            for h in ("x-amperity-tenant", "amperity-tenant")
+            if h in request.headers
+        ),
+        None,
     )
-    def stop_workflow(workflow_id: str, who: Principal = as_ingester) -> Workflow:
-        """Cancel what has not finished; a workflow that has ended is returned as it is."""
-        run_id = translate.run_of_workflow(workflow_id)
-        record = record_of(who.project_id, run_id, f"workflow {workflow_id}")
-        if record.run.state in _ACTIVE:
-            services.runs.cancel_run(who.project_id, run_id)
-            record = search.get(who.project_id, run_id)
-        return translate.workflow(record, who.project, verbose=True)
+    issued = await run_in_threadpool(
+        options.gate.oauth.issue_token, client_id, secret, tenant=tenant
+    )
+    body = TokenResponse(
+        access_token=issued.access_token,
+        expires_in=issued.expires_in,
+        token_type=issued.token_type,
+    )
+    # RFC 6749 §5.1: token responses are never cached.
+    return JSONResponse(
+        body.model_dump(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"}
+    )
 
-    # -- token (§2.1, A7) ---------------------------------------------------------------------
 
-    @router.post("/api/v0/oauth2/token", response_model=TokenResponse)
-    async def token(request: Request) -> Response:
-        """Client-credentials grant, form-encoded (or JSON, or HTTP Basic client auth)."""
-        fields = _token_fields(request, await _read_limited(request, TOKEN_REQUEST_BYTES))
-        if fields.get("grant_type") != "client_credentials":
-            raise InvalidInput("grant_type must be client_credentials")
-        client_id, secret = fields.get("client_id"), fields.get("client_secret")
-        if not client_id or not secret:
-            raise InvalidInput("client_id and client_secret are required")
-        tenant = next(
-            (
-                request.headers[h]
-                for h in ("x-amperity-tenant", "amperity-tenant")
-                if h in request.headers
-            ),
-            None,
-        )
-        issued = await run_in_threadpool(oauth.issue_token, client_id, secret, tenant=tenant)
-        body = TokenResponse(
-            access_token=issued.access_token,
-            expires_in=issued.expires_in,
-            token_type=issued.token_type,
-        )
-        # RFC 6749 §5.1: token responses are never cached.
-        return JSONResponse(
-            body.model_dump(), headers={"Cache-Control": "no-store", "Pragma": "no-cache"}
-        )
+# -- streaming (§2.5) ---------------------------------------------------------------------
 
-    # -- streaming (§2.5) ---------------------------------------------------------------------
 
-    @router.post("/stream/v0/data/{stream_id:amperity_any}", status_code=202)
-    async def stream_record(
-        stream_id: str,
-        request: Request,
-        background: BackgroundTasks,
-        who: Principal = as_streamer,
-    ) -> Response:
-        """One JSON record: committed before the 202, loaded with the next flush."""
-        if "xml" in request.headers.get("content-type", "").lower():
-            raise InvalidInput("XML records are not supported; send one JSON object")
-        body = await _read_limited(request, streams.max_record_bytes)
-        accepted = await run_in_threadpool(streams.accept, who.project_id, stream_id, body)
-        if accepted.flush_due:
-            background.add_task(_flush_quietly, services, who.project_id, stream_id)
-        return Response(status_code=202)
-
-    return router
+@router.post("/stream/v0/data/{stream_id:amperity_any}", status_code=202)
+async def stream_record(
+    who: Streamer,
+    services: ServicesDep,
+    stream_id: str,
+    request: Request,
+    background: BackgroundTasks,
+) -> Response:
+    """One JSON record: committed before the 202, loaded with the next flush."""
+    if "xml" in request.headers.get("content-type", "").lower():
+        raise InvalidInput("XML records are not supported; send one JSON object")
+    body = await _read_limited(request, services.streams.max_record_bytes)
+    accepted = await run_in_threadpool(services.streams.accept, who.project_id, stream_id, body)
+    if accepted.flush_due:
+        background.add_task(_flush_quietly, services, who.project_id, stream_id)
+    return Response(status_code=202)
 
 
 # -- helpers -----------------------------------------------------------------------------------

@@ -34,12 +34,12 @@ from ingestd.api.kusto.storage import wire as storage_wire
 from ingestd.control import kusto_tables
 from ingestd.control.access import Permission, Principal
 from ingestd.control.catalog import Catalog
-from ingestd.control.kusto_errors import KustoBadRequest
 from ingestd.control.kusto_ops import MAX_BLOBS_COMMAND, BlobRef, QueuedIngestion
 from ingestd.control.kusto_storage.resources import ingestion_resources
 from ingestd.control.kusto_storage.sas import Signer
 from ingestd.control.kusto_tables import check_database
 from ingestd.control.mappings import Mappings
+from ingestd.errors import InvalidMapping
 
 _OPTIONS = {"enabletracking": "enableTracking", "skipbatching": "skipBatching"}
 
@@ -166,7 +166,6 @@ def _mapping_json(text: str) -> object:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise KustoBadRequest(
-            f"the mapping is not valid JSON: {exc.msg} at character {exc.pos}",
-            kusto_code="BadRequest_InvalidMapping",
+        raise InvalidMapping(
+            f"the mapping is not valid JSON: {exc.msg} at character {exc.pos}"
         ) from exc

@@ -27,9 +27,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from ingestd.control.kusto_errors import KustoBadRequest
 from ingestd.control.kusto_ops import IngestionProperties
 from ingestd.domain.sources import DataFormat, ErrorPolicy, OnError
+from ingestd.errors import (
+    DuplicateMapping,
+    InvalidMapping,
+    InvalidProperty,
+    PropertyNotSupported,
+    UnsupportedFormat,
+)
 
 Context = Literal["rest", "command"]
 
@@ -80,9 +86,9 @@ _OTHER_CONTEXTS = {
 }
 
 
-def _malformed(name: str, why: str) -> KustoBadRequest:
-    return KustoBadRequest(
-        f"ingestion property {name!r} {why}", kusto_code="BadRequest_MalformedIngestionProperty"
+def _malformed(name: str, why: str) -> InvalidProperty:
+    return InvalidProperty(
+        f"ingestion property {name!r} {why}",
     )
 
 
@@ -119,9 +125,8 @@ def _strings(name: str, value: Any) -> tuple[str, ...]:
 def _format(value: Any) -> tuple[DataFormat, str | None]:
     text = _text("format", value).lower()
     if text not in _FORMATS:
-        raise KustoBadRequest(
+        raise UnsupportedFormat(
             f"format {value!r} is not supported",
-            kusto_code="BadRequest_FormatNotSupported",
             hint=f"use one of {', '.join(sorted(_FORMATS))}",
         )
     return _FORMATS[text]
@@ -157,24 +162,21 @@ def _validation_policy(value: Any) -> ErrorPolicy:
 def _mapping_elements(name: str, value: Any) -> list[Any]:
     elements = _json(name, value)
     if not isinstance(elements, list) or not elements:
-        raise KustoBadRequest(
-            f"{name} must be a non-empty JSON array of mapping elements",
-            kusto_code="BadRequest_InvalidMapping",
-        )
+        raise InvalidMapping(f"{name} must be a non-empty JSON array of mapping elements")
     return elements
 
 
 def parse_properties(raw: Mapping[str, Any], *, context: Context) -> IngestionProperties:
-    """Validate ``raw``; raises ``KustoBadRequest`` naming the property at fault."""
+    """Validate ``raw``; raises an ``InvalidInput`` of a named kind (``InvalidProperty`` ...)
+    naming the property at fault."""
     given: dict[str, tuple[str, Any]] = {}
     for name, value in raw.items():
         key = name.lower()
         if key in given:
             raise _malformed(name, f"is given twice (as {given[key][0]!r} too)")
         if key in _OTHER_CONTEXTS or (key == "deleteafterdownload" and context != "rest"):
-            raise KustoBadRequest(
-                f"ingestion property {name!r} does not apply to queued ingestion here",
-                kusto_code="BadRequest_IngestionPropertyNotSupportedInThisContext",
+            raise PropertyNotSupported(
+                f"ingestion property {name!r} does not apply to queued ingestion here"
             )
         if key not in _KNOWN:
             raise _malformed(name, "is not a known ingestion property")
@@ -182,10 +184,9 @@ def parse_properties(raw: Mapping[str, Any], *, context: Context) -> IngestionPr
     values = {key: value for key, (_, value) in given.items()}
     inline = [(given[k][0], kind) for k, kind in _INLINE_MAPPINGS.items() if k in given]
     if len(inline) > 1 or (inline and "ingestionmappingreference" in values):
-        raise KustoBadRequest(
+        raise DuplicateMapping(
             "more than one mapping was given (ingestionMapping and ingestionMappingReference, "
             "or two inline mappings)",
-            kusto_code="BadRequest_DuplicateMapping",
             hint="give exactly one of them",
         )
     fields: dict[str, Any] = {"raw": dict(raw)}
@@ -199,9 +200,8 @@ def parse_properties(raw: Mapping[str, Any], *, context: Context) -> IngestionPr
     if "ingestionmappingtype" in values:
         kind = _text("ingestionMappingType", values["ingestionmappingtype"]).lower()
         if kind not in _MAPPING_TYPES:
-            raise KustoBadRequest(
+            raise UnsupportedFormat(
                 f"mapping type {kind!r} is not supported",
-                kusto_code="BadRequest_FormatNotSupported",
                 hint=f"use one of {', '.join(sorted(_MAPPING_TYPES))}",
             )
     if inline:

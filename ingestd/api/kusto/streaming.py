@@ -11,16 +11,16 @@ fall back to queued ingestion (transient, too large).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from ingestd.api.deps import ServicesDep
 from ingestd.api.kusto import wire
+from ingestd.api.kusto.deps import ClientRequestId, Ingester
+from ingestd.api.kusto.errors import KustoRoute
 from ingestd.api.kusto.properties import parse_properties
-from ingestd.control.access import Permission, Principal
-from ingestd.control.kusto_errors import KustoBadRequest
 from ingestd.control.kusto_streaming import (
     MAX_STREAMING_BYTES,
     StreamingResult,
@@ -28,70 +28,67 @@ from ingestd.control.kusto_streaming import (
     too_large,
 )
 from ingestd.domain.sources import DataFormat
-from ingestd.services import Services
+from ingestd.errors import EmptyBlobUrl, InvalidInput, InvalidProperty
 
 _GZIP_SLACK = 64 * 1024
 """A gzip body of data within the limit can be a little larger than the data itself."""
 _URI_BODY_BYTES = 64 * 1024
 
 
-def add_streaming_routes(
-    router: APIRouter,
-    services: Services,
-    principal: Callable[[Request, Permission], Principal],
-    client_request_id: Callable[[Request], str],
-) -> None:
-    @router.post("/v1/rest/ingest/{database}/{table}")
-    async def streaming_ingest(
-        request: Request,
-        database: str,
-        table: str,
-        streamFormat: str | None = None,  # the vendor's query parameter names
-        mappingName: str | None = None,
-        sourceKind: str | None = None,
-    ) -> dict[str, Any]:
-        """Load the body into the table before answering (one v1 table, one row)."""
-        who = await run_in_threadpool(principal, request, Permission.INGEST)
-        if not streamFormat:
-            raise KustoBadRequest(
-                "streamFormat is required (csv, tsv, json, multijson, parquet, ...)",
-                kusto_code="BadRequest_MalformedIngestionProperty",
-                hint="add ?streamFormat=csv to the URL",
-            )
-        raw: dict[str, Any] = {"format": streamFormat}
-        if mappingName:
-            raw["ingestionMappingReference"] = mappingName
-        properties = parse_properties(raw, context="command")
-        assert properties.format is not None
-        request_id = client_request_id(request)
-        streaming = services.kusto_streaming
-        result: StreamingResult
-        if (sourceKind or "").lower() == "uri":
-            url = _source_uri(await _read(request, _URI_BODY_BYTES))
-            result = await run_in_threadpool(
-                streaming.ingest_uri,
-                who.project_id,
-                database,
-                table,
-                url,
-                properties,
-                client_request_id=request_id,
-            )
-        else:
-            gzip = "gzip" in request.headers.get("content-encoding", "").lower()
-            body = await _read(request, MAX_STREAMING_BYTES + _GZIP_SLACK)
-            data = await run_in_threadpool(decode_body, body, gzip=gzip)
-            result = await run_in_threadpool(
-                streaming.ingest,
-                who.project_id,
-                database,
-                table,
-                data,
-                properties,
-                client_request_id=request_id,
-                extension=_extension(properties.format),
-            )
-        return wire.v1_response([wire.streaming_result(result.operation, result.unit)])
+router = APIRouter(route_class=KustoRoute, tags=["kusto"])
+
+
+@router.post("/v1/rest/ingest/{database}/{table}")
+async def streaming_ingest(
+    request: Request,
+    who: Ingester,
+    services: ServicesDep,
+    request_id: ClientRequestId,
+    database: str,
+    table: str,
+    streamFormat: str | None = None,  # the vendor's query parameter names
+    mappingName: str | None = None,
+    sourceKind: str | None = None,
+) -> dict[str, Any]:
+    """Load the body into the table before answering (one v1 table, one row)."""
+    if not streamFormat:
+        raise InvalidProperty(
+            "streamFormat is required (csv, tsv, json, multijson, parquet, ...)",
+            hint="add ?streamFormat=csv to the URL",
+        )
+    raw: dict[str, Any] = {"format": streamFormat}
+    if mappingName:
+        raw["ingestionMappingReference"] = mappingName
+    properties = parse_properties(raw, context="command")
+    assert properties.format is not None
+    streaming = services.kusto_streaming
+    result: StreamingResult
+    if (sourceKind or "").lower() == "uri":
+        url = _source_uri(await _read(request, _URI_BODY_BYTES))
+        result = await run_in_threadpool(
+            streaming.ingest_uri,
+            who.project_id,
+            database,
+            table,
+            url,
+            properties,
+            client_request_id=request_id,
+        )
+    else:
+        gzip = "gzip" in request.headers.get("content-encoding", "").lower()
+        body = await _read(request, MAX_STREAMING_BYTES + _GZIP_SLACK)
+        data = await run_in_threadpool(decode_body, body, gzip=gzip)
+        result = await run_in_threadpool(
+            streaming.ingest,
+            who.project_id,
+            database,
+            table,
+            data,
+            properties,
+            client_request_id=request_id,
+            extension=_extension(properties.format),
+        )
+    return wire.v1_response([wire.streaming_result(result.operation, result.unit)])
 
 
 def _extension(data_format: DataFormat) -> str:
@@ -113,14 +110,12 @@ def _source_uri(body: bytes) -> str:
     try:
         parsed = json.loads(body)
     except ValueError as exc:
-        raise KustoBadRequest(
+        raise InvalidInput(
             f'with sourceKind=uri the body is JSON {{"sourceUri": ...}}: {exc}',
-            kusto_code="General_BadRequest",
         ) from exc
     url = parsed.get("sourceUri") if isinstance(parsed, dict) else None
     if not isinstance(url, str) or not url.strip():
-        raise KustoBadRequest(
+        raise EmptyBlobUrl(
             'with sourceKind=uri the body names the blob: {"sourceUri": "<url>"}',
-            kusto_code="BadRequest_EmptyBlobUri",
         )
     return url

@@ -13,6 +13,7 @@ from ingestd.control.kusto_ops import Operation
 from ingestd.control.mappings import MappingView
 from ingestd.control.run_views import UnitView
 from ingestd.domain.error_codes import kusto_error_code
+from ingestd.domain.kql.types import KQL_TYPES, V1_DATA_TYPES
 from ingestd.domain.projections import (
     kusto_blob_status,
     kusto_command_blob_status,
@@ -22,27 +23,6 @@ from ingestd.domain.projections import (
 from ingestd.domain.states import TERMINAL_UNIT_STATES, UnitState
 from ingestd.domain.tables import ColumnType, TableSpec
 
-# Kusto column types: (csl type, .NET DataType) of each ingestd column type.
-_KUSTO_TYPES: dict[ColumnType, tuple[str, str]] = {
-    ColumnType.STRING: ("string", "System.String"),
-    ColumnType.INT64: ("long", "System.Int64"),
-    ColumnType.FLOAT64: ("real", "System.Double"),
-    ColumnType.BOOL: ("bool", "System.Boolean"),
-    ColumnType.DATE: ("datetime", "System.DateTime"),
-    ColumnType.TIMESTAMP: ("datetime", "System.DateTime"),
-    ColumnType.JSON: ("dynamic", "System.Object"),
-    ColumnType.EPOCH_SECONDS: ("long", "System.Int64"),
-}
-V1_DATA_TYPES = {
-    "string": "String",
-    "long": "Int64",
-    "int": "Int32",
-    "real": "Double",
-    "bool": "Boolean",
-    "datetime": "DateTime",
-    "dynamic": "Object",
-    "guid": "Guid",
-}
 SAMPLE_FAILED_REASONS = 3
 
 
@@ -59,7 +39,7 @@ def v1_datetime(value: datetime | None) -> str | None:
 
 
 def kusto_type(column_type: ColumnType) -> str:
-    return _KUSTO_TYPES[column_type][0]
+    return KQL_TYPES[column_type].value
 
 
 # -- REST -------------------------------------------------------------------------------------
@@ -168,7 +148,7 @@ def json_schema(table: TableSpec) -> str:
             "OrderedColumns": [
                 {
                     "Name": c.name,
-                    "Type": _KUSTO_TYPES[c.type][1],
+                    "Type": KQL_TYPES[c.type].dotnet,
                     "CslType": kusto_type(c.type),
                 }
                 for c in table.columns

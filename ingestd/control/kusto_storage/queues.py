@@ -26,7 +26,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from ingestd.control.kusto_errors import KustoBadRequest
 from ingestd.control.kusto_ops import BlobRef, IngestionProperties, QueuedIngestion
 from ingestd.control.kusto_storage.resources import resource_path
 from ingestd.control.kusto_storage.sas import Signer, StorageAuthFailed
@@ -39,7 +38,7 @@ from ingestd.control.kusto_storage.status_table import StatusTable, check_keys
 from ingestd.control.kusto_storage.uploads import KustoUploads
 from ingestd.control.retained_blobs import RetainedBlobs
 from ingestd.dataplane.blob_urls import redact
-from ingestd.domain.error_codes import kusto_error_code
+from ingestd.domain.error_codes import kusto_request_code
 from ingestd.domain.kusto_storage import (
     BlobOutcome,
     QueuedBlob,
@@ -49,7 +48,7 @@ from ingestd.domain.kusto_storage import (
     Resource,
 )
 from ingestd.domain.states import UnitState
-from ingestd.errors import IngestdError, NotFound
+from ingestd.errors import IngestdError, InvalidInput, NotFound
 from ingestd.store import kusto_queues
 from ingestd.store.database import Store
 
@@ -71,7 +70,7 @@ class IngestionMessage:
     report_level: ReportLevel
     properties: IngestionProperties | None
     """None when they were refused (``refusal``)."""
-    refusal: KustoBadRequest | None
+    refusal: InvalidInput | None
     authorization_context: object
     report_method: ReportMethod = ReportMethod.QUEUE
     status_in_table: StatusInTable | None = None
@@ -145,7 +144,7 @@ class KustoQueues:
             if exc.http_status >= 500:
                 raise
             log.info("ingestion message %s refused: %s", message.source_id, exc)
-            code = str(getattr(exc, "kusto_code", None) or kusto_error_code(exc.code))
+            code = kusto_request_code(exc.code, exc.http_status)
             if status_key is not None:
                 self.status_table.report(
                     project_id,

@@ -13,7 +13,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx2 import Response
 
-from ingestd.api.amperity.router import build_router
+from ingestd.api.amperity.deps import configure
+from ingestd.api.amperity.router import router
 from ingestd.api.rate_limit import RateLimiter
 from ingestd.control.access import KeyKind
 from ingestd.control.catalog import SourceView
@@ -105,7 +106,9 @@ def make_app(services: Services, **router_options: Any) -> FastAPI:
     """The dialect alone, with a rate limit no test reaches unless it passes its own."""
     router_options.setdefault("limiter", RateLimiter([(100_000, 1.0)]))
     app = FastAPI()
-    app.include_router(build_router(services, **router_options))
+    app.state.services = services
+    configure(app, services, **router_options)
+    app.include_router(router)
     return app
 
 

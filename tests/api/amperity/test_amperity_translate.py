@@ -71,7 +71,19 @@ def test_partial_timestamps_are_utc(text: str, expected: datetime) -> None:
     assert translate.parse_time(text, "t") == expected
 
 
-@pytest.mark.parametrize("text", ["", "yesterday", "2024-13-01", "2024-10-32", "10/01/2024"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "yesterday",
+        "2024-13-01",
+        "2024-10-32",
+        "10/01/2024",
+        # A valid local time whose offset puts it before year 1 in UTC (found by the
+        # contract test's generated queries: it was a 500).
+        "0001-01-01T00:01:00+23:17",
+    ],
+)
 def test_other_text_is_refused(text: str) -> None:
     with pytest.raises(InvalidInput):
         translate.parse_time(text, "created_from")

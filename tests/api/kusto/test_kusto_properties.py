@@ -9,6 +9,7 @@ import pytest
 
 from ingestd.api.kusto.properties import parse_properties
 from ingestd.control.kusto_errors import KustoBadRequest
+from ingestd.domain.error_codes import kusto_request_code
 from ingestd.domain.sources import DataFormat, ErrorPolicy, OnError
 
 
@@ -80,11 +81,14 @@ def test_defaults_follow_kusto() -> None:
 def test_malformed_properties_are_refused(properties: dict[str, Any], code: str) -> None:
     with pytest.raises(KustoBadRequest) as info:
         parse_properties(properties, context="rest")
-    assert info.value.kusto_code == code
+    assert kusto_request_code(info.value.code, info.value.http_status) == code
 
 
 def test_delete_after_download_belongs_to_the_rest_endpoint_only() -> None:
     assert parse_properties({"deleteAfterDownload": True}, context="rest").delete_after_download
     with pytest.raises(KustoBadRequest) as info:
         parse_properties({"deleteAfterDownload": True}, context="command")
-    assert info.value.kusto_code == "BadRequest_IngestionPropertyNotSupportedInThisContext"
+    assert (
+        kusto_request_code(info.value.code, info.value.http_status)
+        == "BadRequest_IngestionPropertyNotSupportedInThisContext"
+    )
