@@ -41,6 +41,11 @@ class Output:
         for line in process.stdout:
             self.lines.append(line.rstrip("\n"))
 
+    def close(self, process: subprocess.Popen[str]) -> None:
+        self._thread.join(30)
+        if process.stdout is not None:
+            process.stdout.close()
+
     def text(self) -> str:
         return "\n".join(self.lines)
 
@@ -142,6 +147,7 @@ def test_make_cluster_loads_the_demo_through_the_workers_and_stops_on_ctrl_c(
         for pid in pids.values():  # the script's children, if it could not stop them
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+        output.close(script)
         with psycopg.connect(ADMIN, autocommit=True) as conn:
             for name in (metadata, destination):
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
