@@ -64,7 +64,7 @@ def test_every_configuration_loads_the_files_less_quarantine(tmp_path: Path) -> 
 
     assert report["configs"] == ["workers-1", "workers-2", "local"]
     quarantined = report["summary"]["expected_quarantined"]
-    assert quarantined == 2  # ids 999 and 1999 of 0..3999 have amount 'n/a'
+    assert quarantined == 4  # ids 999, 1999, 2999 and 3999 of 0..3999: amount "n/a"
     runs = {run["config"]: run for run in report["runs"]}
     assert set(runs) == {"workers-1", "workers-2", "local"}
     for config, run in runs.items():
