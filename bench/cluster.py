@@ -179,7 +179,11 @@ class CostSampler:
     latest: dict[tuple[str, int], int] = field(default_factory=dict)
     backend_owner: dict[int, str] = field(default_factory=dict)
     """Destination backend pid -> the role of the ingestd process it serves."""
+    lock_wait_samples: int = 0
+    """Destination backends seen waiting for an advisory lock (a table's write lock), summed
+    over samples: times SAMPLE_SECONDS, the seconds loads spent waiting for another's COPY."""
     _stop: threading.Event = field(default_factory=threading.Event)
+    _started: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def _sample(self, connections: dict[str, Any]) -> None:
@@ -189,11 +193,14 @@ class CostSampler:
         roles = {f"ingestd:{pid}": role for pid, role in self.processes.items()}
         for label, conn in connections.items():
             rows = conn.execute(
-                "SELECT pid, application_name FROM pg_stat_activity "
+                "SELECT pid, application_name, wait_event_type = 'Lock' "
+                "AND wait_event = 'advisory' FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid() "
                 "AND backend_type = 'client backend'"
             ).fetchall()
-            for pid, application in rows:
+            for pid, application, waits in rows:
+                if label == "destination" and waits and self._started.is_set():
+                    self.lock_wait_samples += 1
                 with suppress(OSError, ValueError, IndexError):
                     self.latest[(label, pid)] = _process_ticks(pid)
                 if label == "destination" and application in roles:
@@ -217,7 +224,6 @@ class CostSampler:
                 conn.close()
 
     def __enter__(self) -> CostSampler:
-        self._started = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         self._started.wait(30)
@@ -238,6 +244,10 @@ class CostSampler:
             for pid, role in self.processes.items()
             if ("process", pid) in self.latest
         }
+
+    @property
+    def lock_wait_seconds(self) -> float:
+        return self.lock_wait_samples * SAMPLE_SECONDS
 
     def backend_seconds(self, label: str) -> float:
         return sum(self._seconds(key) for key in self.latest if key[0] == label)

@@ -26,7 +26,11 @@ Reported per configuration (medians over repetitions):
   created_at``: in the queue until a worker claims it), download (``started`` to ``loading``
   in the unit's status history: the blob fetched and staged) and load (``loading`` to the end:
   read, validate, COPY, commit); **busy** = the units' download + load seconds / (wall x
-  workers): how much of the time the workers had a unit in hand.
+  workers): how much of the time the workers had a unit in hand; **lock**: the share of those
+  seconds the units' destination connections spent waiting for the table's write lock (a
+  transaction-scoped advisory lock each append takes before its COPY, so loads into one table
+  write one at a time), sampled from ``pg_stat_activity``. ``--tables N`` spreads the files over
+  N tables (file n into table n mod N) to show what parallel COPYs give.
 
 Every 1,000th row has a non-numeric amount (quarantined), so a correct configuration loads
 ``rows x files - quarantined`` rows, checked against the destination's table. Results: the
@@ -114,6 +118,8 @@ class Result:
     destination_cpu_seconds: float = 0.0
     destination_cpu_by_process: dict[str, float] = field(default_factory=dict)
     metadata_cpu_seconds: float = 0.0
+    lock_wait_seconds: float = 0.0
+    """Summed over the destination's backends: waiting for a table's write lock."""
     peak_rss_kib: dict[str, int] = field(default_factory=dict)
     units: list[UnitTimes] = field(default_factory=list)
     error: str = ""
@@ -155,17 +161,25 @@ def _unit_times(metadata_url: str) -> list[UnitTimes]:
     return times
 
 
-def _destination_rows(url: str) -> int:
-    found = sql(
-        url,
-        "SELECT table_schema, table_name FROM information_schema.tables "
-        "WHERE lower(table_name) = lower(%s) AND table_schema NOT LIKE '\\_%%'",
-        (TABLE,),
-    )
-    if len(found) != 1:
-        return 0
-    schema, name = found[0]
-    return int(sql(url, f'SELECT count(*) FROM "{schema}"."{name}"')[0][0])
+def table_names(tables: int) -> list[str]:
+    return [TABLE] if tables == 1 else [f"{TABLE}{k}" for k in range(tables)]
+
+
+def _destination_rows(url: str, tables: int) -> int:
+    """Rows in the destination's tables, all ``tables`` of them there, else 0."""
+    total = 0
+    for table in table_names(tables):
+        found = sql(
+            url,
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE lower(table_name) = lower(%s) AND table_schema NOT LIKE '\\_%%'",
+            (table,),
+        )
+        if len(found) != 1:
+            return 0
+        schema, name = found[0]
+        total += int(sql(url, f'SELECT count(*) FROM "{schema}"."{name}"')[0][0])
+    return total
 
 
 def _wait_until_done(made: Deployment, units: int, timeout: float) -> None:
@@ -193,6 +207,7 @@ def run_one(
     work: Path,
     redis: RedisServer,
     admin_url: str,
+    tables: int = 1,
 ) -> Result:
     import httpx
 
@@ -205,21 +220,23 @@ def run_one(
         key = made.cli("keys", "create", "--project", "bench", "--kind", "console")
         headers = {"Authorization": f"Bearer {key.strip().splitlines()[-1]}"}
         with httpx.Client(base_url=made.url, headers=headers, timeout=60) as client:
-            created = client.post(
-                "/v1/rest/mgmt",
-                json={
-                    "db": DATABASE,
-                    "csl": f".create table {TABLE} (id:long, customer:string, amount:real)",
-                },
-            )
-            created.raise_for_status()
+            names = table_names(tables)
+            for table in names:
+                created = client.post(
+                    "/v1/rest/mgmt",
+                    json={
+                        "db": DATABASE,
+                        "csl": f".create table {table} (id:long, customer:string, amount:real)",
+                    },
+                )
+                created.raise_for_status()
             roles = {p.pid: p.role for p in made.processes()}
             databases = {"destination": made.destination_url, "metadata": made.metadata_url}
             with CostSampler(roles, databases) as costs:
                 first_post = time.time()
-                for url in urls:
+                for n, url in enumerate(urls):
                     response = client.post(
-                        f"/v1/rest/ingestion/queued/{DATABASE}/{TABLE}",
+                        f"/v1/rest/ingestion/queued/{DATABASE}/{names[n % len(names)]}",
                         json={"blobs": [{"url": url}], "properties": {"format": "csv"}},
                     )
                     response.raise_for_status()
@@ -230,6 +247,7 @@ def run_one(
         result.destination_cpu_seconds = costs.backend_seconds("destination")
         result.destination_cpu_by_process = costs.destination_seconds_by_role()
         result.metadata_cpu_seconds = costs.backend_seconds("metadata")
+        result.lock_wait_seconds = costs.lock_wait_seconds
         last_end, failed, read, errors = sql(
             made.metadata_url,
             "SELECT max(ended_at), count(*) FILTER (WHERE state <> 'succeeded'), "
@@ -238,7 +256,7 @@ def run_one(
         result.wall_seconds = last_end.timestamp() - first_post
         result.failed_units, result.read, result.quarantined = int(failed), int(read), int(errors)
         result.units = _unit_times(made.metadata_url)
-        result.rows_loaded = _destination_rows(made.destination_url)
+        result.rows_loaded = _destination_rows(made.destination_url, tables)
         result.ok = result.failed_units == 0
     return result
 
@@ -288,6 +306,13 @@ def summarize(results: list[Result], rows: int, files: int, configs: list[str]) 
             "download_seconds_median": _median([u.download for u in units]),
             "load_seconds_median": _median([u.load for u in units]),
             "busy": _median(busy),
+            "lock_wait_seconds": _median([r.lock_wait_seconds for r in ok]),
+            "lock_wait_share": _median(
+                [
+                    r.lock_wait_seconds / max(sum(u.download + u.load for u in r.units), 1e-9)
+                    for r in ok
+                ]
+            ),
             "loaded_ok": bool(ok)
             and all(
                 r.read == total
@@ -299,13 +324,18 @@ def summarize(results: list[Result], rows: int, files: int, configs: list[str]) 
     return summary
 
 
-def print_table(summary: dict[str, Any], configs: list[str], rows: int, files: int) -> None:
+def print_table(
+    summary: dict[str, Any], configs: list[str], rows: int, files: int, tables: int
+) -> None:
     reps = max(summary[c]["runs"] for c in configs)
-    print(f"\n{files} files x {rows:,} rows into PostgreSQL, medians over {reps} repetition(s)")
+    print(
+        f"\n{files} files x {rows:,} rows into {tables} PostgreSQL table(s), medians over "
+        f"{reps} repetition(s)"
+    )
     print(
         f"{'config':10} {'wall s':>7} {'rows/s':>9} {'x 1w':>5} {'ingestd':>8} {'dest':>6} "
         f"{'meta':>6} {'us/row':>7} {'cores':>5} {'RSS/w':>8} {'claim':>6} {'downl':>6} "
-        f"{'load':>6} {'busy':>5} {'rows'}"
+        f"{'load':>6} {'busy':>5} {'lock':>5} {'rows'}"
     )
     for config in configs:
         s = summary[config]
@@ -316,13 +346,14 @@ def print_table(summary: dict[str, Any], configs: list[str], rows: int, files: i
             f"{s['cpu_us_per_row']:7.2f} {s['cpu_cores_busy']:5.2f} "
             f"{s['peak_rss_mib_per_worker']:5,.0f} MiB {s['claim_wait_seconds']['median']:6.1f} "
             f"{s['download_seconds_median']:6.1f} {s['load_seconds_median']:6.1f} "
-            f"{s['busy']:5.2f} {'ok' if s['loaded_ok'] else 'MISMATCH'}"
+            f"{s['busy']:5.2f} {s['lock_wait_share']:5.2f} {'ok' if s['loaded_ok'] else 'MISMATCH'}"
         )
     print(
         "(CPU seconds: ingestd = serve + workers, dest/meta = the PostgreSQL backends of the "
         "destination and metadata databases; us/row = all three per row loaded; cores = all "
         "three / wall; claim, download, load: median seconds per unit; busy = units' download "
-        "+ load seconds / (wall x workers))"
+        "+ load seconds / (wall x workers); lock = the share of those seconds spent waiting "
+        "for a table's write lock, held by another unit's COPY)"
     )
 
 
@@ -333,6 +364,13 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4", help="worker counts, comma-separated")
     parser.add_argument("--no-local", action="store_true", help="leave the local serve out")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--tables",
+        type=int,
+        default=1,
+        help="spread the files over this many tables (file n into table n %% tables): loads "
+        "into one table take its write lock in turn, loads into different ones do not",
+    )
     parser.add_argument("--admin-url", default=ADMIN_URL, help="a database to create them from")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
@@ -353,7 +391,9 @@ def main() -> None:
         for rep in range(args.repeat):
             for config in configs if rep % 2 == 0 else configs[::-1]:
                 try:
-                    result = run_one(config, rep, urls, args.rows, work, redis, args.admin_url)
+                    result = run_one(
+                        config, rep, urls, args.rows, work, redis, args.admin_url, args.tables
+                    )
                 except RuntimeError as exc:
                     result = Result(config, rep, ok=False, error=str(exc))
                 results.append(result)
@@ -372,7 +412,7 @@ def main() -> None:
         files.stop()
     load_after = os.getloadavg()
     summary = summarize(results, args.rows, args.files, configs)
-    print_table(summary, configs, args.rows, args.files)
+    print_table(summary, configs, args.rows, args.files, args.tables)
     print(f"load average before: {load_before[0]:.2f}, after: {load_after[0]:.2f} (1 min)")
     out = args.out / f"scaling-{stamp}.json"
     out.write_text(
@@ -380,6 +420,7 @@ def main() -> None:
             {
                 "rows": args.rows,
                 "files": args.files,
+                "tables": args.tables,
                 "configs": configs,
                 "cores": os.cpu_count(),
                 "load_average": {"before": load_before, "after": load_after},

@@ -35,6 +35,7 @@ CONFIG_FIELDS = {
     "download_seconds_median",
     "load_seconds_median",
     "busy",
+    "lock_wait_seconds",
     "loaded_ok",
 }
 
