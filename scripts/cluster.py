@@ -164,32 +164,36 @@ class Child:
         return self.process.returncode
 
 
-def wait_for_serve(serve: Child, url: str, timeout: float = 120) -> None:
+def wait_for_serve(serve: Child, url: str, stop: threading.Event, timeout: float = 120) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout
-    while True:
+    while not stop.is_set():
         with suppress(httpx.TransportError):
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                 return
         if not serve.alive() or time.monotonic() > deadline:
             raise SystemExit(f"serve did not come up (exit status {serve.process.poll()})")
         time.sleep(0.2)
+    raise SystemExit("stopped before serve came up")
 
 
-def wait_for_workers(config: ClusterConfig, names: list[str], timeout: float = 120) -> None:
+def wait_for_workers(
+    config: ClusterConfig, names: list[str], stop: threading.Event, timeout: float = 120
+) -> None:
     """Until each worker answers a ping through the broker (it consumes the queue then)."""
     from celery import Celery
 
     app = Celery("cluster", broker=config.broker_url, set_as_current=False)
     deadline = time.monotonic() + timeout
     try:
-        while True:
+        while not stop.is_set():
             replies = app.control.ping(destination=names, timeout=1.0)
             if {name for reply in replies for name in reply} >= set(names):
                 return
             if time.monotonic() > deadline:
                 raise SystemExit(f"workers did not answer through {config.broker_url}")
+        raise SystemExit("stopped before the workers came up")
     finally:
         app.close()
 
@@ -242,12 +246,12 @@ def main() -> int:
         Child("serve", ["serve", "--host", config.host, "--port", str(config.port)], child_env)
     ]
     try:
-        wait_for_serve(children[0], url)
+        wait_for_serve(children[0], url, stop)
         for n, name in enumerate(names, start=1):
             children.append(
                 Child(f"worker-{n}", ["worker", "--name", name, "--concurrency", "1"], child_env)
             )
-        wait_for_workers(config, names)
+        wait_for_workers(config, names, stop)
         # One run per source and day rather than one backfill run of all six units: two
         # units of one run ending at once on two workers can deadlock on the run's row in
         # PostgreSQL (Runs._refresh_run), which fails one of them. Separate runs load the
