@@ -10,7 +10,7 @@ PORT ?= 8000
 RUNTIME := $(VENV)/.runtime-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 DEV := $(VENV)/.dev-$(shell cat requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test check lock clean azurite browser
+.PHONY: run cluster test check lock clean azurite browser
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "ingestd needs Python 3.11 or newer"'
@@ -38,6 +38,13 @@ run: $(RUNTIME)
 	@$(BIN)/ingestd keys create --project demo --kind console | tail -n 1
 	@echo "Serving on http://$(HOST):$(PORT) (try: curl http://$(HOST):$(PORT)/healthz; API docs at /docs)"
 	$(BIN)/ingestd serve --host $(HOST) --port $(PORT)
+
+## One `ingestd serve` and two `ingestd worker` processes (INGESTD_EXECUTOR=celery) on the local
+## PostgreSQL (databases ingestd_cluster, ingestd_cluster_data) and Redis (127.0.0.1:6379/0),
+## loading the demo data through the workers; prints the URL and a console key; Ctrl-C stops
+## all three (make cluster PORT=8001). What it does: scripts/cluster.py.
+cluster: $(RUNTIME)
+	$(BIN)/python scripts/cluster.py --host $(HOST) --port $(PORT)
 
 ## Set up and run the whole test suite (services it cannot reach are skipped, and named).
 test: $(DEV) azurite browser
