@@ -271,7 +271,10 @@ class Runs:
         self._refresh_run(session, unit.run_id)
 
     def _refresh_run(self, session: Session, run_id: str) -> None:
-        run = session.get(Run, run_id, with_for_update=True)
+        # FOR NO KEY UPDATE: the status event just added holds a key-share lock on this row
+        # (its foreign key), as do those of the run's other units ending at the same moment on
+        # other workers; FOR UPDATE would wait on theirs while they wait on ours (deadlock).
+        run = session.get(Run, run_id, with_for_update={"key_share": True})
         assert run is not None
         states = [
             UnitState(s) for s in session.scalars(select(Unit.state).where(Unit.run_id == run_id))
