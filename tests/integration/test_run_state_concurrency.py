@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
+from ingestd.control.runs import Claim
 from ingestd.dataplane.contract import Counts, LoadResult
 from ingestd.domain.states import RunState
 from ingestd.services import Services
@@ -36,32 +38,37 @@ def svc(tmp_path: Path, postgres_url: str) -> Iterator[Services]:
     services.close()
 
 
-def test_units_of_one_run_ending_at_once_are_all_recorded(svc: Services) -> None:
-    from datetime import date, timedelta
+def _end_all_at_once(svc: Services, held: list[tuple[Claim, str]]) -> list[BaseException]:
+    """Record every held unit succeeded by its worker, all released at the same instant."""
+    start = threading.Barrier(len(held))
+    errors: list[BaseException] = []
 
+    def finish(claim: Claim, worker: str) -> None:
+        start.wait()
+        try:
+            result = LoadResult(claim.unit_id, [], Counts(), "")
+            svc.runs.succeed(claim.unit_id, worker, result, None)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted by the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=finish, args=pair) for pair in held]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return errors
+
+
+def test_units_of_one_run_ending_at_once_are_all_recorded(svc: Services) -> None:
     project_id = add_source(svc)
     for attempt in range(4):
         days = [date(2024, 1, 1) + timedelta(days=attempt * UNITS + d) for d in range(UNITS)]
         run = svc.runs.start_source_run(project_id, ["events"], days, trigger="backfill")
-        claims = [svc.runs.claim_next(f"worker-{n}", 60) for n in range(UNITS)]
-        assert all(c is not None and c.run_id == run.id for c in claims)
-        start = threading.Barrier(UNITS)
-        errors: list[BaseException] = []
-
-        def finish(n: int) -> None:
-            claim = claims[n]
-            assert claim is not None
-            start.wait()
-            try:
-                result = LoadResult(f"k{n}", [], Counts(), "")
-                svc.runs.succeed(claim.unit_id, f"worker-{n}", result, None)
-            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=finish, args=(n,)) for n in range(UNITS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-        assert not errors, errors
+        held: list[tuple[Claim, str]] = []
+        for n in range(UNITS):
+            worker = f"worker-{n}"
+            claim = svc.runs.claim_next(worker, 60)
+            assert claim is not None and claim.run_id == run.id
+            held.append((claim, worker))
+        assert not _end_all_at_once(svc, held)
         assert svc.runs.get_run(project_id, run.id).state is RunState.SUCCEEDED
