@@ -576,7 +576,7 @@ def test_a_cancel_while_waiting_for_the_table_commits_nothing(tmp_path: Path, pg
             loader.start()
             deadline = time.monotonic() + 30
             while not other.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE application_name = 'ingestd' "
+                "SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'ingestd:%%' "
                 "AND wait_event = 'advisory'"
             ).fetchall():
                 assert time.monotonic() < deadline, "the load never waited for the lock"

@@ -33,6 +33,7 @@ OBSERVED = {
     ("post", "/ingestd/v1/quarantine/replay"): {"200", "400", "403", "404"},
     ("post", "/ingestd/v1/sources/{name}/runs"): {"201", "400", "403", "404"},
     ("get", "/ingestd/v1/readiness"): {"200", "503"},
+    ("get", "/ingestd/v1/workers"): {"200"},
 }
 """Per operation, the statuses the tests in tests/api/native observe it answer."""
 

@@ -492,8 +492,6 @@ def test_a_repeated_create_with_the_same_idempotency_key_creates_nothing_new(
 def test_the_serve_loop_runs_the_data_checks_and_reloads(tmp_path: Path) -> None:
     import threading
 
-    from ingestd.api.app import _schedule
-
     # A fixed clock: the loop's "today" (PST) and the day loaded never depend on the date or
     # the time zone the test runs in (it failed on the 1st and 2nd of a month, 00:00-08:00 UTC).
     clock = FixedClock(datetime(2024, 3, 15, 3, 0, tzinfo=UTC))  # 2024-03-14 19:00 PST
@@ -528,15 +526,13 @@ def test_the_serve_loop_runs_the_data_checks_and_reloads(tmp_path: Path) -> None
         )
         console.drain()
         console.write_day(day.isoformat(), [("u2", "view", T1 + 1)], name="b.csv")
-        stop = threading.Event()
         woken = threading.Event()
-        loop = threading.Thread(target=_schedule, args=(services, woken.set, stop))
+        loop = services.background(woken.set)  # what `serve` runs beside the API
         loop.start()
         try:
             assert woken.wait(30), "the loop never found the changed day"
         finally:
-            stop.set()
-            loop.join(10)
+            loop.stop()
         runs = console.get("/console/v1/ingestion/runs").json()["data"]
     services.close()
     assert [(r["trigger"], r["dateStamps"]) for r in runs] == [
