@@ -20,8 +20,8 @@ from pathlib import Path
 
 import psycopg
 
-from ingestd.control.kusto_storage.uploads import KustoUploads
-from ingestd.dataplane.staged_payloads import stage_payload
+from ingestd.control.kusto.storage.uploads import KustoUploads
+from ingestd.dataplane.readers.staged_payloads import stage_payload
 from ingestd.store.database import Store
 from ingestd.store.schema import Project
 

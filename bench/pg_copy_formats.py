@@ -4,8 +4,9 @@
 
 Needs ``bench/out/events-5000000.mapped.csv`` (``bench.pg_destination`` makes it). Loads the
 first ``--rows`` rows into an in-memory DuckDB table with the Events table's types, then COPYs
-them with ``postgres_copy.copy_in`` into a scratch database (created and dropped here), once
-with the column types (binary) and once without (CSV), alternating. Reports wall seconds, the
+them with ``destinations.postgres.copy.copy_in`` into a scratch database (created and
+dropped here), once with the column types (binary) and once without (CSV), alternating. Reports
+wall seconds, the
 backend's CPU (``/proc/<pid>/stat`` of the connection's backend: other clients of the server
 do not count) and this process's CPU.
 """
@@ -23,7 +24,7 @@ from psycopg import sql
 
 from bench.dataset import DEFAULT_OUT
 from bench.pg_destination import _CLOCK_TICKS, ADMIN_URL, _cpu_ticks
-from ingestd.dataplane import postgres_copy
+from ingestd.dataplane.destinations.postgres import copy as postgres_copy
 
 COLUMNS = (
     ("unit_id", "VARCHAR", "text"),

@@ -7,7 +7,7 @@ Each load is a child process (wall time of the whole process, peak RSS from ``wa
 the target tables are dropped and the server checkpointed before every load, and repetitions
 alternate the two (A B, then B A) so drift hits both sides of a ratio.
 
-- ``ingestd``: ``DataPlane.load`` with the Events mapping into ``PostgresWarehouse``: reading,
+- ``ingestd``: ``DataPlane.load`` with the Events mapping into ``PostgresDestination``: reading,
   validation, dedupe and counting in DuckDB, then COPY into ``bench__statsig.events`` (9 columns,
   three of them jsonb, plus the index on the load key), the quarantine and the ledger, one commit.
 - ``psql``: ``\\copy ref.events FROM 'file' (FORMAT csv, HEADER true)`` into a table shaped like
@@ -273,12 +273,12 @@ def run_one(
 def child(source: Path, url: str, work: Path, result: Path, memory_limit: str) -> None:
     """The ingestd side, in its own process: load as the run engine does, report."""
     from ingestd.dataplane.contract import LoadRequest, Progress
+    from ingestd.dataplane.destinations.postgres.destination import PostgresDestination
     from ingestd.dataplane.pipeline import DataPlane
-    from ingestd.dataplane.postgres_warehouse import PostgresWarehouse
     from ingestd.domain.datasets import DATASET_TABLES, mapping_from_column_mapping
 
     started = time.perf_counter()
-    warehouse = PostgresWarehouse(url, memory_limit=memory_limit, spill_dir=work / "spill")
+    warehouse = PostgresDestination(url, memory_limit=memory_limit, spill_dir=work / "spill")
     try:
         request = LoadRequest(
             LOAD_KEY,

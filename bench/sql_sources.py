@@ -89,10 +89,12 @@ def database_url() -> str:
 
 
 def _plane(work: Path) -> Any:
+    from ingestd.dataplane.destinations.duckdb.destination import DuckDBDestination
     from ingestd.dataplane.pipeline import DataPlane
-    from ingestd.dataplane.warehouse import Warehouse
 
-    warehouse = Warehouse(work / "bench.duckdb", memory_limit="1GB", spill_dir=work / "spill")
+    warehouse = DuckDBDestination(
+        work / "bench.duckdb", memory_limit="1GB", spill_dir=work / "spill"
+    )
     return warehouse, DataPlane(warehouse, work / "staging")
 
 

@@ -21,8 +21,8 @@ import zipfile
 from pathlib import Path
 
 from ingestd.dataplane.contract import LoadRequest
+from ingestd.dataplane.destinations.duckdb.destination import DuckDBDestination
 from ingestd.dataplane.pipeline import DataPlane
-from ingestd.dataplane.warehouse import Warehouse
 from ingestd.domain.mapping import identity_mapping
 from ingestd.domain.tables import Column, ColumnType, TableSpec
 
@@ -48,7 +48,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="zip-members-"))
     source = root / "many.zip"
     archive(source, args.members)
-    warehouse = Warehouse(root / "w.duckdb", memory_limit="1GB", spill_dir=root / "spill")
+    warehouse = DuckDBDestination(root / "w.duckdb", memory_limit="1GB", spill_dir=root / "spill")
     plane = DataPlane(warehouse, root / "staging")
     request = LoadRequest("k", "u", "r", TABLE, identity_mapping(TABLE), (source,), (source.name,))
     profiler = cProfile.Profile() if args.profile else None

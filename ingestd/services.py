@@ -14,7 +14,7 @@ from functools import cached_property
 from celery import Celery
 
 from ingestd.control import services as control
-from ingestd.control.kusto_streaming import StreamingIngestion
+from ingestd.control.kusto.streaming import StreamingIngestion
 from ingestd.domain.workers import WorkerCensus
 from ingestd.executor import celery_app, worker_census
 from ingestd.executor.background import Background

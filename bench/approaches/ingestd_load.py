@@ -7,13 +7,15 @@ from dataclasses import asdict
 
 from bench.job import DAY, EVENTS_MAPPING, LOAD_KEY, Job, Outcome
 from ingestd.dataplane.contract import LoadRequest
+from ingestd.dataplane.destinations.duckdb.destination import DuckDBDestination
 from ingestd.dataplane.pipeline import DataPlane
-from ingestd.dataplane.warehouse import Warehouse
 from ingestd.domain.datasets import DATASET_TABLES, mapping_from_column_mapping
 
 
 def load(job: Job) -> Outcome:
-    warehouse = Warehouse(job.db, memory_limit=job.memory_limit, spill_dir=job.work / "spill")
+    warehouse = DuckDBDestination(
+        job.db, memory_limit=job.memory_limit, spill_dir=job.work / "spill"
+    )
     try:
         plane = DataPlane(warehouse, job.work / "staging")
         request = LoadRequest(

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ingestd.dataplane.files import check_allowed
-from ingestd.dataplane.sql_extract import SQL_KINDS
+from ingestd.dataplane.readers.files import check_allowed
+from ingestd.dataplane.sql import SQL_KINDS
 from ingestd.domain.catalog import ConnectionView, SourceView
 from ingestd.domain.connections import ConnectionBody, FileConnection
 from ingestd.domain.file_access import ProjectFiles

@@ -19,10 +19,10 @@ from ingestd.store import file_grants
 from ingestd.store.database import Store
 
 KEY_FILE = "kusto-storage.key"
-"""The key that signs Kusto SAS tokens (control.kusto_storage.sas)."""
+"""The key that signs Kusto SAS tokens (control.kusto.storage.sas)."""
 STREAMS_DIR = "streams"
-"""``<data dir>/files/streams``: the folders that name Amperity streams (control.streams), and
-the batch files earlier versions wrote there: never readable."""
+"""``<data dir>/files/streams``: the folders that name Amperity streams
+(control.amperity.streams), and the batch files earlier versions wrote there: never readable."""
 LEGACY_UPLOADS_DIR = "kusto-uploads"
 """Where earlier versions kept Kusto uploads (now in the metadata database): never readable."""
 

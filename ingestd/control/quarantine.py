@@ -22,7 +22,7 @@ from sqlalchemy import update
 from ingestd.control.catalog import Catalog
 from ingestd.dataplane import scratch
 from ingestd.dataplane.contract import LoadRequest, LoadResult
-from ingestd.dataplane.destination import Destination
+from ingestd.dataplane.destinations.interface import Destination
 from ingestd.dataplane.pipeline import DataPlane
 from ingestd.domain.mapping import Mapping, RefKind, SourceRef, identity_mapping
 from ingestd.domain.sources import DataFormat, LoadMode, ReadOptions

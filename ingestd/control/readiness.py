@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ingestd.dataplane.destination import Destination
+from ingestd.dataplane.destinations.interface import Destination
 from ingestd.errors import IngestdError
 from ingestd.store.database import Store
 from ingestd.store.reachability import ping

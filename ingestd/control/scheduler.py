@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from ingestd.control.datasets import DatasetSources
 from ingestd.control.runs import Runs
+from ingestd.control.statsig.datasets import DatasetSources
 from ingestd.domain.clock import Clock, system_clock
 from ingestd.domain.origins import RunOrigin
 from ingestd.errors import IngestdError

@@ -11,21 +11,20 @@ from datetime import timedelta
 from functools import cached_property
 
 from ingestd.control.access import Access
+from ingestd.control.amperity.oauth import OAuth
+from ingestd.control.amperity.streams import Streams
 from ingestd.control.catalog import Catalog
 from ingestd.control.daily_status import DailyStatus
 from ingestd.control.dashboard_sessions import DashboardSessions
-from ingestd.control.data_checks import DataChecks
-from ingestd.control.datasets import DatasetSources
 from ingestd.control.file_access import FileAccess
 from ingestd.control.idempotency import Idempotency
-from ingestd.control.kusto_ops import QueuedIngestion
-from ingestd.control.kusto_queries import KustoQueries
-from ingestd.control.kusto_storage.queues import KustoQueues
-from ingestd.control.kusto_storage.sas import Signer, load_key
-from ingestd.control.kusto_storage.status_table import StatusTable
-from ingestd.control.kusto_storage.uploads import KustoUploads
-from ingestd.control.mappings import Mappings
-from ingestd.control.oauth import OAuth
+from ingestd.control.kusto.mappings import Mappings
+from ingestd.control.kusto.queries import KustoQueries
+from ingestd.control.kusto.queued import QueuedIngestion
+from ingestd.control.kusto.storage.queues import KustoQueues
+from ingestd.control.kusto.storage.sas import Signer, load_key
+from ingestd.control.kusto.storage.status_table import StatusTable
+from ingestd.control.kusto.storage.uploads import KustoUploads
 from ingestd.control.quarantine import Quarantine, QuarantineReplay
 from ingestd.control.readiness import Readiness
 from ingestd.control.run_search import RunSearch
@@ -34,17 +33,21 @@ from ingestd.control.scheduler import Scheduler
 from ingestd.control.source_inputs import SourceInputResolver
 from ingestd.control.source_loads import SourceLoads
 from ingestd.control.source_preview import SourcePreviews
+from ingestd.control.statsig.data_checks import DataChecks
+from ingestd.control.statsig.datasets import DatasetSources
 from ingestd.control.status_grid import StatusGrids
-from ingestd.control.streams import Streams
 from ingestd.control.work_signal import WorkSignal
-from ingestd.dataplane.decompress import DecompressionLimits
-from ingestd.dataplane.destination import Destination
-from ingestd.dataplane.destination_host import check_destination
-from ingestd.dataplane.egress import EgressPolicy
+from ingestd.dataplane.blobs.egress import EgressPolicy
+from ingestd.dataplane.destinations.duckdb.destination import DuckDBDestination
+from ingestd.dataplane.destinations.interface import Destination
+from ingestd.dataplane.destinations.postgres.destination import (
+    PostgresDestination,
+    psycopg_conninfo,
+)
+from ingestd.dataplane.destinations.postgres.hosts import check_destination
 from ingestd.dataplane.pipeline import DataPlane
-from ingestd.dataplane.postgres_warehouse import PostgresWarehouse, psycopg_conninfo
 from ingestd.dataplane.preview import Previewer
-from ingestd.dataplane.warehouse import Warehouse
+from ingestd.dataplane.readers.decompress import DecompressionLimits
 from ingestd.domain.clock import Clock, system_clock
 from ingestd.domain.retry import RetryPolicy
 from ingestd.domain.run_owners import RunOwnersSource
@@ -69,13 +72,13 @@ def open_destination(settings: Settings, owners: RunOwnersSource) -> Destination
             psycopg_conninfo(settings.destination_url),
             EgressPolicy(settings.fetch_allowed_networks),
         )
-        return PostgresWarehouse(
+        return PostgresDestination(
             settings.destination_url,
             memory_limit=settings.memory_limit,
             spill_dir=spill,
             owners=owners,
         )
-    return Warehouse(
+    return DuckDBDestination(
         settings.destination_path,
         memory_limit=settings.memory_limit,
         spill_dir=spill,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from ingestd.control.catalog import Catalog, SourceView
 from ingestd.control.file_access import FileAccess
+from ingestd.dataplane.blobs.egress import EgressPolicy
 from ingestd.dataplane.contract import CancelToken
-from ingestd.dataplane.egress import EgressPolicy
-from ingestd.dataplane.files import expand
-from ingestd.dataplane.sql_extract import extract
+from ingestd.dataplane.readers.files import expand
+from ingestd.dataplane.sql import extract
 from ingestd.domain.sources import ReadOptions
 from ingestd.domain.templates import render
 from ingestd.errors import ConnectionConfigError

@@ -13,8 +13,8 @@ from pathlib import Path
 from ingestd.control.catalog import Catalog
 from ingestd.control.file_access import FileAccess
 from ingestd.control.source_inputs import SourceInputResolver
+from ingestd.dataplane.blobs.egress import EgressPolicy
 from ingestd.dataplane.contract import CancelToken, LoadRequest
-from ingestd.dataplane.egress import EgressPolicy
 from ingestd.domain.unit_specs import SourceDayUnitSpec
 from ingestd.errors import ConnectionConfigError, NotFound
 

@@ -29,10 +29,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ingestd.dataplane import ledger, scratch, width
-from ingestd.dataplane import scan as scans
-from ingestd.dataplane.coerce import SQL_TYPES, sql_literal
-from ingestd.dataplane.compile import SEP, compile_select
+from ingestd.dataplane import scratch
 from ingestd.dataplane.contract import (
     CancelToken,
     Counts,
@@ -42,9 +39,14 @@ from ingestd.dataplane.contract import (
     Progress,
     ProgressCallback,
 )
-from ingestd.dataplane.decompress import DecompressionLimits
-from ingestd.dataplane.destination import Destination, StagedLoad, ValuesRefused
-from ingestd.dataplane.files import LocalFile, prepare
+from ingestd.dataplane.destinations import ledger
+from ingestd.dataplane.destinations.interface import Destination, StagedLoad, ValuesRefused
+from ingestd.dataplane.readers import scan as scans
+from ingestd.dataplane.readers import width
+from ingestd.dataplane.readers.decompress import DecompressionLimits
+from ingestd.dataplane.readers.files import LocalFile, prepare
+from ingestd.dataplane.transform.coerce import SQL_TYPES, sql_literal
+from ingestd.dataplane.transform.compile import SEP, compile_select
 from ingestd.domain.mapping import RefKind
 from ingestd.domain.names import quote
 from ingestd.domain.row_errors import CSV_REJECT_CODES, JSON_LINE_REJECT_CODES, RowError

@@ -17,15 +17,16 @@ from typing import Any
 
 import duckdb
 
-from ingestd.dataplane import scratch, width
-from ingestd.dataplane.coerce import SQL_TYPES, sql_literal
+from ingestd.dataplane import scratch
 from ingestd.dataplane.contract import CancelToken, LoadRequest
-from ingestd.dataplane.decompress import DecompressionLimits
-from ingestd.dataplane.files import LocalFile
-from ingestd.dataplane.heads import COLUMNAR, Budget, heads
 from ingestd.dataplane.memory import duckdb_memory_limit
 from ingestd.dataplane.pipeline import Stager
-from ingestd.dataplane.scan import csv_header, is_delimited
+from ingestd.dataplane.readers import width
+from ingestd.dataplane.readers.decompress import DecompressionLimits
+from ingestd.dataplane.readers.files import LocalFile
+from ingestd.dataplane.readers.heads import COLUMNAR, Budget, heads
+from ingestd.dataplane.readers.scan import csv_header, is_delimited
+from ingestd.dataplane.transform.coerce import SQL_TYPES, sql_literal
 from ingestd.domain.mapping import Mapping, RefKind
 from ingestd.domain.names import quote
 from ingestd.domain.previews import RAW_CHARS, PreviewColumn, PreviewError

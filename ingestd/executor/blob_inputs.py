@@ -4,13 +4,13 @@ Contract:
 
 * ``stage_blob`` downloads into ``<staging>/extract-<unit>`` (removed after every attempt by the
   unit runner) with the limits in the spec's ``fetch`` (``FetchLimits``), through the project's
-  connections (``control.blob_access``); ``file://`` blobs are read in place.
+  connections (``control.kusto.blob_access``); ``file://`` blobs are read in place.
 * With ``delete_after_download`` the downloaded blob is kept in the metadata database
-  (``control.retained_blobs``) before it is deleted at its source; later attempts of the unit,
+  (``control.kusto.retained_blobs``) before it is deleted at its source; later attempts of the unit,
   on any worker, stage that copy, which is removed once the unit has ended. A failed delete is
   logged and does not fail the blob (Kusto deletes best-effort too).
 * A blob of ingestd's own Kusto temporary storage (``spec.upload``) is copied from the
-  metadata database (``control.kusto_storage.uploads``) into ``<staging>/extract-<unit>``,
+  metadata database (``control.kusto.storage.uploads``) into ``<staging>/extract-<unit>``,
   after checking it is the unit's project's; nothing is fetched, and no disk is shared with
   the process that accepted the upload.
 * ``cancel`` (the unit's token; the unit runner always passes it) stops a download between
@@ -26,16 +26,16 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingestd.control.blob_access import resolve_blob
 from ingestd.control.catalog import Catalog
-from ingestd.control.kusto_storage.uploads import KustoUploads
-from ingestd.control.retained_blobs import RetainedBlobs
-from ingestd.dataplane.blob_urls import StoreKind, parse_blob_url
+from ingestd.control.kusto.blob_access import resolve_blob
+from ingestd.control.kusto.retained_blobs import RetainedBlobs
+from ingestd.control.kusto.storage.uploads import KustoUploads
+from ingestd.dataplane.blobs.blob_urls import StoreKind, parse_blob_url
+from ingestd.dataplane.blobs.egress import EgressPolicy
+from ingestd.dataplane.blobs.fetch import FetchPolicy, delete, download
 from ingestd.dataplane.contract import CancelToken
-from ingestd.dataplane.detect import compression_of, format_of
-from ingestd.dataplane.egress import EgressPolicy
-from ingestd.dataplane.fetch import FetchPolicy, delete, download
-from ingestd.dataplane.staged_payloads import stage_payload
+from ingestd.dataplane.readers.detect import compression_of, format_of
+from ingestd.dataplane.readers.staged_payloads import stage_payload
 from ingestd.domain.file_access import ProjectFiles
 from ingestd.domain.sources import Compression, DataFormat
 from ingestd.domain.unit_specs import BlobUnitSpec, FetchLimits

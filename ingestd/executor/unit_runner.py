@@ -16,16 +16,16 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from ingestd.control.blob_units import REQUIRES_MAPPING, already_ingested, missing_mapping
+from ingestd.control.amperity.stream_batches import batch_reader
 from ingestd.control.catalog import Catalog
 from ingestd.control.file_access import FileAccess
-from ingestd.control.kusto_storage.uploads import KustoUploads
+from ingestd.control.kusto.blob_units import REQUIRES_MAPPING, already_ingested, missing_mapping
+from ingestd.control.kusto.storage.uploads import KustoUploads
 from ingestd.control.runs import Claim, Runs
 from ingestd.control.source_loads import SourceLoads
-from ingestd.control.stream_batches import batch_reader
 from ingestd.dataplane.contract import CancelToken, LoadRequest, Progress
 from ingestd.dataplane.pipeline import DataPlane
-from ingestd.dataplane.staged_payloads import stage_payload
+from ingestd.dataplane.readers.staged_payloads import stage_payload
 from ingestd.domain.mapping import Mapping, identity_mapping
 from ingestd.domain.sources import DELIMITED, ReadOptions
 from ingestd.domain.states import UnitState

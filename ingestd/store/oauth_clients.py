@@ -1,7 +1,7 @@
 """SQL of OAuth clients and the bearer tokens minted from them (hashes only, never secrets).
 
-``OAuthRepository`` is what ``control.oauth`` types against; ``SqlOAuthClients`` keeps it in
-the metadata database.
+``OAuthRepository`` is what ``control.amperity.oauth`` types against; ``SqlOAuthClients`` keeps
+it in the metadata database.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from ingestd.api.native import router as native
 from ingestd.api.rate_limit import RateLimiter
 from ingestd.api.statsig import router as statsig
 from ingestd.control.access import KeyKind
-from ingestd.control.oauth import ClientCredentials
+from ingestd.control.amperity.oauth import ClientCredentials
 from ingestd.domain.sources import LoadMode
 from ingestd.domain.tables import Column, ColumnType, TableSpec
 from ingestd.services import Services

@@ -33,14 +33,14 @@ import sys
 from pathlib import Path
 from ingestd.dataplane.contract import LoadRequest
 from ingestd.dataplane.pipeline import DataPlane
-from ingestd.dataplane.warehouse import Warehouse
+from ingestd.dataplane.destinations.duckdb.destination import DuckDBDestination
 from ingestd.domain.mapping import identity_mapping
 from ingestd.domain.tables import Column, ColumnType, TableSpec
 from ingestd.errors import UnitError
 
 path, root, limit = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 table = TableSpec("demo", "t", (Column("a", ColumnType.STRING),), project="test")
-warehouse = Warehouse(root / "w.duckdb", memory_limit=limit, spill_dir=root / "spill")
+warehouse = DuckDBDestination(root / "w.duckdb", memory_limit=limit, spill_dir=root / "spill")
 warehouse.ensure_table(table)
 request = LoadRequest("k", "u", "r", table, identity_mapping(table), (path,), (path.name,))
 try:

@@ -23,7 +23,7 @@ import duckdb
 import pytest
 
 from ingestd.dataplane.contract import LoadRequest
-from ingestd.dataplane.destination import Destination
+from ingestd.dataplane.destinations.interface import Destination
 from ingestd.dataplane.pipeline import DataPlane
 from ingestd.domain.mapping import identity_mapping
 from ingestd.domain.tables import Column, ColumnType, TableSpec
@@ -50,8 +50,8 @@ from pathlib import Path
 
 from ingestd.dataplane.contract import LoadRequest, Progress
 from ingestd.dataplane.pipeline import DataPlane
-from ingestd.dataplane.postgres_warehouse import PostgresWarehouse
-from ingestd.dataplane.warehouse import Warehouse
+from ingestd.dataplane.destinations.postgres.destination import PostgresDestination
+from ingestd.dataplane.destinations.duckdb.destination import DuckDBDestination
 from ingestd.domain.mapping import identity_mapping
 from ingestd.domain.tables import Column, ColumnType, TableSpec
 
@@ -68,9 +68,9 @@ table = TableSpec(
 )
 spill = Path(root) / "spill"
 if url == "-":
-    warehouse = Warehouse(Path(root) / "w.duckdb", memory_limit="512MB", spill_dir=spill)
+    warehouse = DuckDBDestination(Path(root) / "w.duckdb", memory_limit="512MB", spill_dir=spill)
 else:
-    warehouse = PostgresWarehouse(url, memory_limit="512MB", spill_dir=spill)
+    warehouse = PostgresDestination(url, memory_limit="512MB", spill_dir=spill)
 paths = tuple(Path(p) for p in inputs)
 
 
@@ -137,10 +137,10 @@ class Target:
         emptied first if ``empty``)."""
         if self.kind == "duckdb" or empty:
             return open_destination(self.kind, root, self.url)
-        from ingestd.dataplane.postgres_warehouse import PostgresWarehouse
+        from ingestd.dataplane.destinations.postgres.destination import PostgresDestination
 
         assert self.url is not None
-        return PostgresWarehouse(self.url, memory_limit="512MB", spill_dir=root / "spill")
+        return PostgresDestination(self.url, memory_limit="512MB", spill_dir=root / "spill")
 
 
 @pytest.fixture(

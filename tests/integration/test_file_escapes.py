@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from ingestd.dataplane.blob_urls import parse_blob_url
-from ingestd.dataplane.fetch import FetchPolicy, delete, download
-from ingestd.dataplane.files import expand
-from ingestd.dataplane.sql_extract import extract
+from ingestd.dataplane.blobs.blob_urls import parse_blob_url
+from ingestd.dataplane.blobs.fetch import FetchPolicy, delete, download
+from ingestd.dataplane.readers.files import expand
+from ingestd.dataplane.sql import extract
 from ingestd.domain.connections import connection_body
 from ingestd.domain.file_access import ProjectFiles
 from ingestd.domain.tables import Column, ColumnType, TableSpec

@@ -17,9 +17,12 @@ from typing import Any
 import psycopg
 import pytest
 
-from ingestd.dataplane.destination import Destination
-from ingestd.dataplane.postgres_warehouse import PostgresWarehouse, psycopg_conninfo
-from ingestd.dataplane.warehouse import Warehouse
+from ingestd.dataplane.destinations.duckdb.destination import DuckDBDestination
+from ingestd.dataplane.destinations.interface import Destination
+from ingestd.dataplane.destinations.postgres.destination import (
+    PostgresDestination,
+    psycopg_conninfo,
+)
 from ingestd.domain.run_owners import RunOwners
 from tests.conftest import make_services
 
@@ -99,9 +102,9 @@ def test_an_old_layout_without_run_owners_is_refused_and_left_alone(tmp_path: Pa
     with gzip.open(FIXTURE / "warehouse.duckdb.gz") as src, path.open("wb") as out:
         shutil.copyfileobj(src, out)
     with pytest.raises(Exception, match="before data per project"):
-        Warehouse(path, memory_limit="256MB", spill_dir=tmp_path / "spill")
+        DuckDBDestination(path, memory_limit="256MB", spill_dir=tmp_path / "spill")
     owners = RunOwners({ALPHA_RUN: "alpha", BETA_RUN: "beta"})
-    warehouse = Warehouse(
+    warehouse = DuckDBDestination(
         path, memory_limit="256MB", spill_dir=tmp_path / "spill", owners=lambda: owners
     )
     try:
@@ -110,7 +113,8 @@ def test_an_old_layout_without_run_owners_is_refused_and_left_alone(tmp_path: Pa
         warehouse.close()
 
 
-# The DDL of ingestd a0ac6a5 (ingestd/dataplane/postgres_schema.py) and what its loads wrote.
+# The DDL of ingestd a0ac6a5 (then ingestd/dataplane/postgres_schema.py) and what its loads
+# wrote.
 OLD_POSTGRES = f"""
 CREATE SCHEMA _ingestd;
 CREATE TABLE _ingestd.ledger (
@@ -165,7 +169,7 @@ def test_a_postgres_destination_of_the_old_layout_is_upgraded_at_start(
             conn.execute(OLD_POSTGRES)
         owners = RunOwners({ALPHA_RUN: "alpha", BETA_RUN: "beta"})
         for _ in range(2):  # the second start finds the new layout and changes nothing
-            warehouse = PostgresWarehouse(
+            warehouse = PostgresDestination(
                 url, memory_limit="256MB", spill_dir=tmp_path / "spill", owners=lambda: owners
             )
             try:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete
 
-from ingestd.control.stream_batches import batch_reader
+from ingestd.control.amperity.stream_batches import batch_reader
 from ingestd.dataplane.contract import CancelToken
-from ingestd.dataplane.staged_payloads import stage_payload
+from ingestd.dataplane.readers.staged_payloads import stage_payload
 from ingestd.domain.unit_specs import StreamBatchUnitSpec
 from ingestd.errors import Canceled, NotFound, SourceNotFound
 from ingestd.store import payloads, stream_records

@@ -16,10 +16,13 @@ import psycopg.sql
 import pyarrow as pa
 import pytest
 
-from ingestd.dataplane import postgres_copy
 from ingestd.dataplane.contract import LoadRequest, Progress
+from ingestd.dataplane.destinations.postgres import copy as postgres_copy
+from ingestd.dataplane.destinations.postgres.destination import (
+    PostgresDestination,
+    psycopg_conninfo,
+)
 from ingestd.dataplane.pipeline import DataPlane
-from ingestd.dataplane.postgres_warehouse import PostgresWarehouse, psycopg_conninfo
 from ingestd.domain.mapping import identity_mapping
 from ingestd.domain.tables import Column, ColumnType, TableSpec
 from ingestd.errors import DestinationError
@@ -118,7 +121,7 @@ def test_binary_copy_is_chosen_only_for_the_columns_own_types() -> None:
 
 
 def test_a_table_retyped_by_hand_still_loads_through_csv(tmp_path: Path, pg_url: str) -> None:
-    warehouse = PostgresWarehouse(pg_url, memory_limit="256MB", spill_dir=tmp_path / "spill")
+    warehouse = PostgresDestination(pg_url, memory_limit="256MB", spill_dir=tmp_path / "spill")
     try:
         warehouse.ensure_table(TABLE)
         # Binary COPY would send int8 into this int4 column and fail; CSV converts.
@@ -136,7 +139,7 @@ def test_a_refused_value_in_the_last_file_leaves_the_counts_exact(
     tmp_path: Path, pg_url: str
 ) -> None:
     paths = _files(tmp_path, 3, bad_in_last=True)
-    warehouse = PostgresWarehouse(pg_url, memory_limit="256MB", spill_dir=tmp_path / "spill")
+    warehouse = PostgresDestination(pg_url, memory_limit="256MB", spill_dir=tmp_path / "spill")
     try:
         result = DataPlane(warehouse, tmp_path / "staging").load(_request(paths))
     finally:
@@ -172,7 +175,7 @@ def test_a_connection_killed_while_rows_flow_leaves_nothing(tmp_path: Path, pg_u
             ).fetchall()
         killed.append(len(rows))
 
-    warehouse = PostgresWarehouse(pg_url, memory_limit="256MB", spill_dir=tmp_path / "spill")
+    warehouse = PostgresDestination(pg_url, memory_limit="256MB", spill_dir=tmp_path / "spill")
     try:
         plane = DataPlane(warehouse, tmp_path / "staging")
         with pytest.raises(DestinationError):

@@ -18,15 +18,15 @@ import pytest
 from pydantic import ValidationError
 
 from ingestd.dataplane.contract import CancelToken, LoadRequest, LoadResult, Progress
-from ingestd.dataplane.pipeline import DataPlane
-from ingestd.dataplane.postgres_schema import LOCK_SQL, table_lock
-from ingestd.dataplane.postgres_warehouse import (
-    PostgresWarehouse,
+from ingestd.dataplane.destinations.duckdb.destination import DuckDBDestination
+from ingestd.dataplane.destinations.postgres.destination import (
+    PostgresDestination,
     psycopg_conninfo,
     redact,
     to_pyformat,
 )
-from ingestd.dataplane.warehouse import Warehouse
+from ingestd.dataplane.destinations.postgres.schema import LOCK_SQL, table_lock
+from ingestd.dataplane.pipeline import DataPlane
 from ingestd.domain.connections import connection_body
 from ingestd.domain.datasets import DATASET_TABLES, mapping_from_column_mapping
 from ingestd.domain.mapping import FieldMapping, Mapping, RefKind, SourceRef, identity_mapping
@@ -86,7 +86,7 @@ def test_the_destination_url_selects_postgresql(tmp_path: Path, pg_url: str) -> 
     assert Settings(data_dir=tmp_path).destination_kind == "duckdb"
     services = Services(settings)
     try:
-        assert isinstance(services.warehouse, PostgresWarehouse)
+        assert isinstance(services.warehouse, PostgresDestination)
         assert services.warehouse.url.startswith("postgresql+psycopg://")
     finally:
         services.close()
@@ -286,7 +286,7 @@ def _concurrently(
         path = root / "in.csv"
         root.mkdir()
         path.write_text(csv_text(["id", "plan"], rows))
-        warehouse = PostgresWarehouse(url, memory_limit="256MB", spill_dir=root / "spill")
+        warehouse = PostgresDestination(url, memory_limit="256MB", spill_dir=root / "spill")
 
         def wait_for_the_others(progress: Progress) -> None:
             if progress.phase == "reading" and progress.files_done == progress.files_total:
@@ -324,7 +324,7 @@ def test_concurrent_appends_into_one_table_all_land(tmp_path: Path, pg_url: str)
     results = _concurrently(tmp_path, pg_url, loads)
 
     assert [r.counts.inserted for r in results] == [500, 500, 500, 500]
-    warehouse = PostgresWarehouse(pg_url, memory_limit="256MB", spill_dir=tmp_path / "spill")
+    warehouse = PostgresDestination(pg_url, memory_limit="256MB", spill_dir=tmp_path / "spill")
     try:
         assert warehouse.query("SELECT count(*), count(DISTINCT id) FROM test__crm.accounts") == [
             (1500, 1500)
@@ -347,7 +347,7 @@ def test_concurrent_upserts_count_each_key_once(tmp_path: Path, pg_url: str) -> 
     # Whichever committed second saw the first's keys: 300 of its rows update.
     assert a.counts.inserted + b.counts.inserted == 900
     assert sorted([a.counts.updated, b.counts.updated]) == [0, 300]
-    warehouse = PostgresWarehouse(pg_url, memory_limit="256MB", spill_dir=tmp_path / "spill")
+    warehouse = PostgresDestination(pg_url, memory_limit="256MB", spill_dir=tmp_path / "spill")
     try:
         [(rows, keys, pro)] = warehouse.query(
             "SELECT count(*), count(DISTINCT id), count(*) FILTER (WHERE plan = 'pro') "
@@ -397,11 +397,11 @@ def test_both_destinations_store_the_same_values(tmp_path: Path, pg_url: str) ->
     for kind in KINDS:
         root = tmp_path / kind
         if kind == "duckdb":
-            warehouse: Warehouse | PostgresWarehouse = Warehouse(
+            warehouse: DuckDBDestination | PostgresDestination = DuckDBDestination(
                 root / "w.duckdb", memory_limit="256MB", spill_dir=root / "spill"
             )
         else:
-            warehouse = PostgresWarehouse(pg_url, memory_limit="256MB", spill_dir=root / "spill")
+            warehouse = PostgresDestination(pg_url, memory_limit="256MB", spill_dir=root / "spill")
         try:
             request = LoadRequest(
                 "k", "u", "r", table, identity_mapping(table), (path,), (path.name,)
@@ -454,7 +454,7 @@ def test_text_arrives_intact_in_a_database_that_is_not_utf8(
 ) -> None:
     path = tmp_path / "people.csv"
     path.write_text(csv_text(["id", "name", "score"], PEOPLE_ROWS), encoding="utf-8")
-    warehouse = PostgresWarehouse(latin1_url, memory_limit="256MB", spill_dir=tmp_path / "spill")
+    warehouse = PostgresDestination(latin1_url, memory_limit="256MB", spill_dir=tmp_path / "spill")
     try:
         request = LoadRequest(
             "k", "u", "r", PEOPLE, identity_mapping(PEOPLE), (path,), (path.name,)
@@ -473,7 +473,7 @@ def test_text_arrives_intact_in_a_database_that_is_not_utf8(
     # A character LATIN1 lacks: the load fails for good and writes nothing.
     snowman = tmp_path / "snowman.csv"
     snowman.write_text(csv_text(["id", "name", "score"], [(4, "☃", 1)]), encoding="utf-8")
-    warehouse = PostgresWarehouse(latin1_url, memory_limit="256MB", spill_dir=tmp_path / "spill")
+    warehouse = PostgresDestination(latin1_url, memory_limit="256MB", spill_dir=tmp_path / "spill")
     try:
         request = LoadRequest(
             "k2", "u", "r", PEOPLE, identity_mapping(PEOPLE), (snowman,), (snowman.name,)
@@ -506,7 +506,9 @@ def test_a_server_statement_timeout_does_not_cut_a_load_short(
     path = tmp_path / "people.csv"
     rows = [(i, f"name {i}", i / 4) for i in range(20_000)]
     path.write_text(csv_text(["id", "name", "score"], rows))
-    warehouse = PostgresWarehouse(impatient_url, memory_limit="256MB", spill_dir=tmp_path / "spill")
+    warehouse = PostgresDestination(
+        impatient_url, memory_limit="256MB", spill_dir=tmp_path / "spill"
+    )
     try:
         request = LoadRequest(
             "k", "u", "r", PEOPLE, identity_mapping(PEOPLE), (path,), (path.name,)
@@ -528,7 +530,7 @@ def test_a_server_statement_timeout_does_not_cut_a_load_short(
 )
 def test_a_failed_connection_never_shows_the_password(tmp_path: Path, url: str) -> None:
     with pytest.raises(IngestdError) as caught:
-        PostgresWarehouse(url, memory_limit="256MB", spill_dir=tmp_path / "spill")
+        PostgresDestination(url, memory_limit="256MB", spill_dir=tmp_path / "spill")
 
     error = caught.value
     shown = [str(error), repr(error), redact(url)]
@@ -541,7 +543,7 @@ def test_a_failed_connection_never_shows_the_password(tmp_path: Path, url: str) 
 def test_a_cancel_while_waiting_for_the_table_commits_nothing(tmp_path: Path, pg_url: str) -> None:
     """An upsert stages its rows, then waits for the table's lock (another load holds it): a
     cancel during the wait must not be followed by a commit."""
-    warehouse = PostgresWarehouse(pg_url, memory_limit="256MB", spill_dir=tmp_path / "spill")
+    warehouse = PostgresDestination(pg_url, memory_limit="256MB", spill_dir=tmp_path / "spill")
     plane = DataPlane(warehouse, tmp_path / "staging")
     path = tmp_path / "accounts.csv"
     path.write_text(csv_text(["id", "plan"], [(1, "free"), (2, "free")]))
@@ -601,7 +603,7 @@ def test_a_cancel_while_waiting_for_the_table_commits_nothing(tmp_path: Path, pg
 def restricted_url(tmp_path: Path, pg_url: str) -> Iterator[str]:
     """``pg_url`` as a role that may connect but create nothing (the bookkeeping schema is
     made first, by the owner)."""
-    PostgresWarehouse(pg_url, memory_limit="256MB", spill_dir=tmp_path / "spill").close()
+    PostgresDestination(pg_url, memory_limit="256MB", spill_dir=tmp_path / "spill").close()
     role = f"ingestd_reader_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(psycopg_conninfo(pg_url), autocommit=True) as conn:
         conn.execute(f'CREATE ROLE "{role}" LOGIN')
@@ -612,7 +614,7 @@ def restricted_url(tmp_path: Path, pg_url: str) -> Iterator[str]:
         conn.execute(f'DROP ROLE "{role}"')
 
 
-def _load_accounts(warehouse: PostgresWarehouse, root: Path, rows: list[tuple[int, str]]) -> None:
+def _load_accounts(warehouse: PostgresDestination, root: Path, rows: list[tuple[int, str]]) -> None:
     root.mkdir(parents=True, exist_ok=True)
     path = root / "accounts.csv"
     path.write_text(csv_text(["id", "plan"], rows))
@@ -627,18 +629,18 @@ def test_what_a_retry_cannot_fix_fails_for_good(
 ) -> None:
     spill = tmp_path / "spill"
     with pytest.raises(UnitError) as unreachable:
-        PostgresWarehouse(
+        PostgresDestination(
             "postgresql+psycopg://postgres@127.0.0.1:1/x", memory_limit="256MB", spill_dir=spill
         )
     with pytest.raises(UnitError) as no_database:
-        PostgresWarehouse(f"{pg_url}_missing", memory_limit="256MB", spill_dir=spill)
-    restricted = PostgresWarehouse(restricted_url, memory_limit="256MB", spill_dir=spill)
+        PostgresDestination(f"{pg_url}_missing", memory_limit="256MB", spill_dir=spill)
+    restricted = PostgresDestination(restricted_url, memory_limit="256MB", spill_dir=spill)
     try:
         with pytest.raises(UnitError) as no_privilege:
             _load_accounts(restricted, tmp_path / "restricted", [(1, "free")])
     finally:
         restricted.close()
-    owner = PostgresWarehouse(pg_url, memory_limit="256MB", spill_dir=spill)
+    owner = PostgresDestination(pg_url, memory_limit="256MB", spill_dir=spill)
     try:
         _load_accounts(owner, tmp_path / "first", [(1, "free")])
         owner.query(

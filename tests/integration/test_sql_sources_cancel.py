@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ingestd.dataplane.egress import EgressPolicy
+from ingestd.dataplane.blobs.egress import EgressPolicy
 from ingestd.dataplane.sql import extract
 from ingestd.domain.connections import connection_body
 from ingestd.domain.datasets import DATASET_TABLES, mapping_from_column_mapping

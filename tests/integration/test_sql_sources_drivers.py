@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ingestd.dataplane.egress import EgressPolicy
+from ingestd.dataplane.blobs.egress import EgressPolicy
 from ingestd.dataplane.sql import extract
 from ingestd.domain.file_access import NO_FILES, ProjectFiles
 from ingestd.errors import ConnectionConfigError, FailureClass, UnitError

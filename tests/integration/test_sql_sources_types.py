@@ -18,8 +18,8 @@ from typing import Any
 import duckdb
 import pytest
 
+from ingestd.dataplane.blobs.egress import EgressPolicy
 from ingestd.dataplane.contract import LoadRequest
-from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.sql import extract
 from ingestd.domain.mapping import identity_mapping
 from ingestd.domain.sources import ReadOptions

@@ -12,8 +12,8 @@ from urllib.parse import parse_qsl
 import pytest
 from sqlalchemy import select
 
-from ingestd.control.kusto_storage.sas import SAS_LIFETIME, Signer, StorageAuthFailed
-from ingestd.control.kusto_storage.uploads import KustoUploads, UploadTooLarge
+from ingestd.control.kusto.storage.sas import SAS_LIFETIME, Signer, StorageAuthFailed
+from ingestd.control.kusto.storage.uploads import KustoUploads, UploadTooLarge
 from ingestd.domain.kusto_storage import Resource
 from ingestd.errors import InvalidInput, NotFound
 from ingestd.store.database import Store

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingestd.control.kusto_storage.status_table import EntityFilter, parse_filter
-from ingestd.control.kusto_streaming import (
+from ingestd.control.kusto.storage.status_table import EntityFilter, parse_filter
+from ingestd.control.kusto.streaming import (
     StreamingBodyInvalid,
     StreamingPayloadTooLarge,
     decode_body,

@@ -60,7 +60,7 @@ FRONT_ENDS = 7
 ALLOWED: dict[tuple[str, str], str] = {
     (
         "ingestd.store.migrations.versions.0006_sealed_secrets",
-        "ingestd.dataplane.blob_urls",
+        "ingestd.dataplane.blobs.blob_urls",
     ): "a data migration that redacts stored blob URLs with the one redaction the service "
     "uses; blob_urls is pure parsing (no I/O) and moves under domain with the dataplane split",
 }
@@ -164,10 +164,10 @@ def test_the_allowed_exceptions_still_exist() -> None:
 @pytest.mark.parametrize(
     ("edge", "verdict"),
     [
-        (("ingestd.control.streams", "ingestd.executor.unit_runner"), "layer 4"),
+        (("ingestd.control.amperity.streams", "ingestd.executor.unit_runner"), "layer 4"),
         (("ingestd.domain.mapping", "ingestd.settings"), "layer 1"),
         (("ingestd.domain.mapping", "ingestd.store.schema"), "layer 1"),
-        (("ingestd.store.schema", "ingestd.dataplane.fetch"), "layer 3"),
+        (("ingestd.store.schema", "ingestd.dataplane.blobs.fetch"), "layer 3"),
         (("ingestd.errors", "ingestd.domain.names"), "layer 0"),
         (("ingestd.control.access", "ingestd.observability.logging"), ""),
         (("ingestd.executor.pool", "ingestd.services"), "layer 5"),

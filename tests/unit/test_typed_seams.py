@@ -31,8 +31,8 @@ JSON_BOUNDARIES: dict[str, str] = {
     "typed body as JSON, as stored and shown",
     "ingestd.domain.datasets.mapping_from_column_mapping": "parses Statsig's column_mapping "
     "(API-SURFACE §1.4) into a Mapping",
-    "ingestd.control.datasets.DatasetSources.create": "Statsig's column_mapping is stored and "
-    "shown back exactly as the client sent it (API-SURFACE §1.4)",
+    "ingestd.control.statsig.datasets.DatasetSources.create": "Statsig's column_mapping is "
+    "stored and shown back exactly as the client sent it (API-SURFACE §1.4)",
     "ingestd.control.catalog.Catalog.create_source": "the same Statsig column_mapping, stored "
     "verbatim with the source",
     "ingestd.dataplane.sql.extract": "a connection's settings and secrets as each SQL driver "

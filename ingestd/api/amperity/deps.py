@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from ingestd.api.amperity.protocol import Gate, render
 from ingestd.api.rate_limit import RateLimiter
 from ingestd.control.access import Permission, Principal
-from ingestd.control.oauth import OAuth
+from ingestd.control.amperity.oauth import OAuth
 from ingestd.errors import IngestdError
 from ingestd.services import Services
 

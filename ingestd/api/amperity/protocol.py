@@ -12,7 +12,7 @@ from ingestd.api.amperity.schemas import ErrorBody
 from ingestd.api.auth import bearer_token
 from ingestd.api.rate_limit import RateLimiter
 from ingestd.control.access import Permission, Principal
-from ingestd.control.oauth import OAuth
+from ingestd.control.amperity.oauth import OAuth
 from ingestd.errors import IngestdError, InvalidInput, RateLimited, Unauthenticated
 from ingestd.observability import logging as log_context
 

@@ -33,11 +33,11 @@ from ingestd.api.amperity.schemas import (
 from ingestd.api.deps import ServicesDep
 from ingestd.api.errors import dialect_route
 from ingestd.control.access import Principal
+from ingestd.control.amperity.streams import RecordTooLarge
 from ingestd.control.catalog import SourceView
 from ingestd.control.run_search import RunFilter, RunRecord, Window
 from ingestd.control.runs import day_range
 from ingestd.control.services import Services
-from ingestd.control.streams import RecordTooLarge
 from ingestd.domain.origins import RunOrigin
 from ingestd.domain.states import RunState
 from ingestd.errors import IngestdError, InvalidInput, NotFound

@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ingestd.control.kusto_errors import KustoSyntaxError
+from ingestd.control.kusto.errors import KustoSyntaxError
 
 Value = str | bool | int | float
 

@@ -17,7 +17,7 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
 from ingestd.api.errors import dialect_route
-from ingestd.control.kusto_streaming import StreamingDataInvalid, StreamingIngestFailed
+from ingestd.control.kusto.streaming import StreamingDataInvalid, StreamingIngestFailed
 from ingestd.domain.error_codes import kusto_request_code
 from ingestd.errors import IngestdError, RateLimited, Unauthenticated
 

@@ -31,14 +31,14 @@ from ingestd.api.kusto.commands import (
 )
 from ingestd.api.kusto.properties import parse_properties
 from ingestd.api.kusto.storage import wire as storage_wire
-from ingestd.control import kusto_tables
 from ingestd.control.access import Permission, Principal
 from ingestd.control.catalog import Catalog
-from ingestd.control.kusto_ops import MAX_BLOBS_COMMAND, BlobRef, QueuedIngestion
-from ingestd.control.kusto_storage.resources import ingestion_resources
-from ingestd.control.kusto_storage.sas import Signer
-from ingestd.control.kusto_tables import check_database
-from ingestd.control.mappings import Mappings
+from ingestd.control.kusto import tables as kusto_tables
+from ingestd.control.kusto.mappings import Mappings
+from ingestd.control.kusto.queued import MAX_BLOBS_COMMAND, BlobRef, QueuedIngestion
+from ingestd.control.kusto.storage.resources import ingestion_resources
+from ingestd.control.kusto.storage.sas import Signer
+from ingestd.control.kusto.tables import check_database
 from ingestd.errors import InvalidMapping
 
 _OPTIONS = {"enabletracking": "enableTracking", "skipbatching": "skipBatching"}

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from ingestd.control.kusto_ops import IngestionProperties
+from ingestd.control.kusto.queued import IngestionProperties
 from ingestd.domain.sources import DataFormat, ErrorPolicy, OnError
 from ingestd.errors import (
     DuplicateMapping,

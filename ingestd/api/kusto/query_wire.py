@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ingestd.api.kusto.wire import v1_datetime
-from ingestd.control.kusto_queries import QueryResult
+from ingestd.control.kusto.queries import QueryResult
 from ingestd.domain.kql.types import V1_DATA_TYPES, KqlType
 
 _INFO, _WARNING = 4, 3

@@ -3,8 +3,9 @@ endpoints and the management commands over ``POST /v1/rest/mgmt``, with the stre
 query routes (``streaming``, ``query_router``) included.
 
 The router only translates: bearer tokens are the project's API keys (``deps``), bodies and
-commands become ``control`` calls (``kusto_ops``, ``kusto_tables``), views become the vendor's
-shapes (``wire``). Every error is rendered by ``errors.render_error`` in the OneApiErrors body
+commands become ``control`` calls (``control.kusto.queued``, ``control.kusto.tables``), views
+become the vendor's shapes (``wire``). Every error is rendered by ``errors.render_error`` in the
+OneApiErrors body
 of §3.1, and every response carries ``x-ms-activity-id`` and echoes ``x-ms-client-request-id``.
 """
 
@@ -20,7 +21,7 @@ from ingestd.api.kusto.deps import Caller, ClientRequestId, Ingester, Management
 from ingestd.api.kusto.errors import KustoRoute, render_error
 from ingestd.api.kusto.properties import parse_properties
 from ingestd.api.kusto.schemas import MgmtBody, QueuedIngestBody
-from ingestd.control.kusto_ops import MAX_BLOBS_REST, BlobRef
+from ingestd.control.kusto.queued import MAX_BLOBS_REST, BlobRef
 
 __all__ = ["render_error", "router"]
 

@@ -3,7 +3,7 @@ ingestion (K12 ``streaming-ingest.md``; docs/kusto-sdk.md).
 
 The body is the data (``Content-Encoding: gzip`` or plain), or with ``sourceKind=uri`` a JSON
 ``{"sourceUri": "<blob url>"}``. The router reads at most the streaming limit, then
-``control.kusto_streaming`` loads it before the answer: a v1 frame of one row. Errors are
+``control.kusto.streaming`` loads it before the answer: a v1 frame of one row. Errors are
 OneApiErrors whose ``@permanent`` tells the SDK's managed client to raise (permanent) or to
 fall back to queued ingestion (transient, too large).
 """
@@ -21,7 +21,7 @@ from ingestd.api.kusto import wire
 from ingestd.api.kusto.deps import ClientRequestId, Ingester
 from ingestd.api.kusto.errors import KustoRoute
 from ingestd.api.kusto.properties import parse_properties
-from ingestd.control.kusto_streaming import (
+from ingestd.control.kusto.streaming import (
     MAX_STREAMING_BYTES,
     StreamingResult,
     decode_body,

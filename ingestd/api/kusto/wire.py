@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ingestd.control.kusto_ops import Operation
-from ingestd.control.mappings import MappingView
+from ingestd.control.kusto.mappings import MappingView
+from ingestd.control.kusto.queued import Operation
 from ingestd.control.run_views import UnitView
 from ingestd.domain.error_codes import kusto_error_code
 from ingestd.domain.kql.types import KQL_TYPES, V1_DATA_TYPES

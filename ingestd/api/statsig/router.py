@@ -31,10 +31,10 @@ from ingestd.api.statsig.schemas import (
 )
 from ingestd.control.access import Principal
 from ingestd.control.catalog import ConnectionView
-from ingestd.control.datasets import BAD_REQUEST, SourceChanges
 from ingestd.control.idempotency import Claimed, StoredResponse
 from ingestd.control.runs import day_range
 from ingestd.control.services import Services
+from ingestd.control.statsig.datasets import BAD_REQUEST, SourceChanges
 from ingestd.domain.connections import DatabricksConnection, parse_connection
 from ingestd.domain.datasets import dataset_key
 from ingestd.domain.origins import RunOrigin

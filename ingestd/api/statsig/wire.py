@@ -11,9 +11,9 @@ from fastapi import Request
 
 from ingestd.control.catalog import ConnectionView, SourceView
 from ingestd.control.daily_status import DayStatus
-from ingestd.control.data_checks import EventDelta
-from ingestd.control.datasets import EventCount
 from ingestd.control.run_views import HistoryEntry, RunView
+from ingestd.control.statsig.data_checks import EventDelta
+from ingestd.control.statsig.datasets import EventCount
 from ingestd.domain.projections import (
     STATSIG_DAILY_STATUSES,
     statsig_daily_status,

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ingestd.dataplane.blobs.egress import EgressPolicy
 from ingestd.dataplane.contract import CancelToken
-from ingestd.dataplane.egress import EgressPolicy
 from ingestd.dataplane.sql import (
     athena,
     bigquery,

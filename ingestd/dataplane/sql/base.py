@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ingestd.dataplane.blobs.egress import EgressPolicy
 from ingestd.dataplane.contract import CancelToken
-from ingestd.dataplane.egress import EgressPolicy
 from ingestd.domain.file_access import NO_FILES, ProjectFiles
 from ingestd.domain.sources import DataFormat
 from ingestd.errors import (
@@ -201,7 +201,7 @@ def database_file(query: SourceQuery) -> Path:
     """The database file of a file-based connection (DuckDB, SQLite): ``config.path``, which
     must resolve to an existing file the project may read (``ProjectFiles``), never one
     of ingestd's own (metadata, destination)."""
-    from ingestd.dataplane.files import check_allowed
+    from ingestd.dataplane.readers.files import check_allowed
     from ingestd.errors import FetchNotAllowed
 
     path = query.required("path", "the database file")

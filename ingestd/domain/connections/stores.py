@@ -1,5 +1,5 @@
-"""Bodies of the file and object-store connection kinds (``control/blob_access.py``,
-``dataplane/fetch.py`` read them)."""
+"""Bodies of the file and object-store connection kinds (``control/kusto/blob_access.py``,
+``dataplane/blobs/fetch.py`` read them)."""
 
 from __future__ import annotations
 

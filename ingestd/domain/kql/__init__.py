@@ -2,7 +2,7 @@
 
 Pure: ``parse_query`` turns text into ``ast.Query`` or raises ``KqlError`` with the 1-based
 line and column of the problem. The translation to SQL lives with the destinations
-(``ingestd.dataplane.kql_sql``); docs/kusto-queries.md lists what is served.
+(``ingestd.dataplane.queries.kql_sql``); docs/kusto-queries.md lists what is served.
 """
 
 from ingestd.domain.kql.errors import KqlError

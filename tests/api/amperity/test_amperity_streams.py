@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from ingestd.control.access import KeyKind
+from ingestd.control.amperity.streams import Streams
 from ingestd.control.runs import Runs
-from ingestd.control.streams import Streams
 from ingestd.domain.sources import LoadMode
 from ingestd.store.schema import StreamRecord, utcnow
 from tests.api.amperity.conftest import CUSTOMERS, Amperity

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ingestd.control.access import KeyKind
-from ingestd.control.oauth import OAuth
+from ingestd.control.amperity.oauth import OAuth
 from tests.api.amperity.conftest import TENANT, Amperity, make_app
 from tests.conftest import make_services
 

@@ -21,7 +21,7 @@ from ingestd.api.kusto.commands import (
     TableRef,
     parse_command,
 )
-from ingestd.control.kusto_errors import KustoSyntaxError
+from ingestd.control.kusto.errors import KustoSyntaxError
 
 
 @pytest.mark.parametrize(

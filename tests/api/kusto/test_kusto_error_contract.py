@@ -9,7 +9,7 @@ import json
 import pytest
 
 from ingestd.api.kusto.errors import render_error
-from ingestd.control.kusto_streaming import (
+from ingestd.control.kusto.streaming import (
     StreamingBodyInvalid,
     StreamingPayloadTooLarge,
 )

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 
-from ingestd.control.retained_blobs import KIND as RETAINED
+from ingestd.control.kusto.retained_blobs import KIND as RETAINED
 from ingestd.domain.connections import connection_body
 from ingestd.store.schema import StoredPayload
 from tests.api.kusto.conftest import Kusto

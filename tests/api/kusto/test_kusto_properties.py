@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ingestd.api.kusto.properties import parse_properties
-from ingestd.control.kusto_errors import KustoBadRequest
+from ingestd.control.kusto.errors import KustoBadRequest
 from ingestd.domain.error_codes import kusto_request_code
 from ingestd.domain.sources import DataFormat, ErrorPolicy, OnError
 

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from ingestd.api.app import create_app
 from ingestd.control.access import KeyKind
-from ingestd.control.kusto_ops import BlobRef, IngestionProperties
-from ingestd.control.kusto_streaming import MAX_STREAMING_BYTES
+from ingestd.control.kusto.queued import BlobRef, IngestionProperties
+from ingestd.control.kusto.streaming import MAX_STREAMING_BYTES
 from ingestd.domain.states import UnitState
 from ingestd.store.schema import StoredPayload
 from tests.api.kusto.conftest import Kusto

@@ -1,4 +1,5 @@
-"""dataplane.fetch.download against the local HTTP server: redirects, cancel, partial files."""
+"""dataplane.blobs.fetch.download against the local HTTP server: redirects, cancel, partial
+files."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ingestd.dataplane.blob_urls import parse_blob_url
+from ingestd.dataplane.blobs.blob_urls import parse_blob_url
+from ingestd.dataplane.blobs.egress import EgressPolicy
+from ingestd.dataplane.blobs.fetch import FetchPolicy, download
 from ingestd.dataplane.contract import CancelToken
-from ingestd.dataplane.egress import EgressPolicy
-from ingestd.dataplane.fetch import FetchPolicy, download
 from ingestd.errors import Canceled, ConnectionConfigError, FetchNotAllowed, SourceTooLarge
 from tests.integration.kusto.servers import HttpServer
 

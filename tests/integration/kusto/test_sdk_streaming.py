@@ -29,7 +29,7 @@ from azure.kusto.ingest import (
     StreamDescriptor,
 )
 
-from ingestd.control.kusto_streaming import MAX_STREAMING_BYTES
+from ingestd.control.kusto.streaming import MAX_STREAMING_BYTES
 from tests.integration.kusto.sdk_server import SdkServer, sdk_server
 from tests.integration.kusto.servers import HttpServer
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ingestd.control.access import Access, KeyKind
-from ingestd.control.oauth import OAuth
+from ingestd.control.amperity.oauth import OAuth
 from ingestd.errors import InvalidInput, NotFound, Unauthenticated
 from ingestd.store.database import Store
 from tests.unit.control.conftest import START, SteppedClock

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from ingestd.control.access import Access
 from ingestd.control.catalog import Catalog
-from ingestd.control.mappings import Mappings
+from ingestd.control.kusto.mappings import Mappings
 from ingestd.domain.connections import connection_body
 from ingestd.domain.file_access import ProjectFiles
 from ingestd.domain.mapping import FieldMapping, Mapping, RefKind, SourceRef

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestd.dataplane.destination import Destination
+from ingestd.dataplane.destinations.interface import Destination
 from ingestd.dataplane.pipeline import DataPlane
 
 from .harness import Harness, open_destination, skip_commit_flush

@@ -26,10 +26,13 @@ from ingestd.dataplane.contract import (
     LoadResult,
     ProgressCallback,
 )
-from ingestd.dataplane.destination import Destination, table_sql
+from ingestd.dataplane.destinations.duckdb.destination import DuckDBDestination
+from ingestd.dataplane.destinations.interface import Destination, table_sql
+from ingestd.dataplane.destinations.postgres.destination import (
+    PostgresDestination,
+    psycopg_conninfo,
+)
 from ingestd.dataplane.pipeline import DataPlane
-from ingestd.dataplane.postgres_warehouse import PostgresWarehouse, psycopg_conninfo
-from ingestd.dataplane.warehouse import Warehouse
 from ingestd.domain.mapping import Mapping, identity_mapping
 from ingestd.domain.sources import ErrorPolicy, LoadMode, ReadOptions
 from ingestd.domain.tables import Column, ColumnType, TableSpec
@@ -60,10 +63,10 @@ def open_destination(kind: str, root: Path, postgres_url: str | None = None) -> 
     ``postgres_url`` emptied of everything but its ``public`` schema (the metadata store's)."""
     spill = root / "spill"
     if kind == "duckdb":
-        return Warehouse(root / "w.duckdb", memory_limit="512MB", spill_dir=spill)
+        return DuckDBDestination(root / "w.duckdb", memory_limit="512MB", spill_dir=spill)
     assert postgres_url is not None
     empty_postgres(postgres_url)
-    return PostgresWarehouse(postgres_url, memory_limit="512MB", spill_dir=spill)
+    return PostgresDestination(postgres_url, memory_limit="512MB", spill_dir=spill)
 
 
 def empty_postgres(url: str) -> None:

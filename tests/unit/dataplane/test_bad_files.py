@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from ingestd.dataplane.scan import MAX_RECORD_BYTES
+from ingestd.dataplane.readers.scan import MAX_RECORD_BYTES
 from ingestd.domain.sources import DataFormat, ReadOptions
 from ingestd.errors import (
     CorruptCompression,

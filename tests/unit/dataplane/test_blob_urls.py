@@ -1,4 +1,4 @@
-"""Blob URLs: stores, buckets, keys and secrets (ingestd.dataplane.blob_urls)."""
+"""Blob URLs: stores, buckets, keys and secrets (ingestd.dataplane.blobs.blob_urls)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestd.dataplane.blob_urls import StoreKind, parse_blob_url, redact, split_under
+from ingestd.dataplane.blobs.blob_urls import StoreKind, parse_blob_url, redact, split_under
 from ingestd.errors import ConnectionConfigError, FetchNotAllowed
 
 

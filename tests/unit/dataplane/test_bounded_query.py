@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestd.dataplane.warehouse import Warehouse
+from ingestd.dataplane.destinations.duckdb.destination import DuckDBDestination
 from ingestd.errors import DestinationError, InvalidInput, QueryTimedOut
 
 ENDLESS = "SELECT sum(a.range * b.range % 7) FROM range(100000000) a, range(100000000) b"
@@ -15,11 +15,13 @@ ENDLESS = "SELECT sum(a.range * b.range % 7) FROM range(100000000) a, range(1000
 
 
 @pytest.fixture
-def warehouse(tmp_path: Path) -> Warehouse:
-    return Warehouse(tmp_path / "w.duckdb", memory_limit="256MB", spill_dir=tmp_path / "spill")
+def warehouse(tmp_path: Path) -> DuckDBDestination:
+    return DuckDBDestination(
+        tmp_path / "w.duckdb", memory_limit="256MB", spill_dir=tmp_path / "spill"
+    )
 
 
-def test_a_query_past_its_bound_is_stopped(warehouse: Warehouse) -> None:
+def test_a_query_past_its_bound_is_stopped(warehouse: DuckDBDestination) -> None:
     with pytest.raises(QueryTimedOut, match=r"longer than 0\.2 seconds"):
         warehouse.bounded_query(ENDLESS, [], timeout_seconds=0.2)
     assert warehouse.bounded_query("SELECT CAST(? AS BIGINT) + 1", [41], timeout_seconds=5) == [
@@ -27,7 +29,7 @@ def test_a_query_past_its_bound_is_stopped(warehouse: Warehouse) -> None:
     ]
 
 
-def test_the_transaction_is_read_only(warehouse: Warehouse) -> None:
+def test_the_transaction_is_read_only(warehouse: DuckDBDestination) -> None:
     with pytest.raises(DestinationError):
         warehouse.bounded_query("CREATE TABLE t (a INTEGER)", [], timeout_seconds=5)
     assert warehouse.query(
@@ -35,6 +37,6 @@ def test_the_transaction_is_read_only(warehouse: Warehouse) -> None:
     ) == [(0,)]
 
 
-def test_a_value_error_is_the_callers(warehouse: Warehouse) -> None:
+def test_a_value_error_is_the_callers(warehouse: DuckDBDestination) -> None:
     with pytest.raises(InvalidInput, match="failed on a value"):
         warehouse.bounded_query("SELECT CAST(? AS BIGINT) * 2", [2**62], timeout_seconds=5)

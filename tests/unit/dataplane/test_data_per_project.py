@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from ingestd.dataplane.destination import table_sql
+from ingestd.dataplane.destinations.interface import table_sql
 from ingestd.domain.mapping import identity_mapping
 from ingestd.domain.sources import LoadMode
 from ingestd.domain.tables import Column, ColumnType, TableSpec

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from ingestd.dataplane.decompress import RATIO_GRACE_BYTES, DecompressionLimits
-from ingestd.dataplane.files import LocalFile, prepare
+from ingestd.dataplane.readers.decompress import RATIO_GRACE_BYTES, DecompressionLimits
+from ingestd.dataplane.readers.files import LocalFile, prepare
 from ingestd.domain.sources import DataFormat, ReadOptions
 from ingestd.errors import CorruptCompression, DecompressionLimit, FailureClass
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from ingestd.dataplane.postgres_warehouse import PostgresWarehouse
+from ingestd.dataplane.destinations.postgres.destination import PostgresDestination
 from ingestd.domain.mapping import identity_mapping
 from ingestd.domain.tables import Column, ColumnType, TableSpec
 
@@ -45,7 +45,7 @@ def test_values_postgresql_cannot_store_are_quarantined_there(harness: Harness) 
     result = harness.load(TABLE, identity_mapping(TABLE), path)
 
     loaded = {r[0] for r in harness.warehouse.query("SELECT id FROM test__demo.limits")}
-    if not isinstance(harness.warehouse, PostgresWarehouse):
+    if not isinstance(harness.warehouse, PostgresDestination):
         assert count_of(result.counts) == Count(8, 8, 0, 0, 0)
         assert loaded == set(CSV_ROWS)
         return
@@ -70,7 +70,7 @@ def test_text_with_a_nul_character(harness: Harness) -> None:
 
     result = harness.load(TABLE, identity_mapping(TABLE), path)
 
-    if not isinstance(harness.warehouse, PostgresWarehouse):
+    if not isinstance(harness.warehouse, PostgresDestination):
         assert count_of(result.counts) == Count(2, 2, 0, 0, 0)
         return
     assert count_of(result.counts) == Count(2, 1, 0, 0, 1)

@@ -1,4 +1,4 @@
-"""Which addresses blob downloads may reach (ingestd.dataplane.egress): no network needed."""
+"""Which addresses blob downloads may reach (ingestd.dataplane.blobs.egress): no network needed."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from ingestd.dataplane.egress import EgressPolicy
+from ingestd.dataplane.blobs.egress import EgressPolicy
 from ingestd.errors import FetchNotAllowed
 
 

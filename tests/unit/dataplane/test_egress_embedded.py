@@ -1,5 +1,6 @@
-"""IPv6 forms that carry an IPv4 address are judged as that address (ingestd.dataplane.egress),
-and numeric IPv4 spellings in host names are refused like the address they mean."""
+"""IPv6 forms that carry an IPv4 address are judged as that address
+(ingestd.dataplane.blobs.egress), and numeric IPv4 spellings in host names are refused like the
+address they mean."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingestd.dataplane.egress import EgressPolicy, embedded_ipv4
+from ingestd.dataplane.blobs.egress import EgressPolicy, embedded_ipv4
 from ingestd.errors import FailureClass, FetchNotAllowed
 
 STRICT = EgressPolicy()

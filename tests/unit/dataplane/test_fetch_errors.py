@@ -1,11 +1,11 @@
-"""How store answers become ingestd errors (ingestd.dataplane.fetch.error_for_status)."""
+"""How store answers become ingestd errors (ingestd.dataplane.blobs.fetch.error_for_status)."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
 
-from ingestd.dataplane.fetch import error_for_status
+from ingestd.dataplane.blobs.fetch import error_for_status
 from ingestd.domain.error_codes import kusto_error_code
 from ingestd.errors import FailureClass
 

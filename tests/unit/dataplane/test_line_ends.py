@@ -1,6 +1,6 @@
 """CSV records ending in a mix of CRLF, LF and CR: the good rows load, only the bad ones are
 quarantined, at the line they have in the file (DuckDB's strict reader refuses such a file
-whole; ingestd.dataplane.line_ends rewrites it with LF ends first)."""
+whole; ingestd.dataplane.readers.line_ends rewrites it with LF ends first)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import io
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingestd.dataplane.line_ends import _Normalizer
+from ingestd.dataplane.readers.line_ends import _Normalizer
 from ingestd.domain.sources import ReadOptions
 
 from .harness import PEOPLE, PEOPLE_BY_NAME, Count, Harness, count_of

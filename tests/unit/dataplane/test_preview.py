@@ -16,11 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingestd.dataplane.contract import LoadRequest
-from ingestd.dataplane.decompress import DecompressionLimits
-from ingestd.dataplane.destination import Destination
-from ingestd.dataplane.heads import Budget, heads
+from ingestd.dataplane.destinations.interface import Destination
 from ingestd.dataplane.pipeline import DataPlane
 from ingestd.dataplane.preview import Previewer, StagedPreview
+from ingestd.dataplane.readers.decompress import DecompressionLimits
+from ingestd.dataplane.readers.heads import Budget, heads
 from ingestd.domain.sources import DataFormat, ReadOptions
 from ingestd.errors import DecompressionLimit
 
@@ -203,7 +203,7 @@ def test_a_full_head_ends_at_its_last_whole_record(
 ) -> None:
     """Fewer than N records fit in the head's bytes: it ends after the last whole one, so no
     cut record shows as an error."""
-    from ingestd.dataplane import heads as heads_module
+    from ingestd.dataplane.readers import heads as heads_module
 
     monkeypatch.setattr(heads_module, "MAX_HEAD_BYTES", 100)
     path = tmp_path / "people.csv"

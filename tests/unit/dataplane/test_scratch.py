@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from ingestd.dataplane import scratch
+from ingestd.dataplane.destinations.duckdb.destination import DuckDBDestination
 from ingestd.dataplane.pipeline import DataPlane
-from ingestd.dataplane.warehouse import Warehouse
 
 
 def _dead_pid() -> int:
@@ -28,7 +28,9 @@ def test_a_dead_owners_folders_go_and_the_rest_stay(tmp_path: Path) -> None:
         folder.mkdir(parents=True)
         (folder / "part.csv").write_text("a\n")
 
-    warehouse = Warehouse(tmp_path / "w.duckdb", memory_limit="256MB", spill_dir=tmp_path / "s")
+    warehouse = DuckDBDestination(
+        tmp_path / "w.duckdb", memory_limit="256MB", spill_dir=tmp_path / "s"
+    )
     try:
         DataPlane(warehouse, root)
     finally:

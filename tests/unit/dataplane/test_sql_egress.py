@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestd.dataplane.egress import EgressPolicy
+from ingestd.dataplane.blobs.egress import EgressPolicy
 from ingestd.dataplane.sql import extract
 from ingestd.errors import FailureClass, FetchNotAllowed, UnitError
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from ingestd.dataplane.coerce import sql_literal
 from ingestd.dataplane.pipeline import DataPlane
+from ingestd.dataplane.transform.coerce import sql_literal
 from ingestd.domain.mapping import FieldMapping, Mapping, RefKind, SourceRef
 from ingestd.domain.sources import ReadOptions
 from ingestd.domain.tables import Column, ColumnType, TableSpec

@@ -1,5 +1,6 @@
 """Inputs and tables too wide to load fail fast with TOO_MANY_COLUMNS (Permanent), naming the
-limit and the column count, instead of running DuckDB out of memory (ingestd.dataplane.width)."""
+limit and the column count, instead of running DuckDB out of memory
+(ingestd.dataplane.readers.width)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingestd.dataplane.kql_sql import CompiledQuery, compile_query
+from ingestd.dataplane.queries.kql_sql import CompiledQuery, compile_query
 from ingestd.domain.error_codes import kusto_request_code
 from ingestd.domain.kql import KqlError, parse_query
 from ingestd.domain.kql.ast import Summarize, Take, Where

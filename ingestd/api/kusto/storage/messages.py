@@ -12,9 +12,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ingestd.api.kusto.properties import parse_properties
-from ingestd.control.kusto_errors import KustoBadRequest
-from ingestd.control.kusto_ops import IngestionProperties
-from ingestd.control.kusto_storage.queues import IngestionMessage, StatusInTable
+from ingestd.control.kusto.errors import KustoBadRequest
+from ingestd.control.kusto.queued import IngestionProperties
+from ingestd.control.kusto.storage.queues import IngestionMessage, StatusInTable
 from ingestd.domain.kusto_storage import ReportLevel, ReportMethod
 from ingestd.errors import InvalidInput
 

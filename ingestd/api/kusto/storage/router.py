@@ -8,7 +8,7 @@ project under ``/_storage/{service}/{project}/{resource}`` (docs/kusto-sdk.md):
 * Table (the status table, ``table_routes``): Insert, Get, Query, Update, Merge and Delete
   Entity, answered in Azure Table's JSON.
 
-Every request is authorised by the SAS in its query (``control.kusto_storage.sas``) for that
+Every request is authorised by the SAS in its query (``control.kusto.storage.sas``) for that
 project and resource: none is 401 ``NoAuthenticationInformation``, one that does not authorise
 the request 403 ``AuthenticationFailed``. Errors are Azure's XML ``<Error>`` with
 ``x-ms-error-code``.
@@ -31,9 +31,9 @@ from ingestd.api.errors import dialect_route
 from ingestd.api.kusto.storage import table_wire, wire
 from ingestd.api.kusto.storage.messages import message_text, parse_message
 from ingestd.api.kusto.storage.table_routes import add_table_routes
-from ingestd.control.kusto_storage.sas import StorageAuthFailed
-from ingestd.control.kusto_storage.status_table import EntityConflict, PreconditionFailed
-from ingestd.control.kusto_storage.uploads import UploadTooLarge
+from ingestd.control.kusto.storage.sas import StorageAuthFailed
+from ingestd.control.kusto.storage.status_table import EntityConflict, PreconditionFailed
+from ingestd.control.kusto.storage.uploads import UploadTooLarge
 from ingestd.control.services import Services
 from ingestd.domain.kusto_storage import (
     NOTIFICATION_QUEUES,

@@ -1,7 +1,7 @@
 """The status table's routes (``/_storage/table/{project}/ingestionsstatus...``): Insert Entity
 (POST), Get Entity and Query Entities (GET, ``$filter`` on the keys, ``$top``), Update Entity
 (PUT), Merge Entity (MERGE or PATCH) and Delete Entity, each authorised by the SAS in its URL
-(``control.kusto_storage.status_table`` holds the rules)."""
+(``control.kusto.storage.status_table`` holds the rules)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ingestd.api.kusto.storage import table_wire
-from ingestd.control.kusto_storage.status_table import EntityFilter, StatusTable, parse_filter
+from ingestd.control.kusto.storage.status_table import EntityFilter, StatusTable, parse_filter
 from ingestd.domain.kusto_storage import Resource, StatusEntity, StorageService
 from ingestd.errors import InvalidInput, MethodNotAllowed
 

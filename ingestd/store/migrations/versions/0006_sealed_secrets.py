@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import context, op
 
-from ingestd.dataplane.blob_urls import redact
+from ingestd.dataplane.blobs.blob_urls import redact
 from ingestd.store.secret_box import SecretBox
 
 revision = "0006"

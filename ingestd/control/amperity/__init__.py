@@ -1,0 +1,1 @@
+"""Rules only the Amperity dialect has: streams, their batches, OAuth clients."""

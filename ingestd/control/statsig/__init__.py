@@ -1,0 +1,1 @@
+"""Rules only the Statsig Console dialect has: dataset sources and data checks."""

@@ -1,0 +1,1 @@
+"""Blobs: their URLs, the egress policy, request signing, and the download."""

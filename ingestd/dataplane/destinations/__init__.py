@@ -1,0 +1,1 @@
+"""Destinations: where a load's rows, quarantine and ledger entry are written."""

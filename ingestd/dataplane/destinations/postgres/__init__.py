@@ -1,0 +1,1 @@
+"""The PostgreSQL destination: schema, COPY, the load's transaction, its hosts."""

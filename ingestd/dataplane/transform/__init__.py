@@ -1,0 +1,1 @@
+"""Transform: a mapping compiled onto a table's typed, validated columns."""
