@@ -4,6 +4,11 @@ Every state change goes through ``_transition``: it checks the move against the 
 machine (``domain.states``), appends to the history and re-derives the run's state from its
 units. Workers claim units with a conditional update plus a lease, so a unit never runs twice at
 once, and a unit whose worker died is picked up again once its lease runs out.
+
+This module decides; ``store.runs`` and ``store.unit_states`` read and write. A decision that
+spans several writes (a claim, a failure, a cancel) runs in one ``UnitMoves`` transaction, which
+also holds the row locks (a unit FOR UPDATE while its worker moves it, its run FOR NO KEY UPDATE
+while the run's state is re-derived).
 """
 
 from __future__ import annotations
