@@ -4,7 +4,7 @@ The key is claimed first: an INSERT of a pending row (no status, no body) that t
 constraint ``(project_id, key)`` lets exactly one request win, in SQLite and PostgreSQL alike.
 The winner runs the request and stores its answer on the row. A request whose work is one
 transaction (a run's creation) stores the answer in that same transaction (``Claimed.complete``
-with the work's session): the work and the answer commit together or not at all, so no crash
+with the work's transaction): the work and the answer commit together or not at all, so no crash
 can leave a run whose key has no answer. A request that lost the claim
 polls (bounded, with backoff) until the answer is there and returns it. If the winner's request
 raises, its pending row is deleted so a retry with the key can run. Refused requests (4xx) are
@@ -49,8 +49,8 @@ class Claim:
 
 
 class Claimed:
-    """A key this request won: its answer is stored by ``complete``, in the session of the
-    transaction that does the request's work when there is one."""
+    """A key this request won: its answer is stored by ``complete``, in the transaction that
+    does the request's work when there is one."""
 
     def __init__(self, idempotency: Idempotency, project_id: int, key: str) -> None:
         self._idempotency = idempotency
@@ -58,10 +58,11 @@ class Claimed:
         self.key = key
         self.completed = False
 
-    def complete(self, session: Transaction, answer: StoredResponse) -> None:
-        """Store ``answer`` on the pending row within ``session`` (it commits with the work)."""
+    def complete(self, transaction: Transaction, answer: StoredResponse) -> None:
+        """Store ``answer`` on the pending row within ``transaction`` (it commits with the
+        work)."""
         self._idempotency.before_answer()
-        self._idempotency.store_answer(session, self.project_id, self.key, answer)
+        self._idempotency.store_answer(transaction, self.project_id, self.key, answer)
         self.completed = True
 
     def with_run(
@@ -70,8 +71,8 @@ class Claimed:
         """A ``Runs.create_run`` hook that stores ``answer(run_id)`` as the key's answer, in the
         run's own transaction."""
 
-        def store(session: Transaction, run_id: str) -> None:
-            self.complete(session, answer(run_id))
+        def store(transaction: Transaction, run_id: str) -> None:
+            self.complete(transaction, answer(run_id))
 
         return store
 
@@ -134,10 +135,10 @@ class Idempotency:
         self.responses.save_answer(project_id, key, answer)
 
     def store_answer(
-        self, session: Transaction, project_id: int, key: str, answer: StoredResponse
+        self, transaction: Transaction, project_id: int, key: str, answer: StoredResponse
     ) -> None:
-        """Store the answer within ``session``, the transaction of the request's work."""
-        self.responses.save_answer(project_id, key, answer, within=session)
+        """Store the answer within ``transaction``, that of the request's work."""
+        self.responses.save_answer(project_id, key, answer, within=transaction)
 
     def once(
         self,

@@ -17,21 +17,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
-
 from ingestd.control.catalog import Catalog
 from ingestd.dataplane import scratch
 from ingestd.dataplane.contract import LoadRequest, LoadResult
 from ingestd.dataplane.destinations.interface import Destination
 from ingestd.dataplane.pipeline import DataPlane
 from ingestd.domain.mapping import Mapping, RefKind, SourceRef, identity_mapping
+from ingestd.domain.run_views import FileView
 from ingestd.domain.sources import DataFormat, LoadMode, ReadOptions
 from ingestd.domain.tables import TableSpec
 from ingestd.domain.unit_specs import SourceDayUnitSpec
 from ingestd.store.database import Store
 from ingestd.store.run_owners import project_name
-from ingestd.store.schema import Unit, UnitFile
-from ingestd.store.unit_records import spec_of
+from ingestd.store.unit_replays import ReplayedUnit, move_replayed_counts, replayed_unit
 
 
 @dataclass(frozen=True)
@@ -103,35 +101,13 @@ class Quarantine:
         )
         return [QuarantinedRow(*row) for row in rows], int(total[0][0])
 
-    def runs_store_unit(self, unit_id: str | None) -> Unit | None:
-        if unit_id is None:
-            return None
-        with self.store.read() as session:
-            return session.get(Unit, unit_id)
+    def runs_store_unit(self, unit_id: str | None) -> ReplayedUnit | None:
+        return None if unit_id is None else replayed_unit(self.store, unit_id)
 
     def record_replay(self, unit_id: str, result: LoadResult) -> None:
         """Move the unit's counts (and its files') from errors to what the replay loaded."""
-        c = result.counts
-        moved = {
-            "inserted": Unit.inserted + c.inserted,
-            "updated": Unit.updated + c.updated,
-            "rejected": Unit.rejected + c.rejected,
-            "errors": Unit.errors - c.read + c.errors,
-        }
-        with self.store.write() as session:
-            session.execute(update(Unit).where(Unit.id == unit_id).values(**moved))
-            for f in result.files:
-                fc = f.counts
-                session.execute(
-                    update(UnitFile)
-                    .where(UnitFile.unit_id == unit_id, UnitFile.name == f.name)
-                    .values(
-                        inserted=UnitFile.inserted + fc.inserted,
-                        updated=UnitFile.updated + fc.updated,
-                        rejected=UnitFile.rejected + fc.rejected,
-                        errors=UnitFile.errors - fc.read + fc.errors,
-                    )
-                )
+        files = [FileView(f.name, f.counts, f.skipped) for f in result.files]
+        move_replayed_counts(self.store, unit_id, result.counts, files)
 
 
 # Codes of rows whose raw record is a JSON object of source fields (replayable).
@@ -259,7 +235,7 @@ class QuarantineReplay:
         return ReplayResult(c.read, c.inserted + c.updated, c.errors, 0)
 
     def _mapping_and_mode(
-        self, project_id: int, table: TableSpec, unit: Unit | None, typed: bool
+        self, project_id: int, table: TableSpec, unit: ReplayedUnit | None, typed: bool
     ) -> tuple[Mapping, LoadMode]:
         mode = LoadMode.APPEND
         mapping = identity_mapping(table)
@@ -268,7 +244,7 @@ class QuarantineReplay:
             mode = source.load_mode
             mapping = source.mapping
         elif unit is not None:
-            spec = spec_of(unit)
+            spec = unit.spec
             if not isinstance(spec, SourceDayUnitSpec) and spec.mapping is not None:
                 mapping = spec.mapping
                 mode = spec.mode

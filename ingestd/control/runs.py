@@ -4,6 +4,11 @@ Every state change goes through ``_transition``: it checks the move against the 
 machine (``domain.states``), appends to the history and re-derives the run's state from its
 units. Workers claim units with a conditional update plus a lease, so a unit never runs twice at
 once, and a unit whose worker died is picked up again once its lease runs out.
+
+This module decides; ``store.runs`` and ``store.unit_states`` read and write. A decision that
+spans several writes (a claim, a failure, a cancel) runs in one ``UnitMoves`` transaction, which
+also holds the row locks (a unit FOR UPDATE while its worker moves it, its run FOR NO KEY UPDATE
+while the run's state is re-derived).
 """
 
 from __future__ import annotations
@@ -14,13 +19,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.engine import CursorResult
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
 from ingestd.control.catalog import Catalog
-from ingestd.control.run_views import HistoryEntry, RunView, UnitView
+from ingestd.control.run_views import FileView, RunView, UnitView
 from ingestd.dataplane.contract import LoadResult
 from ingestd.domain.clock import Ascending, Clock, system_clock
 from ingestd.domain.origins import RunOrigin
@@ -40,12 +40,13 @@ from ingestd.domain.unit_specs import (
     UnitSpec,
 )
 from ingestd.errors import FailureClass, IllegalTransition, InvalidInput, NotFound, UnitError
-from ingestd.store.daily_status import UnitDay, record_newest
 from ingestd.store.database import Store
-from ingestd.store.run_lists import history_of, runs_page, units_of
-from ingestd.store.schema import Project, Run, Source, StatusEvent, Unit, UnitFile
-from ingestd.store.unit_dispatch import due_clause
+from ingestd.store.runs import NewRun, PlannedUnit, RunRepository, SqlRuns
+from ingestd.store.schedules import ScheduledSource, SqlSchedules
+from ingestd.store.transaction import Transaction
+from ingestd.store.unit_dispatch import due_unit, due_units
 from ingestd.store.unit_records import unit_record
+from ingestd.store.unit_states import UnitMoves, UnitStatus
 
 MAX_DAYS_PER_RUN = 366
 
@@ -100,11 +101,18 @@ def day_range(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range(days)]
 
 
+RunHook = Callable[[Transaction, str], None]
+"""Work done in a new run's own transaction, given the run's id (e.g. storing a request's
+answer with it: ``Claimed.with_run``); it commits with the run or not at all."""
+
+
 class Runs:
     def __init__(
         self, store: Store, catalog: Catalog, retry: RetryPolicy, *, clock: Clock = system_clock
     ) -> None:
         self.store = store
+        self.records: RunRepository = SqlRuns(store)
+        self.schedules = SqlSchedules(store)
         self.catalog = catalog
         self.retry = retry
         self.clock: Clock = Ascending(clock)
@@ -121,12 +129,12 @@ class Runs:
         *,
         trigger: str,
         idempotency_key: str | None = None,
-        then: Callable[[Session, str], None] | None = None,
+        then: RunHook | None = None,
         origin: RunOrigin | None = None,
     ) -> RunView:
         """One run with a unit per source and day. A repeated idempotency key returns the first
-        run and creates nothing. ``then(session, run_id)`` runs in the run's own transaction
-        (e.g. to store a request's answer with it)."""
+        run and creates nothing. ``then(transaction, run_id)`` runs in the run's own
+        transaction (e.g. to store a request's answer with it)."""
         if not source_names:
             raise InvalidInput("a run needs at least one source")
         if not days:
@@ -165,142 +173,92 @@ class Runs:
         idempotency_key: str | None = None,
         request: dict[str, Any] | None = None,
         max_attempts: int | None = None,
-        then: Callable[[Session, str], None] | None = None,
+        then: RunHook | None = None,
         origin: RunOrigin | None = None,
     ) -> RunView:
-        """Create a run and its units in one transaction, with ``then(session, run_id)`` run in
-        it before it commits."""
+        """Create a run and its units in one transaction, with ``then(transaction, run_id)``
+        run in it before it commits."""
         if idempotency_key is not None:
             existing = self.find_by_idempotency_key(project_id, idempotency_key)
             if existing is not None:
                 return existing
         now = self.clock()
         run_id = str(uuid.uuid4())
-        try:
-            with self.store.write() as session:
-                session.add(
-                    Run(
-                        id=run_id,
-                        project_id=project_id,
-                        trigger=trigger,
-                        kind=kind,
-                        state=derive_run_state([UnitState.ENQUEUED] * len(units)).value,
-                        days=days or [],
-                        source_names=source_names or [],
-                        idempotency_key=idempotency_key,
-                        request=request or {},
-                        origin=origin.value if origin is not None else None,
-                        created_at=now,
-                        updated_at=now,
-                        ended_at=None if units else now,
-                    )
-                )
-                session.add(StatusEvent(run_id=run_id, state="enqueued", at=now))
-                session.flush()
-                newest: list[UnitDay] = []
-                for position, new in enumerate(units):
-                    unit_id = str(uuid.uuid4())
-                    if new.source_name is not None and new.unit_day is not None:
-                        newest.append(
-                            UnitDay(
-                                project_id, new.source_name, new.unit_day, unit_id, now, position
-                            )
-                        )
-                    session.add(
-                        Unit(
-                            id=unit_id,
-                            run_id=run_id,
-                            project_id=project_id,
-                            position=position,
-                            source_id=new.source_id,
-                            source_name=new.source_name,
-                            day=new.unit_day,
-                            blob_url=new.shown_url,
-                            blob_source_id=new.blob_source_id,
-                            table_name=new.spec.table,
-                            load_key=new.load_key,
-                            spec=new.spec.to_json(),
-                            state=UnitState.ENQUEUED.value,
-                            max_attempts=max_attempts or self.retry.max_attempts,
-                            created_at=now,
-                            updated_at=now,
-                        )
-                    )
-                    session.add(
-                        StatusEvent(run_id=run_id, unit_id=unit_id, state="enqueued", at=now)
-                    )
-                session.flush()
-                record_newest(session, newest)  # the daily status cells they now decide
-                if then is not None:
-                    then(session, run_id)
-        except IntegrityError:
+        run = NewRun(
+            id=run_id,
+            project_id=project_id,
+            trigger=trigger,
+            kind=kind,
+            state=derive_run_state([UnitState.ENQUEUED] * len(units)),
+            days=days or [],
+            source_names=source_names or [],
+            idempotency_key=idempotency_key,
+            request=request or {},
+            origin=origin,
+            created_at=now,
+            ended_at=None if units else now,
+        )
+        planned = [
+            PlannedUnit(
+                id=str(uuid.uuid4()),
+                load_key=new.load_key,
+                spec=new.spec,
+                source_id=new.source_id,
+                source_name=new.source_name,
+                day=new.unit_day,
+                blob_url=new.shown_url,
+                blob_source_id=new.blob_source_id,
+                max_attempts=max_attempts or self.retry.max_attempts,
+            )
+            for new in units
+        ]
+        hook = None if then is None else (lambda transaction: then(transaction, run_id))
+        if not self.records.create(run, planned, hook):
             # Lost a race with the same idempotency key: the winner's run is the answer.
-            if idempotency_key is None:
-                raise
+            assert idempotency_key is not None
             existing = self.find_by_idempotency_key(project_id, idempotency_key)
             assert existing is not None
             return existing
         return self.get_run(project_id, run_id)
 
     def find_by_idempotency_key(self, project_id: int, key: str) -> RunView | None:
-        with self.store.read() as session:
-            run_id = session.scalar(
-                select(Run.id).where(Run.project_id == project_id, Run.idempotency_key == key)
-            )
+        run_id = self.records.run_id_by_key(project_id, key)
         return None if run_id is None else self.get_run(project_id, run_id)
 
     # -- moving -------------------------------------------------------------------------------
 
     def _transition(
-        self, session: Session, unit: Unit, new: UnitState, message: str | None = None
-    ) -> None:
-        check_transition(UnitState(unit.state), new)
+        self, moves: UnitMoves, unit: UnitStatus, new: UnitState, message: str | None = None
+    ) -> UnitStatus:
+        """Move ``unit`` to ``new`` if the state machine allows it, and re-derive its run's
+        state; the unit as it is now."""
+        check_transition(unit.state, new)
         now = self.clock()
-        unit.state = new.value
-        unit.updated_at = now
-        if new in TERMINAL_UNIT_STATES:
-            unit.ended_at = now
-            unit.lease_owner = None
-            unit.lease_expires_at = None
-        session.add(
-            StatusEvent(
-                run_id=unit.run_id, unit_id=unit.id, state=new.value, at=now, message=message
-            )
-        )
-        session.flush()
-        self._refresh_run(session, unit.run_id)
+        moved = moves.move(unit.id, new, now, message, ends=new in TERMINAL_UNIT_STATES)
+        self._refresh_run(moves, unit.run_id)
+        return moved
 
-    def _refresh_run(self, session: Session, run_id: str) -> None:
-        # FOR NO KEY UPDATE: the status event just added holds a key-share lock on this row
-        # (its foreign key), as do those of the run's other units ending at the same moment on
-        # other workers; FOR UPDATE would wait on theirs while they wait on ours (deadlock).
-        run = session.get(Run, run_id, with_for_update={"key_share": True})
-        assert run is not None
-        states = [
-            UnitState(s) for s in session.scalars(select(Unit.state).where(Unit.run_id == run_id))
-        ]
+    def _refresh_run(self, moves: UnitMoves, run_id: str) -> None:
+        # The run's row is locked (see ``UnitMoves.lock_run``: the lock that avoids deadlocks
+        # between units of one run ending at once on several workers).
+        run = moves.lock_run(run_id)
+        states = moves.unit_states(run_id)
         state = derive_run_state(states, cancel_requested=run.cancel_requested)
         now = self.clock()
-        run.updated_at = now
-        if state.value != run.state:
-            run.state = state.value
-            session.add(StatusEvent(run_id=run_id, state=state.value, at=now))
-            if all(s in TERMINAL_UNIT_STATES for s in states):
-                run.ended_at = now
+        changed = state != run.state
+        moves.touch_run(
+            run_id,
+            now,
+            state=state if changed else None,
+            ends=changed and all(s in TERMINAL_UNIT_STATES for s in states),
+        )
 
     def claim_next(self, worker: str, lease_seconds: float) -> Claim | None:
         """Claim the oldest due unit for ``worker``, or None. Due: enqueued, retrying whose
         backoff has passed, or active with an expired lease (its worker died)."""
         now = self.clock()
-        with self.store.read() as session:
-            candidates = session.execute(
-                select(Unit.id, Unit.state, Unit.lease_expires_at)
-                .where(due_clause(now))
-                .order_by(Unit.created_at, Unit.position)
-                .limit(8)
-            ).all()
-        for unit_id, state, lease in candidates:
-            claim = self._try_claim(unit_id, state, lease, worker, lease_seconds)
+        for due in due_units(self.store, now, limit=8):
+            claim = self._try_claim(due.id, due.state, due.lease_expires_at, worker, lease_seconds)
             if claim is not None:
                 return claim
         return None
@@ -311,62 +269,44 @@ class Runs:
         task delivered twice therefore runs its unit at most once at a time, and never again
         once it has ended."""
         now = self.clock()
-        with self.store.read() as session:
-            row = session.execute(
-                select(Unit.state, Unit.lease_expires_at).where(Unit.id == unit_id, due_clause(now))
-            ).first()
-        if row is None:
+        due = due_unit(self.store, unit_id, now)
+        if due is None:
             return None
-        return self._try_claim(unit_id, row.state, row.lease_expires_at, worker, lease_seconds)
+        return self._try_claim(unit_id, due.state, due.lease_expires_at, worker, lease_seconds)
 
     def claim_unit(self, unit_id: str, worker: str, lease_seconds: float) -> Claim | None:
         """Claim this one unit, still enqueued and never leased, for ``worker`` (a request that
         runs the unit it made, e.g. Kusto streaming ingestion); None if a worker of the pool
         took it first. The same conditional update as ``claim_next``: one holder at a time."""
-        return self._try_claim(unit_id, UnitState.ENQUEUED.value, None, worker, lease_seconds)
+        return self._try_claim(unit_id, UnitState.ENQUEUED, None, worker, lease_seconds)
 
     def _try_claim(
-        self, unit_id: str, state: str, lease: datetime | None, worker: str, lease_seconds: float
+        self,
+        unit_id: str,
+        state: UnitState,
+        lease: datetime | None,
+        worker: str,
+        lease_seconds: float,
     ) -> Claim | None:
-        with self.store.write() as session:
+        with self.records.moves() as moves:
             now = self.clock()
-            taken: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-                update(Unit)
-                .where(
-                    Unit.id == unit_id,
-                    Unit.state == state,
-                    Unit.lease_expires_at.is_(None)
-                    if lease is None
-                    else Unit.lease_expires_at == lease,
-                )
-                .values(
-                    lease_owner=worker,
-                    lease_expires_at=now + timedelta(seconds=lease_seconds),
-                    dispatched_at=None,
-                )
-            )
-            if taken.rowcount != 1:
+            expires = now + timedelta(seconds=lease_seconds)
+            unit = moves.take_lease(unit_id, state, lease, worker, expires)
+            if unit is None:
                 return None  # another worker won the race
-            unit = session.get(Unit, unit_id)
-            assert unit is not None
-            session.refresh(unit)
-            if UnitState(state) in ACTIVE_UNIT_STATES:
-                self._transition(
-                    session, unit, UnitState.RETRYING, "the worker's lease ran out; picked up again"
+            if state in ACTIVE_UNIT_STATES:
+                unit = self._transition(
+                    moves, unit, UnitState.RETRYING, "the worker's lease ran out; picked up again"
                 )
             if unit.attempt >= unit.max_attempts:
-                unit.failure_status = FailureClass.EXHAUSTED.value
-                unit.error_code = unit.error_code or "INTERNAL_ERROR"
-                self._transition(session, unit, UnitState.FAILED, "no attempts left")
+                moves.set_failure(
+                    unit.id, FailureClass.EXHAUSTED, unit.error_code or "INTERNAL_ERROR"
+                )
+                self._transition(moves, unit, UnitState.FAILED, "no attempts left")
                 return None
-            unit.attempt += 1
-            unit.started_at = unit.started_at or now
-            unit.next_attempt_at = None
-            self._transition(
-                session, unit, UnitState.STARTED, f"attempt {unit.attempt} by {worker}"
-            )
-            project = session.get(Project, unit.project_id)
-            name = project.name if project is not None else None
+            unit = moves.start_attempt(unit.id, now)
+            self._transition(moves, unit, UnitState.STARTED, f"attempt {unit.attempt} by {worker}")
+            name = moves.project_name(unit.project_id)
             return Claim(unit.id, unit.run_id, unit.project_id, unit.attempt, name)
 
     def claimed_unit(self, claim: Claim) -> UnitRecord:
@@ -378,89 +318,67 @@ class Runs:
 
     def heartbeat(self, unit_id: str, worker: str, lease_seconds: float) -> bool:
         """Extend the lease; False if the unit is no longer ours or its cancel was asked for."""
-        with self.store.write() as session:
-            unit = session.get(Unit, unit_id)
+        with self.records.moves() as moves:
+            unit = moves.unit(unit_id)
             if unit is None or unit.lease_owner != worker:
                 return False
-            run = session.get(Run, unit.run_id)
-            unit.lease_expires_at = self.clock() + timedelta(seconds=lease_seconds)
+            run = moves.run(unit.run_id)
+            moves.extend_lease(unit_id, self.clock() + timedelta(seconds=lease_seconds))
             canceled = unit.cancel_requested or (run is not None and run.cancel_requested)
             return not canceled
 
     def advance(
         self, unit_id: str, worker: str, new: UnitState, message: str | None = None
     ) -> None:
-        with self.store.write() as session:
-            unit = self._owned(session, unit_id, worker)
-            self._transition(session, unit, new, message)
+        with self.records.moves() as moves:
+            unit = self._owned(moves, unit_id, worker)
+            self._transition(moves, unit, new, message)
 
     def record_progress(self, unit_id: str, rows_read: int) -> None:
-        with self.store.write() as session:
-            session.execute(update(Unit).where(Unit.id == unit_id).values(read=rows_read))
+        self.records.record_progress(unit_id, rows_read)
 
     def succeed(self, unit_id: str, worker: str, result: LoadResult, message: str | None) -> None:
-        with self.store.write() as session:
-            unit = self._owned(session, unit_id, worker)
-            c = result.counts
-            unit.read, unit.inserted, unit.updated = c.read, c.inserted, c.updated
-            unit.rejected, unit.errors = c.rejected, c.errors
-            unit.error_code = unit.error_message = unit.failure_status = None
-            session.query(UnitFile).filter(UnitFile.unit_id == unit_id).delete()
-            for position, f in enumerate(result.files):
-                session.add(
-                    UnitFile(
-                        unit_id=unit_id,
-                        position=position,
-                        name=f.name,
-                        read=f.counts.read,
-                        inserted=f.counts.inserted,
-                        updated=f.counts.updated,
-                        rejected=f.counts.rejected,
-                        errors=f.counts.errors,
-                        skipped=f.skipped,
-                    )
-                )
-            self._transition(session, unit, UnitState.SUCCEEDED, message)
+        with self.records.moves() as moves:
+            unit = self._owned(moves, unit_id, worker)
+            files = [FileView(f.name, f.counts, f.skipped) for f in result.files]
+            moves.record_result(unit_id, result.counts, files)
+            self._transition(moves, unit, UnitState.SUCCEEDED, message)
 
     def skip(self, unit_id: str, worker: str, message: str) -> None:
-        with self.store.write() as session:
-            unit = self._owned(session, unit_id, worker)
-            self._transition(session, unit, UnitState.SKIPPED, message)
+        with self.records.moves() as moves:
+            unit = self._owned(moves, unit_id, worker)
+            self._transition(moves, unit, UnitState.SKIPPED, message)
 
     def fail(self, unit_id: str, worker: str, error: UnitError) -> float | None:
         """Record a failed attempt. Transient errors with attempts left go to retrying and
         return the backoff in seconds; everything else fails the unit (None)."""
-        with self.store.write() as session:
-            unit = self._owned(session, unit_id, worker)
-            unit.error_code = error.code
-            unit.error_message = str(error)
+        with self.records.moves() as moves:
+            unit = self._owned(moves, unit_id, worker)
             if error.failure_class is FailureClass.TRANSIENT and unit.attempt < unit.max_attempts:
                 delay = self.retry.delay(unit.attempt)
-                unit.failure_status = FailureClass.TRANSIENT.value
-                unit.next_attempt_at = self.clock() + timedelta(seconds=delay)
-                unit.lease_owner = unit.lease_expires_at = None
+                moves.set_failure(unit_id, FailureClass.TRANSIENT, error.code, str(error))
+                moves.schedule_retry(unit_id, self.clock() + timedelta(seconds=delay))
                 self._transition(
-                    session,
+                    moves,
                     unit,
                     UnitState.RETRYING,
                     f"{error.code}: {error}; attempt {unit.attempt + 1} in {delay:.1f}s",
                 )
                 return delay
             exhausted = error.failure_class is FailureClass.TRANSIENT
-            unit.failure_status = (
-                FailureClass.EXHAUSTED if exhausted else error.failure_class
-            ).value
-            self._transition(session, unit, UnitState.FAILED, f"{error.code}: {error}")
+            failure = FailureClass.EXHAUSTED if exhausted else error.failure_class
+            moves.set_failure(unit_id, failure, error.code, str(error))
+            self._transition(moves, unit, UnitState.FAILED, f"{error.code}: {error}")
             return None
 
     def finish_canceled(self, unit_id: str, worker: str) -> None:
-        with self.store.write() as session:
-            unit = self._owned(session, unit_id, worker)
-            if unit.state != UnitState.CANCELED.value:
-                self._transition(session, unit, UnitState.CANCELED, "canceled while running")
+        with self.records.moves() as moves:
+            unit = self._owned(moves, unit_id, worker)
+            if unit.state is not UnitState.CANCELED:
+                self._transition(moves, unit, UnitState.CANCELED, "canceled while running")
 
-    def _owned(self, session: Session, unit_id: str, worker: str) -> Unit:
-        unit = session.get(Unit, unit_id, with_for_update=True)
+    def _owned(self, moves: UnitMoves, unit_id: str, worker: str) -> UnitStatus:
+        unit = moves.hold(unit_id)
         if unit is None:
             raise NotFound(f"unit {unit_id} does not exist")
         if unit.lease_owner != worker:
@@ -472,80 +390,42 @@ class Runs:
     def cancel_run(self, project_id: int, run_id: str) -> RunView:
         """Cancel every unit not finished: waiting ones at once, running ones through their
         worker (it sees the request at its next heartbeat and stops before committing)."""
-        with self.store.write() as session:
-            run = self._run_row(session, project_id, run_id)
-            run.cancel_requested = True
-            units = session.scalars(select(Unit).where(Unit.run_id == run_id)).all()
-            for unit in units:
-                if UnitState(unit.state) in (UnitState.ENQUEUED, UnitState.RETRYING):
-                    self._transition(session, unit, UnitState.CANCELED, "canceled on request")
-                elif UnitState(unit.state) in ACTIVE_UNIT_STATES:
-                    unit.cancel_requested = True
-            self._refresh_run(session, run_id)
+        with self.records.moves() as moves:
+            run = moves.run(run_id)
+            if run is None or run.project_id != project_id:
+                raise NotFound(f"run {run_id} does not exist")
+            moves.request_run_cancel(run_id)
+            for unit in moves.units_of_run(run_id):
+                if unit.state in (UnitState.ENQUEUED, UnitState.RETRYING):
+                    self._transition(moves, unit, UnitState.CANCELED, "canceled on request")
+                elif unit.state in ACTIVE_UNIT_STATES:
+                    moves.request_unit_cancel(unit.id)
+            self._refresh_run(moves, run_id)
         return self.get_run(project_id, run_id)
 
     def cancel_unit(self, project_id: int, unit_id: str) -> UnitView:
-        with self.store.write() as session:
-            unit = session.get(Unit, unit_id)
+        with self.records.moves() as moves:
+            unit = moves.unit(unit_id)
             if unit is None or unit.project_id != project_id:
                 raise NotFound(f"unit {unit_id} does not exist")
-            state = UnitState(unit.state)
-            if state in TERMINAL_UNIT_STATES:
-                raise IllegalTransition(f"unit {unit_id} has already ended ({state.value})")
-            if state in ACTIVE_UNIT_STATES:
+            if unit.state in TERMINAL_UNIT_STATES:
+                raise IllegalTransition(f"unit {unit_id} has already ended ({unit.state.value})")
+            if unit.state in ACTIVE_UNIT_STATES:
                 # Its worker stops it before the commit (or, if it already committed, the unit
                 # honestly ends succeeded).
-                unit.cancel_requested = True
-                session.add(
-                    StatusEvent(
-                        run_id=unit.run_id,
-                        unit_id=unit.id,
-                        state=unit.state,
-                        at=self.clock(),
-                        message="cancel requested",
-                    )
-                )
+                moves.request_unit_cancel(unit_id)
+                moves.note(unit_id, self.clock(), "cancel requested")
             else:
-                self._transition(session, unit, UnitState.CANCELED, "canceled on request")
-            return UnitView.of(unit)
+                self._transition(moves, unit, UnitState.CANCELED, "canceled on request")
+            return moves.unit_view(unit_id)
 
     # -- reading ------------------------------------------------------------------------------
 
-    def _run_row(self, session: Session, project_id: int, run_id: str) -> Run:
-        run = session.get(Run, run_id)
-        if run is None or run.project_id != project_id:
-            raise NotFound(f"run {run_id} does not exist")
-        return run
-
     def get_run(self, project_id: int, run_id: str, *, history: bool = True) -> RunView:
-        with self.store.read() as session:
-            run = self._run_row(session, project_id, run_id)
-            units = session.scalars(
-                select(Unit).where(Unit.run_id == run_id).order_by(Unit.position)
-            ).all()
-            files = session.scalars(
-                select(UnitFile)
-                .join(Unit, Unit.id == UnitFile.unit_id)
-                .where(Unit.run_id == run_id)
-            ).all()
-            by_unit: dict[str, list[UnitFile]] = {}
-            for f in files:
-                by_unit.setdefault(f.unit_id, []).append(f)
-            view = RunView.of(run, [UnitView.of(u, by_unit.get(u.id)) for u in units])
-            if history:
-                events = session.scalars(
-                    select(StatusEvent)
-                    .where(StatusEvent.run_id == run_id)
-                    .order_by(StatusEvent.at, StatusEvent.id)
-                ).all()
-                by_id = {u.id: u for u in view.units}
-                for event in events:
-                    entry = HistoryEntry.of(event)
-                    if event.unit_id is None:
-                        view.history.append(entry)
-                    elif event.unit_id in by_id:
-                        by_id[event.unit_id].history.append(entry)
-            return view
+        view = self.records.run_view(project_id, run_id, history=history)
+        if view is None:
+            raise NotFound(f"run {run_id} does not exist")
+        return view
 
     def resolve_run_id(self, project_id: int, given: str) -> str:
         """The id of the project's one run whose id is ``given`` or starts with it (as docker
@@ -554,18 +434,7 @@ class Runs:
         wanted = given.strip().lower()
         if not wanted:
             raise InvalidInput("say which run", hint="give its id or the start of it")
-        with self.store.read() as session:
-            ids = list(
-                session.scalars(
-                    select(Run.id)
-                    .where(
-                        Run.project_id == project_id,
-                        func.substr(Run.id, 1, len(wanted)) == wanted,
-                    )
-                    .order_by(Run.created_at.desc(), Run.id)
-                    .limit(6)
-                )
-            )
+        ids = self.records.run_ids_starting(project_id, wanted, limit=6)
         if not ids:
             raise NotFound(f"no run's id starts with {given!r}", hint="see: ingestd runs list")
         if len(ids) > 1 and wanted not in ids:
@@ -588,38 +457,10 @@ class Runs:
     ) -> tuple[list[RunView], int]:
         """Runs newest first, with their units (and, with ``history``, every status change),
         and the total count: three queries whatever the page size."""
-        with self.store.read() as session:
-            runs, total = runs_page(
-                session,
-                project_id,
-                kind=kind,
-                origin=origin.value if origin is not None else None,
-                limit=limit,
-                offset=offset,
-            )
-            run_ids = [r.id for r in runs]
-            units = units_of(session, run_ids)
-            events = history_of(session, run_ids) if history else []
-        by_run: dict[str, list[UnitView]] = {}
-        for unit in units:
-            by_run.setdefault(unit.run_id, []).append(UnitView.of(unit))
-        views = [RunView.of(r, by_run.get(r.id, [])) for r in runs]
-        if history:
-            by_id = {u.id: u for view in views for u in view.units}
-            by_view = {view.id: view for view in views}
-            for event in events:
-                entry = HistoryEntry.of(event)
-                if event.unit_id is None:
-                    by_view[event.run_id].history.append(entry)
-                elif event.unit_id in by_id:
-                    by_id[event.unit_id].history.append(entry)
-        return views, total
+        return self.records.page(
+            project_id, kind=kind, origin=origin, limit=limit, offset=offset, history=history
+        )
 
-    def source_ids_with_schedule(self, project_id: int | None = None) -> list[Source]:
-        with self.store.read() as session:
-            query = select(Source).where(
-                Source.schedule_hour_pst.is_not(None), Source.enabled.is_(True)
-            )
-            if project_id is not None:
-                query = query.where(Source.project_id == project_id)
-            return list(session.scalars(query).all())
+    def source_ids_with_schedule(self, project_id: int | None = None) -> list[ScheduledSource]:
+        """Enabled sources with an hour of their own (the scheduler runs each at it)."""
+        return self.schedules.sources_with_hours(project_id)

@@ -13,14 +13,18 @@ from typing import Any, Protocol
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from ingestd.store.database import Store
 from ingestd.store.schema import IdempotentResponse
+from ingestd.store.transaction import Transaction
 
-Transaction = Session
-"""An open write transaction of the store (``Store.write()``): work that must commit with an
-answer (a run's creation) hands it through ``control`` untouched."""
+__all__ = [
+    "IdempotencyRepository",
+    "KeyClaim",
+    "SqlIdempotentResponses",
+    "StoredResponse",
+    "Transaction",  # an answer that must commit with a run is saved within the run's
+]
 
 _KEY_WIDTH = 255
 _PATH_WIDTH = 512
@@ -132,7 +136,7 @@ class SqlIdempotentResponses:
             .values(status_code=answer.status_code, body=answer.body)
         )
         if within is not None:
-            within.execute(statement)
+            within.session.execute(statement)
             return
         with self.store.write() as session:
             session.execute(statement)

@@ -10,6 +10,7 @@ to due (a retry, a lease run out) is sent again at once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +32,36 @@ def due_clause(now: datetime) -> ColumnElement[bool]:
             Unit.lease_expires_at < now,
         ),
     )
+
+
+@dataclass(frozen=True)
+class DueUnit:
+    """A due unit as a claim finds it: its lease is taken only if these still hold."""
+
+    id: str
+    state: UnitState
+    lease_expires_at: datetime | None
+
+
+def due_units(store: Store, now: datetime, limit: int) -> list[DueUnit]:
+    """The oldest due units (the local pool claims the first it can take)."""
+    with store.read() as session:
+        rows = session.execute(
+            select(Unit.id, Unit.state, Unit.lease_expires_at)
+            .where(due_clause(now))
+            .order_by(Unit.created_at, Unit.position)
+            .limit(limit)
+        ).all()
+    return [DueUnit(unit_id, UnitState(state), lease) for unit_id, state, lease in rows]
+
+
+def due_unit(store: Store, unit_id: str, now: datetime) -> DueUnit | None:
+    """Unit ``unit_id`` if it is due; None if it is not, or is gone."""
+    with store.read() as session:
+        row = session.execute(
+            select(Unit.state, Unit.lease_expires_at).where(Unit.id == unit_id, due_clause(now))
+        ).first()
+    return None if row is None else DueUnit(unit_id, UnitState(row.state), row.lease_expires_at)
 
 
 def _undispatched(now: datetime, redispatch_seconds: float) -> ColumnElement[bool]:

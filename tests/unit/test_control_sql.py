@@ -1,5 +1,5 @@
 """``control`` decides and ``store`` owns the SQL (CONVENTIONS "Structure"): no module of
-``control`` builds a query or holds a session, except those still being converted."""
+``control`` builds a query or holds a session (issue 13 §3: every one is converted)."""
 
 from __future__ import annotations
 
@@ -15,22 +15,13 @@ CONTROL = Path(ingestd.__file__).parent / "control"
 SQL = re.compile(r"\bselect\(|\bsession\.|\bsqlalchemy\b")
 """A query built here (``select(``), a session used here (``session.``), or SQLAlchemy itself."""
 
-NOT_YET_CONVERTED = frozenset(
-    {
-        # Being converted to repositories (issue 13 §3) by the engineers who own them now,
-        # with the Kusto modules (``kusto_*.py``, ``kusto_storage/``: see ``not_yet_converted``).
-        "runs.py",
-        "amperity/streams.py",
-        "statsig/datasets.py",
-        # Not converted yet either: the quarantine's unit-count moves and readiness's probe.
-        "quarantine.py",
-        "readiness.py",
-    }
-)
+NOT_YET_CONVERTED: frozenset[str] = frozenset()
+"""Modules still being converted to repositories; none are left. A module that must run SQL
+for a while is named here, with the reason, never skipped silently."""
 
 
 def not_yet_converted(module: str) -> bool:
-    return module in NOT_YET_CONVERTED or module.startswith("kusto")
+    return module in NOT_YET_CONVERTED
 
 
 def control_modules() -> list[str]:

@@ -35,6 +35,9 @@ JSON_BOUNDARIES: dict[str, str] = {
     "stored and shown back exactly as the client sent it (API-SURFACE §1.4)",
     "ingestd.control.catalog.Catalog.create_source": "the same Statsig column_mapping, stored "
     "verbatim with the source",
+    "ingestd.domain.run_views.RunRow.request": "a run's request (what a Kusto or Amperity "
+    "call asked for) is JSON kept verbatim with the run and shown back (RunView.request); "
+    "store writes it (store.runs.NewRun) and reads it back",
     "ingestd.dataplane.sql.extract": "a connection's settings and secrets as each SQL driver "
     "reads them (one JSON shape per driver, typed at the front by domain.connections)",
 }

@@ -12,9 +12,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from ingestd.control.catalog import Catalog, SourceView
 from ingestd.control.run_views import RunView
 from ingestd.control.runs import Runs
@@ -24,7 +21,8 @@ from ingestd.domain.origins import RunOrigin
 from ingestd.domain.sources import ReadOptions
 from ingestd.errors import Conflict, InvalidInput, NotFound
 from ingestd.store.database import Store
-from ingestd.store.schema import DatasetSchedule, utcnow
+from ingestd.store.schedules import SqlSchedules
+from ingestd.store.transaction import Transaction
 
 BAD_REQUEST = "Invalid request. Please check the request input and try again."
 """The Statsig message of a refused request (§1.1); the hint says what is wrong."""
@@ -56,6 +54,7 @@ class DatasetSources:
         self.store = store
         self.catalog = catalog
         self.runs = runs
+        self.schedules = SqlSchedules(store)
 
     # -- sources ------------------------------------------------------------------------------
 
@@ -150,52 +149,22 @@ class DatasetSources:
     # -- schedules ----------------------------------------------------------------------------
 
     def schedule_hour(self, project_id: int, dataset: str) -> int:
-        key = dataset_key(dataset)
-        with self.store.read() as session:
-            hour = session.scalar(
-                select(DatasetSchedule.hour_pst).where(
-                    DatasetSchedule.project_id == project_id, DatasetSchedule.dataset == key
-                )
-            )
+        hour = self.schedules.dataset_hour(project_id, dataset_key(dataset))
         return DEFAULT_HOUR_PST if hour is None else hour
 
     def set_schedule_hour(self, project_id: int, dataset: str, hour: int) -> int:
         if not 0 <= hour <= 23:
             raise InvalidInput("scheduled_hour_pst must be between 0 and 23")
-        key = dataset_key(dataset)
-        with self.store.write() as session:
-            row = session.scalar(
-                select(DatasetSchedule).where(
-                    DatasetSchedule.project_id == project_id, DatasetSchedule.dataset == key
-                )
-            )
-            if row is None:
-                session.add(DatasetSchedule(project_id=project_id, dataset=key, hour_pst=hour))
-            else:
-                row.hour_pst = hour
-                row.updated_at = utcnow()
+        self.schedules.set_dataset_hour(project_id, dataset_key(dataset), hour)
         return hour
 
     def scheduled_datasets(self) -> list[tuple[int, str, int]]:
         """(project, dataset, hour) for every project with sources of a dataset; datasets
         without an explicit schedule run at the default hour."""
-        with self.store.read() as session:
-            explicit = {
-                (row.project_id, row.dataset): row.hour_pst
-                for row in session.scalars(select(DatasetSchedule))
-            }
-        from ingestd.store.schema import Source
-
-        with self.store.read() as session:
-            pairs = set(
-                session.execute(
-                    select(Source.project_id, Source.dataset).where(
-                        Source.dataset.is_not(None), Source.enabled.is_(True)
-                    )
-                ).all()
-            )
+        explicit = self.schedules.dataset_hours()
+        pairs = self.schedules.datasets_with_sources()
         return [
-            (project_id, str(dataset), explicit.get((project_id, str(dataset)), DEFAULT_HOUR_PST))
+            (project_id, dataset, explicit.get((project_id, dataset), DEFAULT_HOUR_PST))
             for project_id, dataset in sorted(pairs)
         ]
 
@@ -243,7 +212,7 @@ class DatasetSources:
         names: Sequence[str],
         days: Sequence[date],
         *,
-        then: Callable[[Session, str], None] | None = None,
+        then: Callable[[Transaction, str], None] | None = None,
         origin: RunOrigin | None = None,
     ) -> RunView:
         """§1.4 #7: a backfill run of the named sources of the dataset's connection type over
