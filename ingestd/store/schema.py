@@ -158,8 +158,9 @@ class Run(Base):
         UniqueConstraint("project_id", "idempotency_key"),
         Index("ix_runs_project_created", "project_id", "created_at"),
         Index("ix_runs_project_origin", "project_id", "origin"),
-        # The dialects' run lists: one kind of the project's runs, newest first then by id,
-        # the lists' order, so a page's ids are an index-only scan (migration 0015).
+        # The dialects' run lists: one kind of the project's runs, newest first; the count
+        # scans the narrow one, a page's ids the one in the lists' order (migration 0015).
+        Index("ix_runs_project_kind_created", "project_id", "kind", "created_at"),
         Index("ix_runs_project_kind_newest", "project_id", "kind", text("created_at DESC"), "id"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
