@@ -68,6 +68,8 @@ class Figures:
     p99_ms: float
     requests_per_second: float
     non_2xx: int
+    timeouts: int
+    """Requests without an answer within wrk's --timeout (5 s): not in p50/p99."""
 
 
 def ensure_wrk() -> str:
@@ -489,9 +491,14 @@ def drive(wrk: str, base: str, endpoint: Endpoint, args: argparse.Namespace) -> 
     p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
     rps = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    late = re.search(r"Socket errors:.*timeout (\d+)", out)
     assert p50 and p99 and rps, out
     return Figures(
-        _ms(p50.group(1)), _ms(p99.group(1)), float(rps.group(1)), int(bad.group(1)) if bad else 0
+        _ms(p50.group(1)),
+        _ms(p99.group(1)),
+        float(rps.group(1)),
+        int(bad.group(1)) if bad else 0,
+        int(late.group(1)) if late else 0,
     )
 
 
@@ -582,7 +589,7 @@ def main() -> None:
             print(f"\n$ uptime: {_uptime()}")
             print(
                 f"\n{'endpoint':40} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'non-2xx':>8} "
-                f"{'loads':>6}"
+                f"{'timeout':>8} {'loads':>6}"
             )
             for point in points:
                 httpx.get(base + point.path, headers=point.headers, timeout=30)  # warm up
@@ -596,7 +603,8 @@ def main() -> None:
                 )
                 print(
                     f"{point.name:40} {got.p50_ms:8.1f} {got.p99_ms:8.1f} "
-                    f"{got.requests_per_second:8.0f} {got.non_2xx:8d} {mark:>6}",
+                    f"{got.requests_per_second:8.0f} {got.non_2xx:8d} {got.timeouts:8d} "
+                    f"{mark:>6}",
                     flush=True,
                 )
             print(f"$ uptime: {_uptime()}")
