@@ -1,14 +1,18 @@
 """Status and run lists at scale (issue 17 §4): latency and throughput of a real `ingestd serve`.
 
     .venv/bin/python -m bench.status_at_scale [--sources 1000] [--days 1000] [--runs 100000]
-        [--duration 10] [--connections 16] [--threads 2] [--keep]
+        [--duration 10] [--connections 16] [--threads 2] [--load-rows 2000000] [--keep]
 
 Creates a fresh PostgreSQL database (INGESTD_TEST_POSTGRES_URL's server, default
 postgresql://postgres@127.0.0.1:5432/postgres), migrates it, fills the metadata with
 ``--sources`` x ``--days`` daily status (one unit per source and day) in ``--runs`` runs plus
 their history, with ``generate_series`` (seconds, not hours), serves ingestd on it and drives
 each endpoint with ``wrk`` for ``--duration`` seconds. It prints p50/p99 latency and requests/s
-per endpoint and the ``EXPLAIN ANALYZE`` plan of every query each endpoint runs. The database
+per endpoint and the ``EXPLAIN ANALYZE`` plan of every query each endpoint runs. While wrk
+drives the GETs the same server loads a file (issue 17 §4: "while a load is running"): a source
+``load`` of ``--load-rows`` generated events (``bench/out/events-<rows>.csv``), backfilled again
+as soon as its last run ends, so one load is always in flight; the table says how many loads
+ran under each endpoint and the end how many rows they loaded. The database
 is dropped at the end (``--keep`` leaves it). Targets: p99 < 50 ms, >= 1,000 req/s on 2 cores.
 Not a test: timing never decides pass or fail. ``wrk`` is the Debian package of that name
 (``apt-get install -y wrk``); it is installed when missing and the bench runs as root.
@@ -23,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,6 +40,9 @@ from typing import Any
 import httpx
 import psycopg
 
+from bench.job import EVENTS_MAPPING
+from bench.kusto_service_path import ensure_source
+
 ADMIN_URL = os.environ.get(
     "INGESTD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
@@ -43,6 +51,7 @@ FIRST_DAY = date(2023, 1, 1)
 FIRST_RUN = datetime(2024, 1, 1, tzinfo=UTC)
 RUN_SPACING_SECONDS = 60
 KUSTO_DB, KUSTO_TABLE = "benchdb", "events"
+LOAD_SOURCE, LOAD_DAY = "load", "2024-01-01"
 EVENTS = {"unit_id": "user", "event_name": "event", "timestamp": "ts", "ids": {"userID": "user"}}
 
 
@@ -59,6 +68,8 @@ class Figures:
     p99_ms: float
     requests_per_second: float
     non_2xx: int
+    timeouts: int
+    """Requests without an answer within wrk's --timeout (5 s): not in p50/p99."""
 
 
 def ensure_wrk() -> str:
@@ -367,6 +378,98 @@ def endpoints(key: str, operation: str, days: int) -> list[Endpoint]:
     ]
 
 
+class Load:
+    """Keeps one file load in flight on the server under test: backfills source ``load`` for
+    ``LOAD_DAY``, waits for the run to end (read from the metadata database), and again,
+    until stopped. Counts the runs that ended and the rows they inserted."""
+
+    def __init__(self, base: str, key: str, database_url: str) -> None:
+        self.base = base
+        self.headers = {"STATSIG-API-KEY": key}
+        self.dsn = database_url.replace("postgresql+psycopg://", "postgresql://")
+        self.ended: list[tuple[str, int]] = []
+        """(run state, rows inserted) of every load run that ended."""
+        self.failure: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="load", daemon=True)
+
+    @staticmethod
+    def prepare(data: Path, rows: int) -> None:
+        """The file the ``load`` source reads, in the connection's root."""
+        day = data / "files" / "bench" / LOAD_SOURCE / LOAD_DAY
+        day.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ensure_source(rows, Path(__file__).resolve().parent / "out"), day / "e.csv")
+
+    def start(self) -> None:
+        made = httpx.post(
+            f"{self.base}/console/v1/ingestion",
+            json={
+                "type": "file",
+                "dataset": "Events",
+                "source_name": LOAD_SOURCE,
+                "query": LOAD_SOURCE + "/{ds}/*.csv",
+                "column_mapping": EVENTS_MAPPING,
+            },
+            headers=self.headers,
+            timeout=30,
+        )
+        assert made.status_code == 200, made.text
+        self._thread.start()
+        deadline = time.monotonic() + 60
+        while self.running() is None:  # the first run is claimed before anything is measured
+            if self.failure or time.monotonic() > deadline:
+                raise SystemExit(f"the load did not start: {self.failure}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(600)
+
+    def running(self) -> str | None:
+        """The state of the load unit a worker is running, if there is one."""
+        with psycopg.connect(self.dsn) as conn:
+            row = conn.execute(
+                "SELECT state FROM units WHERE source_name = %s "
+                "AND state IN ('started', 'downloading', 'loading')",
+                (LOAD_SOURCE,),
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def _loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                started = httpx.post(
+                    f"{self.base}/console/v1/ingestion/backfill",
+                    json={
+                        "type": "file",
+                        "dataset": "Events",
+                        "source": LOAD_SOURCE,
+                        "datestamp_start": LOAD_DAY,
+                        "datestamp_end": LOAD_DAY,
+                    },
+                    headers=self.headers,
+                    timeout=30,
+                )
+                assert started.status_code == 200, started.text
+                run_id = started.json()["data"]["runID"]
+                self.ended.append(self._wait(run_id))
+        except Exception as exc:  # noqa: BLE001 - reported by start() and main(), not lost
+            self.failure = repr(exc)
+
+    def _wait(self, run_id: str) -> tuple[str, int]:
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while True:
+                row = conn.execute(
+                    "SELECT r.state, coalesce(sum(u.inserted), 0) FROM runs r "
+                    "JOIN units u ON u.run_id = r.id WHERE r.id = %s GROUP BY r.state",
+                    (run_id,),
+                ).fetchone()
+                assert row is not None, run_id
+                if row[0] in ("succeeded", "partially_succeeded", "failed", "canceled"):
+                    return str(row[0]), int(row[1])
+                time.sleep(0.5)
+
+
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -388,9 +491,14 @@ def drive(wrk: str, base: str, endpoint: Endpoint, args: argparse.Namespace) -> 
     p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
     rps = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    late = re.search(r"Socket errors:.*timeout (\d+)", out)
     assert p50 and p99 and rps, out
     return Figures(
-        _ms(p50.group(1)), _ms(p99.group(1)), float(rps.group(1)), int(bad.group(1)) if bad else 0
+        _ms(p50.group(1)),
+        _ms(p99.group(1)),
+        float(rps.group(1)),
+        int(bad.group(1)) if bad else 0,
+        int(late.group(1)) if late else 0,
     )
 
 
@@ -432,6 +540,10 @@ def explain(env: dict[str, str], data: Path, points: list[Endpoint]) -> None:
     services.close()
 
 
+def _uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
 def main() -> None:
     global KEEP
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -441,6 +553,12 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per endpoint")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--load-rows",
+        type=int,
+        default=2_000_000,
+        help="rows of the file the server loads while it is measured (0: no load)",
+    )
     parser.add_argument("--keep", action="store_true", help="do not drop the database")
     parser.add_argument("--no-explain", action="store_true")
     args = parser.parse_args()
@@ -462,16 +580,41 @@ def main() -> None:
         points = endpoints(key, operation, args.days)
         if not args.no_explain:
             explain(env, data, points)
+        if args.load_rows:
+            Load.prepare(data, args.load_rows)
         with serve(env, Path(tmp) / "serve.log") as base:
-            print(f"\n{'endpoint':40} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'non-2xx':>8}")
+            load = Load(base, key, url) if args.load_rows else None
+            if load is not None:
+                load.start()
+            print(f"\n$ uptime: {_uptime()}")
+            print(
+                f"\n{'endpoint':40} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'non-2xx':>8} "
+                f"{'timeout':>8} {'loads':>6}"
+            )
             for point in points:
                 httpx.get(base + point.path, headers=point.headers, timeout=30)  # warm up
+                before = len(load.ended) if load is not None else 0
+                loading = load is not None and load.running() is not None
                 got = drive(wrk, base, point, args)
+                # loads: "+N" runs ended while wrk ran (N more started); "*" one was running
+                # at the start; "-" no load
+                mark = (
+                    "-" if load is None else f"{'*' if loading else ''}+{len(load.ended) - before}"
+                )
                 print(
                     f"{point.name:40} {got.p50_ms:8.1f} {got.p99_ms:8.1f} "
-                    f"{got.requests_per_second:8.0f} {got.non_2xx:8d}",
+                    f"{got.requests_per_second:8.0f} {got.non_2xx:8d} {got.timeouts:8d} "
+                    f"{mark:>6}",
                     flush=True,
                 )
+            print(f"$ uptime: {_uptime()}")
+            if load is not None:
+                load.stop()
+                if load.failure:
+                    raise SystemExit(f"the load failed: {load.failure}")
+                states = sorted({state for state, _ in load.ended})
+                rows = sum(inserted for _, inserted in load.ended)
+                print(f"load: {len(load.ended)} runs ended ({', '.join(states)}), {rows} rows")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,10 @@ from ingestd.observability import logging as observability_logging
 def bind(host: str, port: int) -> socket.socket:
     """A listening TCP socket on ``host:port``, or ``Conflict`` saying what to do."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on accepted sockets whose
+    # proto says TCP, and without it each response's second write waits for the client's
+    # delayed ACK (about 40 ms per request: bench/status_at_scale.py, docs/performance.md).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     # As uvicorn does: a restart may rebind while old connections sit in TIME_WAIT. It does not
     # let two servers listen on one port (that would need SO_REUSEPORT on both).
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

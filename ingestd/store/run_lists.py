@@ -36,7 +36,11 @@ def runs_page(
     """The project's runs (of ``kind``, through ``origin``), newest first: a page, the total."""
     query = _runs(project_id, kind, origin)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = query.order_by(Run.created_at.desc(), Run.id).limit(limit).offset(offset)
+    newest_first = (Run.created_at.desc(), Run.id)
+    # The page's ids first (an index-only scan of ix_runs_project_kind_newest that skips
+    # ``offset`` entries without reading their rows), then those rows by primary key.
+    ids = query.with_only_columns(Run.id).order_by(*newest_first).limit(limit).offset(offset)
+    page = select(Run).where(Run.id.in_(ids.scalar_subquery())).order_by(*newest_first)
     return list(session.scalars(page)), int(total)
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -157,8 +158,10 @@ class Run(Base):
         UniqueConstraint("project_id", "idempotency_key"),
         Index("ix_runs_project_created", "project_id", "created_at"),
         Index("ix_runs_project_origin", "project_id", "origin"),
-        # The dialects' run lists: one kind of the project's runs, newest first.
+        # The dialects' run lists: one kind of the project's runs, newest first; the count
+        # scans the narrow one, a page's ids the one in the lists' order (migration 0015).
         Index("ix_runs_project_kind_created", "project_id", "kind", "created_at"),
+        Index("ix_runs_project_kind_newest", "project_id", "kind", text("created_at DESC"), "id"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -235,7 +238,12 @@ class SourceDay(Base):
     """
 
     __tablename__ = "source_days"
-    __table_args__ = (Index("ix_source_days_day", "project_id", "day", "source_name"),)
+    __table_args__ = (
+        # unit_id included (PostgreSQL): a status page's ids are an index-only scan (0015).
+        Index(
+            "ix_source_days_day", "project_id", "day", "source_name", postgresql_include=["unit_id"]
+        ),
+    )
     project_id: Mapped[int] = mapped_column(
         ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
     )
