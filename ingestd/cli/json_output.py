@@ -19,7 +19,7 @@ from ingestd.control.catalog import ConnectionView, SourceView
 from ingestd.control.file_access import ProjectRoots
 from ingestd.control.run_views import HistoryEntry
 from ingestd.dataplane.contract import Counts
-from ingestd.domain.previews import SourcePreview
+from ingestd.domain.previews import SourcePreview, json_value
 from ingestd.domain.tables import TableSpec
 
 JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
@@ -185,24 +185,13 @@ def project_roots(r: ProjectRoots) -> dict[str, JsonValue]:
     }
 
 
-def preview_value(value: object) -> JsonValue:
-    """A typed value of a preview's row: dates and timestamps (UTC) as ISO 8601 text."""
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    if isinstance(value, datetime):
-        return value.isoformat() + ("Z" if value.tzinfo is None else "")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
 def preview(p: SourcePreview) -> dict[str, JsonValue]:
     return {
         "source": p.source,
         "day": p.day.isoformat(),
         "table": p.table,
         "columns": [{"name": c.name, "type": c.type} for c in p.columns],
-        "rows": [[preview_value(v) for v in row] for row in p.rows],
+        "rows": [[json_value(v) for v in row] for row in p.rows],
         "errors": [
             {
                 "file": e.file,

@@ -148,25 +148,24 @@ class Catalog:
             raise InvalidInput("a source needs a name of 1 to 128 characters")
         if schedule_hour_pst is not None and not 0 <= schedule_hour_pst <= 23:
             raise InvalidInput("schedule_hour_pst must be between 0 and 23")
-        read_options, mapping = self._checked_definition(
-            project_id, table, path_template, query, read_options, mapping, load_mode
+        draft = self.source_draft(
+            project_id,
+            table=table,
+            connection=connection,
+            path_template=path_template,
+            query=query,
+            read_options=read_options,
+            mapping=mapping,
+            load_mode=load_mode,
+            error_policy=error_policy,
         )
-        self._check_connection(project_id, connection, path_template, query)
         return self.repo.add_source(
             project_id,
-            SourceView(
-                id=0,
+            dataclasses.replace(
+                draft,
                 name=name,
-                table=table,
-                connection=connection,
                 dataset=dataset,
-                path_template=path_template,
-                query=query,
-                read_options=read_options,
-                mapping=mapping,
                 column_mapping=column_mapping,
-                load_mode=load_mode,
-                error_policy=error_policy or ErrorPolicy(),
                 schedule_hour_pst=schedule_hour_pst,
                 api_triggered=api_triggered,
                 enabled=enabled,

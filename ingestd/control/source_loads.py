@@ -8,13 +8,15 @@ always read the same inputs.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
-from ingestd.control.catalog import Catalog
+from ingestd.control.catalog import Catalog, SourceView
 from ingestd.control.file_access import FileAccess
-from ingestd.control.source_inputs import SourceInputResolver
+from ingestd.control.source_inputs import SourceInputResolver, SourceInputs
 from ingestd.dataplane.blobs.egress import EgressPolicy
 from ingestd.dataplane.contract import CancelToken, LoadRequest
+from ingestd.domain.tables import TableSpec
 from ingestd.domain.unit_specs import SourceDayUnitSpec
 from ingestd.errors import ConnectionConfigError, NotFound
 
@@ -57,16 +59,33 @@ class SourceLoads:
         inputs = self.inputs.resolve(
             project_id, source, spec.day, self.staging_root / f"extract-{unit_id}", cancel
         )
-        return LoadRequest(
-            load_key=load_key,
-            unit_id=unit_id,
-            run_id=run_id,
-            table=table,
-            mapping=source.mapping,
-            inputs=inputs.paths,
-            input_names=inputs.names,
-            read_options=inputs.read_options,
-            mode=source.load_mode,
-            day=spec.day,
-            error_policy=source.error_policy,
+        return day_load(
+            source, table, spec.day, inputs, load_key=load_key, unit_id=unit_id, run_id=run_id
         )
+
+
+def day_load(
+    source: SourceView,
+    table: TableSpec,
+    day: date,
+    inputs: SourceInputs,
+    *,
+    load_key: str,
+    unit_id: str,
+    run_id: str,
+) -> LoadRequest:
+    """The load of ``inputs`` (the source's for ``day``) into ``table`` with the source's
+    mapping, mode and error policy: what a unit loads and what a preview stages alike."""
+    return LoadRequest(
+        load_key=load_key,
+        unit_id=unit_id,
+        run_id=run_id,
+        table=table,
+        mapping=source.mapping,
+        inputs=inputs.paths,
+        input_names=inputs.names,
+        read_options=inputs.read_options,
+        mode=source.load_mode,
+        day=day,
+        error_policy=source.error_policy,
+    )

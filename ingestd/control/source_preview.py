@@ -15,8 +15,8 @@ from pathlib import Path
 
 from ingestd.control.catalog import Catalog, SourceView
 from ingestd.control.source_inputs import SourceInputResolver
+from ingestd.control.source_loads import day_load
 from ingestd.dataplane import scratch
-from ingestd.dataplane.contract import LoadRequest
 from ingestd.dataplane.preview import Previewer
 from ingestd.domain.previews import DEFAULT_PREVIEW_ROWS, SourcePreview, check_limit
 from ingestd.errors import PreviewFailed, UnitError
@@ -64,18 +64,14 @@ class SourcePreviews:
         try:
             # One row more than shown: a query's result then tells whether it has more.
             inputs = self.inputs.resolve(project_id, source, day, extract_dir, row_limit=limit + 1)
-            request = LoadRequest(
+            request = day_load(
+                source,
+                table,
+                day,
+                inputs,
                 load_key=_NOT_A_LOAD,
                 unit_id=_NOT_A_LOAD,
                 run_id=_NOT_A_LOAD,
-                table=table,
-                mapping=source.mapping,
-                inputs=inputs.paths,
-                input_names=inputs.names,
-                read_options=inputs.read_options,
-                mode=source.load_mode,
-                day=day,
-                error_policy=source.error_policy,
             )
             staged = self.previewer.preview(request, limit)
         except UnitError as exc:

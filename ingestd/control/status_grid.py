@@ -32,6 +32,31 @@ class StatusCell:
     error_code: str | None
     unit_id: str
 
+    @classmethod
+    def of(
+        cls,
+        day: date,
+        state: UnitState,
+        *,
+        trigger: str,
+        rows: int,
+        error_code: str | None,
+        unit_id: str,
+        dataset: str,
+    ) -> StatusCell:
+        """The cell of a unit (here or read from a server): its Statsig daily status follows
+        from its state, its run's trigger, the rows it loaded, its error and the dataset."""
+        return cls(
+            day=day,
+            status=statsig_daily_status(
+                state, trigger=trigger, rows_loaded=rows, error_code=error_code, dataset=dataset
+            ),
+            state=state,
+            rows=rows,
+            error_code=error_code,
+            unit_id=unit_id,
+        )
+
 
 @dataclass(frozen=True)
 class SourceStatus:
@@ -82,18 +107,12 @@ class StatusGrids:
 
 def _cell(cell: DayCell, dataset: str) -> StatusCell:
     unit = cell.unit
-    rows = unit.counts.inserted + unit.counts.updated
-    return StatusCell(
-        day=cell.day,
-        status=statsig_daily_status(
-            unit.state,
-            trigger=cell.trigger,
-            rows_loaded=rows,
-            error_code=unit.error_code,
-            dataset=dataset,
-        ),
-        state=unit.state,
-        rows=rows,
+    return StatusCell.of(
+        cell.day,
+        unit.state,
+        trigger=cell.trigger,
+        rows=unit.counts.inserted + unit.counts.updated,
         error_code=unit.error_code,
         unit_id=unit.id,
+        dataset=dataset,
     )

@@ -7,22 +7,20 @@ Pages call the same ``control`` services the native API calls; nothing here deci
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Form, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
-from ingestd.api.native.errors import validation_message
+from ingestd.api.errors import NATIVE_HIDDEN_PARTS, dialect_route, validation_message
 from ingestd.control.access import Permission
 from ingestd.control.dashboard_sessions import DashboardSession
 from ingestd.control.services import Services
 from ingestd.dashboard import present
-from ingestd.errors import IngestdError, InternalError, InvalidInput, Unauthenticated
+from ingestd.errors import IngestdError, InvalidInput, Unauthenticated
 
 log = logging.getLogger("ingestd.dashboard")
 
@@ -119,21 +117,12 @@ def error_page(request: Request, exc: IngestdError) -> Response:
     return response
 
 
-class DashboardRoute(APIRoute):
-    """Renders every error raised while handling a dashboard request as an HTML page."""
+def _invalid_page(request: Request, exc: RequestValidationError) -> Response:
+    return error_page(request, InvalidInput(validation_message(exc, NATIVE_HIDDEN_PARTS)))
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
 
-        async def guarded(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except IngestdError as exc:
-                return error_page(request, exc)
-            except RequestValidationError as exc:
-                return error_page(request, InvalidInput(validation_message(exc)))
-            except Exception:  # the dashboard's one top-level handler
-                log.exception("unhandled error on %s %s", request.method, request.url.path)
-                return error_page(request, InternalError("internal error"))
-
-        return guarded
+DashboardRoute = dialect_route(
+    error_page, render_invalid=_invalid_page, http_refusals=False, logger=log
+)
+"""Renders every error raised while handling a dashboard request as an HTML page; FastAPI's
+own refusals too are an internal error's page, as they always were."""

@@ -8,7 +8,7 @@ records, each either a typed row or an error, in input order.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from ingestd.errors import InvalidInput
 
@@ -87,3 +87,19 @@ class SourcePreview:
     """Input records read: ``len(rows) + len(errors)``."""
     truncated: bool
     """True when the source has more records than the limit."""
+
+
+PreviewJson = str | int | float | bool | None
+"""A preview's value as a JSON answer carries it."""
+
+
+def json_value(value: object) -> PreviewJson:
+    """A typed value of a preview's row as JSON: dates and timestamps as ISO 8601 text (staged
+    timestamps are naive UTC, so they end in ``Z``), any other non-JSON value as its text."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat() + ("Z" if value.tzinfo is None else "")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, select, update
 
 from ingestd.domain.kusto_storage import (
     BlobOutcome,
@@ -52,6 +52,22 @@ def put_message(
     return _message(row)
 
 
+def _visible(project_id: int, queue: str, count: int, now: datetime) -> Select[KustoQueueMessage]:
+    """The first ``count`` messages of the queue visible and unexpired at ``now``, oldest
+    first: what Get Messages takes and Peek Messages shows."""
+    return (
+        select(KustoQueueMessage)
+        .where(
+            KustoQueueMessage.project_id == project_id,
+            KustoQueueMessage.queue == queue,
+            KustoQueueMessage.visible_at <= now,
+            KustoQueueMessage.expires_at > now,
+        )
+        .order_by(KustoQueueMessage.inserted_at, KustoQueueMessage.id)
+        .limit(count)
+    )
+
+
 def receive(
     store: Store, project_id: int, queue: str, count: int, *, now: datetime, hide_for: timedelta
 ) -> list[QueueMessage]:
@@ -59,16 +75,7 @@ def receive(
     receipt each (Azure's Get Messages)."""
     with store.write() as session:
         rows = session.scalars(
-            select(KustoQueueMessage)
-            .where(
-                KustoQueueMessage.project_id == project_id,
-                KustoQueueMessage.queue == queue,
-                KustoQueueMessage.visible_at <= now,
-                KustoQueueMessage.expires_at > now,
-            )
-            .order_by(KustoQueueMessage.inserted_at, KustoQueueMessage.id)
-            .limit(count)
-            .with_for_update(skip_locked=True)
+            _visible(project_id, queue, count, now).with_for_update(skip_locked=True)
         ).all()
         for row in rows:
             row.visible_at = now + hide_for
@@ -81,17 +88,7 @@ def peek(
     store: Store, project_id: int, queue: str, count: int, *, now: datetime
 ) -> list[QueueMessage]:
     with store.read() as session:
-        rows = session.scalars(
-            select(KustoQueueMessage)
-            .where(
-                KustoQueueMessage.project_id == project_id,
-                KustoQueueMessage.queue == queue,
-                KustoQueueMessage.visible_at <= now,
-                KustoQueueMessage.expires_at > now,
-            )
-            .order_by(KustoQueueMessage.inserted_at, KustoQueueMessage.id)
-            .limit(count)
-        ).all()
+        rows = session.scalars(_visible(project_id, queue, count, now)).all()
         return [_message(row) for row in rows]
 
 

@@ -8,13 +8,13 @@ app: made from the settings on the app's first Amperity request, or set beforeha
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request, Response
 
 from ingestd.api.amperity.protocol import Gate, render
+from ingestd.api.app_state import made_once
 from ingestd.api.rate_limit import RateLimiter
 from ingestd.control.access import Permission, Principal
 from ingestd.control.amperity.oauth import OAuth
@@ -30,9 +30,6 @@ class AmperityOptions:
     """§2.5: the streaming API allows 1000 per second."""
     strict_errors: bool
     """Error bodies with only the OpenAPI ``ErrorResponse`` fields (``protocol.render``)."""
-
-
-_created = threading.Lock()
 
 
 def configure(
@@ -60,14 +57,9 @@ def configure(
 
 def app_options(request: Request) -> AmperityOptions:
     """The options of the request's app, made with the defaults on first use."""
-    state = request.app.state
-    found: AmperityOptions | None = getattr(state, "amperity", None)
-    if found is None:
-        with _created:
-            found = getattr(state, "amperity", None)
-            if found is None:
-                found = configure(request.app, state.services)
-    return found
+    return made_once(
+        request, "amperity", lambda: configure(request.app, request.app.state.services)
+    )
 
 
 Options = Annotated[AmperityOptions, Depends(app_options)]

@@ -21,6 +21,7 @@ from ingestd.api.kusto import wire
 from ingestd.api.kusto.deps import ClientRequestId, Ingester
 from ingestd.api.kusto.errors import KustoRoute
 from ingestd.api.kusto.properties import parse_properties
+from ingestd.api.request_body import bounded_body
 from ingestd.control.kusto.streaming import (
     MAX_STREAMING_BYTES,
     StreamingResult,
@@ -28,7 +29,7 @@ from ingestd.control.kusto.streaming import (
     too_large,
 )
 from ingestd.domain.sources import DataFormat
-from ingestd.errors import EmptyBlobUrl, InvalidInput, InvalidProperty
+from ingestd.errors import EmptyBlobUrl, IngestdError, InvalidInput, InvalidProperty
 
 _GZIP_SLACK = 64 * 1024
 """A gzip body of data within the limit can be a little larger than the data itself."""
@@ -64,7 +65,7 @@ async def streaming_ingest(
     streaming = services.kusto_streaming
     result: StreamingResult
     if (sourceKind or "").lower() == "uri":
-        url = _source_uri(await _read(request, _URI_BODY_BYTES))
+        url = _source_uri(await bounded_body(request, _URI_BODY_BYTES, _too_large))
         result = await run_in_threadpool(
             streaming.ingest_uri,
             who.project_id,
@@ -76,7 +77,7 @@ async def streaming_ingest(
         )
     else:
         gzip = "gzip" in request.headers.get("content-encoding", "").lower()
-        body = await _read(request, MAX_STREAMING_BYTES + _GZIP_SLACK)
+        body = await bounded_body(request, MAX_STREAMING_BYTES + _GZIP_SLACK, _too_large)
         data = await run_in_threadpool(decode_body, body, gzip=gzip)
         result = await run_in_threadpool(
             streaming.ingest,
@@ -95,15 +96,8 @@ def _extension(data_format: DataFormat) -> str:
     return data_format.value
 
 
-async def _read(request: Request, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large(MAX_STREAMING_BYTES)
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _too_large() -> IngestdError:
+    return too_large(MAX_STREAMING_BYTES)
 
 
 def _source_uri(body: bytes) -> str:

@@ -9,17 +9,15 @@ only that something failed on the server; the traceback goes to the log.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
-from starlette.exceptions import HTTPException
 
+from ingestd.api.errors import NATIVE_HIDDEN_PARTS, dialect_route, validation_message
 from ingestd.api.native.schemas import ErrorBody, ErrorDetail
-from ingestd.errors import IngestdError, InternalError, InvalidInput, NotFound
+from ingestd.errors import IngestdError, InvalidInput
 
 log = logging.getLogger("ingestd.api")
 
@@ -49,45 +47,19 @@ def _first_field(exc: RequestValidationError) -> str | None:
     return None
 
 
-def validation_message(exc: RequestValidationError) -> str:
-    """One sentence per wrong field: where, and what is wrong with it."""
-    parts = []
-    for error in exc.errors():
-        where = ".".join(
-            str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "header")
-        )
-        parts.append(f"{where or 'request'}: {error.get('msg', 'is invalid')}")
-    return "; ".join(parts) or "the request is invalid"
+def _render_invalid(request: Request, exc: RequestValidationError) -> Response:
+    return render_error(
+        request,
+        InvalidInput(
+            validation_message(exc, NATIVE_HIDDEN_PARTS),
+            hint="see /openapi.json for the request schema",
+        ),
+        field=_first_field(exc),
+    )
 
 
-class NativeRoute(APIRoute):
-    """Renders every error raised while handling a native request in the one envelope."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def guarded(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except IngestdError as exc:
-                return render_error(request, exc)
-            except RequestValidationError as exc:
-                return render_error(
-                    request,
-                    InvalidInput(
-                        validation_message(exc), hint="see /openapi.json for the request schema"
-                    ),
-                    field=_first_field(exc),
-                )
-            except HTTPException as exc:
-                if exc.status_code == 404:
-                    return render_error(request, NotFound(str(exc.detail)))
-                return render_error(request, InvalidInput(str(exc.detail)))
-            except Exception:  # the native API's one top-level handler
-                log.exception("unhandled error on %s %s", request.method, request.url.path)
-                return render_error(request, InternalError("internal error"))
-
-        return guarded
+NativeRoute = dialect_route(render_error, render_invalid=_render_invalid)
+"""Renders every error raised while handling a native request in the one envelope."""
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -9,27 +9,20 @@ process's memory (``api.rate_limit``), one per app.
 
 from __future__ import annotations
 
-import threading
-
 from fastapi import Request
 
+from ingestd.api.app_state import made_once
 from ingestd.api.rate_limit import RateLimiter
 from ingestd.control.access import Principal
 from ingestd.control.services import Services
 
-_created = threading.Lock()
-
 
 def _limiter(request: Request, services: Services) -> RateLimiter:
-    state = request.app.state
-    limiter: RateLimiter | None = getattr(state, "native_limiter", None)
-    if limiter is None:
-        with _created:
-            limiter = getattr(state, "native_limiter", None)
-            if limiter is None:
-                limiter = RateLimiter([(services.settings.native_requests_per_10s, 10.0)])
-                state.native_limiter = limiter
-    return limiter
+    return made_once(
+        request,
+        "native_limiter",
+        lambda: RateLimiter([(services.settings.native_requests_per_10s, 10.0)]),
+    )
 
 
 def count(request: Request, services: Services, who: Principal) -> None:

@@ -24,6 +24,7 @@ from ingestd.domain.previews import (
     MAX_PREVIEW_ROWS,
     PreviewError,
     SourcePreview,
+    json_value,
 )
 from ingestd.domain.states import RunState, UnitState
 from ingestd.domain.tables import TableSpec
@@ -271,23 +272,12 @@ class SourcePreviewOut(BaseModel):
             day=preview.day,
             table=preview.table,
             columns=[PreviewColumnOut(name=c.name, type=c.type) for c in preview.columns],
-            rows=[[_preview_value(v) for v in row] for row in preview.rows],
+            rows=[[json_value(v) for v in row] for row in preview.rows],
             errors=[PreviewErrorOut.of(e) for e in preview.errors],
             files=list(preview.files),
             rows_read=preview.rows_read,
             truncated=preview.truncated,
         )
-
-
-def _preview_value(value: object) -> PreviewValue:
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    if isinstance(value, datetime):
-        # Staged timestamps are naive UTC.
-        return value.isoformat() + ("Z" if value.tzinfo is None else "")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
 
 
 # -- runs and units ---------------------------------------------------------------------------

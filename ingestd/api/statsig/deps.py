@@ -8,12 +8,12 @@ this process's memory, one set per app.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from ingestd.api.app_state import made_once
 from ingestd.api.deps import ServicesDep
 from ingestd.api.rate_limit import RateLimiter
 from ingestd.control.access import Permission, Principal
@@ -31,29 +31,22 @@ class StatsigLimits:
     """§1.4 T: mark_data_ready_dwh once per 2 h per project and type."""
 
 
-_created = threading.Lock()
-
-
 def limits(request: Request, services: ServicesDep) -> StatsigLimits:
     """The app's limits, made on its first Statsig request."""
-    state = request.app.state
-    found: StatsigLimits | None = getattr(state, "statsig_limits", None)
-    if found is None:
-        with _created:
-            found = getattr(state, "statsig_limits", None)
-            if found is None:
-                settings = services.settings
-                found = StatsigLimits(
-                    mutations=RateLimiter(
-                        [
-                            (settings.statsig_mutations_per_10s, 10.0),
-                            (settings.statsig_mutations_per_15m, 900.0),
-                        ]
-                    ),
-                    ready_calls=RateLimiter([(1, 7200.0)]),
-                )
-                state.statsig_limits = found
-    return found
+    settings = services.settings
+    return made_once(
+        request,
+        "statsig_limits",
+        lambda: StatsigLimits(
+            mutations=RateLimiter(
+                [
+                    (settings.statsig_mutations_per_10s, 10.0),
+                    (settings.statsig_mutations_per_15m, 900.0),
+                ]
+            ),
+            ready_calls=RateLimiter([(1, 7200.0)]),
+        ),
+    )
 
 
 Limits = Annotated[StatsigLimits, Depends(limits)]

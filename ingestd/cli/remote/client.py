@@ -36,7 +36,6 @@ from ingestd.control.daily_status import MAX_GRID_DAYS
 from ingestd.control.quarantine import ReplayResult
 from ingestd.control.status_grid import SourceStatus, StatusCell, StatusGrid
 from ingestd.domain.paging import MAX_PAGE_LIMIT
-from ingestd.domain.projections import statsig_daily_status
 from ingestd.domain.workers import WorkerCensus, WorkerView
 from ingestd.errors import IngestdError, InvalidInput, RequestError
 
@@ -265,20 +264,14 @@ class RemoteClient:
 def _status_cell(cell: DayStatus | None, dataset: str | None) -> StatusCell | None:
     if cell is None:
         return None
-    rows = cell.counts.inserted + cell.counts.updated
-    return StatusCell(
-        day=cell.day,
-        status=statsig_daily_status(
-            cell.state,
-            trigger=cell.trigger,
-            rows_loaded=rows,
-            error_code=cell.error_code,
-            dataset=dataset or "",
-        ),
-        state=cell.state,
-        rows=rows,
+    return StatusCell.of(
+        cell.day,
+        cell.state,
+        trigger=cell.trigger,
+        rows=cell.counts.inserted + cell.counts.updated,
         error_code=cell.error_code,
         unit_id=cell.unit_id,
+        dataset=dataset or "",
     )
 
 

@@ -174,6 +174,15 @@ def _azure_scheme(text: str) -> BlobLocation:
     )
 
 
+def _first_and_rest(segments: str, text: str, names: str) -> tuple[str, str]:
+    """A path-style URL's first segment (the container or bucket) and the rest (the blob or
+    key), both required: else ``text`` "names no ``names``"."""
+    first, _, rest = segments.partition("/")
+    if not first or not rest:
+        raise ConnectionConfigError(f"{redact(text)} names no {names}")
+    return first, rest
+
+
 def _web(text: str) -> BlobLocation:
     base, _, secret = text.partition(";")
     parts = urlsplit(base)
@@ -183,9 +192,7 @@ def _web(text: str) -> BlobLocation:
     if location.has_query_signature and not (_AZURE.match(host)):
         return location  # presigned S3 or GCS: plain HTTP
     if (match := _AZURE.match(host)) is not None:
-        container, _, key = segments.partition("/")
-        if not container or not key:
-            raise ConnectionConfigError(f"{redact(text)} names no container/blob")
+        container, key = _first_and_rest(segments, text, "container/blob")
         return location.with_store(
             StoreKind.AZURE,
             bucket=container,
@@ -204,9 +211,7 @@ def _web(text: str) -> BlobLocation:
             inline_secret=secret or None,
         )
     if (match := _S3_PATH.match(host)) is not None:
-        bucket, _, key = segments.partition("/")
-        if not bucket or not key:
-            raise ConnectionConfigError(f"{redact(text)} names no bucket/key")
+        bucket, key = _first_and_rest(segments, text, "bucket/key")
         return location.with_store(
             StoreKind.S3,
             bucket=bucket,

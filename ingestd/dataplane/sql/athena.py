@@ -13,7 +13,6 @@ applies.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,13 @@ from ingestd.dataplane.sql.base import (
     unreachable,
 )
 from ingestd.dataplane.sql.parquet_sink import stage_batches
-from ingestd.dataplane.sql.text_rows import BATCH_ROWS, TextColumn, batches, decimal_type, schema_of
+from ingestd.dataplane.sql.text_rows import (
+    TextColumn,
+    batches,
+    cursor_rows,
+    decimal_type,
+    schema_of,
+)
 from ingestd.errors import ConnectionConfigError, UnitError
 
 CONNECT_TIMEOUT_SECONDS = 10
@@ -93,11 +98,6 @@ def translate(query: SourceQuery, exc: Exception) -> UnitError:
     return query_failed(query, detail)
 
 
-def _fetch(cursor: Any) -> Iterator[Sequence[Any]]:
-    while rows := cursor.fetchmany(BATCH_ROWS):
-        yield rows
-
-
 def read(query: SourceQuery, target_dir: Path) -> Extracted:
     try:
         import botocore.config
@@ -154,7 +154,7 @@ def read(query: SourceQuery, target_dir: Path) -> Extracted:
                     for d in cursor.description or []
                 ]
                 return stage_batches(
-                    query, target, schema_of(columns), batches(query, columns, _fetch(cursor))
+                    query, target, schema_of(columns), batches(query, columns, cursor_rows(cursor))
                 )
     except foreign as exc:
         raise translate(query, exc) from exc

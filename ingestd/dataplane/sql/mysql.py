@@ -14,7 +14,6 @@ but rounds DECIMAL to 10 places and panics on DECIMAL(65, 30)
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +29,13 @@ from ingestd.dataplane.sql.base import (
     unreachable,
 )
 from ingestd.dataplane.sql.parquet_sink import stage_batches
-from ingestd.dataplane.sql.text_rows import BATCH_ROWS, TextColumn, batches, decimal_type, schema_of
+from ingestd.dataplane.sql.text_rows import (
+    TextColumn,
+    batches,
+    cursor_rows,
+    decimal_type,
+    schema_of,
+)
 from ingestd.errors import SourceTimeout, UnitError
 
 if TYPE_CHECKING:
@@ -121,11 +126,6 @@ def _columns(cursor: Any, field_types: Any) -> list[TextColumn]:
     return [TextColumn(f.name, _column_type(f, field_types)) for f in fields]
 
 
-def _fetch(cursor: Any) -> Iterator[Sequence[Any]]:
-    while rows := cursor.fetchmany(BATCH_ROWS):
-        yield rows
-
-
 def read(query: SourceQuery, target_dir: Path) -> Extracted:
     try:
         import pymysql
@@ -154,7 +154,7 @@ def read(query: SourceQuery, target_dir: Path) -> Extracted:
             cursor.execute(query.sql)
             columns = _columns(cursor, field_types)
             return stage_batches(
-                query, target, schema_of(columns), batches(query, columns, _fetch(cursor))
+                query, target, schema_of(columns), batches(query, columns, cursor_rows(cursor))
             )
     except pymysql.Error as exc:
         raise translate(query, exc) from exc

@@ -62,6 +62,12 @@ def to_batch(
     return pa.RecordBatch.from_arrays(arrays, schema=schema_of(columns))
 
 
+def cursor_rows(cursor: Any) -> Iterator[Sequence[Any]]:
+    """A DB-API cursor's result, ``BATCH_ROWS`` rows at a time (``fetchmany``), until it ends."""
+    while rows := cursor.fetchmany(BATCH_ROWS):
+        yield rows
+
+
 def batches(
     query: SourceQuery,
     columns: Sequence[TextColumn],

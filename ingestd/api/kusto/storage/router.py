@@ -31,6 +31,7 @@ from ingestd.api.errors import dialect_route
 from ingestd.api.kusto.storage import table_wire, wire
 from ingestd.api.kusto.storage.messages import message_text, parse_message
 from ingestd.api.kusto.storage.table_routes import add_table_routes
+from ingestd.api.request_body import bounded_body
 from ingestd.control.kusto.storage.sas import StorageAuthFailed
 from ingestd.control.kusto.storage.status_table import EntityConflict, PreconditionFailed
 from ingestd.control.kusto.storage.uploads import UploadTooLarge
@@ -252,14 +253,10 @@ def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
 
 
 async def _bounded_body(request: Request, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise UploadTooLarge(f"the request body is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    def refusal() -> UploadTooLarge:
+        return UploadTooLarge(f"the request body is larger than {limit} bytes")
+
+    return await bounded_body(request, limit, refusal)
 
 
 def _block_ids(body: bytes) -> list[str]:
