@@ -63,9 +63,11 @@ from ingestd.errors import (
 
 log = logging.getLogger(__name__)
 
-HASH_SLICE_ROWS = 4_000_000
-"""Rows whose hashes the duplicate search counts at once: at 20M rows one pass over all hashes
-raised the peak RSS by about 70 MiB over the 5M-row load's."""
+HASH_SLICE_ROWS = 2_500_000
+"""Most rows whose hashes the duplicate search counts at once. At 20M rows one pass over all
+hashes raised the peak RSS by about 70 MiB over the 5M-row load's; slices of up to 4M rows still
+left DuckDB's hash table (and the process) larger at 20M than at 5M (2 slices of 2.5M rows), so
+no slice is larger than the 5M load's (docs/performance.md, "Memory against input size")."""
 
 
 BATCH_FILES = 1000

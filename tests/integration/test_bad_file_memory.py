@@ -137,13 +137,14 @@ OTHERS: dict[str, tuple[str, Callable[[Path], None]]] = {
 }
 
 
-def load_in_child(path: Path, root: Path) -> tuple[str, int]:
-    """The child's outcome (OK or an error code) and its peak RSS in bytes."""
+def load_in_child(path: Path, root: Path, limit: str = MEMORY_LIMIT) -> tuple[str, int]:
+    """The child's outcome (OK or an error code) and its peak RSS in bytes, loading with the
+    memory budget ``limit`` (bench/bad_file_memory.py measures the corpus at other budgets)."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     log = root.parent / "child.err"
     with log.open("wb") as err:
         child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(path), str(root), MEMORY_LIMIT],
+            [sys.executable, "-c", CHILD, str(path), str(root), limit],
             stdout=subprocess.PIPE,
             stderr=err,
             env=env,
