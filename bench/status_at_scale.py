@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.status_at_scale [--sources 1000] [--days 1000] [--runs 100000]
         [--duration 10] [--connections 16] [--threads 2] [--load-rows 2000000] [--keep]
+        [--api-processes 1] [--pg-destination]
 
 Creates a fresh PostgreSQL database (INGESTD_TEST_POSTGRES_URL's server, default
 postgresql://postgres@127.0.0.1:5432/postgres), migrates it, fills the metadata with
@@ -14,6 +15,10 @@ drives the GETs the same server loads a file (issue 17 §4: "while a load is run
 as soon as its last run ends, so one load is always in flight; the table says how many loads
 ran under each endpoint and the end how many rows they loaded. The database
 is dropped at the end (``--keep`` leaves it). Targets: p99 < 50 ms, >= 1,000 req/s on 2 cores.
+Beside latency and throughput it prints the CPU each request cost, read from ``/proc`` over
+the wrk run: ``srv cpu`` (ms of the serve process and its API processes per request; with a
+load running it includes the load's) and ``pg cpu`` (ms of every PostgreSQL process per
+request, the load's backends included): figures a busy machine moves far less than req/s.
 Not a test: timing never decides pass or fail. ``wrk`` is the Debian package of that name
 (``apt-get install -y wrk``); it is installed when missing and the bench runs as root.
 """
@@ -67,9 +72,57 @@ class Figures:
     p50_ms: float
     p99_ms: float
     requests_per_second: float
+    requests: int
     non_2xx: int
     timeouts: int
     """Requests without an answer within wrk's --timeout (5 s): not in p50/p99."""
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _processes() -> list[tuple[int, int, str]]:
+    """(pid, parent pid, command name) of every process."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                head, tail = (entry / "stat").read_text().rsplit(")", 1)
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            found.append((int(entry.name), int(tail.split()[1]), head.split("(", 1)[1]))
+    return found
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    server: float
+    """CPU seconds of the serve process and its descendants (API processes)."""
+    postgres: float
+    """CPU seconds of every PostgreSQL process (the backends of the server and of the load)."""
+
+
+def cpu_sample(server_pid: int) -> CpuSample:
+    processes = _processes()
+    tree = {server_pid}
+    grew = True
+    while grew:
+        more = {pid for pid, parent, _ in processes if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return CpuSample(
+        server=sum(_cpu_seconds(pid) for pid in tree),
+        postgres=sum(_cpu_seconds(pid) for pid, _, name in processes if name == "postgres"),
+    )
 
 
 def ensure_wrk() -> str:
@@ -292,7 +345,8 @@ def fill(url: str, sources: int, days: int, runs: int) -> str:
 
 
 @contextmanager
-def serve(env: dict[str, str], log: Path) -> Iterator[str]:
+def serve(env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
+    """The base URL and pid of an ``ingestd serve`` on a free port."""
     sock_port = _free_port()
     process = subprocess.Popen(
         [*CLI, "serve", "--port", str(sock_port)],
@@ -314,7 +368,7 @@ def serve(env: dict[str, str], log: Path) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise SystemExit("ingestd serve did not come up in 60 s")
             time.sleep(0.2)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         try:
@@ -490,13 +544,15 @@ def drive(wrk: str, base: str, endpoint: Endpoint, args: argparse.Namespace) -> 
     p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
     p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
     rps = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
+    count = re.search(r"^\s+(\d+) requests in", out, re.M)
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     late = re.search(r"Socket errors:.*timeout (\d+)", out)
-    assert p50 and p99 and rps, out
+    assert p50 and p99 and rps and count, out
     return Figures(
         _ms(p50.group(1)),
         _ms(p99.group(1)),
         float(rps.group(1)),
+        int(count.group(1)),
         int(bad.group(1)) if bad else 0,
         int(late.group(1)) if late else 0,
     )
@@ -540,6 +596,11 @@ def explain(env: dict[str, str], data: Path, points: list[Endpoint]) -> None:
     services.close()
 
 
+def _per_request(cpu_seconds: float, requests: int) -> str:
+    """CPU milliseconds per request (the server's include its load's and its idle work's)."""
+    return f"{cpu_seconds * 1000 / requests:.2f}" if requests else "-"
+
+
 def _uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
@@ -559,6 +620,18 @@ def main() -> None:
         default=2_000_000,
         help="rows of the file the server loads while it is measured (0: no load)",
     )
+    parser.add_argument(
+        "--api-processes",
+        type=int,
+        default=1,
+        help="INGESTD_API_PROCESSES of the server; more than 1 loads into PostgreSQL (the same "
+        "database), as it requires",
+    )
+    parser.add_argument(
+        "--pg-destination",
+        action="store_true",
+        help="load into PostgreSQL (the metadata's database) instead of the DuckDB file",
+    )
     parser.add_argument("--keep", action="store_true", help="do not drop the database")
     parser.add_argument("--no-explain", action="store_true")
     args = parser.parse_args()
@@ -574,7 +647,15 @@ def main() -> None:
             "INGESTD_DATA_CHECK_INTERVAL_SECONDS": "86400",
             # The vendor's 10 requests/s per tenant would make the load test measure 429s.
             "INGESTD_AMPERITY_REQUESTS_PER_SECOND": "1000000",
+            "INGESTD_API_PROCESSES": str(args.api_processes),
         }
+        if args.pg_destination or args.api_processes > 1:
+            env["INGESTD_DESTINATION_URL"] = url
+            env["INGESTD_FETCH_ALLOWED_NETWORKS"] = "127.0.0.1/32,::1/128"
+        print(
+            f"api processes: {args.api_processes}; destination: "
+            f"{'PostgreSQL' if 'INGESTD_DESTINATION_URL' in env else 'DuckDB'}"
+        )
         key = seed(env, data)
         operation = fill(url, args.sources, args.days, args.runs)
         points = endpoints(key, operation, args.days)
@@ -582,20 +663,22 @@ def main() -> None:
             explain(env, data, points)
         if args.load_rows:
             Load.prepare(data, args.load_rows)
-        with serve(env, Path(tmp) / "serve.log") as base:
+        with serve(env, Path(tmp) / "serve.log") as (base, pid):
             load = Load(base, key, url) if args.load_rows else None
             if load is not None:
                 load.start()
             print(f"\n$ uptime: {_uptime()}")
             print(
                 f"\n{'endpoint':40} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'non-2xx':>8} "
-                f"{'timeout':>8} {'loads':>6}"
+                f"{'timeout':>8} {'loads':>6} {'srv cpu':>8} {'pg cpu':>7}"
             )
             for point in points:
                 httpx.get(base + point.path, headers=point.headers, timeout=30)  # warm up
                 before = len(load.ended) if load is not None else 0
                 loading = load is not None and load.running() is not None
+                cpu_before = cpu_sample(pid)
                 got = drive(wrk, base, point, args)
+                cpu_after = cpu_sample(pid)
                 # loads: "+N" runs ended while wrk ran (N more started); "*" one was running
                 # at the start; "-" no load
                 mark = (
@@ -604,7 +687,9 @@ def main() -> None:
                 print(
                     f"{point.name:40} {got.p50_ms:8.1f} {got.p99_ms:8.1f} "
                     f"{got.requests_per_second:8.0f} {got.non_2xx:8d} {got.timeouts:8d} "
-                    f"{mark:>6}",
+                    f"{mark:>6} "
+                    f"{_per_request(cpu_after.server - cpu_before.server, got.requests):>8} "
+                    f"{_per_request(cpu_after.postgres - cpu_before.postgres, got.requests):>7}",
                     flush=True,
                 )
             print(f"$ uptime: {_uptime()}")

@@ -31,6 +31,20 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the metadata store. Default: a SQLite file "
         "`<data_dir>/metadata.sqlite`. PostgreSQL: `postgresql+psycopg://user@host/db`.",
     )
+    database_pool_size: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="PostgreSQL metadata: connections each process keeps open for reuse. "
+        "Past them it opens up to INGESTD_DATABASE_POOL_OVERFLOW more, each closed after use.",
+    )
+    database_pool_overflow: int = Field(
+        default=20,
+        ge=0,
+        le=1000,
+        description="PostgreSQL metadata: connections a process may open beyond "
+        "INGESTD_DATABASE_POOL_SIZE while that many are busy; then requests wait for one.",
+    )
     destination_url: str | None = Field(
         default=None,
         description="Where loaded data goes. Default: `duckdb:///<data_dir>/warehouse.duckdb`. "
@@ -45,6 +59,14 @@ class Settings(BaseSettings):
     )
     workers: int = Field(
         default=2, ge=1, le=64, description="Units the local worker pool runs at the same time."
+    )
+    api_processes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Processes of `ingestd serve` that answer the API on its port (the first "
+        "also runs the pool and the scheduler). More than 1 needs PostgreSQL metadata and "
+        "destination. docs/deployment.md.",
     )
     executor: Literal["local", "celery"] = Field(
         default="local",

@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import typer
 
 from ingestd.cli.context import console, state
 from ingestd.cli.remote import discovery
+from ingestd.cli.serve_processes import ApiProcesses
 from ingestd.control.deployment import check_deployment
 from ingestd.errors import Conflict, DestinationBusy
 from ingestd.observability import logging as observability_logging
+from ingestd.observability.metrics_dir import shared_metrics_dir
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -64,14 +68,41 @@ def serve(
     port: int | None = typer.Option(
         None, "--port", min=1, max=65535, help="Port (default: $INGESTD_PORT)."
     ),
+    api_processes: int | None = typer.Option(
+        None,
+        "--api-processes",
+        min=1,
+        max=64,
+        help="Processes that answer the API on the port (default: $INGESTD_API_PROCESSES, 1); "
+        "more than 1 needs PostgreSQL metadata and destination.",
+    ),
 ) -> None:
     """Serve the API and the scheduler, and run units (INGESTD_EXECUTOR=local) or dispatch
     them to `ingestd worker` processes (INGESTD_EXECUTOR=celery)."""
+    wanted = state(ctx).settings()
+    processes = api_processes if api_processes is not None else wanted.api_processes
+    check_deployment(wanted.model_copy(update={"api_processes": processes}))
+    # Before anything imports prometheus_client: it chooses where metric values live when it
+    # is first imported (observability/metrics_dir.py), and the API processes inherit that.
+    metrics_dir = shared_metrics_dir(wanted.data_dir) if processes > 1 else None
+    try:
+        _serve(ctx, host, port, processes, metrics_dir)
+    finally:
+        _remove(metrics_dir)
+
+
+def _remove(metrics_dir: Path | None) -> None:
+    if metrics_dir is not None:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _serve(
+    ctx: typer.Context, host: str | None, port: int | None, processes: int, metrics_dir: Path | None
+) -> None:
     import uvicorn
 
     from ingestd.api.app import create_app
 
-    check_deployment(state(ctx).settings())
     services = state(ctx).services(serving=True)
     settings = services.settings
     bind_host = host if host is not None else settings.host
@@ -105,6 +136,17 @@ def serve(
             token=discovery.new_token(),
         )
         services.access.accept_operator_token(info.token)
+        extra = (
+            ApiProcesses(
+                sock,
+                processes - 1,
+                settings.data_dir,
+                info.token,
+                debug=state(ctx).debug,
+            )
+            if processes > 1
+            else None
+        )
         server = _server_class()(
             uvicorn.Config(
                 create_app(services),
@@ -114,14 +156,34 @@ def serve(
                 access_log=False,
             ),
             announce=lambda: discovery.write(settings.data_dir, info),
-            withdraw=lambda: discovery.remove(settings.data_dir, info),
+            withdraw=lambda: _withdraw(settings.data_dir, info, extra),
+            finished=lambda: _finish(extra, metrics_dir),
         )
+        if extra is not None:
+            extra.start()
         try:
             server.run(sockets=[sock])
         finally:
-            discovery.remove(settings.data_dir, info)
+            # Reached when serving ends without a signal (a failed startup); after SIGTERM
+            # uvicorn ends the process first, and shutdown() below did this already.
+            _withdraw(settings.data_dir, info, extra)
+            _finish(extra, metrics_dir)
     finally:
         sock.close()
+
+
+def _withdraw(data_dir: Path, info: discovery.ServerInfo, extra: ApiProcesses | None) -> None:
+    """Stop being found (a CLI must not send commands to a server going away) and tell the API
+    processes to finish, so they drain their requests while this one drains its own."""
+    discovery.remove(data_dir, info)
+    if extra is not None:
+        extra.terminate()
+
+
+def _finish(extra: ApiProcesses | None, metrics_dir: Path | None) -> None:
+    if extra is not None:
+        extra.stop()
+    _remove(metrics_dir)
 
 
 def _server_class() -> type[Any]:
@@ -129,18 +191,21 @@ def _server_class() -> type[Any]:
 
     class AnnouncingServer(uvicorn.Server):
         """Writes server.json once the app has started (its lifespan ran, it accepts), and
-        removes it once it has shut down: there, not after ``run`` returns, because uvicorn
-        raises a SIGTERM it caught again when ``run`` ends, which ends the process."""
+        removes it (and stops the API processes) as it shuts down: there, not after ``run``
+        returns, because uvicorn raises a SIGTERM it caught again when ``run`` ends, which
+        ends the process."""
 
         def __init__(
             self,
             config: uvicorn.Config,
             announce: Callable[[], None],
             withdraw: Callable[[], None],
+            finished: Callable[[], None],
         ) -> None:
             super().__init__(config)
             self._announce = announce
             self._withdraw = withdraw
+            self._finished = finished
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets=sockets)
@@ -150,5 +215,6 @@ def _server_class() -> type[Any]:
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             self._withdraw()  # first: a CLI must not send commands to a server going away
             await super().shutdown(sockets=sockets)
+            self._finished()
 
     return AnnouncingServer

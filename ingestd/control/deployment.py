@@ -14,6 +14,8 @@ from ingestd.settings import Settings
 
 def check_deployment(settings: Settings) -> None:
     """Raise ``DeploymentInvalid`` naming the first setting to change; None if it can work."""
+    if settings.api_processes > 1:
+        _check_api_processes(settings)
     if settings.executor != "celery":
         return
     if settings.broker_url is None:
@@ -47,4 +49,24 @@ def check_deployment(settings: Settings) -> None:
             "must sign and verify the same storage URLs",
             hint="set it to the same random string (32 bytes or more) on every process, "
             "e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`",
+        )
+
+
+def _check_api_processes(settings: Settings) -> None:
+    """Several processes answer the API (``cli.serve_processes``): each opens the metadata
+    and the destination itself, so neither may be a file one process holds."""
+    if not settings.metadata_url.startswith("postgresql"):
+        raise DeploymentInvalid(
+            f"INGESTD_API_PROCESSES={settings.api_processes} cannot share SQLite metadata: "
+            "its writes are serialised inside one process",
+            hint="set INGESTD_DATABASE_URL=postgresql+psycopg://user@host/db, or "
+            "INGESTD_API_PROCESSES=1",
+        )
+    if settings.destination_kind != "postgresql":
+        raise DeploymentInvalid(
+            f"INGESTD_API_PROCESSES={settings.api_processes} cannot share the DuckDB "
+            "destination: the file is one process's at a time, and the API reads it "
+            "(quarantine, Kusto queries, data checks)",
+            hint="set INGESTD_DESTINATION_URL=postgresql+psycopg://user@host/db, or "
+            "INGESTD_API_PROCESSES=1",
         )

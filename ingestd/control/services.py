@@ -94,7 +94,12 @@ class Services:
         use): injected so tests never depend on the wall clock or the machine's time zone."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         (settings.data_dir / "files").mkdir(parents=True, exist_ok=True)
-        self.store = Store(settings.metadata_url, open_secret_box(settings))
+        self.store = Store(
+            settings.metadata_url,
+            open_secret_box(settings),
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_pool_overflow,
+        )
         self.store.migrate()
         self.retry = RetryPolicy(
             settings.retry_max_attempts, settings.retry_base_seconds, settings.retry_max_seconds

@@ -8,7 +8,10 @@ processes, INGESTD_EXECUTOR=celery):
   metrics port of its own. (prometheus_client's multiprocess mode would need a directory
   shared by every process, which DESIGN.md rules out: no process assumes another's disk.)
 * HTTP requests are counted in the memory of the serve process that answered them
-  (``HttpMetrics``); scrape every serve process and sum, as for any HTTP server.
+  (``HttpMetrics``); scrape every serve process and sum, as for any HTTP server. The API
+  processes of one serve (INGESTD_API_PROCESSES > 1) share its port, so a scrape reaches any
+  one of them: they count in prometheus_client's multiprocess files instead, in a directory
+  of the serve's own (``metrics_dir``), and every one of them reports the sum.
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from ingestd.domain.clock import Clock
 from ingestd.domain.states import UnitState
 from ingestd.domain.unit_metrics import UNIT_DURATION_BUCKETS, UnitMetrics
+from ingestd.observability.metrics_dir import multiprocess_dir
 from ingestd.store.database import Store
 from ingestd.store.unit_metrics import unit_metrics
 
@@ -139,19 +144,25 @@ class Metrics:
         # (tests, embedded use) never share or double-register metrics.
         registry = CollectorRegistry()
         registry.register(UnitCollector(store, clock, lease_seconds))
+        shared = multiprocess_dir()
+        # Shared: the counters write to the directory's files (registered nowhere we
+        # expose) and the exposition reads every process's files back, summed.
+        counted_in = CollectorRegistry() if shared is not None else registry
+        if shared is not None:
+            MultiProcessCollector(registry, path=str(shared))  # type: ignore[no-untyped-call]
         http = HttpMetrics(
             Counter(
                 "ingestd_http_requests",
                 "HTTP requests answered by this process, by API dialect and status code.",
                 ["dialect", "status"],
-                registry=registry,
+                registry=counted_in,
             ),
             Histogram(
                 "ingestd_http_request_duration_seconds",
                 "Seconds this process took to answer HTTP requests, by API dialect.",
                 ["dialect"],
                 buckets=HTTP_DURATION_BUCKETS,
-                registry=registry,
+                registry=counted_in,
             ),
         )
         return cls(registry, http)

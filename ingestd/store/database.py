@@ -27,6 +27,11 @@ from ingestd.store.secret_box import SecretBox
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+DEFAULT_POOL_SIZE = 20
+DEFAULT_POOL_OVERFLOW = 20
+"""PostgreSQL connections a process keeps open, and may open beyond them for a while
+(INGESTD_DATABASE_POOL_SIZE, INGESTD_DATABASE_POOL_OVERFLOW)."""
+
 MIGRATION_LOCK = 0x1D6E57D6
 """PostgreSQL advisory lock key that serialises migrations (beside the leader lock's)."""
 
@@ -37,7 +42,14 @@ class Store:
     ``secret_box`` encrypts what the database keeps of secrets (connection secrets, blob URL
     credentials); a store opened without one can do everything but read or write a secret."""
 
-    def __init__(self, url: str, secret_box: SecretBox | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        secret_box: SecretBox | None = None,
+        *,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        max_overflow: int = DEFAULT_POOL_OVERFLOW,
+    ) -> None:
         self.url = url
         self._secret_box = secret_box
         self.is_sqlite = url.startswith("sqlite")
@@ -49,6 +61,11 @@ class Store:
             kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
         else:
             kwargs["pool_pre_ping"] = True
+            # Connections beyond pool_size are opened for one checkout and closed on return:
+            # a PostgreSQL backend forked per request once more requests than that are in
+            # flight (the API's thread pool runs up to 40). Sized for a busy API process.
+            kwargs["pool_size"] = pool_size
+            kwargs["max_overflow"] = max_overflow
         try:
             self.engine: Engine = create_engine(url, **kwargs)
         except Exception as exc:
@@ -56,6 +73,17 @@ class Store:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # PostgreSQL reads run in autocommit: at READ COMMITTED a transaction gives a read no
+        # snapshot across its statements anyway (each statement takes its own), and without
+        # one a read saves the BEGIN and the ROLLBACK, two round trips of every request.
+        self._read_sessions = (
+            self._sessions
+            if self.is_sqlite
+            else sessionmaker(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                expire_on_commit=False,
+            )
+        )
         self._write_lock = threading.RLock() if self.is_sqlite else None
 
     @property
@@ -115,7 +143,10 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with self._sessions() as session:
+        """A session for queries only. It must change nothing: on PostgreSQL it runs in
+        autocommit, where a change would be kept statement by statement (``write()`` is
+        for changes)."""
+        with self._read_sessions() as session:
             yield session
 
     def dispose(self) -> None:

@@ -55,11 +55,16 @@ def configure(
     return options
 
 
-def app_options(request: Request) -> AmperityOptions:
+def _app_options(request: Request) -> AmperityOptions:
     """The options of the request's app, made with the defaults on first use."""
     return made_once(
         request, "amperity", lambda: configure(request.app, request.app.state.services)
     )
+
+
+async def app_options(request: Request) -> AmperityOptions:
+    """``_app_options`` as a dependency (async: it never blocks, see api/deps.py)."""
+    return _app_options(request)
 
 
 Options = Annotated[AmperityOptions, Depends(app_options)]
@@ -67,7 +72,7 @@ Options = Annotated[AmperityOptions, Depends(app_options)]
 
 def render_error(request: Request, exc: IngestdError) -> Response:
     """The dialect's error body (``protocol.render``), strict as the request's app says."""
-    return render(request, exc, strict=app_options(request).strict_errors)
+    return render(request, exc, strict=_app_options(request).strict_errors)
 
 
 def reader(request: Request, options: Options) -> Principal:

@@ -24,12 +24,14 @@ def caller(request: Request, services: ServicesDep) -> Principal:
     return services.access.authenticate(_bearer(request))
 
 
-def reader(who: Annotated[Principal, Depends(caller)]) -> Principal:
+# The permission checks and the request id only read what they are given: async, so they
+# cost no thread hand-off (api/deps.py). ``caller`` looks the key up: a plain function.
+async def reader(who: Annotated[Principal, Depends(caller)]) -> Principal:
     who.require(Permission.READ)
     return who
 
 
-def ingester(who: Annotated[Principal, Depends(caller)]) -> Principal:
+async def ingester(who: Annotated[Principal, Depends(caller)]) -> Principal:
     who.require(Permission.INGEST)
     return who
 
@@ -39,7 +41,7 @@ Reader = Annotated[Principal, Depends(reader)]
 Ingester = Annotated[Principal, Depends(ingester)]
 
 
-def client_request_id(request: Request) -> str:
+async def client_request_id(request: Request) -> str:
     """The client's ``x-ms-client-request-id``, or one of ingestd's making."""
     return request.headers.get(CLIENT_REQUEST_ID) or f"ingestd;{uuid.uuid4()}"
 
@@ -47,7 +49,7 @@ def client_request_id(request: Request) -> str:
 ClientRequestId = Annotated[str, Depends(client_request_id)]
 
 
-def management(services: ServicesDep) -> Management:
+async def management(services: ServicesDep) -> Management:
     return Management(
         services.catalog, services.mappings, services.queued_ingestion, services.kusto_signer
     )

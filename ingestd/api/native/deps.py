@@ -25,7 +25,9 @@ _bearer = HTTPBearer(
 )
 
 
-def services(request: Request) -> Services:
+# Reading the app, the headers: async, no thread hand-off (api/deps.py). The principals
+# below look keys up in the database: plain functions.
+async def services(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
 
@@ -33,7 +35,7 @@ def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-def sent_key(
+async def sent_key(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     statsig_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> str | None:
@@ -46,7 +48,7 @@ def sent_key(
 SentKey = Annotated[str | None, Depends(sent_key)]
 
 
-def sent_project(
+async def sent_project(
     x_ingestd_project: Annotated[
         str | None,
         Header(

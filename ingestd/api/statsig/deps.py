@@ -31,8 +31,9 @@ class StatsigLimits:
     """§1.4 T: mark_data_ready_dwh once per 2 h per project and type."""
 
 
-def limits(request: Request, services: ServicesDep) -> StatsigLimits:
-    """The app's limits, made on its first Statsig request."""
+async def limits(request: Request, services: ServicesDep) -> StatsigLimits:
+    """The app's limits, made on its first Statsig request (async: it never blocks, see
+    api/deps.py)."""
     settings = services.settings
     return made_once(
         request,
