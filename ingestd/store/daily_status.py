@@ -117,13 +117,7 @@ def record_newest(session: Session, units: Sequence[UnitDay]) -> None:
             ),
         )
         session.execute(upsert, existing)
-    status_counts.count_new_cells(
-        session, [status_counts.CellKey(*key) for key in sorted(created, key=_day_first)]
-    )
-
-
-def _day_first(key: tuple[int, str, date]) -> tuple[int, date, str]:
-    return key[0], key[2], key[1]
+    status_counts.count_new_cells(session, [status_counts.CellKey(*key) for key in created])
 
 
 def _status_filter(query: StatusQuery) -> Select[str]:

@@ -13,6 +13,9 @@ moves it:
   name and dataset before and after (``store.catalog`` changes neither today);
 - a project deleted: its counts go with it (foreign key, ON DELETE CASCADE).
 
+Nothing deletes cells today (units and runs are never deleted; ``source_days`` rows would go
+with their unit by foreign key): a change that deletes them must take them out here too.
+
 This is code called by the store's writers, not database triggers, because the order in which
 a transaction takes its locks decides whether concurrent writers can deadlock, and a row
 trigger would take them one cell at a time in whatever order the rows come: here a
