@@ -296,6 +296,17 @@ def fill(url: str, sources: int, days: int, runs: int) -> str:
             SELECT project_id, source_name, day, id, created_at, position FROM units
             """
         )
+        # The kept counts of those cells (store.status_counts keeps them for ingestd's own
+        # writes; these rows bypass it), as migration 0016 fills them.
+        conn.execute(
+            """
+            INSERT INTO source_day_counts (project_id, day, has_dataset, dataset, cells)
+            SELECT d.project_id, d.day, s.dataset IS NOT NULL, coalesce(s.dataset, ''), count(*)
+            FROM source_days d
+            JOIN sources s ON s.project_id = d.project_id AND s.name = d.source_name
+            GROUP BY d.project_id, d.day, s.dataset IS NOT NULL, coalesce(s.dataset, '')
+            """
+        )
         # History: each run enqueued then ended; each unit enqueued, started, ended.
         conn.execute(
             """

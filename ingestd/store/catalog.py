@@ -24,6 +24,7 @@ from ingestd.domain.mapping import Mapping
 from ingestd.domain.sources import ErrorPolicy, LoadMode, ReadOptions
 from ingestd.domain.tables import TableSpec, split_table_name
 from ingestd.errors import Conflict, NotFound
+from ingestd.store import status_counts
 from ingestd.store.database import Store
 from ingestd.store.schema import Connection, MappingDef, Project, Source, TableDef, Unit, utcnow
 
@@ -204,6 +205,8 @@ class SqlCatalog:
                 session.flush()
             except IntegrityError as exc:
                 raise Conflict(f"source {source.name!r} exists already") from exc
+            # After the row: status_counts' lock order (a run's cells of it may be in flight).
+            status_counts.add_source_cells(session, project_id, row.name, row.dataset)
             return _source_view(session, row)
 
     def update_source(self, project_id: int, name: str, change: SourceChange) -> SourceView:
@@ -237,6 +240,8 @@ class SqlCatalog:
             view = _source_view(session, row)
             session.execute(update(Unit).where(Unit.source_id == row.id).values(source_id=None))
             session.delete(row)
+            session.flush()  # the row first, then the counts (status_counts' lock order)
+            status_counts.remove_source_cells(session, project_id, row.name, row.dataset)
             return view
 
     # -- named mappings -----------------------------------------------------------------------

@@ -4,6 +4,7 @@
 that covered it; ``Runs.create_run`` keeps it (``record_newest``) in the units' transaction.
 The Statsig ``/ingestion/status`` list, the native ``/status`` grid and ``ingestd status``
 all read through here, filtering and paging in the database (indexes from migration 0010).
+The Statsig list's total and deep pages read the kept counts of ``store.status_counts``.
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
-from sqlalchemy.dialects.postgresql import insert as postgres_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ingestd.domain.projections import STATSIG_DAILY_STATUSES
+from ingestd.store import status_counts
 from ingestd.store.schema import Connection, Run, Source, SourceDay, Unit
 from ingestd.store.statsig_status import matches, statsig_status_sql
 
@@ -60,7 +60,8 @@ class StatusQuery:
 
 def record_newest(session: Session, units: Sequence[UnitDay]) -> None:
     """Make each unit the newest of its source and day unless a newer one is there already
-    (a concurrent run that committed first with a later ``created_at``)."""
+    (a concurrent run that committed first with a later ``created_at``); each cell this
+    creates is counted (``store.status_counts``)."""
     newest: dict[tuple[int, str, date], UnitDay] = {}
     for unit in units:  # one row per key: one INSERT may not touch a row twice
         key = (unit.project_id, unit.source_name, unit.day)
@@ -68,35 +69,55 @@ def record_newest(session: Session, units: Sequence[UnitDay]) -> None:
             newest[key] = unit
     if not newest:
         return
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgres_insert
-    statement = insert(SourceDay)
-    later = statement.excluded
-    upsert = statement.on_conflict_do_update(
-        index_elements=[SourceDay.project_id, SourceDay.source_name, SourceDay.day],
-        set_={
-            "unit_id": later.unit_id,
-            "created_at": later.created_at,
-            "position": later.position,
-        },
-        where=or_(
-            SourceDay.created_at < later.created_at,
-            and_(SourceDay.created_at == later.created_at, SourceDay.position <= later.position),
-        ),
-    )
-    session.execute(
-        upsert,
-        [
-            {
-                "project_id": u.project_id,
-                "source_name": u.source_name,
-                "day": u.day,
-                "unit_id": u.unit_id,
-                "created_at": u.created_at,
-                "position": u.position,
-            }
-            for u in newest.values()
-        ],
-    )
+    status_counts.lock_for_cells(session, {u.project_id for u in newest.values()})
+    # Key order (day, then source, as the lists read them): two runs inserting some of the
+    # same cells wait for each other in one order, never in a cycle.
+    rows = [
+        {
+            "project_id": u.project_id,
+            "source_name": u.source_name,
+            "day": u.day,
+            "unit_id": u.unit_id,
+            "created_at": u.created_at,
+            "position": u.position,
+        }
+        for u in sorted(newest.values(), key=lambda u: (u.project_id, u.day, u.source_name))
+    ]
+    insert = status_counts.upsert_for(session)
+    # New cells first: RETURNING names only the rows this INSERT created (on both backends),
+    # which is what the counts need; a cell another transaction is creating is waited for.
+    created = {
+        (project_id, name, day)
+        for project_id, name, day in session.execute(
+            insert(SourceDay)
+            .on_conflict_do_nothing(
+                index_elements=[SourceDay.project_id, SourceDay.source_name, SourceDay.day]
+            )
+            .returning(SourceDay.project_id, SourceDay.source_name, SourceDay.day),
+            rows,
+        ).tuples()
+    }
+    existing = [r for r in rows if (r["project_id"], r["source_name"], r["day"]) not in created]
+    if existing:
+        statement = insert(SourceDay)
+        later = statement.excluded
+        upsert = statement.on_conflict_do_update(
+            index_elements=[SourceDay.project_id, SourceDay.source_name, SourceDay.day],
+            set_={
+                "unit_id": later.unit_id,
+                "created_at": later.created_at,
+                "position": later.position,
+            },
+            where=or_(
+                SourceDay.created_at < later.created_at,
+                and_(
+                    SourceDay.created_at == later.created_at,
+                    SourceDay.position <= later.position,
+                ),
+            ),
+        )
+        session.execute(upsert, existing)
+    status_counts.count_new_cells(session, [status_counts.CellKey(*key) for key in created])
 
 
 def _status_filter(query: StatusQuery) -> Select[str]:
@@ -131,18 +152,39 @@ def status_page(
 ) -> tuple[list[NewestUnit], int]:
     """One page of the query's cells, oldest day first then by source name, and the total."""
     ids = _status_filter(query)
-    total = session.scalar(select(func.count()).select_from(ids.subquery())) or 0
-    # The page's ids first (an index range scan that stops after offset + limit rows), then
-    # their units: a deep page never joins the rows it skips.
-    page = list(
-        session.scalars(
-            ids.order_by(SourceDay.day, SourceDay.source_name).limit(limit).offset(offset)
+    if query.statuses or query.source is not None:
+        # A status needs each cell's unit: counted cell by cell. One source's cells are a
+        # primary-key range of at most one per day: O(days) already.
+        total = session.scalar(select(func.count()).select_from(ids.subquery())) or 0
+        page = _page_ids(session, ids, limit, offset)
+    else:
+        # The kept counts (store.status_counts) give the total and the day the page starts
+        # on, so a deep page skips at most that day's cells, not every cell before it.
+        total = status_counts.cells_between(
+            session, query.project_id, query.start, query.end, query.dataset
         )
-    )
+        start = (
+            status_counts.page_start(
+                session, query.project_id, query.start, query.end, query.dataset, offset
+            )
+            if 0 < offset < total
+            else None
+        )
+        if start is not None:
+            page = _page_ids(session, ids.where(SourceDay.day >= start.day), limit, start.skip)
+        else:  # the first page, or one past the last cell (no query: nothing is there)
+            page = _page_ids(session, ids, limit, 0) if offset == 0 < total else []
     rows = _units_by_id(session, query.project_id, page) if page else []
     order = {unit_id: i for i, unit_id in enumerate(page)}
     rows.sort(key=lambda row: order[row.unit.id])
     return rows, int(total)
+
+
+def _page_ids(session: Session, ids: Select[str], limit: int, offset: int) -> list[str]:
+    # The page's ids first (an index range scan that stops after offset + limit rows), then
+    # their units: a deep page never joins the rows it skips.
+    ordered = ids.order_by(SourceDay.day, SourceDay.source_name)
+    return list(session.scalars(ordered.limit(limit).offset(offset)))
 
 
 def grid_cells(

@@ -255,6 +255,25 @@ class SourceDay(Base):
     """With ``created_at``: which unit is newer (the later of one run's units wins)."""
 
 
+class SourceDayCount(Base):
+    """How many ``source_days`` cells of one project and day belong to a source of one
+    dataset that exists now: the status lists' total and deep-page position read these
+    (O(days)) instead of counting cells (``store.status_counts`` keeps them, migration 0016).
+
+    A source without a dataset counts under ``has_dataset`` false and ``dataset`` ''
+    (a key column cannot be NULL; the flag keeps it apart from a dataset named '').
+    """
+
+    __tablename__ = "source_day_counts"
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    has_dataset: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cells: Mapped[int] = mapped_column(BigInteger)
+
+
 class UnitFile(Base):
     __tablename__ = "unit_files"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
