@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -11,7 +12,7 @@ from fastapi import Request
 
 from ingestd.control.catalog import ConnectionView, SourceView
 from ingestd.control.daily_status import DayStatus
-from ingestd.control.run_views import HistoryEntry, RunView
+from ingestd.control.run_views import HistoryEntry, RunView, UnitView
 from ingestd.control.statsig.data_checks import EventDelta
 from ingestd.control.statsig.datasets import EventCount
 from ingestd.domain.projections import (
@@ -114,16 +115,19 @@ def _projected(history: Iterable[HistoryEntry]) -> list[dict[str, Any]]:
     return list(reversed(out))
 
 
-def _run_level(states: list[UnitState]) -> str:
-    if all(s is UnitState.ENQUEUED for s in states):
+def _run_level(states: Counter[UnitState], units: int) -> str:
+    """The run's status from how many of its ``units`` are in each state (counts, not the
+    list: ``_run_history`` asks after every one of a run's events, and a run of 500 units
+    has thousands)."""
+    if states[UnitState.ENQUEUED] == units:
         return "enqueued"
-    if all(s in TERMINAL_UNIT_STATES for s in states):
-        if any(s is UnitState.FAILED for s in states):
+    if sum(states[s] for s in TERMINAL_UNIT_STATES) == units:
+        if states[UnitState.FAILED]:
             return "download_error"
-        if all(s is UnitState.CANCELED for s in states):
+        if states[UnitState.CANCELED] == units:
             return "canceled"
         return "download_complete"
-    if any(s in (UnitState.DOWNLOADING, UnitState.LOADING) for s in states):
+    if states[UnitState.DOWNLOADING] or states[UnitState.LOADING]:
         return "download_started"
     return "started"
 
@@ -131,14 +135,17 @@ def _run_level(states: list[UnitState]) -> str:
 def _run_history(run: RunView) -> list[dict[str, Any]]:
     """Run-level statuses as the units move (§5 item 13), newest first."""
     current = {u.id: UnitState.ENQUEUED for u in run.units}
+    counts = Counter(current.values())
     events = sorted(
         ((h.at, u.id, UnitState(h.state)) for u in run.units for h in u.history),
         key=lambda e: e[0],
     )
     out = [{"statusTimestamp": timestamp(run.created_at), "status": "enqueued"}]
     for at, unit_id, state in events:
+        counts[current[unit_id]] -= 1
+        counts[state] += 1
         current[unit_id] = state
-        status = _run_level(list(current.values()) or [UnitState.ENQUEUED])
+        status = _run_level(counts, len(current))
         if status != out[-1]["status"]:
             out.append({"statusTimestamp": timestamp(at), "status": status})
     return list(reversed(out))
@@ -148,8 +155,11 @@ def run(view: RunView) -> dict[str, Any]:
     """IngestionRunDataContractDto (§1.4 #10)."""
     history = _run_history(view)
     granular = []
+    by_source: dict[str | None, list[UnitView]] = {}
+    for unit in view.units:
+        by_source.setdefault(unit.source_name, []).append(unit)
     for source in view.sources:
-        units = [u for u in view.units if u.source_name == source]
+        units = by_source.get(source, [])
         dated = [
             (u.day.isoformat() if u.day else "", _projected(u.history))
             for u in sorted(units, key=lambda u: u.day or date.min, reverse=True)
