@@ -27,6 +27,13 @@ class StatusEventRow(Protocol):
     def message(self) -> str | None: ...
 
 
+class RunEventRow(StatusEventRow, Protocol):
+    """A status change with the run it belongs to (what a page of runs groups by)."""
+
+    @property
+    def run_id(self) -> str: ...
+
+
 class CountedRow(Protocol):
     @property
     def read(self) -> int: ...

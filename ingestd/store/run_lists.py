@@ -1,18 +1,59 @@
 """SQL behind the run lists of the dialects (Statsig runs, Kusto failures) and the CLI.
 
 A page of runs is read in a fixed number of queries (the runs, then all their units, then all
-their history) whatever its size, never one query per run.
+their history) whatever its size, never one query per run. Units and history come back as
+plain rows of the columns a view shows, not ORM objects: a page may carry thousands of units
+and their history (a scheduled run of every source), and building an ORM object (identity
+map, instance state, every column, the JSON ``spec`` parsed) was most of such a page's CPU.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from ingestd.domain.run_views import RunEventRow, UnitRow
 from ingestd.domain.states import UnitState
 from ingestd.store.schema import Run, StatusEvent, Unit
+
+UNIT_VIEW_COLUMNS = (
+    Unit.id,
+    Unit.run_id,
+    Unit.position,
+    Unit.source_name,
+    Unit.day,
+    Unit.blob_url,
+    Unit.blob_source_id,
+    Unit.table_name,
+    Unit.load_key,
+    Unit.state,
+    Unit.attempt,
+    Unit.max_attempts,
+    Unit.error_code,
+    Unit.error_message,
+    Unit.failure_status,
+    Unit.created_at,
+    Unit.started_at,
+    Unit.ended_at,
+    Unit.updated_at,
+    Unit.read,
+    Unit.inserted,
+    Unit.updated,
+    Unit.rejected,
+    Unit.errors,
+)
+"""What ``UnitRow`` reads (a test holds the two to each other)."""
+EVENT_COLUMNS = (
+    StatusEvent.run_id,
+    StatusEvent.unit_id,
+    StatusEvent.state,
+    StatusEvent.at,
+    StatusEvent.message,
+)
+"""What ``RunEventRow`` reads."""
 
 
 def _runs(project_id: int, kind: str | None, origin: str | None) -> Select[Run]:
@@ -44,20 +85,23 @@ def runs_page(
     return list(session.scalars(page)), int(total)
 
 
-def units_of(session: Session, run_ids: Sequence[str]) -> list[Unit]:
-    """The units of these runs, each run's in position order."""
+def units_of(session: Session, run_ids: Sequence[str]) -> list[UnitRow]:
+    """The units of these runs, each run's in position order (rows of ``UNIT_VIEW_COLUMNS``:
+    a row has an attribute per column, which is all ``UnitRow`` asks)."""
     if not run_ids:
         return []
-    query = select(Unit).where(Unit.run_id.in_(list(run_ids)))
-    return list(session.scalars(query.order_by(Unit.run_id, Unit.position)))
+    query = select(*UNIT_VIEW_COLUMNS).where(Unit.run_id.in_(list(run_ids)))
+    rows = session.execute(query.order_by(Unit.run_id, Unit.position)).all()
+    return cast(list[UnitRow], rows)
 
 
-def history_of(session: Session, run_ids: Sequence[str]) -> list[StatusEvent]:
+def history_of(session: Session, run_ids: Sequence[str]) -> list[RunEventRow]:
     """Every status change of these runs and their units, oldest first."""
     if not run_ids:
         return []
-    query = select(StatusEvent).where(StatusEvent.run_id.in_(list(run_ids)))
-    return list(session.scalars(query.order_by(StatusEvent.at, StatusEvent.id)))
+    query = select(*EVENT_COLUMNS).where(StatusEvent.run_id.in_(list(run_ids)))
+    rows = session.execute(query.order_by(StatusEvent.at, StatusEvent.id)).all()
+    return cast(list[RunEventRow], rows)
 
 
 def failed_units(

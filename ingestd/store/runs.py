@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ingestd.domain.origins import RunOrigin
-from ingestd.domain.run_views import HistoryEntry, RunView, UnitView
+from ingestd.domain.run_views import HistoryEntry, RunEventRow, RunView, UnitView
 from ingestd.domain.states import RunState, UnitState
 from ingestd.domain.unit_specs import UnitSpec
 from ingestd.store.daily_status import UnitDay, record_newest
@@ -264,7 +264,7 @@ class SqlRuns:
         return views, total
 
 
-def _add_history(views: Sequence[RunView], events: Sequence[StatusEvent]) -> None:
+def _add_history(views: Sequence[RunView], events: Sequence[RunEventRow]) -> None:
     """Give each run and unit its status changes (``events`` oldest first)."""
     by_unit = {u.id: u for view in views for u in view.units}
     by_run = {view.id: view for view in views}
