@@ -110,19 +110,26 @@ class ApiProcesses:
             start_new_session=True,
         )
         assert child.stdin is not None
-        child.stdin.write(self.operator_token.encode() + b"\n")
-        child.stdin.close()
+        try:
+            child.stdin.write(self.operator_token.encode() + b"\n")
+            child.stdin.close()
+        except BrokenPipeError:
+            pass  # it exited before reading: the supervisor sees that and starts another
         return child
 
     def _supervise(self) -> None:
         while not self._stopping.wait(RESTART_DELAY_SECONDS):
             for i, child in enumerate(self._children):
                 code = child.poll()
-                if code is not None and not self._stopping.is_set():
-                    log.warning(
-                        "API process %d exited with code %d; starting another", child.pid, code
-                    )
+                if code is None or self._stopping.is_set():
+                    continue
+                log.warning("API process %d exited with code %d; starting another", child.pid, code)
+                try:
                     self._children[i] = self._spawn()
+                except OSError as exc:
+                    # Out of processes or memory, for now: the next tick tries again, and the
+                    # ones still running keep serving.
+                    log.error("could not start an API process: %s", exc)
 
 
 def _watch_parent(parent: int, stop: threading.Event, server: uvicorn.Server) -> None:
