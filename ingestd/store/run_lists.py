@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import cast
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ingestd.domain.run_views import RunEventRow, UnitRow
 from ingestd.domain.states import UnitState
+from ingestd.store.run_counts import runs_total
 from ingestd.store.schema import Run, StatusEvent, Unit
 
 UNIT_VIEW_COLUMNS = (
@@ -74,9 +75,10 @@ def runs_page(
     limit: int,
     offset: int = 0,
 ) -> tuple[list[Run], int]:
-    """The project's runs (of ``kind``, through ``origin``), newest first: a page, the total."""
+    """The project's runs (of ``kind``, through ``origin``), newest first: a page, the total
+    (kept as runs are created: store/run_counts.py)."""
     query = _runs(project_id, kind, origin)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total = runs_total(session, project_id, kind, origin)
     newest_first = (Run.created_at.desc(), Run.id)
     # The page's ids first (an index-only scan of ix_runs_project_kind_newest that skips
     # ``offset`` entries without reading their rows), then those rows by primary key.

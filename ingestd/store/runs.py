@@ -23,6 +23,7 @@ from ingestd.domain.states import RunState, UnitState
 from ingestd.domain.unit_specs import UnitSpec
 from ingestd.store.daily_status import UnitDay, record_newest
 from ingestd.store.database import Store
+from ingestd.store.run_counts import count_new_run
 from ingestd.store.run_lists import history_of, runs_page, units_of
 from ingestd.store.schema import Run, StatusEvent, Unit, UnitFile
 from ingestd.store.transaction import Transaction
@@ -162,6 +163,13 @@ class SqlRuns:
                 record_newest(session, newest)
                 if then is not None:
                     then(Transaction(session))
+                # Last: the count row stays locked only until the commit (store/run_counts.py).
+                count_new_run(
+                    session,
+                    run.project_id,
+                    run.kind,
+                    run.origin.value if run.origin is not None else None,
+                )
         except IntegrityError:
             if run.idempotency_key is None:
                 raise

@@ -274,6 +274,21 @@ class SourceDayCount(Base):
     cells: Mapped[int] = mapped_column(BigInteger)
 
 
+class RunCount(Base):
+    """How many runs a project has of one kind through one origin: the run lists' totals read
+    these instead of counting the runs (``store.run_counts`` keeps them, migration 0017).
+    Runs are never deleted, so a count only grows. A run without an origin counts under
+    ``origin`` '' (a key column cannot be NULL; no ``RunOrigin`` is empty)."""
+
+    __tablename__ = "run_counts"
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    origin: Mapped[str] = mapped_column(String(16), primary_key=True)
+    runs: Mapped[int] = mapped_column(BigInteger)
+
+
 class UnitFile(Base):
     __tablename__ = "unit_files"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

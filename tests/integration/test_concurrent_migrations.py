@@ -41,4 +41,4 @@ def test_four_processes_migrating_one_fresh_database_at_once_all_succeed(
     with engine.connect() as conn:
         (head,) = conn.execute(text("SELECT version_num FROM alembic_version")).one()
     engine.dispose()
-    assert head == "0016"
+    assert head == "0017"

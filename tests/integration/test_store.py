@@ -76,7 +76,7 @@ def test_migrations_apply_to_an_empty_database_and_are_idempotent(database_url: 
         "alembic_version",
     } <= names
     with store.read() as session:
-        assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0016"
+        assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0017"
     assert "last_used_at" in {c["name"] for c in inspect(store.engine).get_columns("api_keys")}
     store.dispose()
 
