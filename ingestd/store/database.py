@@ -142,11 +142,12 @@ class Store:
                 raise
 
     @contextmanager
-    def read(self) -> Iterator[Session]:
+    def read(self, *, streaming: bool = False) -> Iterator[Session]:
         """A session for queries only. It must change nothing: on PostgreSQL it runs in
         autocommit, where a change would be kept statement by statement (``write()`` is
-        for changes)."""
-        with self._read_sessions() as session:
+        for changes). ``streaming``: in a transaction, which the server-side cursor of a
+        query read in batches (``yield_per``) needs on PostgreSQL."""
+        with (self._sessions if streaming else self._read_sessions)() as session:
             yield session
 
     def dispose(self) -> None:

@@ -96,7 +96,7 @@ def pending_batch(
     records and (counting a newline after each) about ``max_chars`` characters."""
     ids: list[int] = []
     size = 0
-    with store.read() as session:
+    with store.read(streaming=True) as session:
         rows = session.execute(
             select(StreamRecord.id, func.length(StreamRecord.payload))
             .where(*_pending(project_id, stream_id), StreamRecord.id.between(first, last))
@@ -133,7 +133,7 @@ def batch_payloads(
     run's records) are skipped here, so a batch of many ranges is still one query."""
     if not ranges:
         return
-    with store.read() as session:
+    with store.read(streaming=True) as session:
         rows = session.execute(
             select(StreamRecord.id, StreamRecord.payload)
             .where(

@@ -237,3 +237,29 @@ def test_cancel_run_cancels_waiting_units_and_history_is_append_only(svc: Servic
     with svc.store.read() as session:
         assert session.scalar(select(StatusEvent.id).order_by(StatusEvent.id)) == before
     assert svc.runs.claim_next("w", 60) is None
+
+
+def test_postgres_reads_open_no_transaction_and_streaming_reads_do(postgres_url: str) -> None:
+    """A read is autocommit on PostgreSQL (no BEGIN and ROLLBACK round trips); a streaming
+    read is in a transaction, which a server-side cursor (``yield_per``) needs."""
+    import psycopg
+
+    store = Store(postgres_url)
+    try:
+        with store.read() as session:
+            session.execute(select(1)).all()
+            driver = session.connection().connection.driver_connection
+            assert isinstance(driver, psycopg.Connection)
+            assert driver.info.transaction_status is psycopg.pq.TransactionStatus.IDLE
+        with store.read(streaming=True) as session:
+            rows = session.execute(
+                select(text("n"))
+                .select_from(text("generate_series(1, 2500) AS n"))
+                .execution_options(yield_per=1000)
+            )
+            assert sum(1 for _ in rows) == 2500
+            driver = session.connection().connection.driver_connection
+            assert isinstance(driver, psycopg.Connection)
+            assert driver.info.transaction_status is psycopg.pq.TransactionStatus.INTRANS
+    finally:
+        store.dispose()
