@@ -161,7 +161,7 @@ class Process:
         return self.process.returncode
 
 
-def _process_ticks(pid: int) -> int:
+def process_ticks(pid: int) -> int:
     """utime + stime + cutime + cstime of a process, from /proc/<pid>/stat."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return sum(int(f) for f in fields[11:15])
@@ -189,7 +189,7 @@ class CostSampler:
     def _sample(self, connections: dict[str, Any]) -> None:
         for pid in self.processes:
             with suppress(OSError, ValueError, IndexError):
-                self.latest[("process", pid)] = _process_ticks(pid)
+                self.latest[("process", pid)] = process_ticks(pid)
         roles = {f"ingestd:{pid}": role for pid, role in self.processes.items()}
         for label, conn in connections.items():
             rows = conn.execute(
@@ -202,7 +202,7 @@ class CostSampler:
                 if label == "destination" and waits and self._started.is_set():
                     self.lock_wait_samples += 1
                 with suppress(OSError, ValueError, IndexError):
-                    self.latest[(label, pid)] = _process_ticks(pid)
+                    self.latest[(label, pid)] = process_ticks(pid)
                 if label == "destination" and application in roles:
                     self.backend_owner[pid] = roles[application]
 

@@ -45,6 +45,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from bench.cluster import CLOCK_TICKS, process_ticks
 from bench.job import EVENTS_MAPPING
 from bench.kusto_service_path import ensure_source
 
@@ -78,16 +79,13 @@ class Figures:
     """Requests without an answer within wrk's --timeout (5 s): not in p50/p99."""
 
 
-_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of one process so far (0 once it is gone)."""
+    """CPU of one process so far, with its reaped children's (a PostgreSQL backend that ended
+    moves into the postmaster's count, an API process restarted into serve's); 0 once gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return process_ticks(pid) / CLOCK_TICKS
     except (FileNotFoundError, ProcessLookupError):
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
 def _processes() -> list[tuple[int, int, str]]:
