@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ingestd.domain.projections import STATSIG_DAILY_STATUSES
 from ingestd.store import status_counts
+from ingestd.store.database import upsert_for
 from ingestd.store.schema import Connection, Run, Source, SourceDay, Unit
 from ingestd.store.statsig_status import matches, statsig_status_sql
 
@@ -83,7 +84,7 @@ def record_newest(session: Session, units: Sequence[UnitDay]) -> None:
         }
         for u in sorted(newest.values(), key=lambda u: (u.project_id, u.day, u.source_name))
     ]
-    insert = status_counts.upsert_for(session)
+    insert = upsert_for(session)
     # New cells first: RETURNING names only the rows this INSERT created (on both backends),
     # which is what the counts need; a cell another transaction is creating is waited for.
     created = {

@@ -17,6 +17,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, event
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -152,6 +154,12 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def upsert_for(session: Session) -> Any:
+    """The session's dialect's ``insert``, which has ``ON CONFLICT`` (both backends spell it
+    alike): for the store's upserts."""
+    return sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgres_insert
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -15,8 +15,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ingestd.store.database import upsert_for
 from ingestd.store.schema import RunCount
-from ingestd.store.status_counts import upsert_for
 
 
 def count_new_run(session: Session, project_id: int, kind: str, origin: str | None) -> None:

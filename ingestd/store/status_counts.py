@@ -42,13 +42,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, ColumnElement, String, func, literal, select, text
-from sqlalchemy.dialects.postgresql import insert as postgres_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from ingestd.store.database import upsert_for
 from ingestd.store.schema import Source, SourceDay, SourceDayCount
 
 CELLS_LOCK_CLASS = 0x1D6E57D7
@@ -72,11 +70,6 @@ class PageStart:
 
     day: date
     skip: int
-
-
-def upsert_for(session: Session) -> Any:
-    """The dialect's ``insert`` with ``ON CONFLICT`` (both backends spell it alike)."""
-    return sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgres_insert
 
 
 def lock_for_cells(session: Session, project_ids: Iterable[int]) -> None:
