@@ -45,14 +45,13 @@ def dialect_route(
     render: Renderer,
     *,
     render_invalid: InvalidRenderer | None = None,
-    http_refusals: bool = True,
     logger: logging.Logger = log,
 ) -> type[APIRoute]:
     """The route class of one front end (a dialect, the native API, the dashboard): errors
     raised while handling its requests are rendered by ``render``; a request validation error
-    by ``render_invalid`` (else ``render`` of an InvalidInput saying what is wrong); with
-    ``http_refusals``, FastAPI's own refusals (HTTPException) as NotFound or InvalidInput,
-    without, as any other exception: logged to ``logger`` and rendered as an InternalError."""
+    by ``render_invalid`` (else ``render`` of an InvalidInput saying what is wrong); FastAPI's
+    own refusals (HTTPException) as NotFound or InvalidInput; any other exception is logged to
+    ``logger`` and rendered as an InternalError."""
 
     def invalid(request: Request, exc: RequestValidationError) -> Response:
         if render_invalid is not None:
@@ -74,11 +73,6 @@ def dialect_route(
                 except RequestValidationError as exc:
                     return invalid(request, exc)
                 except HTTPException as exc:
-                    if not http_refusals:
-                        logger.exception(
-                            "unhandled error on %s %s", request.method, request.url.path
-                        )
-                        return internal(request)
                     # FastAPI's own refusals (unparseable body, ...) keep their meaning.
                     if exc.status_code == 404:
                         return render(request, NotFound(str(exc.detail)))

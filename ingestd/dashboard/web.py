@@ -121,8 +121,7 @@ def _invalid_page(request: Request, exc: RequestValidationError) -> Response:
     return error_page(request, InvalidInput(validation_message(exc, NATIVE_HIDDEN_PARTS)))
 
 
-DashboardRoute = dialect_route(
-    error_page, render_invalid=_invalid_page, http_refusals=False, logger=log
-)
-"""Renders every error raised while handling a dashboard request as an HTML page; FastAPI's
-own refusals too are an internal error's page, as they always were."""
+DashboardRoute = dialect_route(error_page, render_invalid=_invalid_page, logger=log)
+"""Renders every error raised while handling a dashboard request as an HTML page. FastAPI's
+own refusals (a form body it cannot parse) are the client's: a 400 page saying so, not an
+internal error's page and a stack trace in the log."""
