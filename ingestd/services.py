@@ -23,6 +23,7 @@ from ingestd.executor.dispatcher import Dispatcher
 from ingestd.executor.pool import WorkerPool
 from ingestd.executor.unit_runner import UnitRunner
 from ingestd.store.leader_lock import LeaderLock
+from ingestd.store.work_notices import WorkNoticeListener
 
 
 class Services(control.Services):
@@ -45,6 +46,14 @@ class Services(control.Services):
         )
         self.work_signal.subscribe(pool.wake)
         return pool
+
+    def work_notices(self) -> WorkNoticeListener | None:
+        """What wakes this process's pools and dispatcher when another process queues units
+        (PostgreSQL metadata; None on SQLite, whose one process announces to itself). The
+        caller starts and stops it, beside the pool it wakes."""
+        if self.store.is_sqlite:
+            return None
+        return WorkNoticeListener(self.store, self.work_signal.wake_here)
 
     @cached_property
     def celery(self) -> Celery:

@@ -43,9 +43,16 @@ def create_app(services: Services, *, background: bool = True) -> FastAPI:
             pool.start()
         periodic = services.background(pool.wake if pool is not None else _nothing)
         periodic.start()
+        # Units queued by other processes (API processes, other machines) wake the pool and
+        # the dispatcher here at once, not at their next poll.
+        notices = services.work_notices()
+        if notices is not None:
+            notices.start()
         try:
             yield
         finally:
+            if notices is not None:
+                notices.stop()
             periodic.stop()
             if pool is not None:
                 pool.stop()

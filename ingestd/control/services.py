@@ -53,6 +53,7 @@ from ingestd.domain.retry import RetryPolicy
 from ingestd.domain.run_owners import RunOwnersSource
 from ingestd.domain.unit_specs import FetchLimits
 from ingestd.settings import Settings
+from ingestd.store import work_notices
 from ingestd.store.database import Store
 from ingestd.store.run_owners import run_owners
 from ingestd.store.secret_box import open_secret_box
@@ -257,8 +258,10 @@ class Services:
 
     @cached_property
     def work_signal(self) -> WorkSignal:
-        """Wakes this process's worker pools when units are queued (``ingestd.services``)."""
-        return WorkSignal()
+        """Wakes the worker pools when units are queued (``ingestd.services``): this
+        process's, and with PostgreSQL metadata every process's that listens."""
+        store = self.store
+        return WorkSignal(relay=None if store.is_sqlite else lambda: work_notices.notify(store))
 
     @property
     def kusto_queries(self) -> KustoQueries:

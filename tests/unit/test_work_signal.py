@@ -33,3 +33,15 @@ def test_a_subscriber_that_is_gone_is_dropped_and_the_others_still_woken() -> No
     signal.announce()
     assert kept.woken == 1
     assert len(signal._listeners) == 1  # the dead reference no longer held
+
+
+def test_an_announcement_is_relayed_to_other_processes_and_a_relayed_one_is_not_relayed_back() -> (
+    None
+):
+    relayed: list[str] = []
+    signal, here = WorkSignal(relay=lambda: relayed.append("notice")), _Sleeper()
+    signal.subscribe(here.wake)
+    signal.announce()
+    assert (here.woken, relayed) == (1, ["notice"])
+    signal.wake_here()  # what a listener calls for another process's notice
+    assert (here.woken, relayed) == (2, ["notice"])
