@@ -333,6 +333,7 @@ def unit_record(server: Ingestd) -> tuple[dict[str, int], dict[str, datetime]]:
         return counts, history
     with sqlite3.connect(f"file:{server.data / 'metadata.sqlite'}?mode=ro", uri=True) as db:
         unit_id, read, inserted, rejected, errors = db.execute(_NEWEST_UNIT).fetchone()
+        history = {}
         for state, at in db.execute(
             "SELECT state, at FROM status_history WHERE unit_id = ? ORDER BY id", [unit_id]
         ):
