@@ -41,8 +41,8 @@ from ingestd.dataplane.contract import (
 )
 from ingestd.dataplane.destinations import ledger
 from ingestd.dataplane.destinations.interface import Destination, StagedLoad, ValuesRefused
+from ingestd.dataplane.readers import gzip_judge, width
 from ingestd.dataplane.readers import scan as scans
-from ingestd.dataplane.readers import width
 from ingestd.dataplane.readers.decompress import DecompressionLimits
 from ingestd.dataplane.readers.files import LocalFile, prepare
 from ingestd.dataplane.transform.coerce import SQL_TYPES, sql_literal
@@ -413,6 +413,13 @@ class Stager:
                 raise Canceled("the unit was canceled")
 
     def _stage_file(self, file: LocalFile, index: int) -> None:
+        # A gzip file's limits are judged while DuckDB decodes it (the fallbacks below decode
+        # it again without a meter: the block ends only once the file is judged).
+        partial = self.scan_row_limit is not None
+        with gzip_judge.judged_beside(file, self.cur.interrupt, partial=partial):
+            self._read_file(file, index)
+
+    def _read_file(self, file: LocalFile, index: int) -> None:
         fmt = file.format
         scan_id = uuid.uuid4().hex[:12]
         if scans.is_delimited(fmt):

@@ -21,6 +21,7 @@ Contract:
 from __future__ import annotations
 
 import bz2
+import threading
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,10 +97,6 @@ class Meter:
 
 Sink = Callable[[bytes], object]
 """Where decompressed bytes go: a file's ``write``, or nothing (a measuring pass)."""
-
-
-def _discard(_: bytes) -> None:
-    return None
 
 
 def gunzip(source: BinaryIO, sink: Sink, meter: Meter) -> None:
@@ -208,11 +205,24 @@ def unzstd(source: BinaryIO, sink: Sink, meter: Meter) -> None:
         )
 
 
-def measure_gzip(path: Path, meter: Meter) -> None:
-    """Decode a gzip file without keeping its output, to apply the limits before a reader
-    that decodes gzip itself (DuckDB) starts."""
+class _Stopped(Exception):
+    """The measuring pass was told to stop (its reader has read all it wanted)."""
+
+
+def measure_gzip(path: Path, meter: Meter, stop: threading.Event | None = None) -> None:
+    """Decode a gzip file without keeping its output, to apply the limits to a reader that
+    decodes gzip itself (DuckDB), beside it (``readers.gzip_judge``). ``stop`` ends the pass
+    early, without a verdict on the rest of the file."""
+
+    def discard(_: bytes) -> None:
+        if stop is not None and stop.is_set():
+            raise _Stopped
+
     with path.open("rb") as raw:
-        gunzip(raw, _discard, meter)
+        try:
+            gunzip(raw, discard, meter)
+        except _Stopped:
+            return
 
 
 def unpack(

@@ -4,8 +4,8 @@ Path templates are rendered for the day, globbed and each match checked against 
 file policy (``domain.file_access.ProjectFiles``). bz2 and
 zstd streams and zip members are unpacked into the unit's staging folder with bounded buffers;
 gzip stays compressed and is decoded by the reader itself (except under columnar formats,
-which need a seekable file), after a measuring pass. Every decompression is metered against the
-limits of ingestd.dataplane.readers.decompress.
+which need a seekable file), with a measuring pass beside it (``readers.gzip_judge``). Every
+decompression is metered against the limits of ingestd.dataplane.readers.decompress.
 """
 
 from __future__ import annotations
@@ -43,6 +43,9 @@ class LocalFile:
     compression: Compression
     """NONE or GZIP: what the reader must decode (other compressions are unpacked)."""
     size: int
+    meter: Meter | None = None
+    """GZIP: the meter its limits are judged by while the reader decodes it; whoever reads
+    the file does so inside ``gzip_judge.judged_beside`` (None: nothing left to judge)."""
 
 
 def check_allowed(path: Path, files: ProjectFiles) -> Path:
@@ -136,10 +139,11 @@ def prepare(
         target = staging / strip_compression_suffix(path.name)
         decompress.unpack(decompress.gunzip, path, target, meter)
         return [LocalFile(name, target, data_format, Compression.NONE, target.stat().st_size)]
-    if compression is Compression.GZIP:
-        # The reader (DuckDB) decodes gzip itself; a measuring pass applies the limits first.
-        decompress.measure_gzip(path, meter)
-    return [LocalFile(name, path, data_format, compression, path.stat().st_size)]
+    # The reader (DuckDB) decodes gzip itself; the measuring pass runs beside it, not first
+    # (each pass decodes the whole file on one core: one after the other they took twice as
+    # long as the reader alone).
+    judge = meter if compression is Compression.GZIP else None
+    return [LocalFile(name, path, data_format, compression, path.stat().st_size, judge)]
 
 
 def _plain(options: ReadOptions) -> ReadOptions:

@@ -1,6 +1,7 @@
 """Decompression bombs and oversized inputs are refused as they decode (ingestd.dataplane
-.decompress through files.prepare, the code every load runs): DECOMPRESSION_LIMIT, Permanent,
-a message that names the limit and its setting; genuine compressed files still pass."""
+.decompress through files.prepare and, for gzip, readers.gzip_judge: the code every load
+runs): DECOMPRESSION_LIMIT, Permanent, a message that names the limit and its setting; genuine
+compressed files still pass."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import zstandard
 
 from ingestd.dataplane.readers.decompress import RATIO_GRACE_BYTES, DecompressionLimits
 from ingestd.dataplane.readers.files import LocalFile, prepare
+from ingestd.dataplane.readers.gzip_judge import judged_beside
 from ingestd.domain.sources import DataFormat, ReadOptions
 from ingestd.errors import CorruptCompression, DecompressionLimit, FailureClass
 
@@ -68,7 +70,12 @@ def run(
     path.write_bytes(data)
     staging = tmp_path / "staging"
     staging.mkdir(exist_ok=True)
-    return list(prepare(path, name, ReadOptions(format=DataFormat.CSV), staging, limits))
+    files = list(prepare(path, name, ReadOptions(format=DataFormat.CSV), staging, limits))
+    for file in files:
+        # gzip is judged while its reader decodes it (readers/gzip_judge.py), as a load does.
+        with judged_beside(file, lambda: None):
+            pass
+    return files
 
 
 BOMBS: dict[str, Callable[[], tuple[str, bytes]]] = {
