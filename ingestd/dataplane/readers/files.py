@@ -140,8 +140,7 @@ def prepare(
         decompress.unpack(decompress.gunzip, path, target, meter)
         return [LocalFile(name, target, data_format, Compression.NONE, target.stat().st_size)]
     # The reader (DuckDB) decodes gzip itself; the measuring pass runs beside it, not first
-    # (each pass decodes the whole file on one core: one after the other they took twice as
-    # long as the reader alone).
+    # (first, the load waited for a whole extra decode of the file).
     judge = meter if compression is Compression.GZIP else None
     return [LocalFile(name, path, data_format, compression, path.stat().st_size, judge)]
 

@@ -2,12 +2,13 @@
 
 DuckDB decodes gzip itself and knows no limit on what a file expands to, so every gzip input
 is also decoded by ``decompress.measure_gzip`` through its meter (``LocalFile.meter``). That
-pass used to run first, to the end, before the reader started: the file was decoded twice, one
-after the other (the gzip CSV load spent about a fifth of its time there). It now runs in a
-thread while the reader works, on the core the reader's single gzip stream leaves free. It is
-the faster of the two (zlib into nothing against parsing into rows), so a bomb is still refused
-after a few MiB of output; when it refuses, it interrupts the reader, and the block raises the
-limit's error instead of the interruption. The block never ends before the pass has: a file
+pass used to run first, to the end, before the reader started, so the load waited for a whole
+extra decode (1-1.5 s of an 18-20 s load of a 5M-row gzip CSV, docs/performance.md). It now
+runs in a thread while the reader works. It is the faster of the two (zlib into nothing
+against parsing into rows), so a bomb is still refused after a few MiB of output; when it
+refuses, it interrupts the reader, and the block raises the limit's error instead of the
+interruption. Should the pass itself fail (the file cannot be read), that is the error too:
+no file is taken as judged when it was not. The block never ends before the pass has: a file
 that crosses a limit or is corrupt fails its load even if the reader finished first, and
 whatever decodes the file after the block (the line-by-line fallbacks, which decode without a
 meter) decodes a file already judged. A canceled unit stops the pass at once.
@@ -21,7 +22,7 @@ from contextlib import contextmanager
 
 from ingestd.dataplane.readers import decompress
 from ingestd.dataplane.readers.files import LocalFile
-from ingestd.errors import Canceled, CorruptCompression, DecompressionLimit
+from ingestd.errors import Canceled
 
 
 @contextmanager
@@ -35,13 +36,14 @@ def judged_beside(
     if meter is None:
         yield
         return
-    verdict: list[DecompressionLimit | CorruptCompression] = []
+    verdict: list[Exception] = []
+    """DecompressionLimit or CorruptCompression, or whatever else stopped the pass."""
     stop = threading.Event()
 
     def judge() -> None:
         try:
             decompress.measure_gzip(file.path, meter, stop)
-        except (DecompressionLimit, CorruptCompression) as exc:
+        except Exception as exc:  # noqa: BLE001 - not handled: the block's thread raises it
             verdict.append(exc)
             interrupt()
 

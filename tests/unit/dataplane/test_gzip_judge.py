@@ -92,3 +92,13 @@ def test_the_block_own_error_stands_when_the_file_is_fine(tmp_path: Path) -> Non
     file = _prepared(_gzip_file(tmp_path, "good.csv.gz", b"a\n1\n"))
     with pytest.raises(ValueError, match="the reader's own"), judged_beside(file, lambda: None):
         raise ValueError("the reader's own error")
+
+
+def test_a_pass_that_cannot_read_the_file_fails_the_block_rather_than_pass_it(
+    tmp_path: Path,
+) -> None:
+    path = _gzip_file(tmp_path, "gone.csv.gz", b"a\n1\n")
+    file = _prepared(path)
+    path.unlink()  # judged or not, nothing unjudged goes through as judged
+    with pytest.raises(FileNotFoundError), judged_beside(file, lambda: None):
+        pass
