@@ -35,9 +35,7 @@ def test_a_subscriber_that_is_gone_is_dropped_and_the_others_still_woken() -> No
     assert len(signal._listeners) == 1  # the dead reference no longer held
 
 
-def test_an_announcement_is_relayed_to_other_processes_and_a_relayed_one_is_not_relayed_back() -> (
-    None
-):
+def test_an_announcement_is_relayed_and_a_relayed_one_is_not_sent_back() -> None:
     relayed: list[str] = []
     signal, here = WorkSignal(relay=lambda: relayed.append("notice")), _Sleeper()
     signal.subscribe(here.wake)
