@@ -12,16 +12,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import Protocol, cast
 
 from sqlalchemy import Select, and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from ingestd.domain.origins import RunOrigin
 from ingestd.domain.paging import RunCursor
-from ingestd.domain.run_views import RunView, UnitView
+from ingestd.domain.run_views import RunView, UnitRow, UnitView
 from ingestd.domain.states import RunState
 from ingestd.store.database import Store
+from ingestd.store.run_lists import UNIT_VIEW_COLUMNS
 from ingestd.store.run_windows import started_between
 from ingestd.store.schema import Run, Unit, UnitFile
 
@@ -188,21 +189,35 @@ def _filtered(query: Select[Run], where: RunFilter) -> Select[Run]:
     return query
 
 
+class _SourcedUnitRow(UnitRow, Protocol):
+    """A row of ``UNIT_VIEW_COLUMNS`` and ``Unit.source_id``."""
+
+    @property
+    def source_id(self) -> int | None: ...
+
+
 def _records(session: Session, runs: Iterable[Run], *, files: bool) -> list[RunRecord]:
     runs = list(runs)
     ids = [r.id for r in runs]
     if not ids:
         return []
-    units = session.scalars(
-        select(Unit).where(Unit.run_id.in_(ids)).order_by(Unit.run_id, Unit.position)
-    ).all()
+    # Plain rows of the columns the views show, not ORM units (store/run_lists.py says why:
+    # a page of runs may carry thousands of units).
+    units = cast(
+        list[_SourcedUnitRow],
+        session.execute(
+            select(*UNIT_VIEW_COLUMNS, Unit.source_id)
+            .where(Unit.run_id.in_(ids))
+            .order_by(Unit.run_id, Unit.position)
+        ).all(),
+    )
     by_unit: dict[str, list[UnitFile]] = {}
     if files:
         for f in session.scalars(
             select(UnitFile).join(Unit, Unit.id == UnitFile.unit_id).where(Unit.run_id.in_(ids))
         ):
             by_unit.setdefault(f.unit_id, []).append(f)
-    by_run: dict[str, list[Unit]] = {}
+    by_run: dict[str, list[_SourcedUnitRow]] = {}
     for unit in units:
         by_run.setdefault(unit.run_id, []).append(unit)
     out = []
