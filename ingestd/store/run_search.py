@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ingestd.domain.origins import RunOrigin
 from ingestd.domain.paging import RunCursor
-from ingestd.domain.run_views import RunView, UnitRow, UnitView
+from ingestd.domain.run_views import RunView, UnitFileRow, UnitRow, UnitView
 from ingestd.domain.states import RunState
 from ingestd.store.database import Store
 from ingestd.store.run_lists import UNIT_VIEW_COLUMNS
@@ -189,6 +189,20 @@ def _filtered(query: Select[Run], where: RunFilter) -> Select[Run]:
     return query
 
 
+FILE_VIEW_COLUMNS = (
+    UnitFile.unit_id,
+    UnitFile.position,
+    UnitFile.name,
+    UnitFile.skipped,
+    UnitFile.read,
+    UnitFile.inserted,
+    UnitFile.updated,
+    UnitFile.rejected,
+    UnitFile.errors,
+)
+"""What ``UnitFileRow`` reads, with the unit each file belongs to."""
+
+
 class _SourcedUnitRow(UnitRow, Protocol):
     """A row of ``UNIT_VIEW_COLUMNS`` and ``Unit.source_id``."""
 
@@ -211,12 +225,14 @@ def _records(session: Session, runs: Iterable[Run], *, files: bool) -> list[RunR
             .order_by(Unit.run_id, Unit.position)
         ).all(),
     )
-    by_unit: dict[str, list[UnitFile]] = {}
+    by_unit: dict[str, list[UnitFileRow]] = {}
     if files:
-        for f in session.scalars(
-            select(UnitFile).join(Unit, Unit.id == UnitFile.unit_id).where(Unit.run_id.in_(ids))
+        for f in session.execute(
+            select(*FILE_VIEW_COLUMNS)
+            .join(Unit, Unit.id == UnitFile.unit_id)
+            .where(Unit.run_id.in_(ids))
         ):
-            by_unit.setdefault(f.unit_id, []).append(f)
+            by_unit.setdefault(f.unit_id, []).append(cast(UnitFileRow, f))
     by_run: dict[str, list[_SourcedUnitRow]] = {}
     for unit in units:
         by_run.setdefault(unit.run_id, []).append(unit)
