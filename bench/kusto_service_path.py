@@ -58,7 +58,7 @@ from urllib.parse import quote
 
 import httpx
 
-from bench.cluster import ADMIN_URL, database_url, execute, sqlalchemy_url
+from bench.cluster import ADMIN_URL, database_url, execute, processes, sqlalchemy_url
 from bench.dataset import DEFAULT_OUT, REPO_ROOT, Manifest, data_file
 
 CLI = [sys.executable, "-c", "from ingestd.cli.main import run; run()"]
@@ -248,16 +248,7 @@ def _free_port() -> int:
 
 
 def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            if parent == pid:
-                found.append(int(entry.name))
-    return found
+    return [child for child, parent, _ in processes() if parent == pid]
 
 
 def process_cpu(pid: int) -> float:

@@ -45,7 +45,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench.cluster import CLOCK_TICKS, process_ticks
+from bench.cluster import CLOCK_TICKS, process_ticks, processes
 from bench.job import EVENTS_MAPPING
 from bench.kusto_service_path import ensure_source
 
@@ -88,19 +88,6 @@ def _cpu_seconds(pid: int) -> float:
         return 0.0
 
 
-def _processes() -> list[tuple[int, int, str]]:
-    """(pid, parent pid, command name) of every process."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                head, tail = (entry / "stat").read_text().rsplit(")", 1)
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            found.append((int(entry.name), int(tail.split()[1]), head.split("(", 1)[1]))
-    return found
-
-
 @dataclass(frozen=True)
 class CpuSample:
     server: float
@@ -110,16 +97,16 @@ class CpuSample:
 
 
 def cpu_sample(server_pid: int) -> CpuSample:
-    processes = _processes()
+    every = processes()
     tree = {server_pid}
     grew = True
     while grew:
-        more = {pid for pid, parent, _ in processes if parent in tree} - tree
+        more = {pid for pid, parent, _ in every if parent in tree} - tree
         tree |= more
         grew = bool(more)
     return CpuSample(
         server=sum(_cpu_seconds(pid) for pid in tree),
-        postgres=sum(_cpu_seconds(pid) for pid, _, name in processes if name == "postgres"),
+        postgres=sum(_cpu_seconds(pid) for pid, _, name in every if name == "postgres"),
     )
 
 
