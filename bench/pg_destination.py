@@ -302,7 +302,8 @@ def child(source: Path, url: str, work: Path, result: Path, memory_limit: str) -
     done = time.perf_counter()
     report = {
         "load_seconds": done - started,
-        # Until the first batch reached PostgreSQL: reading, validation, dedupe, counting.
+        # Until the commit's write began: reading, validation, dedupe, counting (and, since
+        # rows_ahead, the rows written to PostgreSQL while staging).
         "staging_seconds": (writing[0] if writing else done) - started,
         "vm_hwm_kib": vm_hwm_kib(),
         "counts": asdict(loaded.counts),
@@ -391,9 +392,10 @@ def report(runs: list[Run], rows: int, manifest: Manifest) -> dict[str, Any]:
     loading = _median([r.load_seconds for r in ingestd_ok])
     summary["ingestd"].update(staging_seconds=staging, load_seconds=loading)
     print(
-        f"ingestd's load call: {loading:.1f} s, of which {staging:.1f} s before the first row "
-        f"reached PostgreSQL (read, validate, dedupe, count) and {loading - staging:.1f} s "
-        "writing (COPY, quarantine, ledger, commit)"
+        f"ingestd's load call: {loading:.1f} s, of which {staging:.1f} s staging (read, "
+        "validate, dedupe, count, and the final rows known so far sent to PostgreSQL) and "
+        f"{loading - staging:.1f} s writing at the commit (the rest of the COPY, quarantine, "
+        "ledger, commit)"
     )
     for reference in REFERENCES:
         for kind, label in (("x", "s"), ("x_cpu", "total CPU s")):

@@ -22,6 +22,7 @@ import logging
 import shutil
 import uuid
 from collections.abc import Mapping as TypingMapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,11 +41,17 @@ from ingestd.dataplane.contract import (
     ProgressCallback,
 )
 from ingestd.dataplane.destinations import ledger
-from ingestd.dataplane.destinations.interface import Destination, StagedLoad, ValuesRefused
+from ingestd.dataplane.destinations.interface import (
+    Destination,
+    RowStream,
+    StagedLoad,
+    ValuesRefused,
+)
 from ingestd.dataplane.readers import gzip_judge, width
 from ingestd.dataplane.readers import scan as scans
 from ingestd.dataplane.readers.decompress import DecompressionLimits
 from ingestd.dataplane.readers.files import LocalFile, prepare
+from ingestd.dataplane.rows_ahead import RowsAhead, staged_select
 from ingestd.dataplane.transform.coerce import SQL_TYPES, sql_literal
 from ingestd.dataplane.transform.compile import SEP, compile_select
 from ingestd.domain.mapping import RefKind
@@ -212,6 +219,9 @@ class Stager:
         """The mapping reads each file's name: each file then has a scan of its own."""
         self.scan_row_limit: int | None = None
         """Read at most this many records of each file (a preview of columnar files)."""
+        self.stage_columns: list[tuple[str, str]] = []
+        self.ahead: RowsAhead | None = None
+        """Final rows sent to the destination while staging (``rows_ahead``), if it streams."""
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -243,16 +253,32 @@ class Stager:
     def _by_file(self, sql: str) -> dict[int, int]:
         return {int(f): int(n) for f, n in self._sql(sql).fetchall()}
 
-    def create_stages(self) -> None:
-        """The staging table (typed columns, ``_err``, ``_raw``, ``_h``) and the quarantine
-        stage; the caller drops them (``drop_stages``)."""
+    def check_width(self) -> None:
+        """Refuse a table too wide for the memory budget, before anything is created."""
         [budget] = self._one("SELECT current_setting('memory_limit')") or ("",)
         width.check_table(self.table, str(budget), self.max_columns)
-        types = ", ".join(f"{quote(c.name)} {SQL_TYPES[c.type]}" for c in self.table.columns)
-        self._sql(
-            f"CREATE TEMP TABLE {self.stage} "
-            f"(_file INTEGER, {types}, _err VARCHAR, _raw VARCHAR, _h UBIGINT)"
-        )
+
+    def create_stages(self, *, shared: bool = False) -> None:
+        """The staging table (typed columns, ``_err``, ``_raw``, ``_h``) and the quarantine
+        stage; the caller drops them (``drop_stages``). A ``shared`` stage is an ordinary table
+        of the staging database, which other cursors can write to (a stream's staging does,
+        ``rows_ahead``): only a destination whose staging database is its own private one
+        opens a stream."""
+        self.check_width()
+        # A shared stage is filled from Arrow batches, where JSON is plain text: JSON columns
+        # as VARCHAR (the same text; the row hash is taken before) are not parsed once more.
+        self.stage_columns = [
+            ("_file", "INTEGER"),
+            *(
+                (c.name, "VARCHAR" if shared and SQL_TYPES[c.type] == "JSON" else SQL_TYPES[c.type])
+                for c in self.table.columns
+            ),
+            ("_err", "VARCHAR"),
+            ("_raw", "VARCHAR"),
+            ("_h", "UBIGINT"),
+        ]
+        types = ", ".join(f"{quote(name)} {kind}" for name, kind in self.stage_columns)
+        self._sql(f"CREATE {'' if shared else 'TEMP '}TABLE {self.stage} ({types})")
         self._sql(
             f"CREATE TEMP TABLE {self.qstage} (_file INTEGER, line BIGINT, record BIGINT, "
             "column_name VARCHAR, code VARCHAR, message VARCHAR, raw VARCHAR)"
@@ -371,6 +397,8 @@ class Stager:
             self._stage_batch(members[:half])
             self._stage_batch(members[half:])
             return
+        if self.ahead is not None and self.ahead.active:
+            self.ahead.note_staged(self.cur, self.stage, [m.item.index for m in members])
         self._check_batch_readable(members)
 
     def _stage_batch_rejects(self, scan: scans.Scan, files: list[LocalFile], indexes: str) -> None:
@@ -505,10 +533,20 @@ class Stager:
             ),
             file_sql=file_sql,
         )
-        try:
-            self._sql(
-                f"INSERT INTO {self.stage} SELECT *, {self._row_hash('_err')} FROM ({select})"
+        rows = f"SELECT *, {self._row_hash('_err')} FROM ({select})"
+        if self.ahead is not None and self.ahead.active and file_sql is None:
+            if self.cancel.canceled:
+                raise Canceled("the unit was canceled")
+            streamed = self.ahead.stage(
+                self.cur, self.stage, staged_select(rows, self.stage_columns), index
             )
+            if streamed:
+                return
+            # The read failed: read it the ordinary way, whose error (or fallback) is the
+            # read's, with the reader's rejects of the failed read gone.
+            scans.drop_reject_tables(self.cur, scan)
+        try:
+            self._sql(f"INSERT INTO {self.stage} {rows}")
         except duckdb.Error as exc:
             if not translate:
                 raise
@@ -654,26 +692,40 @@ class _Load(Stager):
         self.dups = f"_dups_{suffix}"
         self.shared = f"_shared_hashes_{suffix}"
         self.superseded = f"_superseded_{suffix}"
+        self.held = f"_held_{suffix}"
         self.has_duplicates = False
         self.superseded_rows = 0
         self.check_unstorable = False
         """Quarantine the values the destination cannot store (after a ``ValuesRefused``)."""
 
     def run(self) -> LoadResult:
-        self.create_stages()
-        try:
-            self.warehouse.ensure_table(self.table)
-            staged = self._stage_inputs()
-            if self.check_unstorable:
-                self._quarantine_unstorable()
-            files = self._file_counts(staged)
-            self._apply_policy(staged, files)
-            self._dedupe(files)
-            fingerprint = self._fingerprint()
-            total = self._commit(files, fingerprint)
-            return LoadResult(self.request.load_key, files, total, fingerprint)
-        finally:
-            self.drop_stages(self.dups, self.shared, self.superseded)
+        self.check_width()
+        self.warehouse.ensure_table(self.table)
+        with self._row_stream() as stream:
+            self.ahead = None if stream is None else RowsAhead(stream, self.table)
+            self.create_stages(shared=stream is not None)
+            try:
+                staged = self._stage_inputs()
+                if self.check_unstorable:
+                    self._quarantine_unstorable()
+                files = self._file_counts(staged)
+                self._apply_policy(staged, files)
+                self._dedupe(files)
+                fingerprint = self._fingerprint()
+                total = self._commit(files, fingerprint)
+                return LoadResult(self.request.load_key, files, total, fingerprint)
+            finally:
+                self.drop_stages(self.dups, self.shared, self.superseded, self.held)
+
+    def _row_stream(self) -> AbstractContextManager[RowStream | None]:
+        """The destination's stream of final rows while staging, where nothing staged can be
+        dropped later but by dedupe (``rows_ahead``): not with the skip_file policy (a file's
+        rows go to the quarantine once counted) nor the unstorable check (rows turn bad after
+        staging); the destination declines upsert and replays."""
+        policy = self.request.error_policy.on_error
+        if self.check_unstorable or policy is OnError.SKIP_FILE:
+            return nullcontext(None)
+        return self.warehouse.row_stream(self.request)
 
     def _apply_policy(self, staged: list[_Staged], files: list[FileResult]) -> None:
         policy = self.request.error_policy
@@ -834,11 +886,24 @@ class _Load(Stager):
     def _commit(self, files: list[FileResult], fingerprint: str) -> Counts:
         if self.cancel.canceled:
             raise Canceled("the unit was canceled before its commit; nothing was loaded")
+        rows = self._final_rows()
+        stream = None
+        if self.ahead is not None and self.ahead.active:
+            rest = self.ahead.rest_sql(self.cur, self.record_base, self.held)
+            if rest is not None:
+                rows += f" AND {rest}"
+                stream = self.ahead.stream
+                log.info(
+                    "%s: %d final rows written while staging, the rest at the commit",
+                    self.request.load_key,
+                    self.ahead.sent,
+                )
         load = StagedLoad(
             self.request,
-            f"SELECT _file, {', '.join(self.columns)} FROM {self._final_rows()}",
+            f"SELECT _file, {', '.join(self.columns)} FROM {rows}",
             self._quarantine_select(files),
             fingerprint,
+            stream,
         )
         rows_read = sum(f.counts.read for f in files)
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import duckdb
+import pyarrow as pa
 
 from ingestd.dataplane.contract import Counts, FileResult, LoadRequest
 from ingestd.domain.names import quote
@@ -94,6 +95,9 @@ class StagedLoad:
     quarantine_sql: str
     """The rows to quarantine, with ``QUARANTINE_COLUMNS`` in that order, in insertion order."""
     fingerprint: str
+    stream: RowStream | None = None
+    """The destination's transaction that already holds the final rows sent while the load
+    staged (``Destination.row_stream``); ``rows_sql`` then holds only the rest of them."""
 
     @property
     def table(self) -> TableSpec:
@@ -108,6 +112,28 @@ class Unstorable:
     """DuckDB SQL, true for such a value."""
     reason: str
     """Why, for the quarantine message."""
+
+
+class RowStream(Protocol):
+    """A destination transaction opened before the load stages, into which the final rows
+    found so far are written while later rows still stage (``dataplane/rows_ahead.py``). The
+    load's ``transaction`` continues it with the rest of the rows, the quarantine and the
+    ledger entry, and commits it; until then nothing sent is visible."""
+
+    @property
+    def active(self) -> bool:
+        """Whether rows may still be sent (not abandoned, not committed)."""
+        ...
+
+    def send(self, rows: pa.RecordBatch) -> None:
+        """Write these final rows: the table's columns, in the table's order. Raises the
+        destination's error (as ``transaction`` would) if the write failed."""
+        ...
+
+    def abandon(self) -> None:
+        """Roll back everything sent; the load is then written by a transaction of its own
+        once it is all staged, as if there had been no stream."""
+        ...
 
 
 WriteProgress = Callable[[int], None]
@@ -151,11 +177,19 @@ class Destination(Protocol):
         common case costs nothing."""
         ...
 
+    def row_stream(self, request: LoadRequest) -> AbstractContextManager[RowStream | None]:
+        """A transaction to write ``request``'s final rows into while it still stages (its
+        table's lock taken, what its load key or day held deleted), or None: this destination
+        (or this request's mode) writes only once everything is staged, or the table is busy
+        with another load (which this one then waits for only to write, as without a
+        stream). Rolled back when the context ends unless ``transaction`` committed it."""
+        ...
+
     def transaction(
         self, cur: duckdb.DuckDBPyConnection, load: StagedLoad, progress: WriteProgress
     ) -> AbstractContextManager[LoadTransaction]:
-        """Open the transaction that commits ``load`` (see ``LoadTransaction``); ``progress``
-        hears of the rows written as they are."""
+        """Open the transaction that commits ``load`` (see ``LoadTransaction``), or continue
+        ``load.stream`` if it is active; ``progress`` hears of the rows written as they are."""
         ...
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:

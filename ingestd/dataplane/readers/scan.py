@@ -564,10 +564,16 @@ def describe(con: duckdb.DuckDBPyConnection, scan: Scan) -> SourceShape:
     return SourceShape(tuple((str(r[0]), str(r[1])) for r in rows), scan.shape.file_name)
 
 
-def drop_rejects(con: duckdb.DuckDBPyConnection, scan: Scan) -> None:
+def drop_reject_tables(con: duckdb.DuckDBPyConnection, scan: Scan) -> None:
+    """The reader's rejects of the scan (none for a scan that keeps none)."""
     if scan.rejects_table is not None:
         con.execute(f"DROP TABLE IF EXISTS {scan.rejects_table}")
         con.execute(f"DROP TABLE IF EXISTS {scan.rejects_table}_scan")
+
+
+def drop_rejects(con: duckdb.DuckDBPyConnection, scan: Scan) -> None:
+    """The reader's rejects of the scan and the temporary tables it read from."""
+    drop_reject_tables(con, scan)
     for table in scan.temp_tables:
         con.execute(f"DROP TABLE IF EXISTS {table}")
 

@@ -16,12 +16,13 @@ from typing import Any
 
 import duckdb
 
-from ingestd.dataplane.contract import Counts, FileResult
+from ingestd.dataplane.contract import Counts, FileResult, LoadRequest
 from ingestd.dataplane.destinations import layout, ledger
 from ingestd.dataplane.destinations.interface import (
     DAY,
     LOAD_KEY,
     QUARANTINE_COLUMNS,
+    RowStream,
     StagedLoad,
     Unstorable,
     WriteProgress,
@@ -186,6 +187,11 @@ class DuckDBDestination:
 
     def unstorable(self, column: Column, value_sql: str) -> Unstorable | None:
         return None  # the staging types are this database's own
+
+    def row_stream(self, request: LoadRequest) -> contextlib.nullcontext[RowStream | None]:
+        # The staging cursor is the file's one writer: rows staged are written by the same
+        # engine on the same cores, so there is nothing to overlap.
+        return contextlib.nullcontext(None)
 
     @contextmanager
     def transaction(

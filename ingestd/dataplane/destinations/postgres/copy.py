@@ -56,7 +56,9 @@ BATCH_ROWS = 32_768
 no more CPU), small enough that the three batches in flight (``AHEAD_BATCHES``) stay around
 15 MB."""
 
-_CSV = pacsv.WriteOptions(include_header=False, batch_size=BATCH_ROWS, quoting_style="needed")
+CSV_OPTIONS = pacsv.WriteOptions(
+    include_header=False, batch_size=BATCH_ROWS, quoting_style="needed"
+)
 
 
 _BINARY_TYPES: dict[str, str] = {
@@ -220,7 +222,7 @@ class _Encoded:
                     data: bytes | memoryview = encoder.write_batch(batch)
                 else:
                     buffer = io.BytesIO()
-                    pacsv.write_csv(batch, buffer, _CSV)
+                    pacsv.write_csv(batch, buffer, CSV_OPTIONS)
                     data = buffer.getbuffer()
                 if not self._put((batch.num_rows, data)):
                     return

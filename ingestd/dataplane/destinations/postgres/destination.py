@@ -24,6 +24,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.string import TextLoader
 
+from ingestd.dataplane.contract import LoadRequest
 from ingestd.dataplane.destinations import layout
 from ingestd.dataplane.destinations.interface import (
     StagedLoad,
@@ -43,9 +44,11 @@ from ingestd.dataplane.destinations.postgres.schema import (
     create_table,
     target,
 )
+from ingestd.dataplane.destinations.postgres.stream import PostgresRowStream
 from ingestd.dataplane.memory import duckdb_memory_limit
 from ingestd.dataplane.transform.coerce import sql_literal
 from ingestd.domain.run_owners import RunOwnersSource
+from ingestd.domain.sources import LoadMode
 from ingestd.domain.tables import Column, ColumnType, TableSpec
 from ingestd.errors import (
     Canceled,
@@ -224,7 +227,9 @@ class PostgresDestination:
         # One in-memory DuckDB for every load's staging: loads share its memory limit, and
         # each load's temporary tables live in its own cursor.
         self._duck = duckdb.connect()
-        self._duck.execute(f"SET memory_limit = '{duckdb_memory_limit(memory_limit)}'")
+        self._duck.execute(
+            f"SET memory_limit = '{duckdb_memory_limit(memory_limit, streams=True)}'"
+        )
         self._duck.execute(f"SET temp_directory = {sql_literal(str(spill_dir))}")
 
     @contextmanager
@@ -316,9 +321,36 @@ class PostgresDestination:
                 return None
 
     @contextmanager
+    def row_stream(self, request: LoadRequest) -> Iterator[PostgresRowStream | None]:
+        # Upsert matches keys against the table under the lock once all is staged; a replay
+        # adds to a ledger entry: both write only then.
+        if request.mode not in (LoadMode.APPEND, LoadMode.REPLACE_DAY) or request.replay_of:
+            yield None
+            return
+        what = f"writing to {request.table.qualified_name}"
+        with self._pool.connection() as conn:
+            stream = PostgresRowStream(conn, request, lambda: self._writing(what))
+            with self._writing(what):
+                opened = stream.open()
+            if not opened:
+                yield None
+                return
+            try:
+                yield stream
+            finally:
+                if not stream.committed:
+                    stream.abandon()
+
+    @contextmanager
     def transaction(
         self, cur: duckdb.DuckDBPyConnection, load: StagedLoad, progress: WriteProgress
     ) -> Iterator[PostgresLoad]:
+        stream = load.stream
+        if isinstance(stream, PostgresRowStream) and stream.active:
+            with self._writing(f"writing to {load.table.qualified_name}"):
+                yield PostgresLoad(stream.conn, cur, load, progress, self.spill_dir, stream)
+                stream.commit()
+            return
         with (
             self._writing(f"writing to {load.table.qualified_name}"),
             self._pool.connection() as conn,

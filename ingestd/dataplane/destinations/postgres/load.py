@@ -12,14 +12,15 @@ loader's transaction rolls back and its lock goes with its connection.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import psycopg
 from psycopg import sql
 
-from ingestd.dataplane.contract import Counts, FileResult
+from ingestd.dataplane.contract import Counts, FileResult, LoadRequest
 from ingestd.dataplane.destinations import ledger
 from ingestd.dataplane.destinations.interface import (
     DAY,
@@ -42,12 +43,50 @@ from ingestd.domain.names import quote
 from ingestd.domain.sources import LoadMode
 from ingestd.errors import AccountingMismatch
 
+if TYPE_CHECKING:
+    from ingestd.dataplane.destinations.postgres.stream import PostgresRowStream
+
 _ROWS = sql.Identifier("_ingestd_rows")
 """The upsert's temporary table (dropped at commit or rollback)."""
 
 
 def _ids(names: list[str] | tuple[str, ...]) -> sql.Composed:
     return sql.SQL(", ").join(sql.Identifier(n) for n in names)
+
+
+def take_lock(
+    pg: psycopg.Connection[tuple[Any, ...]], request: LoadRequest, after_wait: Callable[[], None]
+) -> None:
+    """Take the request's table's write lock (waiting for another load that holds it), then
+    make the index its mode deletes or matches by if missing."""
+    pg.execute(sql.SQL(LOCK_SQL), [table_lock(request.table)])
+    # The wait may have been long (another load held the table): a cancel that came
+    # meanwhile stops the load here, before it writes.
+    after_wait()
+    name, create = mode_index(request.table, request.mode)
+    [(exists,)] = pg.execute(sql.SQL("SELECT to_regclass(%s) IS NOT NULL"), [name]).fetchall()
+    if not exists:
+        pg.execute(create)
+
+
+def clear_for(pg: psycopg.Connection[tuple[Any, ...]], request: LoadRequest) -> None:
+    """Append and replace_day, under the lock, before their rows: delete what the load key
+    (append) or the day (replace_day) held. A replay adds to what is there."""
+    if request.replay_of:
+        return
+    value: object
+    if request.mode is LoadMode.APPEND:
+        column, value = LOAD_KEY, request.load_key
+    elif request.mode is LoadMode.REPLACE_DAY:
+        column, value = DAY, request.day
+    else:
+        return
+    pg.execute(
+        sql.SQL("DELETE FROM {} WHERE {} = %s").format(
+            target(request.table), sql.Identifier(column)
+        ),
+        [value],
+    )
 
 
 class PostgresLoad:
@@ -60,8 +99,11 @@ class PostgresLoad:
         load: StagedLoad,
         progress: WriteProgress,
         scratch: Path,
+        stream: PostgresRowStream | None = None,
     ) -> None:
         self.pg = pg
+        self.stream = stream
+        """The transaction this load continues, opened before staging, or None."""
         self.duck = duck
         self.load = load
         self.progress = progress
@@ -89,15 +131,8 @@ class PostgresLoad:
         """Take the table's write lock, and make the index this mode deletes by if missing."""
         if self.locked:
             return
-        self._execute(sql.SQL(LOCK_SQL), [table_lock(self.table)])
+        take_lock(self.pg, self.load.request, lambda: self._report(self.written))
         self.locked = True
-        # The wait may have been long (another load held the table): a cancel that came
-        # meanwhile stops the load here, before it writes.
-        self._report(self.written)
-        name, create = mode_index(self.table, self.load.request.mode)
-        [(exists,)] = self._execute(sql.SQL("SELECT to_regclass(%s) IS NOT NULL"), [name])
-        if not exists:
-            self._execute(create)
 
     def _stage_rows(self) -> None:
         """Upsert: the final rows, with their input index, in a temporary table."""
@@ -161,12 +196,12 @@ class PostgresLoad:
                 [request.load_key, request.day],
             ).rowcount
             self._report(inserted)
+        elif self.stream is not None:
+            # Locked and cleared before staging (stream.open); most rows are sent already.
+            inserted = self.stream.finish(self.duck, self._copy_select(), self._report)
         else:
             self._lock()
-            if request.mode is LoadMode.APPEND and not replaying:
-                self._delete_where(LOAD_KEY, request.load_key)
-            elif request.mode is LoadMode.REPLACE_DAY and not replaying:
-                self._delete_where(DAY, request.day)
+            clear_for(self.pg, request)
             inserted = self._copy_rows()
         self._write_quarantine()
         if replaying:
@@ -175,19 +210,17 @@ class PostgresLoad:
             self._write_ledger(files, total)
         return int(inserted)
 
-    def _delete_where(self, column: str, value: Any) -> None:
-        self._execute(
-            sql.SQL("DELETE FROM {} WHERE {} = %s").format(self.target, sql.Identifier(column)),
-            [value],
-        )
-
-    def _copy_rows(self) -> int:
+    def _copy_select(self) -> str:
+        """DuckDB's SELECT of the rows to COPY: the final rows' columns, load key and day."""
         request = self.load.request
         day = f"DATE {sql_literal(request.day.isoformat())}" if request.day else "NULL::DATE"
         columns = ", ".join(quote(n) for n in self.names)
-        select = (
+        return (
             f"SELECT {columns}, {sql_literal(request.load_key)}, {day} FROM ({self.load.rows_sql})"
         )
+
+    def _copy_rows(self) -> int:
+        select = self._copy_select()
         into = sql.SQL("{} ({}, {}, {})").format(
             self.target, _ids(self.names), sql.Identifier(LOAD_KEY), sql.Identifier(DAY)
         )
