@@ -2,7 +2,9 @@
 
 1. Each input file is scanned and its records staged, coerced and checked, in file order, into a
    temporary table of the load's cursor (DuckDB spills it to disk past the memory budget).
-   Records the reader cannot parse go to a quarantine stage with their line.
+   Records the reader cannot parse go to a quarantine stage with their line. Where the
+   destination opens a row stream (PostgreSQL), the rows already known to be final go to it
+   while later ones still stage (``rows_ahead``); step 4 then writes the rest.
 2. The per-file error policy runs on the file's counts (continue, skip the file, abort).
 3. Exact duplicates among the good rows are rejected (the first occurrence is kept); in upsert
    mode a key repeated within the load updates its earlier row.

@@ -85,7 +85,7 @@ def table_sql(table: TableSpec) -> str:
 class StagedLoad:
     """A load that is validated, deduplicated and counted, ready to be written.
 
-    Both SELECTs are DuckDB SQL over temporary tables of the staging cursor.
+    Both SELECTs are DuckDB SQL over the stage (tables of the staging cursor).
     """
 
     request: LoadRequest
