@@ -53,7 +53,7 @@ from ingestd.dataplane.readers import gzip_judge, width
 from ingestd.dataplane.readers import scan as scans
 from ingestd.dataplane.readers.decompress import DecompressionLimits
 from ingestd.dataplane.readers.files import LocalFile, prepare
-from ingestd.dataplane.rows_ahead import RowsAhead, staged_select
+from ingestd.dataplane.rows_ahead import RowidSpan, RowsAhead, staged_select
 from ingestd.dataplane.transform.coerce import SQL_TYPES, sql_literal
 from ingestd.dataplane.transform.compile import SEP, compile_select
 from ingestd.domain.mapping import RefKind
@@ -213,6 +213,9 @@ class Stager:
         consecutive (they are, one INSERT per file, unless a multi-file read interleaved its
         files' rows): record numbers are then rowid arithmetic
         instead of a window over the whole stage."""
+        self.rowid_spans: dict[int, RowidSpan] = {}
+        """Per file, its staged rows' rowids (``rows_ahead`` finds the rows that waited by
+        them)."""
         self.reads_source_location = any(
             ref.kind is RefKind.SOURCE_LOCATION
             for fm in request.mapping.fields
@@ -620,11 +623,13 @@ class Stager:
     def _file_counts(self, staged: list[_Staged]) -> list[FileResult]:
         parsed: dict[int, tuple[int, int]] = {}
         self.record_base = {}
+        self.rowid_spans = {}
         for f, n, bad, first, last in self._sql(
             f"SELECT _file, count(*), count(_err), min(rowid), max(rowid) FROM {self.stage} "
             "GROUP BY _file"
         ).fetchall():
             parsed[int(f)] = (int(n), int(bad))
+            self.rowid_spans[int(f)] = RowidSpan(int(first), int(last), int(n))
             if self.record_base is not None and int(last) - int(first) + 1 == int(n):
                 self.record_base[int(f)] = int(first) - 1
             else:
@@ -891,7 +896,7 @@ class _Load(Stager):
         rows = self._final_rows()
         stream = None
         if self.ahead is not None and self.ahead.active:
-            rest = self.ahead.rest_sql(self.cur, self.record_base, self.held)
+            rest = self.ahead.rest_sql(self.cur, self.rowid_spans, self.held)
             if rest is not None:
                 rows += f" AND {rest}"
                 stream = self.ahead.stream

@@ -20,16 +20,18 @@ What this relies on is the stage's record order, (_file, rowid), which dedupe ke
 files are staged in order; a streamed file's rows enter the stage in the order its batches are
 seen; rows of files staged otherwise (a multi-file read) enter the bitmap once read
 (``note_staged``). Anything else abandons the stream (the destination rolls back, and the load
-writes once staged, as without one): a read that fails and is redone another way, a stage whose
-rowids are not consecutive. The pipeline does not open a stream at all where a file's rows may
-be dropped after staging (the skip_file policy, the destination's unstorable check), nor for
-upsert or a replay.
+writes once staged, as without one): a read that fails and is redone another way, or a
+streamed file whose rowids are not one consecutive run (they are: one cursor stages its
+batches one after the other). The pipeline opens no stream where a file's rows may be dropped
+after staging (the skip_file policy, the destination's unstorable check), nor for upsert or a
+replay.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
@@ -49,6 +51,19 @@ BATCH_ROWS = 32_768
 """Rows per staged batch, as the COPY's (``postgres.copy.BATCH_ROWS``)."""
 
 
+@dataclass(frozen=True)
+class RowidSpan:
+    """A file's staged rows' rowids: the lowest, the highest, and how many rows."""
+
+    first: int
+    last: int
+    rows: int
+
+    @property
+    def consecutive(self) -> bool:
+        return self.last - self.first + 1 == self.rows
+
+
 class RowsAhead:
     """One load's stream of final rows (see the module docstring)."""
 
@@ -58,6 +73,8 @@ class RowsAhead:
         self._bits = np.zeros(BITMAP_BITS // 8, dtype=np.uint8)
         self._waiting: dict[int, list[np.ndarray]] = {}
         """Per streamed file, the positions (in the file's staged rows) of good rows not sent."""
+        self._staged: dict[int, int] = {}
+        """Per streamed file, the rows it staged."""
         self.sent = 0
         """Final rows sent while staging."""
 
@@ -105,6 +122,7 @@ class RowsAhead:
         finally:
             inserter.close()
         self._waiting[index] = waiting
+        self._staged[index] = staged
         return True
 
     def note_staged(self, cur: duckdb.DuckDBPyConnection, stage: str, indexes: list[int]) -> None:
@@ -118,23 +136,25 @@ class RowsAhead:
                 self._see(batch.column(0).to_numpy())
 
     def rest_sql(
-        self, cur: duckdb.DuckDBPyConnection, record_base: dict[int, int] | None, held_table: str
+        self, cur: duckdb.DuckDBPyConnection, spans: dict[int, RowidSpan], held_table: str
     ) -> str | None:
         """Once all is staged: a condition on the stage's rows that keeps, of the final rows,
         those not sent yet (all of the files not streamed, and the rows that waited), with
         the waiting rows' rowids in ``held_table`` (a temporary table the caller drops). None
-        if the rowids cannot be told (not consecutive per file): the stream is abandoned."""
+        if a streamed file's rowids (``spans``, per file) are not the consecutive run of the
+        rows it staged: the stream is abandoned."""
         if not self._waiting:
             return "TRUE"  # no file streamed: every final row is still to send
         rowids: list[np.ndarray] = []
         for index, positions in self._waiting.items():
-            held = np.concatenate(positions) if positions else np.empty(0, np.int64)
-            if held.size == 0:
-                continue
-            if record_base is None or index not in record_base:
-                self.abandon("the stage's rowids are not consecutive")
+            span = spans.get(index)
+            staged = self._staged[index]
+            if staged and (span is None or not span.consecutive or span.rows != staged):
+                self.abandon(f"the stage's rowids of file {index} are not consecutive")
                 return None
-            rowids.append(held + (record_base[index] + 1))
+            held = np.concatenate(positions) if positions else np.empty(0, np.int64)
+            if held.size and span is not None:
+                rowids.append(held + span.first)
         table = pa.table({"r": np.concatenate(rowids) if rowids else np.empty(0, np.int64)})
         view = f"_held_{uuid.uuid4().hex[:12]}"
         cur.register(view, table)

@@ -75,6 +75,33 @@ def test_duplicates_across_batches_and_files_are_rejected_as_without_a_stream(
     streamed(harness, caplog)
 
 
+def test_rows_equal_to_those_of_a_multi_file_read_before_wait(
+    harness: Harness, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small files are staged by one read of them all, not streamed; a later streamed file's
+    rows equal to theirs are duplicates and must not go ahead (with a bitmap of the real size,
+    so that only those rows' own bits make them wait)."""
+    monkeypatch.setattr(rows_ahead, "BITMAP_BITS", 1 << 27)
+    caplog.set_level(logging.INFO, logger=pipeline.__name__)
+    small_a, small_b = rows(range(0, 200)), rows(range(200, 400))
+    big = small_a[:50] + small_b[-50:] + rows(range(400, 30_400))
+    paths = [
+        harness.write("a.csv", csv_text(HEADER, small_a)),
+        harness.write("b.csv", csv_text(HEADER, small_b)),
+        harness.write("c.csv", csv_text(HEADER, big)),
+    ]
+
+    result = harness.load(PEOPLE, PEOPLE_BY_NAME, *paths)
+
+    assert [count_of(f.counts) for f in result.files] == [
+        Count(200, 200, 0, 0, 0),
+        Count(200, 200, 0, 0, 0),
+        Count(30_100, 30_000, 0, 100, 0),
+    ]
+    assert sorted(r[0] for r in harness.rows(PEOPLE)) == list(range(30_400))
+    streamed(harness, caplog)
+
+
 def test_a_read_that_fails_midway_is_read_again_and_loads_the_same(
     harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
