@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
 import pytest
 
 from ingestd.dataplane import pipeline, rows_ahead
 from ingestd.dataplane.contract import CancelToken, Progress
-from ingestd.dataplane.destinations.postgres.destination import PostgresDestination
+from ingestd.dataplane.destinations.postgres.destination import (
+    PostgresDestination,
+    psycopg_conninfo,
+)
+from ingestd.dataplane.destinations.postgres.schema import LOCK_SQL, table_lock
 from ingestd.domain.sources import ErrorPolicy, OnError
 from ingestd.errors import Canceled, ErrorLimitExceeded
 
@@ -173,21 +178,20 @@ def test_a_table_another_load_holds_is_written_once_staged(
     harness: Harness, request: pytest.FixtureRequest
 ) -> None:
     """Loads into one table stage side by side: one that would wait for the table's lock
-    does not stream (it waits only to write, as it always did)."""
-    if not isinstance(harness.warehouse, PostgresDestination):
-        pytest.skip("only PostgreSQL writes while staging")
-    import psycopg
-
-    from ingestd.dataplane.destinations.postgres.destination import psycopg_conninfo
-    from ingestd.dataplane.destinations.postgres.schema import LOCK_SQL, table_lock
-
+    does not stream (it waits only to write, as it always did). DuckDB never streams."""
     harness.load(PEOPLE, PEOPLE_BY_NAME, harness.write("0.csv", csv_text(HEADER, rows(range(1)))))
     path = harness.write("a.csv", csv_text(HEADER, rows(range(1, 30_000))))
+    load = harness.request(PEOPLE, PEOPLE_BY_NAME, path)
+    if not isinstance(harness.warehouse, PostgresDestination):
+        with harness.warehouse.row_stream(load) as stream:
+            assert stream is None
+        return
+    with harness.warehouse.row_stream(load) as stream:
+        assert stream is not None, "a free table streams"
     url = request.getfixturevalue("fast_postgres_url")
     other = psycopg.connect(psycopg_conninfo(url))
     try:
         other.execute(LOCK_SQL, [table_lock(PEOPLE)])
-        load = harness.request(PEOPLE, PEOPLE_BY_NAME, path)
         with harness.warehouse.row_stream(load) as stream:
             assert stream is None
     finally:
