@@ -699,7 +699,7 @@ class _Load(Stager):
         self.dups = f"_dups_{suffix}"
         self.shared = f"_shared_hashes_{suffix}"
         self.superseded = f"_superseded_{suffix}"
-        self.held = f"_held_{suffix}"
+        self.waiting = f"_waiting_{suffix}"
         self.has_duplicates = False
         self.superseded_rows = 0
         self.check_unstorable = False
@@ -709,7 +709,7 @@ class _Load(Stager):
         self.check_width()
         self.warehouse.ensure_table(self.table)
         with self._row_stream() as stream:
-            self.ahead = None if stream is None else RowsAhead(stream, self.table)
+            self.ahead = None if stream is None else RowsAhead(stream, self.table, self.waiting)
             self.create_stages(shared=stream is not None)
             try:
                 staged = self._stage_inputs()
@@ -722,7 +722,7 @@ class _Load(Stager):
                 total = self._commit(files, fingerprint)
                 return LoadResult(self.request.load_key, files, total, fingerprint)
             finally:
-                self.drop_stages(self.dups, self.shared, self.superseded, self.held)
+                self.drop_stages(self.dups, self.shared, self.superseded, self.waiting)
 
     def _row_stream(self) -> AbstractContextManager[RowStream | None]:
         """The destination's stream of final rows while staging, where nothing staged can be
@@ -896,7 +896,7 @@ class _Load(Stager):
         rows = self._final_rows()
         stream = None
         if self.ahead is not None and self.ahead.active:
-            rest = self.ahead.rest_sql(self.cur, self.rowid_spans, self.held)
+            rest = self.ahead.rest_sql(self.rowid_spans)
             if rest is not None:
                 rows += f" AND {rest}"
                 stream = self.ahead.stream

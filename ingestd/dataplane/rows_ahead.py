@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingestd.dataplane.destinations.interface import RowStream
+from ingestd.dataplane.memory import BATCH_POOL
 from ingestd.domain.names import quote
 from ingestd.domain.tables import TableSpec
 
@@ -67,12 +68,14 @@ class RowidSpan:
 class RowsAhead:
     """One load's stream of final rows (see the module docstring)."""
 
-    def __init__(self, stream: RowStream, table: TableSpec) -> None:
+    def __init__(self, stream: RowStream, table: TableSpec, waiting_table: str) -> None:
+        """``waiting_table`` names the table (of the staging database, which the caller drops)
+        that keeps the waiting rows' positions: in DuckDB, within its memory budget, as 14 %
+        of 20M rows would not be in Python."""
         self.stream = stream
         self.columns = [c.name for c in table.columns]
+        self.waiting = waiting_table
         self._bits = np.zeros(BITMAP_BITS // 8, dtype=np.uint8)
-        self._waiting: dict[int, list[np.ndarray]] = {}
-        """Per streamed file, the positions (in the file's staged rows) of good rows not sent."""
         self._staged: dict[int, int] = {}
         """Per streamed file, the rows it staged."""
         self.sent = 0
@@ -95,21 +98,23 @@ class RowsAhead:
         nothing of it is staged, the stream is abandoned and the caller reads the file again
         its own way (which raises or handles the read's error as it always has). The
         destination's errors are raised."""
-        waiting: list[np.ndarray] = []
         staged = 0
         view = f"_batch_{uuid.uuid4().hex[:12]}"
         inserter = cur.cursor()  # the streaming cursor has its result open
         try:
+            inserter.execute(f"CREATE TABLE IF NOT EXISTS {self.waiting} (f INTEGER, p BIGINT)")
             try:
                 with cur.sql(select_sql).to_arrow_reader(BATCH_ROWS) as reader:
                     for batch in reader:
-                        inserter.register(view, batch)
-                        try:
-                            inserter.execute(f"INSERT INTO {stage} SELECT * FROM {view}")
-                        finally:
-                            inserter.unregister(view)
                         final, held = self._split(batch)
-                        waiting.append(held + staged)
+                        _insert(inserter, f"INSERT INTO {stage} SELECT * FROM {view}", view, batch)
+                        if held.size:
+                            _insert(
+                                inserter,
+                                f"INSERT INTO {self.waiting} SELECT {index}, p FROM {view}",
+                                view,
+                                pa.record_batch({"p": held + staged}),
+                            )
                         staged += batch.num_rows
                         self.stream.send(final)
                         self.sent += final.num_rows
@@ -121,7 +126,6 @@ class RowsAhead:
                 return False
         finally:
             inserter.close()
-        self._waiting[index] = waiting
         self._staged[index] = staged
         return True
 
@@ -135,45 +139,40 @@ class RowsAhead:
             for batch in reader:
                 self._see(batch.column(0).to_numpy())
 
-    def rest_sql(
-        self, cur: duckdb.DuckDBPyConnection, spans: dict[int, RowidSpan], held_table: str
-    ) -> str | None:
+    def rest_sql(self, spans: dict[int, RowidSpan]) -> str | None:
         """Once all is staged: a condition on the stage's rows that keeps, of the final rows,
-        those not sent yet (all of the files not streamed, and the rows that waited), with
-        the waiting rows' rowids in ``held_table`` (a temporary table the caller drops). None
-        if a streamed file's rowids (``spans``, per file) are not the consecutive run of the
-        rows it staged: the stream is abandoned."""
-        if not self._waiting:
+        those not sent yet (all of the files not streamed, and the rows that waited). None if
+        a streamed file's rowids (``spans``, per file) are not the consecutive run of the rows
+        it staged: the stream is abandoned."""
+        if not self._staged:
             return "TRUE"  # no file streamed: every final row is still to send
-        rowids: list[np.ndarray] = []
-        for index, positions in self._waiting.items():
+        first: dict[int, int] = {}
+        for index, staged in self._staged.items():
             span = spans.get(index)
-            staged = self._staged[index]
-            if staged and (span is None or not span.consecutive or span.rows != staged):
+            if not staged:
+                continue
+            if span is None or not span.consecutive or span.rows != staged:
                 self.abandon(f"the stage's rowids of file {index} are not consecutive")
                 return None
-            held = np.concatenate(positions) if positions else np.empty(0, np.int64)
-            if held.size and span is not None:
-                rowids.append(held + span.first)
-        table = pa.table({"r": np.concatenate(rowids) if rowids else np.empty(0, np.int64)})
-        view = f"_held_{uuid.uuid4().hex[:12]}"
-        cur.register(view, table)
-        try:
-            cur.execute(
-                f"CREATE TEMP TABLE {held_table} AS SELECT CAST(r AS BIGINT) AS r FROM {view}"
-            )
-        finally:
-            cur.unregister(view)
-        streamed = ", ".join(str(i) for i in self._waiting)
-        return f"(_file NOT IN ({streamed}) OR rowid IN (SELECT r FROM {held_table}))"
+            first[index] = span.first
+        streamed = ", ".join(str(i) for i in self._staged)
+        if not first:
+            return f"_file NOT IN ({streamed})"
+        base = " ".join(f"WHEN {i} THEN {rowid}" for i, rowid in first.items())
+        return (
+            f"(_file NOT IN ({streamed}) OR rowid IN "
+            f"(SELECT p + CASE f {base} END FROM {self.waiting}))"
+        )
 
     def _split(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, np.ndarray]:
         """The batch's rows to send now (the table's columns), and the positions of its good
         rows that wait."""
-        good = np.flatnonzero(pc.is_null(batch.column("_err")).to_numpy(zero_copy_only=False))
-        hashes = pc.fill_null(batch.column("_h"), 0).to_numpy()[good]
+        no_error = pc.is_null(batch.column("_err"), memory_pool=BATCH_POOL)
+        good = np.flatnonzero(no_error.to_numpy(zero_copy_only=False))
+        zero = pa.scalar(0, pa.uint64())
+        hashes = pc.coalesce(batch.column("_h"), zero, memory_pool=BATCH_POOL).to_numpy()[good]
         fresh = self._see(hashes)
-        final = batch.take(pa.array(good[fresh])).select(self.columns)
+        final = pc.take(batch, pa.array(good[fresh]), memory_pool=BATCH_POOL).select(self.columns)
         return final, good[~fresh].astype(np.int64)
 
     def _see(self, hashes: np.ndarray) -> np.ndarray:
@@ -188,6 +187,17 @@ class RowsAhead:
         np.bitwise_or.at(self._bits, byte, mask)
         fresh: np.ndarray = clear & first
         return fresh
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection, insert_sql: str, view: str, rows: pa.RecordBatch
+) -> None:
+    """Run ``insert_sql``, which reads ``rows`` as the view ``view``."""
+    con.register(view, rows)
+    try:
+        con.execute(insert_sql)
+    finally:
+        con.unregister(view)
 
 
 def staged_select(select_sql: str, stage_columns: list[tuple[str, str]]) -> str:

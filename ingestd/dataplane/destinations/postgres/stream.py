@@ -35,6 +35,7 @@ from ingestd.dataplane.destinations.interface import DAY, LOAD_KEY, WriteProgres
 from ingestd.dataplane.destinations.postgres import copy as postgres_copy
 from ingestd.dataplane.destinations.postgres.load import clear_for, take_lock
 from ingestd.dataplane.destinations.postgres.schema import table_lock, target
+from ingestd.dataplane.memory import BATCH_POOL
 
 _TRY_LOCK_SQL = "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))"
 """``schema.LOCK_SQL`` without the wait."""
@@ -111,7 +112,11 @@ class PostgresRowStream:
         with self._writing():
             self._put(
                 pa.RecordBatch.from_arrays(
-                    [*rows.columns, pa.repeat(self._key, n), pa.repeat(self._day, n)],
+                    [
+                        *rows.columns,
+                        pa.repeat(self._key, n, memory_pool=BATCH_POOL),
+                        pa.repeat(self._day, n, memory_pool=BATCH_POOL),
+                    ],
                     names=[*self.names, LOAD_KEY, DAY],
                 )
             )
