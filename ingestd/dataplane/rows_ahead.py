@@ -42,6 +42,7 @@ from ingestd.dataplane.destinations.interface import RowStream
 from ingestd.dataplane.memory import BATCH_POOL
 from ingestd.domain.names import quote
 from ingestd.domain.tables import TableSpec
+from ingestd.errors import Canceled
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +119,15 @@ class RowsAhead:
                         staged += batch.num_rows
                         self.stream.send(final)
                         self.sent += final.num_rows
-            except (duckdb.Error, pa.ArrowException, OSError):
+            except (duckdb.Error, pa.ArrowException, OSError) as exc:
+                inserter.execute(f"DELETE FROM {stage} WHERE _file = ?", [index])
+                if _interrupted(exc):
+                    # A cancel, or a gzip file's judge refusing it (readers/gzip_judge.py,
+                    # which turns this into its verdict): never read it again.
+                    self.abandon(f"the read of file {index} was interrupted")
+                    raise Canceled("the unit was canceled while loading") from exc
                 # The read's own error (DuckDB's, or Arrow's wrapping of it): the caller's
                 # ordinary read raises it again, or takes its fallback.
-                inserter.execute(f"DELETE FROM {stage} WHERE _file = ?", [index])
                 self.abandon(f"the read of file {index} failed and is redone")
                 return False
         finally:
@@ -187,6 +193,12 @@ class RowsAhead:
         np.bitwise_or.at(self._bits, byte, mask)
         fresh: np.ndarray = clear & first
         return fresh
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether the read stopped because its cursor was interrupted (Arrow's reader reports
+    DuckDB's interrupt as an OSError with DuckDB's message)."""
+    return isinstance(exc, duckdb.InterruptException) or str(exc).startswith("INTERRUPT Error")
 
 
 def _insert(

@@ -11,6 +11,7 @@ results by the ordinary path); the log says whether rows went ahead.
 
 from __future__ import annotations
 
+import gzip
 import logging
 
 import psycopg
@@ -23,8 +24,10 @@ from ingestd.dataplane.destinations.postgres.destination import (
     psycopg_conninfo,
 )
 from ingestd.dataplane.destinations.postgres.schema import LOCK_SQL, table_lock
+from ingestd.dataplane.pipeline import DataPlane
+from ingestd.dataplane.readers.decompress import DecompressionLimits
 from ingestd.domain.sources import ErrorPolicy, OnError
-from ingestd.errors import Canceled, ErrorLimitExceeded
+from ingestd.errors import Canceled, DecompressionLimit, ErrorLimitExceeded
 
 from .harness import PEOPLE, PEOPLE_BY_NAME, Count, Harness, count_of, csv_text
 
@@ -126,6 +129,27 @@ def test_a_read_that_fails_midway_is_read_again_and_loads_the_same(
         messages = [r.getMessage() for r in caplog.records]
         assert any("given up" in m and "redone" in m for m in messages)
         assert not any(AHEAD in m for m in messages)
+
+
+def test_a_gzip_bomb_refused_while_rows_go_ahead_is_not_read_again(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The gzip judge interrupts the streaming read: its limit is the error, and the file is
+    not read again the ordinary way (which no judge would stop)."""
+    caplog.set_level(logging.INFO, logger=rows_ahead.__name__)
+    line = b"1,Ann,1.5\n"
+    path = harness.root / "bomb.csv.gz"
+    path.write_bytes(gzip.compress(b"id,name,score\n" + line * (64 * 1024 * 1024 // len(line))))
+    plane = DataPlane(harness.warehouse, harness.root / "bomb-staging", DecompressionLimits())
+
+    with pytest.raises(DecompressionLimit):
+        plane.load(harness.request(PEOPLE, PEOPLE_BY_NAME, path))
+
+    messages = [r.getMessage() for r in caplog.records]
+    assert not any("redone" in m for m in messages)
+    if isinstance(harness.warehouse, PostgresDestination):
+        assert any("interrupted" in m for m in messages)
+    assert harness.ledger() == []
 
 
 def test_an_abort_after_rows_went_ahead_commits_nothing_and_frees_the_table(
