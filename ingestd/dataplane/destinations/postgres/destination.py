@@ -332,14 +332,14 @@ class PostgresDestination:
             stream = PostgresRowStream(conn, request, lambda: self._writing(what))
             with self._writing(what):
                 opened = stream.open()
-            if not opened:
-                yield None
+            if opened:
+                try:
+                    yield stream
+                finally:
+                    if not stream.committed:
+                        stream.abandon()
                 return
-            try:
-                yield stream
-            finally:
-                if not stream.committed:
-                    stream.abandon()
+        yield None  # the table is busy: the connection goes back to the pool meanwhile
 
     @contextmanager
     def transaction(
