@@ -3,12 +3,11 @@
 Append and replace_day take the table's advisory lock, delete what the load key (or the day)
 held and COPY the final rows straight into the table; when the load wrote while it staged
 (``stream.py``), that was done before staging and the COPY is finished here. Upsert first
-COPYs the rows into a temporary table (before the lock, so concurrent loads overlap there), then,
-under the lock,
-counts which keys the table holds already (those rows update), deletes them and inserts from
-the temporary table: the count and the write see the same table. Then the quarantine rows
-(COPY) and the ledger entry (upsert on its key). Nothing is visible until the commit; a killed
-loader's transaction rolls back and its lock goes with its connection.
+COPYs the rows into a temporary table (before the lock, so concurrent loads overlap there),
+then, under the lock, counts which keys the table holds already (those rows update), deletes
+them and inserts from the temporary table: the count and the write see the same table. Then
+the quarantine rows (COPY) and the ledger entry (upsert on its key). Nothing is visible until
+the commit; a killed loader's transaction rolls back and its lock goes with its connection.
 """
 
 from __future__ import annotations
