@@ -20,7 +20,7 @@ BATCH_POOL = pa.system_memory_pool()
 """Where a load's short-lived Arrow batches (``rows_ahead``, the row stream) are allocated:
 malloc, which gives a batch's megabytes back to the system once it is freed. Arrow's default
 pool (mimalloc) keeps them: 20M Events rows into PostgreSQL peaked at 980 MiB with it, over the
-1GB budget, against 931 MiB with this pool (docs/performance.md)."""
+1GB budget, against 930 MiB with this pool (docs/performance.md)."""
 
 _UNITS = {
     "KB": 1000,
