@@ -268,8 +268,7 @@ class Stager:
         stage; the caller drops them (``drop_stages``). A ``shared`` stage is an ordinary table
         of the staging database, which other cursors can write to (a stream's staging does,
         ``rows_ahead``): only a destination whose staging database is its own private one
-        opens a stream."""
-        self.check_width()
+        opens a stream. The caller has checked the width (``check_width``)."""
         # A shared stage is filled from Arrow batches, where JSON is plain text: JSON columns
         # as VARCHAR (the same text; the row hash is taken before) are not parsed once more.
         self.stage_columns = [
@@ -622,7 +621,6 @@ class Stager:
 
     def _file_counts(self, staged: list[_Staged]) -> list[FileResult]:
         parsed: dict[int, tuple[int, int]] = {}
-        self.record_base = {}
         self.rowid_spans = {}
         for f, n, bad, first, last in self._sql(
             f"SELECT _file, count(*), count(_err), min(rowid), max(rowid) FROM {self.stage} "
@@ -630,10 +628,12 @@ class Stager:
         ).fetchall():
             parsed[int(f)] = (int(n), int(bad))
             self.rowid_spans[int(f)] = RowidSpan(int(first), int(last), int(n))
-            if self.record_base is not None and int(last) - int(first) + 1 == int(n):
-                self.record_base[int(f)] = int(first) - 1
-            else:
-                self.record_base = None
+        spans = self.rowid_spans.values()
+        self.record_base = (
+            {f: span.first - 1 for f, span in self.rowid_spans.items()}
+            if all(span.consecutive for span in spans)
+            else None
+        )
         rejects = dict(
             (int(f), int(n))
             for f, n in self._sql(

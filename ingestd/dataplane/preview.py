@@ -80,6 +80,7 @@ class Previewer:
                 self.limits,
                 self.max_columns,
             )
+            stager.check_width()
             stager.create_stages()
             return _read(stager, request, limit, self.limits)
         finally:

@@ -24,6 +24,7 @@ from ingestd.dataplane.contract import (
     Counts,
     LoadRequest,
     LoadResult,
+    Progress,
     ProgressCallback,
 )
 from ingestd.dataplane.destinations.duckdb.destination import DuckDBDestination
@@ -214,6 +215,21 @@ class Harness:
     def ledger(self) -> list[dict[str, Any]]:
         keys = [str(k) for (k,) in self.warehouse.query("SELECT load_key FROM _ingestd.ledger")]
         return [entry for k in sorted(keys) if (entry := self.warehouse.ledger_entry("test", k))]
+
+
+def cancel_after_the_first_file(
+    token: CancelToken, seen: list[Progress] | None = None
+) -> ProgressCallback:
+    """A progress callback that cancels ``token`` once the first file is read (and keeps what
+    it hears in ``seen``)."""
+
+    def hear(progress: Progress) -> None:
+        if seen is not None:
+            seen.append(progress)
+        if progress.files_done == 1:
+            token.cancel()
+
+    return hear
 
 
 def check_accounting(warehouse: Destination, result: LoadResult, project: str = "test") -> None:

@@ -7,7 +7,7 @@ import pytest
 from ingestd.dataplane.contract import CancelToken, Progress
 from ingestd.errors import Canceled
 
-from .harness import PEOPLE, PEOPLE_BY_NAME, Harness, csv_text
+from .harness import PEOPLE, PEOPLE_BY_NAME, Harness, cancel_after_the_first_file, csv_text
 
 HEADER = ["id", "name", "score"]
 
@@ -36,11 +36,6 @@ def test_canceling_during_the_load_commits_nothing(harness: Harness) -> None:
     token = CancelToken()
     seen: list[Progress] = []
 
-    def cancel_after_the_first_file(progress: Progress) -> None:
-        seen.append(progress)
-        if progress.files_done == 1:
-            token.cancel()
-
     with pytest.raises(Canceled):
         harness.load(
             PEOPLE,
@@ -48,7 +43,7 @@ def test_canceling_during_the_load_commits_nothing(harness: Harness) -> None:
             first,
             second,
             cancel=token,
-            progress=cancel_after_the_first_file,
+            progress=cancel_after_the_first_file(token, seen),
         )
 
     assert [(p.files_done, p.files_total, p.rows_read, p.phase) for p in seen] == [

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from ingestd.dataplane import pipeline, rows_ahead
-from ingestd.dataplane.contract import CancelToken, Progress
+from ingestd.dataplane.contract import CancelToken
 from ingestd.dataplane.destinations.postgres.destination import (
     PostgresDestination,
     psycopg_conninfo,
@@ -29,7 +29,15 @@ from ingestd.dataplane.readers.decompress import DecompressionLimits
 from ingestd.domain.sources import ErrorPolicy, OnError
 from ingestd.errors import Canceled, DecompressionLimit, ErrorLimitExceeded
 
-from .harness import PEOPLE, PEOPLE_BY_NAME, Count, Harness, count_of, csv_text
+from .harness import (
+    PEOPLE,
+    PEOPLE_BY_NAME,
+    Count,
+    Harness,
+    cancel_after_the_first_file,
+    count_of,
+    csv_text,
+)
 
 HEADER = ["id", "name", "score"]
 PAD = "x" * 40
@@ -179,10 +187,6 @@ def test_a_cancel_after_rows_went_ahead_commits_nothing(harness: Harness) -> Non
     second = harness.write("b.csv", csv_text(HEADER, rows(range(30_000, 60_000))))
     token = CancelToken()
 
-    def cancel_after_the_first_file(progress: Progress) -> None:
-        if progress.files_done == 1:
-            token.cancel()
-
     with pytest.raises(Canceled):
         harness.load(
             PEOPLE,
@@ -190,7 +194,7 @@ def test_a_cancel_after_rows_went_ahead_commits_nothing(harness: Harness) -> Non
             first,
             second,
             cancel=token,
-            progress=cancel_after_the_first_file,
+            progress=cancel_after_the_first_file(token),
         )
 
     assert harness.count(PEOPLE) == 0

@@ -64,6 +64,11 @@ def take_lock(
     # The wait may have been long (another load held the table): a cancel that came
     # meanwhile stops the load here, before it writes.
     after_wait()
+    ensure_mode_index(pg, request)
+
+
+def ensure_mode_index(pg: psycopg.Connection[tuple[Any, ...]], request: LoadRequest) -> None:
+    """Make the index the request's mode deletes or matches by, if missing (under the lock)."""
     name, create = mode_index(request.table, request.mode)
     [(exists,)] = pg.execute(sql.SQL("SELECT to_regclass(%s) IS NOT NULL"), [name]).fetchall()
     if not exists:

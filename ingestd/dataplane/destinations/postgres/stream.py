@@ -33,7 +33,7 @@ from psycopg import sql
 from ingestd.dataplane.contract import LoadRequest
 from ingestd.dataplane.destinations.interface import DAY, LOAD_KEY, WriteProgress
 from ingestd.dataplane.destinations.postgres import copy as postgres_copy
-from ingestd.dataplane.destinations.postgres.load import clear_for, take_lock
+from ingestd.dataplane.destinations.postgres.load import clear_for, ensure_mode_index
 from ingestd.dataplane.destinations.postgres.schema import table_lock, target
 from ingestd.dataplane.memory import BATCH_POOL
 
@@ -96,7 +96,7 @@ class PostgresRowStream:
         if not locked:
             self.conn.execute("ROLLBACK")
             return False
-        take_lock(self.conn, self.request, lambda: None)  # held already: no wait
+        ensure_mode_index(self.conn, self.request)
         clear_for(self.conn, self.request)
         with self.conn.cursor() as cur:
             types = postgres_copy.column_types(cur, target(self.request.table))
