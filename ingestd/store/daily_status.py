@@ -12,13 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, Protocol, cast
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ingestd.domain.projections import STATSIG_DAILY_STATUSES
+from ingestd.domain.run_views import UnitRow
 from ingestd.store import status_counts
 from ingestd.store.database import upsert_for
+from ingestd.store.run_lists import UNIT_VIEW_COLUMNS
 from ingestd.store.schema import Connection, Run, Source, SourceDay, Unit
 from ingestd.store.statsig_status import matches, statsig_status_sql
 
@@ -40,7 +43,9 @@ class NewestUnit:
     """The newest unit of a source and day, with its run's trigger and its source's dataset
     and connection name."""
 
-    unit: Unit
+    unit: UnitRow
+    """A row of the view's columns (``run_lists.UNIT_VIEW_COLUMNS``), not an ORM object: a
+    page of status is read on every poll, and building ORM units was much of its CPU."""
     trigger: str
     dataset: str | None
     connection: str | None
@@ -212,10 +217,35 @@ def grid_cells(
     return _newest_units(session, project_id, where)
 
 
+NEWEST_UNIT_COLUMNS = (
+    *UNIT_VIEW_COLUMNS,
+    Run.trigger,
+    Source.dataset,
+    Connection.name.label("connection_name"),
+)
+
+
+class NewestUnitRow(UnitRow, Protocol):
+    """A row of ``NEWEST_UNIT_COLUMNS``: the unit's columns, its run's trigger, its source's
+    dataset and connection."""
+
+    @property
+    def trigger(self) -> str: ...
+    @property
+    def dataset(self) -> str | None: ...
+    @property
+    def connection_name(self) -> str | None: ...
+
+
+def _newest_of(session: Session, query: Select[*tuple[Any, ...]]) -> list[NewestUnit]:
+    rows = cast(list[NewestUnitRow], session.execute(query).all())
+    return [NewestUnit(row, row.trigger, row.dataset, row.connection_name) for row in rows]
+
+
 def _units_by_id(session: Session, project_id: int, ids: Sequence[str]) -> list[NewestUnit]:
     """These units (by primary key: source_days has no index on unit_id, none is needed)."""
     query = (
-        select(Unit, Run.trigger, Source.dataset, Connection.name)
+        select(*NEWEST_UNIT_COLUMNS)
         .join(Run, Run.id == Unit.run_id)
         .outerjoin(
             Source, and_(Source.project_id == Unit.project_id, Source.name == Unit.source_name)
@@ -223,17 +253,14 @@ def _units_by_id(session: Session, project_id: int, ids: Sequence[str]) -> list[
         .outerjoin(Connection, Connection.id == Source.connection_id)
         .where(Unit.project_id == project_id, Unit.id.in_(list(ids)))
     )
-    return [
-        NewestUnit(unit, trigger, dataset, connection)
-        for unit, trigger, dataset, connection in session.execute(query)
-    ]
+    return _newest_of(session, query)
 
 
 def _newest_units(
     session: Session, project_id: int, where: ColumnElement[bool]
 ) -> list[NewestUnit]:
     query = (
-        select(Unit, Run.trigger, Source.dataset, Connection.name)
+        select(*NEWEST_UNIT_COLUMNS)
         .select_from(SourceDay)
         .join(Unit, Unit.id == SourceDay.unit_id)
         .join(Run, Run.id == Unit.run_id)
@@ -245,10 +272,7 @@ def _newest_units(
         .where(SourceDay.project_id == project_id, where)
         .order_by(SourceDay.source_name, SourceDay.day)
     )
-    return [
-        NewestUnit(unit, trigger, dataset, connection)
-        for unit, trigger, dataset, connection in session.execute(query)
-    ]
+    return _newest_of(session, query)
 
 
 @dataclass(frozen=True)

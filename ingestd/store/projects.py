@@ -106,18 +106,21 @@ class SqlProjects:
 
     def key_candidates(self, prefix: str) -> list[KeyCandidate]:
         """Active keys stored with exactly ``prefix``."""
+        # Columns, not ORM keys: every authenticated request runs this.
         query = (
-            select(ApiKey, Project.name)
+            select(
+                ApiKey.id,
+                ApiKey.project_id,
+                Project.name,
+                ApiKey.kind,
+                ApiKey.key_hash,
+                ApiKey.last_used_at,
+            )
             .join(Project, Project.id == ApiKey.project_id)
             .where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
         )
         with self.store.read() as session:
-            return [
-                KeyCandidate(
-                    key.id, key.project_id, project, key.kind, key.key_hash, key.last_used_at
-                )
-                for key, project in session.execute(query).tuples()
-            ]
+            return [KeyCandidate(*row) for row in session.execute(query).tuples()]
 
     def mark_used(self, key_id: int, at: datetime, *, resolution: timedelta) -> None:
         api_keys.mark_used(self.store, key_id, at, resolution=resolution)
