@@ -27,8 +27,9 @@ from ingestd.dataplane.contract import (
     Progress,
     ProgressCallback,
 )
+from ingestd.dataplane.destinations import ledger
 from ingestd.dataplane.destinations.duckdb.destination import DuckDBDestination
-from ingestd.dataplane.destinations.interface import Destination, table_sql
+from ingestd.dataplane.destinations.interface import LOAD_KEY, Destination, table_sql
 from ingestd.dataplane.destinations.postgres.destination import (
     PostgresDestination,
     psycopg_conninfo,
@@ -188,6 +189,16 @@ class Harness:
         )
         result = self.plane.load(request, progress=progress, cancel=cancel)
         check_accounting(self.warehouse, result, table.project or "test")
+        if isinstance(self.warehouse, DuckDBDestination):
+            # The fingerprint is taken from the staged hashes; it must be the one a replay
+            # computes over the table's rows of the load (DuckDB's hash, so DuckDB only).
+            columns = [f'"{c.name}"' for c in table.columns]
+            [row] = self.warehouse.query(
+                f"SELECT {ledger.fingerprint_sql(columns)} FROM {table_sql(table)} "
+                f"WHERE {LOAD_KEY} = ?",
+                [key],
+            )
+            assert ledger.fingerprint(row) == result.fingerprint
         return result
 
     def rows(self, table: TableSpec, *, where: str = "true") -> list[Row]:
