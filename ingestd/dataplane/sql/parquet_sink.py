@@ -160,6 +160,10 @@ class ParquetSink:
     def close(self) -> Extracted:
         self._flush()
         self._writer.close()
+        # Arrow's pool (mimalloc) keeps what the extract freed for Arrow's own later use; the
+        # load that follows allocates through DuckDB (malloc), which cannot reuse it. Given
+        # back, a 20M-row extract's load peaked 25-30 MiB lower (docs/performance.md).
+        pa.default_memory_pool().release_unused()
         return Extracted(self.path, DataFormat.PARQUET, f"{self.query.connection}: query result")
 
     def abort(self) -> None:
