@@ -139,7 +139,7 @@ class Runs:
             raise InvalidInput("a run needs at least one source")
         if not days:
             raise InvalidInput("a run needs at least one day")
-        sources = [self.catalog.get_source(project_id, name) for name in source_names]
+        sources = self.catalog.get_sources(project_id, source_names)
         units = [
             NewUnit(
                 load_key=f"source:{source.id}:{day.isoformat()}",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from ingestd.control.access import Access
 from ingestd.control.catalog import Catalog
@@ -94,6 +94,40 @@ def test_a_source_is_checked_against_its_table_and_a_rejected_change_changes_not
     assert catalog.delete_source(acme, "orders") == changed
     catalog.delete_connection(acme, "in")
     assert catalog.list_connections(acme) == [] and catalog.list_sources(acme) == []
+
+
+def test_many_sources_are_read_together_in_the_order_asked_and_only_the_projects_own(
+    catalog: Catalog, projects: tuple[int, int], store: Store, tmp_path: Path
+) -> None:
+    acme, rival = projects
+    catalog.create_table(acme, ORDERS)
+    catalog.create_table(rival, ORDERS)
+    catalog.create_connection(acme, "in", connection_body("file", {"root": str(tmp_path)}))
+    # More names than one IN list binds (store.catalog reads them 500 at a time).
+    names = [f"s{n:04d}" for n in range(1203)]
+    for name in names:
+        catalog.create_source(
+            acme, name=name, table="shop.orders", connection="in", path_template="{ds}.csv"
+        )
+    catalog.create_source(rival, name="theirs", table="shop.orders", path_template="/x.csv")
+    asked = [*reversed(names[:700]), *names[700:]]
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, sql: str, *_rest: object) -> None:
+        statements.append(sql)
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        found = catalog.get_sources(acme, asked)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+
+    assert [s.name for s in found] == asked
+    assert found[0] == catalog.get_source(acme, asked[0])
+    # Three reads of sources, the table once and the connection once: not three per source.
+    assert len(statements) <= 6, statements
+    with pytest.raises(NotFound, match="source 'theirs' does not exist"):
+        catalog.get_sources(acme, [names[0], "theirs"])
 
 
 def test_connection_secrets_are_stored_sealed_and_never_shown(
