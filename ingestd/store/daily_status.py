@@ -44,8 +44,8 @@ class NewestUnit:
     and connection name."""
 
     unit: UnitRow
-    """A row of the view's columns (``run_lists.UNIT_VIEW_COLUMNS``), not an ORM object: a
-    page of status is read on every poll, and building ORM units was much of its CPU."""
+    """A row of the view's columns (``run_lists.UNIT_VIEW_COLUMNS``), not an ORM object, as the
+    run lists read theirs: nothing here writes a unit, so no identity map or instance state."""
     trigger: str
     dataset: str | None
     connection: str | None

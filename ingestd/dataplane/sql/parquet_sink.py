@@ -162,7 +162,8 @@ class ParquetSink:
         self._writer.close()
         # Arrow's pool (mimalloc) keeps what the extract freed for Arrow's own later use; the
         # load that follows allocates through DuckDB (malloc), which cannot reuse it. Given
-        # back, a 20M-row extract's load peaked 25-30 MiB lower (docs/performance.md).
+        # back (about 25 MiB after a 20M-row extract), the unit peaked some 20 MiB lower
+        # (docs/performance.md, "Memory of the whole unit at 20M").
         pa.default_memory_pool().release_unused()
         return Extracted(self.path, DataFormat.PARQUET, f"{self.query.connection}: query result")
 
