@@ -19,7 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -78,13 +78,15 @@ class Store:
         # PostgreSQL reads run in autocommit: at READ COMMITTED a transaction gives a read no
         # snapshot across its statements anyway (each statement takes its own), and without
         # one a read saves the BEGIN and the ROLLBACK, two round trips of every request.
+        self._read_engine = (
+            self.engine
+            if self.is_sqlite
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._read_sessions = (
             self._sessions
             if self.is_sqlite
-            else sessionmaker(
-                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
-                expire_on_commit=False,
-            )
+            else sessionmaker(self._read_engine, expire_on_commit=False)
         )
         self._write_lock = threading.RLock() if self.is_sqlite else None
 
@@ -151,6 +153,14 @@ class Store:
         query read in batches (``yield_per``) needs on PostgreSQL."""
         with (self._sessions if streaming else self._read_sessions)() as session:
             yield session
+
+    @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """A Core connection for a query only, as ``read()`` (autocommit on PostgreSQL), with
+        no ORM session around it: for the statement every request runs (the key lookup), where
+        the session's own work was a third of the query's CPU."""
+        with self._read_engine.connect() as connection:
+            yield connection
 
     def dispose(self) -> None:
         self.engine.dispose()

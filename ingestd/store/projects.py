@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from ingestd.store import api_keys
 from ingestd.store.api_keys import KeyRow
@@ -55,6 +55,23 @@ class ProjectRepository(Protocol):
     def active_keys_with_prefix(self, prefix: str, project_id: int | None) -> list[KeyRow]: ...
     def revoke_key(self, key_id: int, at: datetime) -> bool: ...
     def revoke_credentials(self, project_id: int, at: datetime) -> int: ...
+
+
+_KEY_CANDIDATES = (
+    select(
+        ApiKey.id,
+        ApiKey.project_id,
+        Project.name,
+        ApiKey.kind,
+        ApiKey.key_hash,
+        ApiKey.last_used_at,
+    )
+    .join(Project, Project.id == ApiKey.project_id)
+    .where(ApiKey.prefix == bindparam("prefix"), ApiKey.revoked_at.is_(None))
+)
+"""The key lookup every authenticated request runs, built once: columns, not ORM keys, and
+one statement object, whose cache key SQLAlchemy computes once instead of on every request
+(with ``Store.read_connection``: 350 -> 160 us of CPU a lookup, docs/performance.md)."""
 
 
 class SqlProjects:
@@ -106,21 +123,9 @@ class SqlProjects:
 
     def key_candidates(self, prefix: str) -> list[KeyCandidate]:
         """Active keys stored with exactly ``prefix``."""
-        # Columns, not ORM keys: every authenticated request runs this.
-        query = (
-            select(
-                ApiKey.id,
-                ApiKey.project_id,
-                Project.name,
-                ApiKey.kind,
-                ApiKey.key_hash,
-                ApiKey.last_used_at,
-            )
-            .join(Project, Project.id == ApiKey.project_id)
-            .where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
-        )
-        with self.store.read() as session:
-            return [KeyCandidate(*row) for row in session.execute(query).tuples()]
+        with self.store.read_connection() as connection:
+            rows = connection.execute(_KEY_CANDIDATES, {"prefix": prefix}).tuples()
+            return [KeyCandidate(*row) for row in rows]
 
     def mark_used(self, key_id: int, at: datetime, *, resolution: timedelta) -> None:
         api_keys.mark_used(self.store, key_id, at, resolution=resolution)
