@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from ingestd.domain.projections import STATSIG_DAILY_STATUSES
@@ -237,23 +237,34 @@ class NewestUnitRow(UnitRow, Protocol):
     def connection_name(self) -> str | None: ...
 
 
+def _as_rows(rows: Sequence[Any]) -> list[NewestUnitRow]:
+    # Each row has an attribute per column of NEWEST_UNIT_COLUMNS, which is all it asks.
+    return cast(list[NewestUnitRow], rows)
+
+
 def _newest_of(session: Session, query: Select[*tuple[Any, ...]]) -> list[NewestUnit]:
-    rows = cast(list[NewestUnitRow], session.execute(query).all())
+    rows = _as_rows(session.execute(query).all())
     return [NewestUnit(row, row.trigger, row.dataset, row.connection_name) for row in rows]
+
+
+_UNITS_BY_ID = (
+    select(*NEWEST_UNIT_COLUMNS)
+    .join(Run, Run.id == Unit.run_id)
+    .outerjoin(Source, and_(Source.project_id == Unit.project_id, Source.name == Unit.source_name))
+    .outerjoin(Connection, Connection.id == Source.connection_id)
+    .where(
+        Unit.project_id == bindparam("project_id"),
+        Unit.id.in_(bindparam("ids", expanding=True)),
+    )
+)
+"""A status page's units, built once (every page of every poll runs it): SQLAlchemy computes
+its cache key once instead of building the statement and its key on every call."""
 
 
 def _units_by_id(session: Session, project_id: int, ids: Sequence[str]) -> list[NewestUnit]:
     """These units (by primary key: source_days has no index on unit_id, none is needed)."""
-    query = (
-        select(*NEWEST_UNIT_COLUMNS)
-        .join(Run, Run.id == Unit.run_id)
-        .outerjoin(
-            Source, and_(Source.project_id == Unit.project_id, Source.name == Unit.source_name)
-        )
-        .outerjoin(Connection, Connection.id == Source.connection_id)
-        .where(Unit.project_id == project_id, Unit.id.in_(list(ids)))
-    )
-    return _newest_of(session, query)
+    rows = session.execute(_UNITS_BY_ID, {"project_id": project_id, "ids": list(ids)}).all()
+    return [NewestUnit(r, r.trigger, r.dataset, r.connection_name) for r in _as_rows(rows)]
 
 
 def _newest_units(

@@ -1,7 +1,9 @@
-"""The key lookup every authenticated request runs (a diagnostic, run by hand): CPU and wall
-microseconds per call of ``SqlProjects.key_candidates`` and of ``Access.authenticate``.
+"""Statements every status request runs (a diagnostic, run by hand): CPU and wall
+microseconds per call of the key lookup (``SqlProjects.key_candidates``, and
+``Access.authenticate`` around it) and of a status page's units query (``_units_by_id``, 10
+ids; the database has no units, so it is the statement's own cost, not its rows').
 
-    .venv/bin/python -m bench.key_lookup [--calls 3000] [--repeat 3]
+    .venv/bin/python -m bench.hot_statements [--calls 3000] [--repeat 3]
 
 A fresh PostgreSQL database on the local server (dropped at the end) holds one project and one
 key. CPU is this process's (``time.process_time``): the server's Python, the part that bounds
@@ -15,6 +17,7 @@ import time
 
 from bench.many_sources import fresh_database
 from ingestd.control.access import Access, KeyKind, key_prefix
+from ingestd.store import daily_status
 from ingestd.store.database import Store
 from ingestd.store.projects import SqlProjects
 from ingestd.store.secret_box import SecretBox, generate_key
@@ -30,7 +33,7 @@ def main() -> None:
         try:
             store.migrate()
             access = Access(store)
-            access.ensure_project("bench")
+            project = access.ensure_project("bench")
             raw = access.create_key("bench", KeyKind.CONSOLE)
             projects = SqlProjects(store)
             prefix = key_prefix(raw)
@@ -44,9 +47,16 @@ def main() -> None:
                 for _ in range(args.calls):
                     access.authenticate(raw)
                 auth_cpu = (time.process_time() - cpu) / args.calls * 1e6
+                ids = [f"unit-{n}" for n in range(10)]
+                cpu = time.process_time()
+                for _ in range(args.calls):
+                    with store.read() as session:
+                        daily_status._units_by_id(session, project, ids)
+                units_cpu = (time.process_time() - cpu) / args.calls * 1e6
                 print(
                     f"rep {rep}: key_candidates {lookup_cpu:.0f} us CPU ({lookup_wall:.0f} us "
-                    f"wall), authenticate {auth_cpu:.0f} us CPU, per call"
+                    f"wall), authenticate {auth_cpu:.0f} us CPU, a page's units "
+                    f"{units_cpu:.0f} us CPU, per call"
                 )
         finally:
             store.dispose()
