@@ -71,7 +71,7 @@ _KEY_CANDIDATES = (
 )
 """The key lookup every authenticated request runs, built once: columns, not ORM keys, and
 one statement object, whose cache key SQLAlchemy computes once instead of on every request
-(with ``Store.read_connection``: 350 -> 160 us of CPU a lookup, docs/performance.md)."""
+(with ``Store.read_connection``: about 380 -> 200 us of CPU a lookup, bench.hot_statements)."""
 
 
 class SqlProjects:
