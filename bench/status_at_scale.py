@@ -149,7 +149,7 @@ def seed(env: dict[str, str], data: Path) -> str:
 
     from ingestd.api.app import create_app
     from ingestd.control.access import KeyKind
-    from ingestd.control.services import Services
+    from ingestd.services import Services
     from ingestd.settings import Settings
 
     settings = Settings(data_dir=data, database_url=env["INGESTD_DATABASE_URL"])
@@ -570,7 +570,7 @@ def explain(env: dict[str, str], data: Path, points: list[Endpoint]) -> None:
     from sqlalchemy import event
 
     from ingestd.api.app import create_app
-    from ingestd.control.services import Services
+    from ingestd.services import Services
     from ingestd.settings import Settings
 
     services = Services(Settings(data_dir=data, database_url=env["INGESTD_DATABASE_URL"]))
