@@ -12,19 +12,27 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ingestd.domain.origins import RunOrigin
-from ingestd.domain.run_views import HistoryEntry, RunEventRow, RunView, UnitView
+from ingestd.domain.run_views import (
+    HistoryEntry,
+    RunEventRow,
+    RunView,
+    UnitFileRow,
+    UnitRow,
+    UnitView,
+)
 from ingestd.domain.states import RunState, UnitState
 from ingestd.domain.unit_specs import UnitSpec
 from ingestd.store.daily_status import UnitDay, record_newest
 from ingestd.store.database import Store
 from ingestd.store.run_counts import count_new_run
-from ingestd.store.run_lists import history_of, runs_page, units_of
+from ingestd.store.run_lists import UNIT_VIEW_COLUMNS, history_of, runs_page, units_of
+from ingestd.store.run_search import FILE_VIEW_COLUMNS
 from ingestd.store.schema import Run, StatusEvent, Unit, UnitFile
 from ingestd.store.transaction import Transaction
 from ingestd.store.unit_states import UnitMoves
@@ -87,6 +95,16 @@ class RunRepository(Protocol):
         offset: int,
         history: bool,
     ) -> tuple[list[RunView], int]: ...
+
+
+_RUN_UNITS = (
+    select(*UNIT_VIEW_COLUMNS).where(Unit.run_id == bindparam("run_id")).order_by(Unit.position)
+)
+_RUN_FILES = (
+    select(*FILE_VIEW_COLUMNS)
+    .join(Unit, Unit.id == UnitFile.unit_id)
+    .where(Unit.run_id == bindparam("run_id"))
+)
 
 
 class SqlRuns:
@@ -203,17 +221,12 @@ class SqlRuns:
             run = session.get(Run, run_id)
             if run is None or run.project_id != project_id:
                 return None
-            units = session.scalars(
-                select(Unit).where(Unit.run_id == run_id).order_by(Unit.position)
-            ).all()
-            files = session.scalars(
-                select(UnitFile)
-                .join(Unit, Unit.id == UnitFile.unit_id)
-                .where(Unit.run_id == run_id)
-            ).all()
-            by_unit: dict[str, list[UnitFile]] = {}
-            for f in files:
-                by_unit.setdefault(f.unit_id, []).append(f)
+            # Rows of the views' columns from statements built once (a Kusto status poll runs
+            # these): no ORM unit, file or statement is built per call.
+            units = cast(list[UnitRow], session.execute(_RUN_UNITS, {"run_id": run_id}).all())
+            by_unit: dict[str, list[UnitFileRow]] = {}
+            for f in session.execute(_RUN_FILES, {"run_id": run_id}):
+                by_unit.setdefault(f.unit_id, []).append(cast(UnitFileRow, f))
             view = RunView.of(run, [UnitView.of(u, by_unit.get(u.id)) for u in units])
             if history:
                 events = session.scalars(
