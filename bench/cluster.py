@@ -75,6 +75,18 @@ def sqlalchemy_url(libpq_url: str) -> str:
     return libpq_url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
+@contextmanager
+def fresh_database(prefix: str) -> Iterator[str]:
+    """A new database on the local PostgreSQL server, named ``<prefix>_<random>``, dropped after
+    the block; yields its libpq URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    execute(ADMIN_URL, f'CREATE DATABASE "{name}"')
+    try:
+        yield database_url(ADMIN_URL, name)
+    finally:
+        execute(ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 class RedisServer:
     """A redis-server of the run's own on a free port, keeping nothing on disk."""
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from bench.many_sources import fresh_database
+from bench.cluster import fresh_database, sqlalchemy_url
 from ingestd.control.access import Access, KeyKind, key_prefix
 from ingestd.control.catalog import Catalog
 from ingestd.control.runs import NewUnit, Runs
@@ -36,8 +36,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    with fresh_database() as url:
-        store = Store(url, SecretBox([generate_key()]))
+    with fresh_database("ingestd_statements") as url:
+        store = Store(sqlalchemy_url(url), SecretBox([generate_key()]))
         try:
             store.migrate()
             access = Access(store)

@@ -46,7 +46,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
@@ -58,7 +57,12 @@ from urllib.parse import quote
 
 import httpx
 
-from bench.cluster import ADMIN_URL, database_url, execute, processes, sqlalchemy_url
+from bench.cluster import (
+    execute,
+    fresh_database,
+    processes,
+    sqlalchemy_url,
+)
 from bench.dataset import DEFAULT_OUT, REPO_ROOT, Manifest, data_file
 
 CLI = [sys.executable, "-c", "from ingestd.cli.main import run; run()"]
@@ -167,17 +171,6 @@ class Ingestd:
         """CPU seconds so far of ``serve`` and of its API processes."""
         pids = [self.process.pid, *_children(self.process.pid)]
         return sum(process_cpu(pid) for pid in pids)
-
-
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    """A new PostgreSQL database for the run (metadata and destination), dropped after it."""
-    name = f"ingestd_kusto_bench_{uuid.uuid4().hex[:10]}"
-    execute(ADMIN_URL, f'CREATE DATABASE "{name}"')
-    try:
-        yield database_url(ADMIN_URL, name)
-    finally:
-        execute(ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
@@ -427,7 +420,10 @@ def main() -> None:
     results: list[Measured] = []
     with (
         tempfile.TemporaryDirectory(prefix="kusto-bench-", dir=args.out) as tmp,
-        fresh_database() if args.api_processes > 1 else nullcontext() as postgres,
+        # A new PostgreSQL database for the run (metadata and destination), dropped after it.
+        fresh_database("ingestd_kusto_bench")
+        if args.api_processes > 1
+        else nullcontext() as postgres,
         file_server(source) as blob,
         serving(
             Path(tmp) / "data",

@@ -15,14 +15,10 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
-import psycopg
-
+from bench.cluster import fresh_database, sqlalchemy_url
 from ingestd.control.access import Access
 from ingestd.control.catalog import Catalog
 from ingestd.control.runs import Runs
@@ -33,20 +29,7 @@ from ingestd.domain.tables import Column, ColumnType, TableSpec
 from ingestd.store.database import Store
 from ingestd.store.secret_box import SecretBox, generate_key
 
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 FIRST_DAY = date(2026, 1, 1)
-
-
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    name = f"ingestd_sources_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main() -> None:
@@ -54,7 +37,11 @@ def main() -> None:
     parser.add_argument("--sources", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    with fresh_database() as url, tempfile.TemporaryDirectory() as scratch:
+    with (
+        fresh_database("ingestd_sources") as libpq_url,
+        tempfile.TemporaryDirectory() as scratch,
+    ):
+        url = sqlalchemy_url(libpq_url)
         root = Path(scratch)
         store = Store(url, SecretBox([generate_key()]))
         try:
